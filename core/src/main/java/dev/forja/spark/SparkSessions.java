@@ -1,0 +1,40 @@
+package dev.forja.spark;
+
+import dev.forja.storage.Storage;
+import dev.forja.storage.StorageConfig;
+import java.util.Map;
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
+
+/** Starts (or joins) the Spark session a Forja command runs in. */
+public final class SparkSessions {
+  private SparkSessions() {}
+
+  /**
+   * The Spark configuration for a Forja job: spark-submit's settings first (they arrive as system
+   * properties), the config's master only where spark-submit set none, storage as {@code
+   * spark.hadoop.*}, and the executor environment ND4J needs.
+   */
+  public static SparkConf sparkConf(SparkSettings settings, StorageConfig storage) {
+    SparkConf conf = new SparkConf(true);
+    if (!conf.contains("spark.master")) {
+      conf.setMaster(settings.master().isEmpty() ? "local[*]" : settings.master());
+    }
+    if (!conf.contains("spark.app.name")) {
+      conf.setAppName(settings.appName());
+    }
+    conf.set("spark.ui.enabled", Boolean.toString(settings.uiEnabled()));
+    for (Map.Entry<String, String> e : Storage.hadoopProperties(storage).entrySet()) {
+      conf.set("spark.hadoop." + e.getKey(), e.getValue());
+    }
+    // ND4J spin-waits by default, which is 20-37x slower on shared hosts (shared/STACK.md).
+    conf.setIfMissing("spark.executorEnv.OMP_WAIT_POLICY", "PASSIVE");
+    conf.setIfMissing("spark.executorEnv.SPARK_SCALA_VERSION", "2.13");
+    settings.conf().forEach(conf::set);
+    return conf;
+  }
+
+  public static SparkSession start(SparkSettings settings, StorageConfig storage) {
+    return SparkSession.builder().config(sparkConf(settings, storage)).getOrCreate();
+  }
+}
