@@ -1,0 +1,33 @@
+package dev.forja.config;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.Properties;
+
+/** Versions Forja was built with (written into {@code forja-build.properties} by the build). */
+public final class BuildInfo {
+  private static final Properties PROPS = load();
+
+  private BuildInfo() {}
+
+  public static String get(String key) {
+    return PROPS.getProperty(key, "unknown");
+  }
+
+  public static String forjaVersion() {
+    return get("forja.version");
+  }
+
+  private static Properties load() {
+    Properties p = new Properties();
+    try (InputStream in = BuildInfo.class.getResourceAsStream("/forja-build.properties")) {
+      if (in != null) {
+        p.load(in);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return p;
+  }
+}

@@ -1,0 +1,122 @@
+package dev.forja.cli;
+
+import dev.forja.config.BuildInfo;
+import dev.forja.config.ConfigException;
+import dev.forja.storage.OutputGuard;
+import dev.forja.storage.StorageException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code forja} command line: parses, then hands over to a subcommand's {@code run}. Exit
+ * codes: 0 success, 1 a failure while running, 2 a usage or configuration error.
+ */
+@Command(
+    name = "forja",
+    mixinStandardHelpOptions = true,
+    versionProvider = Forja.Version.class,
+    description = "Train and fine-tune transformer language models on Apache Spark.",
+    subcommands = {
+      VersionCommand.class,
+      DoctorCommand.class,
+      ConfigCommand.class,
+      CorpusCommand.class,
+      CommandLine.HelpCommand.class
+    })
+public final class Forja implements Runnable {
+  public static final int EXIT_FAILURE = 1;
+  public static final int EXIT_USAGE = 2;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(spec.commandLine(), "Missing command");
+  }
+
+  public static void main(String[] args) {
+    PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+    PrintStream err = new PrintStream(System.err, true, StandardCharsets.UTF_8);
+    System.exit(execute(args, out, err));
+  }
+
+  /** Runs one command line; returns the exit code. */
+  public static int execute(String[] args, PrintStream out, PrintStream err) {
+    boolean verbose = Arrays.asList(args).contains("--verbose");
+    CommandLine cmd = new CommandLine(new Forja());
+    cmd.setOut(new PrintWriter(out, true));
+    cmd.setErr(new PrintWriter(err, true));
+    cmd.setParameterExceptionHandler(
+        (ex, argv) -> {
+          CommandLine c = ex.getCommandLine();
+          err.println("forja: " + usageMessage(ex));
+          err.println("Run '" + c.getCommandSpec().qualifiedName() + " --help' for usage.");
+          return EXIT_USAGE;
+        });
+    cmd.setExecutionExceptionHandler(
+        (ex, c, parseResult) -> {
+          boolean usage =
+              ex instanceof ConfigException
+                  || ex instanceof StorageException
+                  || ex instanceof OutputGuard.OutputExistsException
+                  || ex instanceof IllegalArgumentException;
+          err.println("forja: " + message(ex));
+          if (verbose) {
+            ex.printStackTrace(err);
+          } else if (!usage) {
+            err.println("(run again with --verbose for the stack trace)");
+          }
+          return usage ? EXIT_USAGE : EXIT_FAILURE;
+        });
+    return cmd.execute(args);
+  }
+
+  /** picocli's message, with "unknown command" wording and its closest suggestion. */
+  private static String usageMessage(CommandLine.ParameterException ex) {
+    if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getUnmatched().isEmpty()) {
+      String first = u.getUnmatched().get(0);
+      if (!first.startsWith("-") && !ex.getCommandLine().getCommandSpec().subcommands().isEmpty()) {
+        java.util.List<String> suggestions = u.getSuggestions();
+        return "unknown command '"
+            + first
+            + "'"
+            + (suggestions.isEmpty() ? "" : " (did you mean '" + suggestions.get(0) + "'?)");
+      }
+      if (first.startsWith("-")) {
+        java.util.List<String> suggestions = u.getSuggestions();
+        return "unknown option '"
+            + first
+            + "'"
+            + (suggestions.isEmpty() ? "" : " (did you mean '" + suggestions.get(0) + "'?)");
+      }
+    }
+    return ex.getMessage();
+  }
+
+  private static String message(Throwable t) {
+    String m = t.getMessage();
+    return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
+  }
+
+  /** {@code forja --version}. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {VersionCommand.line()};
+    }
+  }
+
+  /** The {@code --verbose} flag every command accepts. */
+  static final class VerboseOption {
+    @CommandLine.Option(names = "--verbose", description = "Print stack traces on errors.")
+    boolean verbose;
+  }
+
+  static String buildVersion() {
+    return BuildInfo.forjaVersion();
+  }
+}

@@ -1,0 +1,67 @@
+package dev.forja.pipeline;
+
+import dev.forja.config.ConfigReader;
+import dev.forja.config.ConfigSource;
+import dev.forja.config.Secrets;
+import dev.forja.prep.corpus.CorpusConfig;
+import dev.forja.spark.SparkSettings;
+import dev.forja.storage.StorageConfig;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Every concern's config, bound in one pass so that an unknown key can be matched against all valid
+ * keys and every problem is reported together. Later stages add their record here.
+ */
+public record ForjaConfig(
+    SparkSettings spark,
+    StorageConfig storage,
+    CorpusConfig corpus,
+    Map<String, String> effective) {
+
+  /** Loads YAML files in order, then {@code key=value} overrides; throws on any problem. */
+  public static ForjaConfig load(List<Path> files, List<String> overrides) {
+    return bind(ConfigSource.load(files, overrides));
+  }
+
+  public static ForjaConfig bind(ConfigSource source) {
+    ConfigReader r = new ConfigReader(source);
+    SparkSettings spark = SparkSettings.read(r);
+    StorageConfig storage = StorageConfig.read(r);
+    CorpusConfig corpus = CorpusConfig.read(r);
+    r.finish();
+    return new ForjaConfig(spark, storage, corpus, effective(r, source));
+  }
+
+  /** Every declared key with its documentation and default ({@code forja config keys}). */
+  public static List<ConfigReader.KeyDoc> keys() {
+    ConfigReader r = new ConfigReader(ConfigSource.empty());
+    SparkSettings.read(r);
+    StorageConfig.read(r);
+    CorpusConfig.read(r);
+    return r.keys();
+  }
+
+  /** The value of every declared key as it takes effect, secrets masked. */
+  private static Map<String, String> effective(ConfigReader r, ConfigSource source) {
+    Map<String, String> out = new TreeMap<>();
+    for (ConfigReader.KeyDoc k : r.keys()) {
+      if (!k.key().endsWith(".*")) {
+        ConfigSource.Entry e = source.entries().get(k.key());
+        String v = e == null ? k.defaultValue() : String.valueOf(e.value());
+        out.put(k.key(), r.isSecret(k.key()) && !v.isEmpty() ? Secrets.MASK : v);
+      }
+    }
+    source
+        .entries()
+        .forEach(
+            (k, e) -> {
+              if (!out.containsKey(k)) {
+                out.put(k, Secrets.mask(k, String.valueOf(e.value())));
+              }
+            });
+    return out;
+  }
+}

@@ -1,0 +1,159 @@
+package dev.forja.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.forja.storage.CommitManifest;
+import dev.forja.storage.Storage;
+import dev.forja.storage.StorageConfig;
+import dev.forja.testing.TestDirs;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.Test;
+
+class ForjaCliTest {
+  /** One CLI invocation: exit code and what it printed. */
+  record Run(int code, String out, String err) {}
+
+  static Run forja(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int code =
+        Forja.execute(
+            args,
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new Run(
+        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  private static final String[] LOCAL = {
+    "--set", "spark.master=local[2]", "--set", "spark.ui-enabled=false"
+  };
+
+  private static String[] local(String... args) {
+    return with(args, LOCAL);
+  }
+
+  private static String[] with(String[] a, String... b) {
+    String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, r, a.length, b.length);
+    return r;
+  }
+
+  @Test
+  void versionNamesTheStack() {
+    Run r = forja("version");
+    assertThat(r.code()).isZero();
+    assertThat(r.out()).startsWith("forja 0.").contains("Spark 4.2.0").contains("DL4J 1.0.0-M2.1");
+  }
+
+  @Test
+  void unknownCommandIsOneClearMessageWithoutStackTrace() {
+    Run r = forja("doctr");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err())
+        .contains("forja: unknown command 'doctr' (did you mean 'doctor'?)")
+        .doesNotContain("at dev.forja")
+        .doesNotContain("Exception");
+  }
+
+  @Test
+  void missingRequiredOptionNamesIt() {
+    Run r = forja("corpus", "generate");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("Missing required option: '--output=URI'").contains("--help");
+  }
+
+  @Test
+  void badConfigNamesKeyValueAndFixAndExitsBeforeWork() throws Exception {
+    Path conf = TestDirs.create("conf-").resolve("bad.yaml");
+    Files.writeString(conf, "corpus:\n  size-mb: lots\n  seeed: 3\n");
+    Run r = forja("corpus", "generate", "--output", "/tmp/never", "--conf", conf.toString());
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err())
+        .contains("corpus.size-mb (in " + conf + "): 'lots' is not a whole number")
+        .contains("unknown key 'corpus.seeed'")
+        .contains("did you mean 'corpus.seed'?")
+        .doesNotContain("\tat ");
+    assertThat(Files.exists(Path.of("/tmp/never"))).isFalse();
+
+    Run missing = forja("config", "show", "--conf", "/no/such/file.yaml");
+    assertThat(missing.code()).isEqualTo(2);
+    assertThat(missing.err()).contains("cannot read config file '/no/such/file.yaml'");
+  }
+
+  @Test
+  void unconfiguredS3FailsBeforeSparkStartsNamingTheKeys() {
+    Run r = forja(local("corpus", "generate", "--output", "s3a://bucket/corpus"));
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err())
+        .contains("S3 is not configured")
+        .contains("storage.s3.access-key")
+        .contains("storage.s3.endpoint");
+    assertThat(SparkSession.getActiveSession().isDefined()).isFalse();
+  }
+
+  @Test
+  void credentialsNeverAppearInOutput() throws Exception {
+    String[] creds = {
+      "--set", "storage.s3.access-key=AKIAVERYSECRET1", "--set", "storage.s3.secret-key=sk-SECRET-2"
+    };
+    Run show = forja(with(with(new String[] {"config", "show"}, creds)));
+    Run doctor = forja(with(with(new String[] {"doctor"}, creds)));
+    Run error =
+        forja(
+            with(
+                with(new String[] {"config", "show", "--set", "storage.s3.ssl-enabled=x"}, creds)));
+    for (Run r : new Run[] {show, doctor, error}) {
+      assertThat(r.out() + r.err()).doesNotContain("AKIAVERYSECRET1").doesNotContain("sk-SECRET-2");
+    }
+    assertThat(show.code()).isZero();
+    assertThat(show.out()).contains("storage.s3.secret-key: ********");
+    assertThat(doctor.out()).contains("s3a").contains("configured");
+  }
+
+  @Test
+  void doctorReportsVersionsNd4jThreadsAndStorage() {
+    Run r = forja("doctor", "--check", "file:///tmp");
+    assertThat(r.code()).isZero();
+    assertThat(r.out())
+        .contains("spark                      4.2.0")
+        .contains("hadoop                     3.5.0")
+        .contains("backend")
+        .contains("blas")
+        .contains("OMP_WAIT_POLICY            PASSIVE")
+        .contains("javacpp.maxbytes")
+        .contains("s3a                        not configured")
+        .contains("probe file:///tmp          reachable");
+  }
+
+  @Test
+  void corpusGenerateThenStatsThroughTheCli() throws Exception {
+    URI out = TestDirs.create("cli-").resolve("raw").toUri();
+    Run gen =
+        forja(
+            local(
+                "corpus", "generate", "--output", out.toString(), "--size-mb", "1", "--seed", "5"));
+    assertThat(gen.code()).as(gen.err()).isZero();
+    assertThat(gen.out()).contains("Wrote ").contains("documents").contains("article=");
+    Storage storage = new Storage(StorageConfig.defaults());
+    CommitManifest m = CommitManifest.read(storage, out).orElseThrow();
+    assertThat(m.properties()).containsEntry("seed", "5");
+
+    Run again = forja(local("corpus", "generate", "--output", out.toString(), "--size-mb", "1"));
+    assertThat(again.code()).isEqualTo(2);
+    assertThat(again.err()).contains("already holds data").contains("--overwrite");
+
+    Run stats = forja(local("corpus", "stats", "--input", out.toString()));
+    assertThat(stats.code()).as(stats.err()).isZero();
+    assertThat(stats.out())
+        .containsPattern(
+            "documents\\s+"
+                + String.format("%,d", Long.parseLong(m.properties().get("documents"))));
+  }
+}

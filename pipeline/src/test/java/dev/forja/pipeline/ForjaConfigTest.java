@@ -1,0 +1,89 @@
+package dev.forja.pipeline;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.forja.config.ConfigReader;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+class ForjaConfigTest {
+  static final Path CONF = Path.of("..", "conf");
+
+  @Test
+  void defaultsArePinned() {
+    ForjaConfig c = ForjaConfig.load(List.of(), List.of());
+    assertThat(c.spark().master()).isEmpty();
+    assertThat(c.spark().appName()).isEqualTo("forja");
+    assertThat(c.spark().uiEnabled()).isTrue();
+    assertThat(c.spark().conf()).isEmpty();
+    assertThat(c.storage().defaultFs()).isEmpty();
+    assertThat(c.storage().s3().endpoint()).isEmpty();
+    assertThat(c.storage().s3().region()).isEqualTo("us-east-1");
+    assertThat(c.storage().s3().accessKey()).isEmpty();
+    assertThat(c.storage().s3().secretKey()).isEmpty();
+    assertThat(c.storage().s3().credentialsProvider()).isEmpty();
+    assertThat(c.storage().s3().pathStyleAccess()).isFalse();
+    assertThat(c.storage().s3().sslEnabled()).isTrue();
+    assertThat(c.storage().hadoop()).isEmpty();
+    assertThat(c.corpus().sizeMb()).isEqualTo(8);
+    assertThat(c.corpus().seed()).isEqualTo(42);
+    assertThat(c.corpus().shards()).isZero();
+    assertThat(c.corpus().effectiveShards()).isEqualTo(2);
+    assertThat(c.corpus().languages()).containsExactly("en", "es", "pt");
+    assertThat(c.corpus().exactDuplicateRate()).isEqualTo(0.04);
+    assertThat(c.corpus().nearDuplicateRate()).isEqualTo(0.04);
+    assertThat(c.corpus().piiRate()).isEqualTo(0.10);
+    assertThat(c.corpus().junkRate()).isEqualTo(0.10);
+  }
+
+  @Test
+  void everyShippedConfigFileLoads() throws IOException {
+    List<Path> files;
+    try (Stream<Path> s = Files.list(CONF)) {
+      files = s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
+    }
+    assertThat(files).isNotEmpty();
+    for (Path f : files) {
+      ForjaConfig.load(List.of(f), List.of()); // throws, naming the key, if any is wrong
+    }
+  }
+
+  @Test
+  void theReferenceFileSpellsOutEveryDefault() {
+    ForjaConfig fromFile = ForjaConfig.load(List.of(CONF.resolve("forja.yaml")), List.of());
+    ForjaConfig defaults = ForjaConfig.load(List.of(), List.of());
+    assertThat(fromFile.spark()).isEqualTo(defaults.spark());
+    assertThat(fromFile.storage()).isEqualTo(defaults.storage());
+    assertThat(fromFile.corpus()).isEqualTo(defaults.corpus());
+    Map<String, String> keys =
+        ForjaConfig.keys().stream()
+            .filter(k -> !k.key().endsWith(".*"))
+            .collect(Collectors.toMap(ConfigReader.KeyDoc::key, ConfigReader.KeyDoc::defaultValue));
+    assertThat(fromFile.effective().keySet()).containsAll(keys.keySet());
+  }
+
+  @Test
+  void crossStageProblemsAreReportedTogether() {
+    assertThatThrownBy(
+            () ->
+                ForjaConfig.load(
+                    List.of(),
+                    List.of(
+                        "corpus.size-mb=-1",
+                        "corpus.languages=en,fr",
+                        "storage.s3.path-style=true",
+                        "spark.ui-enabled=sometimes")))
+        .hasMessageContaining("4 problems")
+        .hasMessageContaining("corpus.size-mb (in --set): -1 is out of range")
+        .hasMessageContaining("'fr' is not supported")
+        .hasMessageContaining("did you mean 'storage.s3.path-style-access'?")
+        .hasMessageContaining("spark.ui-enabled (in --set): 'sometimes' is not a boolean");
+  }
+}

@@ -1,0 +1,30 @@
+# Shared by the submit scripts: where the build put the runtime jar, its main class, the JVM
+# options Spark needs on Java 17 and the Spark/Hadoop classpath. Sourced, not run.
+
+FORJA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FORJA_TARGET="$FORJA_ROOT/pipeline/target"
+FORJA_LAUNCHER="$FORJA_TARGET/launcher/launcher.properties"
+
+forja_require_build() {
+  if [ ! -f "$FORJA_LAUNCHER" ] || [ ! -f "$FORJA_TARGET/spark-classpath.txt" ]; then
+    echo "forja: the project is not built; run: mvn -B -DskipTests install" >&2
+    exit 2
+  fi
+  FORJA_MAIN_CLASS=$(sed -n 's/^main.class=//p' "$FORJA_LAUNCHER")
+  FORJA_JAR="$FORJA_TARGET/$(sed -n 's/^runtime.jar=//p' "$FORJA_LAUNCHER")"
+  if [ ! -f "$FORJA_JAR" ]; then
+    echo "forja: $FORJA_JAR is missing; run: mvn -B -DskipTests install" >&2
+    exit 2
+  fi
+  FORJA_SPARK_CP=$(cat "$FORJA_TARGET/spark-classpath.txt")
+  # --add-opens set for Spark on Java 17 and ND4J native-memory caps (from the pom).
+  read -r -a FORJA_JVM_OPTS < "$FORJA_TARGET/launcher/jvm-options.txt"
+  FORJA_LOG_OPTS=(-Dlog4j2.configurationFile="$FORJA_ROOT/conf/log4j2.properties")
+  # ND4J threads spin-wait by default: 20-37x slower on shared hosts.
+  export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+  export SPARK_SCALA_VERSION=${SPARK_SCALA_VERSION:-2.13}
+}
+
+forja_java() {
+  if [ -n "${JAVA_HOME:-}" ]; then echo "$JAVA_HOME/bin/java"; else echo java; fi
+}
