@@ -6,7 +6,7 @@ FORJA_TARGET="$FORJA_ROOT/pipeline/target"
 FORJA_LAUNCHER="$FORJA_TARGET/launcher/launcher.properties"
 
 forja_require_build() {
-  if [ ! -f "$FORJA_LAUNCHER" ] || [ ! -f "$FORJA_TARGET/spark-classpath.txt" ]; then
+  if [ ! -f "$FORJA_LAUNCHER" ] || [ ! -f "$FORJA_ROOT/spark-dist/target/spark-classpath.txt" ]; then
     echo "forja: the project is not built; run: mvn -B -DskipTests install" >&2
     exit 2
   fi
@@ -16,7 +16,7 @@ forja_require_build() {
     echo "forja: $FORJA_JAR is missing; run: mvn -B -DskipTests install" >&2
     exit 2
   fi
-  FORJA_SPARK_CP=$(cat "$FORJA_TARGET/spark-classpath.txt")
+  FORJA_SPARK_CP=$(cat "$FORJA_ROOT/spark-dist/target/spark-classpath.txt")
   # --add-opens set for Spark on Java 17 and ND4J native-memory caps (from the pom).
   read -r -a FORJA_JVM_OPTS < "$FORJA_TARGET/launcher/jvm-options.txt"
   FORJA_LOG_OPTS=(-Dlog4j2.configurationFile="$FORJA_ROOT/conf/log4j2.properties")
