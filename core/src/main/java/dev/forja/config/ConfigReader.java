@@ -19,7 +19,12 @@ import java.util.TreeMap;
  */
 public final class ConfigReader {
   /** A declared key: its default as text and its documentation ({@code forja config keys}). */
-  public record KeyDoc(String key, String defaultValue, String doc, boolean secret) {}
+  public record KeyDoc(
+      String key, String defaultValue, String doc, boolean secret, Object rawDefault) {
+    public KeyDoc(String key, String defaultValue, String doc, boolean secret) {
+      this(key, defaultValue, doc, secret, defaultValue);
+    }
+  }
 
   private final ConfigSource source;
   private final Map<String, KeyDoc> declared = new LinkedHashMap<>();
@@ -147,7 +152,7 @@ public final class ConfigReader {
 
   /** A list: a YAML list, or comma-separated text from --set. */
   public List<String> list(String key, List<String> defaultValue, String doc) {
-    declare(key, String.join(",", defaultValue), doc, false);
+    declared.put(key, new KeyDoc(key, String.join(",", defaultValue), doc, false, defaultValue));
     ConfigSource.Entry e = source.entries().get(key);
     if (e == null) {
       return defaultValue;

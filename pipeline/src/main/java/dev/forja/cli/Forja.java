@@ -25,6 +25,7 @@ import picocli.CommandLine.Command;
       DoctorCommand.class,
       ConfigCommand.class,
       CorpusCommand.class,
+      PrepCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Forja implements Runnable {

@@ -3,6 +3,7 @@ package dev.forja.pipeline;
 import dev.forja.config.ConfigReader;
 import dev.forja.config.ConfigSource;
 import dev.forja.config.Secrets;
+import dev.forja.prep.PrepConfig;
 import dev.forja.prep.corpus.CorpusConfig;
 import dev.forja.spark.SparkSettings;
 import dev.forja.storage.StorageConfig;
@@ -19,7 +20,9 @@ public record ForjaConfig(
     SparkSettings spark,
     StorageConfig storage,
     CorpusConfig corpus,
-    Map<String, String> effective) {
+    PrepConfig prep,
+    Map<String, String> effective,
+    Map<String, Object> values) {
 
   /** Loads YAML files in order, then {@code key=value} overrides; throws on any problem. */
   public static ForjaConfig load(List<Path> files, List<String> overrides) {
@@ -31,8 +34,9 @@ public record ForjaConfig(
     SparkSettings spark = SparkSettings.read(r);
     StorageConfig storage = StorageConfig.read(r);
     CorpusConfig corpus = CorpusConfig.read(r);
+    PrepConfig prep = PrepConfig.read(r);
     r.finish();
-    return new ForjaConfig(spark, storage, corpus, effective(r, source));
+    return new ForjaConfig(spark, storage, corpus, prep, effective(r, source), values(r, source));
   }
 
   /** Every declared key with its documentation and default ({@code forja config keys}). */
@@ -41,7 +45,20 @@ public record ForjaConfig(
     SparkSettings.read(r);
     StorageConfig.read(r);
     CorpusConfig.read(r);
+    PrepConfig.read(r);
     return r.keys();
+  }
+
+  /** Every declared key's value as it takes effect (lists as lists), secrets left out. */
+  private static Map<String, Object> values(ConfigReader r, ConfigSource source) {
+    Map<String, Object> out = new TreeMap<>();
+    for (ConfigReader.KeyDoc k : r.keys()) {
+      if (!k.key().endsWith(".*") && !r.isSecret(k.key())) {
+        ConfigSource.Entry e = source.entries().get(k.key());
+        out.put(k.key(), e == null ? k.rawDefault() : e.value());
+      }
+    }
+    return out;
   }
 
   /** The value of every declared key as it takes effect, secrets masked. */
@@ -50,7 +67,12 @@ public record ForjaConfig(
     for (ConfigReader.KeyDoc k : r.keys()) {
       if (!k.key().endsWith(".*")) {
         ConfigSource.Entry e = source.entries().get(k.key());
-        String v = e == null ? k.defaultValue() : String.valueOf(e.value());
+        String v =
+            e == null
+                ? k.defaultValue()
+                : e.value() instanceof List<?> l
+                    ? String.join(",", l.stream().map(String::valueOf).toList())
+                    : String.valueOf(e.value());
         out.put(k.key(), r.isSecret(k.key()) && !v.isEmpty() ? Secrets.MASK : v);
       }
     }

@@ -1,0 +1,478 @@
+package dev.forja.prep;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.forja.config.BuildInfo;
+import dev.forja.prep.dedup.Deduplicator;
+import dev.forja.prep.io.FileDocReader;
+import dev.forja.prep.io.InputFile;
+import dev.forja.prep.io.InputLister;
+import dev.forja.prep.report.PrepReport;
+import dev.forja.prep.stage.Cleaner;
+import dev.forja.prep.stage.Decontaminator;
+import dev.forja.prep.stage.DocStage;
+import dev.forja.prep.stage.HarmfulFilter;
+import dev.forja.prep.stage.LanguageFilter;
+import dev.forja.prep.stage.PiiRedactor;
+import dev.forja.prep.stage.QualityFilter;
+import dev.forja.storage.CommitManifest;
+import dev.forja.storage.OutputGuard;
+import dev.forja.storage.Storage;
+import dev.forja.storage.StorageConfig;
+import java.io.IOException;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SaveMode;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.storage.StorageLevel;
+import scala.Tuple2;
+
+/**
+ * {@code forja prep}: reads raw inputs, runs the per-document stages (clean, language, quality,
+ * PII, harmful, decontaminate) fused in one pass, then exact and near deduplication, and writes
+ * kept, rejected and quarantined records, stats, a report and the pipeline, committed by a manifest
+ * (kind {@value #KIND}). Fails loudly unless input records = kept + rejected + quarantined.
+ */
+public final class PrepJob {
+  public static final String KIND = "prep-output";
+
+  /** The command's arguments beside the config. */
+  public record Options(
+      List<String> inputs,
+      URI output,
+      boolean overwrite,
+      URI dedupAgainst,
+      URI decontaminateAgainst,
+      Map<String, Object> effectiveConfig) {}
+
+  /** What the run did. */
+  public record Result(
+      URI output,
+      String runId,
+      long inputFiles,
+      long inputBytes,
+      long inputRecords,
+      long kept,
+      long rejected,
+      long quarantined,
+      Map<String, Long> reasons,
+      Map<String, Long> languages,
+      Map<String, Long> pii,
+      long keptTextBytes,
+      long candidatePairs,
+      long similarPairs,
+      double seconds,
+      Map<String, Double> phaseSeconds) {
+    public double megabytesPerSecond() {
+      return inputBytes / 1048576.0 / Math.max(seconds, 1e-9);
+    }
+  }
+
+  private PrepJob() {}
+
+  /** The per-document stages in order; the harmful stage reads its lists through storage. */
+  public static List<DocStage> stages(PrepConfig cfg, Storage storage) throws IOException {
+    List<DocStage> stages = new ArrayList<>();
+    stages.add(new Cleaner(cfg.clean()));
+    stages.add(new LanguageFilter(cfg.language()));
+    stages.add(new QualityFilter(cfg.quality()));
+    stages.add(new PiiRedactor(cfg.pii()));
+    stages.add(HarmfulFilter.create(cfg.harmful(), storage));
+    return stages;
+  }
+
+  public static Result run(
+      SparkSession spark, StorageConfig storageConfig, PrepConfig cfg, Options opts)
+      throws IOException {
+    long start = System.nanoTime();
+    String runId = UUID.randomUUID().toString();
+    Storage storage = new Storage(storageConfig);
+    storage.requireUsable(opts.output());
+    List<InputFile> files = InputLister.list(storage, opts.inputs()); // missing input: stop here
+    if (opts.dedupAgainst() != null) {
+      requirePrepOutput(storage, opts.dedupAgainst(), "--dedup-against");
+    }
+    List<DocStage> stages = stages(cfg, storage);
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    if (opts.decontaminateAgainst() != null) {
+      Set<String> ngrams = evalNgrams(storage, cfg, opts.decontaminateAgainst());
+      stages.add(new Decontaminator(cfg.decontaminate(), jsc.broadcast(ngrams)));
+    }
+    OutputGuard.prepare(storage, opts.output(), opts.overwrite());
+
+    long inputBytes = files.stream().mapToLong(InputFile::size).sum();
+    PrepConfig.Reader readerParams = cfg.reader();
+    JavaRDD<Doc> read =
+        jsc.parallelize(files, Math.max(1, files.size()))
+            .mapPartitions(
+                it -> {
+                  Configuration conf = new Storage(storageConfig).hadoopConfiguration();
+                  List<java.util.Iterator<Doc>> readers = new ArrayList<>();
+                  it.forEachRemaining(f -> readers.add(new FileDocReader(f, readerParams, conf)));
+                  return readers.stream()
+                      .flatMap(
+                          r ->
+                              java.util.stream.StreamSupport.stream(
+                                  java.util.Spliterators.spliteratorUnknownSize(r, 0), false))
+                      .iterator();
+                });
+    JavaRDD<Doc> processed =
+        read.mapPartitions(
+                it -> {
+                  List<DocStage.Processor> ps = new ArrayList<>();
+                  for (DocStage s : stages) {
+                    ps.add(s.open());
+                  }
+                  return new java.util.Iterator<Doc>() {
+                    @Override
+                    public boolean hasNext() {
+                      return it.hasNext();
+                    }
+
+                    @Override
+                    public Doc next() {
+                      Doc d = it.next();
+                      for (DocStage.Processor p : ps) {
+                        p.process(d);
+                      }
+                      return d;
+                    }
+                  };
+                })
+            .persist(StorageLevel.MEMORY_AND_DISK_SER());
+    long inputRecords = processed.count();
+    Map<String, Double> phases = new LinkedHashMap<>();
+    long mark = System.nanoTime();
+    phases.put("read-and-filter", (mark - start) / 1e9);
+
+    JavaRDD<Doc> marked = processed;
+    Deduplicator.Result dedup = null;
+    if (cfg.dedup().exact() || cfg.dedup().near()) {
+      JavaPairRDD<String, String> earlierKeys = null;
+      JavaPairRDD<String, int[]> earlierSigs = null;
+      if (opts.dedupAgainst() != null) {
+        earlierKeys = loadKeys(spark, opts.dedupAgainst());
+        earlierSigs = loadSignatures(spark, opts.dedupAgainst());
+      }
+      dedup = new Deduplicator(cfg.dedup()).run(processed, earlierKeys, earlierSigs);
+      marked = dedup.docs();
+    }
+    Dataset<Doc> all =
+        spark
+            .createDataset(marked.rdd(), Encoders.bean(Doc.class))
+            .persist(StorageLevel.MEMORY_AND_DISK_SER());
+    all.count();
+    phases.put("dedup", (System.nanoTime() - mark) / 1e9);
+    mark = System.nanoTime();
+
+    // ---- accounting ----
+    Map<String, Long> byStatus = new TreeMap<>();
+    Map<String, Long> reasons = new TreeMap<>();
+    for (Row r : all.groupBy("status", "reason").count().collectAsList()) {
+      byStatus.merge(r.getString(0), r.getLong(2), Long::sum);
+      if (r.getString(1) != null) {
+        reasons.put(r.getString(0) + ":" + r.getString(1), r.getLong(2));
+      }
+    }
+    long kept = byStatus.getOrDefault(Doc.KEPT, 0L);
+    long rejected = byStatus.getOrDefault(Doc.REJECTED, 0L);
+    long quarantined = byStatus.getOrDefault(Doc.QUARANTINED, 0L);
+    if (kept + rejected + quarantined != inputRecords) {
+      throw new IllegalStateException(
+          "Accounting failed: "
+              + inputRecords
+              + " input records but "
+              + kept
+              + " kept + "
+              + rejected
+              + " rejected + "
+              + quarantined
+              + " quarantined (output not committed)");
+    }
+    Dataset<Doc> keptDs = all.filter(functions.col("status").equalTo(Doc.KEPT));
+    Map<String, Long> languages = new TreeMap<>();
+    for (Row r : keptDs.groupBy("lang").count().collectAsList()) {
+      languages.put(String.valueOf(r.get(0)), r.getLong(1));
+    }
+    Map<String, Long> pii = new TreeMap<>();
+    for (Row r :
+        all.select(functions.explode(functions.col("pii")))
+            .groupBy("key")
+            .agg(functions.sum("value"))
+            .collectAsList()) {
+      pii.put(r.getString(0), r.getLong(1));
+    }
+    Row keptBytes = keptDs.agg(functions.sum(functions.length(functions.col("text")))).first();
+    long keptTextBytes = keptBytes.isNullAt(0) ? 0 : keptBytes.getLong(0);
+
+    // ---- output ----
+    String fmt = cfg.output().format();
+    write(
+        keptDs.select(
+            functions.col("id"),
+            functions.col("text"),
+            functions.col("source"),
+            functions.col("lang").as("language"),
+            functions.col("langScore").as("language_score"),
+            functions.col("signals"),
+            functions.col("pii"),
+            functions.col("meta")),
+        Storage.resolve(opts.output(), "kept"),
+        fmt);
+    write(
+        all.filter(functions.col("status").equalTo(Doc.REJECTED))
+            .select(
+                functions.col("id"),
+                functions.col("source"),
+                functions.col("reason"),
+                functions.col("value"),
+                functions.col("detail"),
+                functions.col("lang").as("language"),
+                functions.col("text")),
+        Storage.resolve(opts.output(), "rejected"),
+        fmt);
+    write(
+        all.filter(functions.col("status").equalTo(Doc.QUARANTINED))
+            .select(
+                functions.col("source"),
+                functions.col("position"),
+                functions.col("reason"),
+                functions.col("detail"),
+                functions.col("text").as("sample")),
+        Storage.resolve(opts.output(), "quarantine"),
+        fmt);
+    if (dedup != null) {
+      writeDedupState(spark, dedup, opts.output());
+    }
+    List<Row> examples =
+        all.filter(functions.col("status").notEqual(Doc.KEPT))
+            .withColumn(
+                "n",
+                functions
+                    .row_number()
+                    .over(
+                        org.apache.spark.sql.expressions.Window.partitionBy("status", "reason")
+                            .orderBy("id")))
+            .filter(functions.col("n").leq(cfg.output().examplesPerReason()))
+            .select("status", "reason", "id", "value", "detail", "text")
+            .collectAsList();
+    phases.put("write", (System.nanoTime() - mark) / 1e9);
+    double seconds = (System.nanoTime() - start) / 1e9;
+    Result result =
+        new Result(
+            opts.output(),
+            runId,
+            files.size(),
+            inputBytes,
+            inputRecords,
+            kept,
+            rejected,
+            quarantined,
+            reasons,
+            languages,
+            pii,
+            keptTextBytes,
+            dedup == null ? 0 : dedup.candidatePairs(),
+            dedup == null ? 0 : dedup.similarPairs(),
+            seconds,
+            phases);
+    writeMetadata(storage, cfg, opts, stages, result, examples);
+    Map<String, String> props = new LinkedHashMap<>();
+    props.put("run-id", runId);
+    props.put("forja-version", BuildInfo.forjaVersion());
+    props.put("inputs", String.join(",", opts.inputs()));
+    props.put("input-records", Long.toString(inputRecords));
+    props.put("kept", Long.toString(kept));
+    props.put("rejected", Long.toString(rejected));
+    props.put("quarantined", Long.toString(quarantined));
+    props.put("format", fmt);
+    CommitManifest.commit(storage, opts.output(), KIND, props);
+    all.unpersist();
+    processed.unpersist();
+    return result;
+  }
+
+  private static void write(Dataset<Row> ds, URI uri, String format) {
+    if (format.equals("jsonl")) {
+      ds.write().mode(SaveMode.ErrorIfExists).json(uri.toString());
+    } else {
+      ds.write().mode(SaveMode.ErrorIfExists).parquet(uri.toString());
+    }
+  }
+
+  static final StructType KEYS_SCHEMA =
+      new StructType().add("key", DataTypes.StringType).add("id", DataTypes.StringType);
+  static final StructType SIGNATURES_SCHEMA =
+      new StructType()
+          .add("id", DataTypes.StringType)
+          .add("signature", DataTypes.createArrayType(DataTypes.IntegerType));
+
+  private static void writeDedupState(SparkSession spark, Deduplicator.Result dedup, URI output) {
+    if (dedup.exactKeys() != null) {
+      JavaRDD<Row> rows = dedup.exactKeys().map(t -> RowFactory.create(t._1(), t._2()));
+      spark
+          .createDataFrame(rows, KEYS_SCHEMA)
+          .write()
+          .parquet(Storage.resolve(output, "dedup/exact-keys").toString());
+    }
+    if (dedup.signatures() != null) {
+      JavaRDD<Row> rows =
+          dedup
+              .signatures()
+              .map(
+                  t -> {
+                    Integer[] boxed = new Integer[t._2().length];
+                    for (int i = 0; i < boxed.length; i++) {
+                      boxed[i] = t._2()[i];
+                    }
+                    return RowFactory.create(t._1(), boxed);
+                  });
+      spark
+          .createDataFrame(rows, SIGNATURES_SCHEMA)
+          .write()
+          .parquet(Storage.resolve(output, "dedup/signatures").toString());
+    }
+  }
+
+  private static JavaPairRDD<String, String> loadKeys(SparkSession spark, URI earlier) {
+    return spark
+        .read()
+        .schema(KEYS_SCHEMA)
+        .parquet(Storage.resolve(earlier, "dedup/exact-keys").toString())
+        .javaRDD()
+        .mapToPair(r -> new Tuple2<>(r.getString(0), r.getString(1)));
+  }
+
+  private static JavaPairRDD<String, int[]> loadSignatures(SparkSession spark, URI earlier) {
+    return spark
+        .read()
+        .schema(SIGNATURES_SCHEMA)
+        .parquet(Storage.resolve(earlier, "dedup/signatures").toString())
+        .javaRDD()
+        .mapToPair(
+            r -> {
+              List<Integer> l = r.getList(1);
+              int[] sig = new int[l.size()];
+              for (int i = 0; i < sig.length; i++) {
+                sig[i] = l.get(i);
+              }
+              return new Tuple2<>(r.getString(0), sig);
+            });
+  }
+
+  private static void requirePrepOutput(Storage storage, URI uri, String option)
+      throws IOException {
+    var m = CommitManifest.read(storage, uri);
+    if (m.isEmpty() || !KIND.equals(m.get().kind())) {
+      throw new IllegalArgumentException(
+          option
+              + " "
+              + uri
+              + " is not a committed forja prep output (no "
+              + CommitManifest.FILE_NAME
+              + " of kind "
+              + KIND
+              + ")");
+    }
+    if (!storage.exists(Storage.resolve(uri, "dedup/signatures"))
+        && !storage.exists(Storage.resolve(uri, "dedup/exact-keys"))) {
+      throw new IllegalArgumentException(
+          option + " " + uri + " holds no dedup state (it ran with dedup disabled)");
+    }
+  }
+
+  /** The evaluation set's word n-grams, read on the driver (evaluation sets are small). */
+  static Set<String> evalNgrams(Storage storage, PrepConfig cfg, URI uri) throws IOException {
+    Set<String> out = new HashSet<>();
+    PrepConfig.Reader lines =
+        new PrepConfig.Reader(
+            "line",
+            cfg.reader().textField(),
+            cfg.reader().idField(),
+            cfg.reader().maxRecordBytes());
+    for (InputFile f : InputLister.list(storage, List.of(uri.toString()))) {
+      FileDocReader r = new FileDocReader(f, lines, storage.hadoopConfiguration());
+      while (r.hasNext()) {
+        Doc d = r.next();
+        if (d.kept()) {
+          Decontaminator.ngrams(d.getText(), cfg.decontaminate().ngram(), out::add);
+        }
+      }
+    }
+    if (out.isEmpty()) {
+      throw new IllegalArgumentException(
+          "--decontaminate-against "
+              + uri
+              + ": no text with "
+              + cfg.decontaminate().ngram()
+              + " or more words (lower prep.decontaminate.ngram?)");
+    }
+    return out;
+  }
+
+  private static void writeMetadata(
+      Storage storage,
+      PrepConfig cfg,
+      Options opts,
+      List<DocStage> stages,
+      Result result,
+      List<Row> examples)
+      throws IOException {
+    ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    Map<String, Object> pipeline = new LinkedHashMap<>();
+    pipeline.put("format-version", 1);
+    pipeline.put("forja-version", BuildInfo.forjaVersion());
+    pipeline.put("run-id", result.runId());
+    pipeline.put("inputs", opts.inputs());
+    pipeline.put("reader", cfg.reader());
+    List<Map<String, Object>> st = new ArrayList<>();
+    for (DocStage s : stages) {
+      st.add(Map.of("stage", s.name(), "class", s.getClass().getName(), "params", s.params()));
+    }
+    st.add(Map.of("stage", "dedup", "class", Deduplicator.class.getName(), "params", cfg.dedup()));
+    pipeline.put("stages", st);
+    pipeline.put(
+        "dedup-against", opts.dedupAgainst() == null ? null : opts.dedupAgainst().toString());
+    pipeline.put(
+        "decontaminate-against",
+        opts.decontaminateAgainst() == null ? null : opts.decontaminateAgainst().toString());
+    storage.writeString(
+        Storage.resolve(opts.output(), "pipeline.json"), json.writeValueAsString(pipeline), true);
+    Map<String, Object> prepKeys = new TreeMap<>();
+    opts.effectiveConfig()
+        .forEach(
+            (k, v) -> {
+              if (k.startsWith("prep.")) {
+                prepKeys.put(k, v);
+              }
+            });
+    String yaml =
+        "# The configuration of this run: forja prep --conf prep-config.yaml repeats it.\n"
+            + new ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
+                .writeValueAsString(prepKeys);
+    storage.writeString(Storage.resolve(opts.output(), "prep-config.yaml"), yaml, true);
+    storage.writeString(
+        Storage.resolve(opts.output(), "stats.json"),
+        json.writeValueAsString(PrepReport.stats(result)),
+        true);
+    PrepReport.write(storage, opts.output(), result, examples);
+  }
+}

@@ -1,0 +1,123 @@
+package dev.forja.prep.dedup;
+
+import dev.forja.prep.PrepConfig;
+import dev.forja.prep.Words;
+import java.io.Serializable;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * MinHash signatures over shingles (word or character n-grams of case-, accent- and width-folded
+ * text) and their LSH band keys. Two documents with Jaccard similarity J become LSH candidates with
+ * probability 1 - (1 - J^rows)^bands; candidates are then checked with the signature's estimate of
+ * J.
+ */
+public final class MinHasher implements Serializable {
+  private final PrepConfig.Dedup params;
+  private final long[] seeds;
+
+  public MinHasher(PrepConfig.Dedup params) {
+    this.params = params;
+    SplittableRandom r = new SplittableRandom(params.seed());
+    seeds = new long[params.numHashes()];
+    for (int i = 0; i < seeds.length; i++) {
+      seeds[i] = r.nextLong();
+    }
+  }
+
+  /** The signature: for each hash function, the smallest (32-bit) value over all shingles. */
+  public int[] signature(String text) {
+    int[] sig = new int[seeds.length];
+    Arrays.fill(sig, Integer.MAX_VALUE);
+    for (long shingle : shingles(text)) {
+      for (int i = 0; i < seeds.length; i++) {
+        int h = (int) (mix(shingle ^ seeds[i]) >>> 33);
+        if (h < sig[i]) {
+          sig[i] = h;
+        }
+      }
+    }
+    return sig;
+  }
+
+  /** The 64-bit hashes of the document's shingles (duplicates included; harmless for a min). */
+  long[] shingles(String text) {
+    int n = params.ngram();
+    if (params.shingle().equals("char")) {
+      String s = Words.fold(text).replaceAll("\\s+", " ");
+      if (s.length() <= n) {
+        return new long[] {hash(s)};
+      }
+      long[] out = new long[s.length() - n + 1];
+      for (int i = 0; i < out.length; i++) {
+        out[i] = hash(s.substring(i, i + n));
+      }
+      return out;
+    }
+    List<String> words = Words.tokens(text);
+    if (words.isEmpty()) {
+      return new long[0];
+    }
+    long[] wh = new long[words.size()];
+    for (int i = 0; i < wh.length; i++) {
+      wh[i] = hash(words.get(i));
+    }
+    if (wh.length <= n) {
+      long h = 0x9E3779B97F4A7C15L;
+      for (long w : wh) {
+        h = mix(h * 31 + w);
+      }
+      return new long[] {h};
+    }
+    long[] out = new long[wh.length - n + 1];
+    for (int i = 0; i < out.length; i++) {
+      long h = 0x9E3779B97F4A7C15L;
+      for (int k = 0; k < n; k++) {
+        h = mix(h * 31 + wh[i + k]);
+      }
+      out[i] = h;
+    }
+    return out;
+  }
+
+  /** The key of each band: the band index and a hash of its rows. */
+  public long[] bandKeys(int[] sig) {
+    long[] keys = new long[params.bands()];
+    for (int b = 0; b < params.bands(); b++) {
+      long h = b * 0x632BE59BD9B4E019L;
+      for (int r = 0; r < params.rows(); r++) {
+        h = mix(h + sig[b * params.rows() + r]);
+      }
+      keys[b] = h;
+    }
+    return keys;
+  }
+
+  /** The share of equal positions: an unbiased estimate of the Jaccard similarity. */
+  public static double estimate(int[] a, int[] b) {
+    int same = 0;
+    for (int i = 0; i < a.length; i++) {
+      if (a[i] == b[i]) {
+        same++;
+      }
+    }
+    return same / (double) a.length;
+  }
+
+  static long hash(String s) {
+    long h = 0xcbf29ce484222325L;
+    for (int i = 0; i < s.length(); i++) {
+      h ^= s.charAt(i);
+      h *= 0x100000001b3L;
+    }
+    return mix(h);
+  }
+
+  /** The splitmix64 finalizer. */
+  static long mix(long z) {
+    z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+    z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+    return z ^ (z >>> 31);
+  }
+}

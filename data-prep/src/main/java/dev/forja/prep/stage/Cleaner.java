@@ -1,0 +1,237 @@
+package dev.forja.prep.stage;
+
+import dev.forja.prep.PrepConfig;
+import java.text.Normalizer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+import org.jsoup.Jsoup;
+import org.jsoup.nodes.Document;
+import org.jsoup.nodes.Element;
+import org.jsoup.nodes.Node;
+import org.jsoup.nodes.TextNode;
+import org.jsoup.select.NodeTraversor;
+import org.jsoup.select.NodeVisitor;
+
+/**
+ * Cleaning: HTML to text (jsoup; paragraph structure kept; script, style, navigation and other
+ * boilerplate elements dropped), Unicode normalization, control characters, whitespace, and
+ * boilerplate lines. A document left empty is rejected ({@code clean.empty}).
+ */
+public final class Cleaner implements DocStage {
+  private final PrepConfig.Clean params;
+
+  public Cleaner(PrepConfig.Clean params) {
+    this.params = params;
+    for (String p : params.boilerplatePatterns()) {
+      Pattern.compile(p); // fail on the driver, before any data is read
+    }
+  }
+
+  @Override
+  public String name() {
+    return "clean";
+  }
+
+  @Override
+  public Object params() {
+    return params;
+  }
+
+  private static final Pattern MARKUP =
+      Pattern.compile("(?i)<(html|body|div|p|br|script|style|span|a|li|ul|table|h[1-6])[\\s>/]");
+  private static final String DROP_SELECTOR =
+      "script, style, noscript, nav, header, footer, aside, form, iframe, svg, template, button,"
+          + " [class~=(?i)(nav|menu|footer|header|sidebar|cookie|banner|advert|share|social)],"
+          + " [id~=(?i)(nav|menu|footer|header|sidebar|cookie|banner|advert|share|social)]";
+
+  @Override
+  public Processor open() {
+    Pattern boilerplate =
+        Pattern.compile(
+            String.join(
+                "|", params.boilerplatePatterns().stream().map(p -> "(?:" + p + ")").toList()),
+            Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE);
+    return doc -> {
+      if (!doc.kept()) {
+        return;
+      }
+      String text = doc.getText();
+      if (params.html() && ("html".equals(doc.getFormat()) || looksLikeMarkup(text))) {
+        text = htmlToText(text);
+        doc.signal("clean.html", 1);
+      }
+      if (!params.unicode().equals("none")) {
+        Normalizer.Form form =
+            params.unicode().equals("nfkc") ? Normalizer.Form.NFKC : Normalizer.Form.NFC;
+        if (!Normalizer.isNormalized(text, form)) {
+          text = Normalizer.normalize(text, form);
+        }
+      }
+      if (params.controlChars()) {
+        text = stripControl(text);
+      }
+      if (params.whitespace()) {
+        text = normalizeWhitespace(text);
+      }
+      if (params.boilerplateLines() && !params.boilerplatePatterns().isEmpty()) {
+        int[] removed = new int[1];
+        text = removeBoilerplate(text, boilerplate, params.boilerplateMaxLineChars(), removed);
+        if (removed[0] > 0) {
+          doc.signal("clean.boilerplate-lines", removed[0]);
+        }
+      }
+      doc.setText(text);
+      if (text.isBlank()) {
+        doc.reject("clean.empty", 0, "nothing left after cleaning");
+      }
+    };
+  }
+
+  static boolean looksLikeMarkup(String text) {
+    java.util.regex.Matcher m = MARKUP.matcher(text);
+    int n = 0;
+    while (m.find()) {
+      if (++n >= 2) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** HTML to text with block elements as paragraphs (blank lines) and {@code <br>} as newlines. */
+  static String htmlToText(String html) {
+    Document d = Jsoup.parse(html);
+    d.select(DROP_SELECTOR).remove();
+    StringBuilder sb = new StringBuilder();
+    NodeTraversor.traverse(
+        new NodeVisitor() {
+          @Override
+          public void head(Node node, int depth) {
+            if (node instanceof TextNode t) {
+              sb.append(t.text());
+            } else if (node instanceof Element e) {
+              if (e.nameIs("br")) {
+                sb.append('\n');
+              } else if (e.isBlock()) {
+                paragraph(sb);
+              }
+              if (e.nameIs("li")) {
+                sb.append("- ");
+              }
+            }
+          }
+
+          @Override
+          public void tail(Node node, int depth) {
+            if (node instanceof Element e && e.isBlock()) {
+              paragraph(sb);
+            }
+          }
+        },
+        d.body() == null ? d : d.body());
+    return sb.toString().strip();
+  }
+
+  private static void paragraph(StringBuilder sb) {
+    int n = sb.length();
+    if (n == 0 || (n >= 2 && sb.charAt(n - 1) == '\n' && sb.charAt(n - 2) == '\n')) {
+      return;
+    }
+    sb.append(sb.charAt(n - 1) == '\n' ? "\n" : "\n\n");
+  }
+
+  static String stripControl(String s) {
+    StringBuilder sb = null;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      boolean drop =
+          (c < 0x20 && c != '\n' && c != '\t')
+              || (c >= 0x7f && c <= 0x9f)
+              || c == '\uFEFF'
+              || c == '\u200B';
+      if (c == '\r') {
+        drop = true;
+        if (i + 1 >= s.length() || s.charAt(i + 1) != '\n') {
+          if (sb == null) {
+            sb = new StringBuilder(s.length()).append(s, 0, i);
+          }
+          sb.append('\n');
+          continue;
+        }
+      }
+      if (drop) {
+        if (sb == null) {
+          sb = new StringBuilder(s.length()).append(s, 0, i);
+        }
+      } else if (sb != null) {
+        sb.append(c);
+      }
+    }
+    return sb == null ? s : sb.toString();
+  }
+
+  /** Spaces of every kind to ' ', runs collapsed, lines trimmed, at most one blank line. */
+  static String normalizeWhitespace(String s) {
+    StringBuilder sb = new StringBuilder(s.length());
+    int newlines = 0;
+    boolean space = false;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '\n') {
+        newlines++;
+        space = false;
+        continue;
+      }
+      if (c == '\t' || Character.isSpaceChar(c) || Character.isWhitespace(c)) {
+        space = true;
+        continue;
+      }
+      if (newlines > 0) {
+        if (sb.length() > 0) {
+          sb.append(newlines > 1 ? "\n\n" : "\n");
+        }
+        newlines = 0;
+        space = false;
+      } else if (space && sb.length() > 0) {
+        sb.append(' ');
+      }
+      space = false;
+      sb.append(c);
+    }
+    return sb.toString();
+  }
+
+  /** Drops short lines that match; long lines (paragraphs) are never matched, which is cheap. */
+  static String removeBoilerplate(String text, Pattern boilerplate, int maxChars, int[] removed) {
+    List<String> keep = null;
+    int start = 0;
+    int lineNo = 0;
+    while (start <= text.length()) {
+      int end = text.indexOf('\n', start);
+      if (end < 0) {
+        end = text.length();
+      }
+      int len = end - start;
+      boolean drop =
+          len > 0 && len <= maxChars && boilerplate.matcher(text).region(start, end).find();
+      if (drop && keep == null) {
+        keep = new ArrayList<>();
+        int s = 0;
+        for (int i = 0; i < lineNo; i++) {
+          int e = text.indexOf('\n', s);
+          keep.add(text.substring(s, e));
+          s = e + 1;
+        }
+      }
+      if (drop) {
+        removed[0]++;
+      } else if (keep != null) {
+        keep.add(text.substring(start, end));
+      }
+      lineNo++;
+      start = end + 1;
+    }
+    return keep == null ? text : normalizeWhitespace(String.join("\n", keep)).strip();
+  }
+}
