@@ -100,7 +100,29 @@ public final class FileDocReader implements Iterator<Doc> {
       }
       return;
     }
-    if (!lines.next()) {
+    boolean more = lines.next();
+    if (records == 0 && pending.isEmpty() && blockOffset < 0 && !checkedHead) {
+      checkedHead = true;
+      if (lines.binaryAt >= 0) {
+        pending.add(
+            Doc.quarantined(
+                file.uri(),
+                lines.binaryAt,
+                "binary-file",
+                "NUL byte at offset " + lines.binaryAt + ": not text",
+                null));
+        done = true;
+        closeQuietly();
+        return;
+      }
+      if (!lines.anyBytes()) {
+        pending.add(Doc.quarantined(file.uri(), 0, "empty-file", "the file holds no text", null));
+        done = true;
+        closeQuietly();
+        return;
+      }
+    }
+    if (!more) {
       flushBlock();
       done = true;
       closeQuietly();
@@ -110,6 +132,7 @@ public final class FileDocReader implements Iterator<Doc> {
   }
 
   private InputStream raw;
+  private boolean checkedHead;
 
   private void open() throws IOException {
     Path path = new Path(file.uri());
@@ -130,27 +153,9 @@ public final class FileDocReader implements Iterator<Doc> {
           case ZSTD -> new com.github.luben.zstd.ZstdInputStream(raw);
           case NONE -> raw;
         };
-    BufferedInputStream buffered = new BufferedInputStream(in, 1 << 16);
-    buffered.mark(8192);
-    byte[] head = buffered.readNBytes(8192);
-    buffered.reset();
-    if (head.length == 0) {
-      pending.add(Doc.quarantined(file.uri(), 0, "empty-file", "the file holds no text", null));
-      done = true;
-      closeQuietly();
-      return;
-    }
-    for (int i = 0; i < head.length; i++) {
-      if (head[i] == 0) {
-        pending.add(
-            Doc.quarantined(
-                file.uri(), i, "binary-file", "NUL byte at offset " + i + ": not text", null));
-        done = true;
-        closeQuietly();
-        return;
-      }
-    }
-    lines = new LineReader(buffered, params.maxRecordBytes());
+    // Read the (decompressed) stream directly: a truncated gzip then still yields every record
+    // before the cut, which a buffering wrapper would lose with the exception.
+    lines = new LineReader(in, params.maxRecordBytes());
   }
 
   private boolean wholeFile() {

@@ -23,6 +23,14 @@ final class LineReader {
   long skippedLength; // > 0 when the line was too long: its full length
   boolean sawNul;
 
+  /** Offset of the first NUL byte within the first 8 KiB of the stream, or -1. */
+  long binaryAt = -1;
+
+  /** Whether anything at all was read from the stream. */
+  boolean anyBytes() {
+    return consumed + limit > 0;
+  }
+
   LineReader(InputStream in, long maxBytes) {
     this.in = in;
     this.maxBytes = maxBytes;
@@ -41,6 +49,13 @@ final class LineReader {
         consumed += limit;
         pos = 0;
         limit = in.read(buf, 0, buf.length);
+        if (consumed < 8192 && limit > 0) {
+          for (int i = 0; i < limit && consumed + i < 8192 && binaryAt < 0; i++) {
+            if (buf[i] == 0) {
+              binaryAt = consumed + i;
+            }
+          }
+        }
         if (limit <= 0) {
           limit = 0;
           if (!any) {

@@ -124,7 +124,7 @@ public final class Cleaner implements DocStage {
 
           @Override
           public void tail(Node node, int depth) {
-            if (node instanceof Element e && e.isBlock()) {
+            if (node instanceof Element e && e.isBlock() && !e.nameIs("br")) {
               paragraph(sb);
             }
           }

@@ -52,7 +52,7 @@ public final class PiiRedactor implements DocStage {
   /** {@code api_key = VALUE}-style assignments: only the value is replaced. */
   static final Pattern SECRET_ASSIGNMENT =
       Pattern.compile(
-          "(?i)\\b((?:api|access|secret|private)[_-]?key|secret|token|password|passwd)(\\s*[:=]\\s*[\"']?)([A-Za-z0-9_\\-/+=.]{12,})");
+          "(?i)\\b((?:api|access|secret|private)[_-]?key|secret|token|password|passwd)(\\s*[:=]\\s*[\"']?)([A-Za-z0-9_\\-/+=.]{11,}[A-Za-z0-9_\\-/+=])");
 
   static final Pattern EMAIL =
       Pattern.compile(

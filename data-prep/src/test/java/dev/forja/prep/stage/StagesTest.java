@@ -1,0 +1,229 @@
+package dev.forja.prep.stage;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.forja.config.ConfigException;
+import dev.forja.config.ConfigReader;
+import dev.forja.config.ConfigSource;
+import dev.forja.prep.Doc;
+import dev.forja.prep.PrepConfig;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class StagesTest {
+  static PrepConfig cfg(String... overrides) {
+    ConfigReader r = new ConfigReader(ConfigSource.load(List.of(), List.of(overrides)));
+    PrepConfig c = PrepConfig.read(r);
+    r.finish();
+    return c;
+  }
+
+  static Doc doc(String text) {
+    Doc d = new Doc();
+    d.setId("t");
+    d.setText(text);
+    d.setFormat("text");
+    return d;
+  }
+
+  static Doc run(DocStage stage, Doc d) {
+    stage.open().process(d);
+    return d;
+  }
+
+  static final String EN =
+      "The old bridge was repaired by the engineers of the city council during the summer. "
+          + "Residents of the village crossed it every morning to reach the market near the coast. "
+          + "The library opened a new room for students, and the museum welcomed many visitors. "
+          + "After the storm, the farmers cleaned the fields and the fishermen repaired the boats. "
+          + "The newspaper described the festival as the most popular event of the year. "
+          + "Children played in the garden while their parents talked with the teacher about school.";
+
+  @Test
+  void htmlBecomesParagraphsWithoutScriptsOrNavigation() {
+    Doc d =
+        doc(
+            "<html><head><style>p{}</style></head><body><nav><a href=/>Home</a> | About</nav>"
+                + "<h1>Title</h1><p>First   paragraph &amp; more.</p><script>var x = 1;</script>"
+                + "<div class=\"cookie-banner\">We use cookies</div><p>Second<br>line.</p>"
+                + "<footer>All rights reserved</footer></body></html>");
+    d.setFormat("html");
+    run(new Cleaner(cfg().clean()), d);
+    assertThat(d.getText()).isEqualTo("Title\n\nFirst paragraph & more.\n\nSecond\nline.");
+  }
+
+  @Test
+  void unicodeControlCharsWhitespaceAndBoilerplateLines() {
+    Doc d =
+        doc(
+            "Cafe\u0301\u0007 au\u00A0lait\t\t here\r\n\r\n\r\n\nSubscribe to our newsletter\nAll rights reserved.\nreal line");
+    run(new Cleaner(cfg().clean()), d);
+    assertThat(d.getText()).isEqualTo("Café au lait here\n\nreal line");
+    assertThat(d.getSignals()).containsEntry("clean.boilerplate-lines", 2.0);
+    Doc nfkc = run(new Cleaner(cfg("prep.clean.unicode=nfkc").clean()), doc("ﬁne ①"));
+    assertThat(nfkc.getText()).isEqualTo("fine 1");
+    Doc empty = run(new Cleaner(cfg().clean()), doc(" \u0000 \n\t"));
+    assertThat(empty.getStatus()).isEqualTo(Doc.REJECTED);
+    assertThat(empty.getReason()).isEqualTo("clean.empty");
+  }
+
+  @Test
+  void languageIdentificationTellsEnglishSpanishAndPortugueseApart() {
+    LanguageFilter f = new LanguageFilter(cfg("prep.language.allowed=en,es").language());
+    Doc en = run(f, doc(EN));
+    Doc es =
+        run(
+            f,
+            doc(
+                "El ayuntamiento reparó el puente viejo durante el verano. Los vecinos del pueblo lo cruzaban cada mañana para llegar al mercado cerca de la costa. La biblioteca abrió una sala nueva para los estudiantes."));
+    Doc pt =
+        run(
+            f,
+            doc(
+                "A câmara municipal reparou a ponte velha durante o verão. Os moradores da aldeia atravessavam-na todas as manhãs para chegar ao mercado perto da costa. A biblioteca abriu uma sala nova para os estudantes."));
+    Doc noise = run(f, doc("#$% &&& *** !!! ### @@@"));
+    assertThat(en.getLang()).isEqualTo("en");
+    assertThat(es.getLang()).isEqualTo("es");
+    assertThat(pt.getLang()).isEqualTo("pt");
+    assertThat(en.kept()).isTrue();
+    assertThat(es.kept()).isTrue();
+    assertThat(pt.getReason()).isEqualTo("language.not-allowed");
+    assertThat(pt.getDetail()).isEqualTo("language pt");
+    assertThat(noise.getStatus()).isEqualTo(Doc.REJECTED);
+    assertThat(en.getLangScore()).isGreaterThan(0.25);
+  }
+
+  @Test
+  void qualityRulesRejectWithRuleAndMeasuredValue() {
+    QualityFilter q = new QualityFilter(cfg().quality());
+    Doc good = doc(EN);
+    good.setLang("en");
+    run(q, good);
+    assertThat(good.kept()).as(good.getReason() + " " + good.getDetail()).isTrue();
+    assertThat(good.getSignals())
+        .containsKeys(
+            "gopher.min-doc-words",
+            "repetition.top-2gram-char-fraction",
+            "fineweb.line-punct-ratio");
+
+    Doc shortDoc = run(q, doc("Too short to be a document."));
+    assertThat(shortDoc.getReason()).isEqualTo("gopher.min-doc-words");
+    assertThat(shortDoc.getValue()).isEqualTo(6);
+
+    Doc repeated = run(q, doc((EN.substring(0, 86) + "\n").repeat(12)));
+    assertThat(repeated.getReason()).isEqualTo("repetition.dup-line-fraction");
+    assertThat(repeated.getValue()).isCloseTo(11 / 12.0, org.assertj.core.data.Offset.offset(1e-9));
+
+    Doc symbols =
+        run(
+            q,
+            doc(
+                EN
+                    + " #one #two #three #four #five #six #seven #eight #nine #ten #eleven #twelve"));
+    assertThat(symbols.getReason()).isEqualTo("gopher.max-symbol-word-ratio");
+
+    Doc lorem = run(q, doc(EN + " Lorem ipsum dolor sit amet."));
+    assertThat(lorem.getReason()).isEqualTo("c4.lorem-ipsum");
+    Doc code = run(q, doc(EN + " function f() { return 1; }"));
+    assertThat(code.getReason()).isEqualTo("c4.curly-bracket");
+
+    // C4's line rules rewrite the text: lines without terminal punctuation go
+    Doc titled = doc("A Title Without A Period\n" + EN + "\nShare this javascript widget now.");
+    run(q, titled);
+    assertThat(titled.kept()).isTrue();
+    assertThat(titled.getText()).isEqualTo(EN);
+    assertThat(titled.getSignals()).containsEntry("c4.lines-dropped", 2.0);
+
+    // a disabled rule is measured but does not reject
+    Doc lenient =
+        run(
+            new QualityFilter(
+                cfg("prep.quality.disabled-rules=gopher.min-doc-words,c4.min-sentences").quality()),
+            doc("Too short to be a document, yet kept here. Really."));
+    assertThat(lenient.getReason()).isNotEqualTo("gopher.min-doc-words");
+  }
+
+  @Test
+  void unknownQualityRuleIsAConfigErrorWithSuggestion() {
+    assertThatThrownBy(() -> cfg("prep.quality.disabled-rules=gopher.min-doc-word"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining(
+            "'gopher.min-doc-word' is not a quality rule (did you mean 'gopher.min-doc-words'?)");
+  }
+
+  @Test
+  void personalDataIsReplacedByTypedPlaceholdersAndCounted() {
+    Doc d =
+        doc(
+            "Write to ana.silva@example.com or +34 612 345 678, card 4111 1111 1111 1111 "
+                + "(not 4111 1111 1111 1112), from 203.0.113.7. or 2001:db8::8a2e:370:7334, "
+                + "key AKIAIOSFODNN7EXAMPLE and api_key=abcdEFGH1234ijkl5678. Dated 2024-01-15, 12 people.");
+    run(new PiiRedactor(cfg().pii()), d);
+    assertThat(d.getText())
+        .isEqualTo(
+            "Write to <EMAIL> or <PHONE>, card <CREDIT_CARD> "
+                + "(not 4111 1111 1111 1112), from <IP_ADDRESS>. or <IP_ADDRESS>, "
+                + "key <SECRET> and api_key=<SECRET>. Dated 2024-01-15, 12 people.");
+    assertThat(d.getPii())
+        .isEqualTo(Map.of("email", 1, "phone", 1, "credit-card", 1, "ip", 2, "secret", 2));
+    Doc only =
+        run(new PiiRedactor(cfg("prep.pii.types=email").pii()), doc("a@b.co +34 612 345 678"));
+    assertThat(only.getText()).isEqualTo("<EMAIL> +34 612 345 678");
+  }
+
+  @Test
+  void blocklistsMatchWholeWordsAcrossCaseAccentsAndPhrases() {
+    HarmfulFilter f =
+        new HarmfulFilter(
+            cfg("prep.harmful.max-blocked-fraction=0").harmful(),
+            Map.of("es", List.of("palabrota", "frase prohibida"), "all", List.of("zork")));
+    Doc es = doc("Una PALABRÓTA aquí.");
+    es.setLang("es");
+    assertThat(run(f, es).getReason()).isEqualTo("harmful.blocklist");
+    Doc phrase = doc("Esta es una Frase   Prohibida.");
+    phrase.setLang("es");
+    assertThat(run(f, phrase).getStatus()).isEqualTo(Doc.REJECTED);
+    Doc inside = doc("palabrotas zorkish");
+    inside.setLang("es");
+    assertThat(run(f, inside).kept()).isTrue();
+    Doc other = doc("palabrota in english text");
+    other.setLang("en");
+    assertThat(run(f, other).kept()).isTrue();
+    Doc all = doc("a zork appears");
+    all.setLang("pt");
+    assertThat(run(f, all).getReason()).isEqualTo("harmful.blocklist");
+
+    HarmfulFilter lenient = new HarmfulFilter(cfg().harmful(), Map.of("en", List.of("zork")));
+    Doc rare = doc("zork " + EN + " " + EN + " " + EN); // 1 blocked word in about 300
+    rare.setLang("en");
+    assertThat(run(lenient, rare).kept()).isTrue();
+    assertThat(rare.getSignals().get("harmful.blocked-fraction")).isBetween(0.001, 0.005);
+  }
+
+  /** A scorer for the plug-in test: scores the share of exclamation marks. */
+  public static final class ShoutScorer implements DocumentScorer {
+    @Override
+    public double score(String text, String lang) {
+      return text.chars().filter(c -> c == '!').count() / (double) text.length();
+    }
+  }
+
+  @Test
+  void aPluggedScorerRejectsAboveItsThreshold() {
+    HarmfulFilter f =
+        new HarmfulFilter(
+            cfg(
+                    "prep.harmful.scorer-class=" + ShoutScorer.class.getName(),
+                    "prep.harmful.max-score=0.2")
+                .harmful(),
+            Map.of());
+    assertThat(run(f, doc("calm text.")).kept()).isTrue();
+    Doc loud = run(f, doc("no!!!!"));
+    assertThat(loud.getReason()).isEqualTo("harmful.score");
+    assertThat(loud.getValue()).isCloseTo(4 / 6.0, org.assertj.core.data.Offset.offset(1e-9));
+    assertThatThrownBy(() -> HarmfulFilter.newScorer("no.such.Scorer"))
+        .hasMessageContaining("prep.harmful.scorer-class: cannot create no.such.Scorer");
+  }
+}
