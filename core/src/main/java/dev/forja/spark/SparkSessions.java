@@ -30,6 +30,10 @@ public final class SparkSessions {
     // ND4J spin-waits by default, which is 20-37x slower on shared hosts (shared/STACK.md).
     conf.setIfMissing("spark.executorEnv.OMP_WAIT_POLICY", "PASSIVE");
     conf.setIfMissing("spark.executorEnv.SPARK_SCALA_VERSION", "2.13");
+    // Forja shuffles and caches its own records (documents, signatures): Kryo is several times
+    // faster and smaller than Java serialization for them.
+    conf.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
+    conf.setIfMissing("spark.kryo.registrator", ForjaKryoRegistrator.class.getName());
     settings.conf().forEach(conf::set);
     return conf;
   }

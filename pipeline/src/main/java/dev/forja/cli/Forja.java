@@ -26,6 +26,7 @@ import picocli.CommandLine.Command;
       ConfigCommand.class,
       CorpusCommand.class,
       PrepCommand.class,
+      BenchCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Forja implements Runnable {

@@ -133,6 +133,41 @@ class ForjaCliTest {
   }
 
   @Test
+  void prepThroughTheCliWritesJsonlAndReportsEveryRecord() throws Exception {
+    URI raw = TestDirs.create("cli-prep-").resolve("raw").toUri();
+    assertThat(
+            forja(local("corpus", "generate", "--output", raw.toString(), "--size-mb", "1")).code())
+        .isZero();
+    URI out = TestDirs.create("cli-prep-").resolve("out").toUri();
+    Run prep =
+        forja(
+            local(
+                "prep",
+                "--input",
+                raw.toString(),
+                "--output",
+                out.toString(),
+                "--format",
+                "jsonl"));
+    assertThat(prep.code()).as(prep.err()).isZero();
+    assertThat(prep.out())
+        .containsPattern(
+            "[\\d,]+ input records = [\\d,]+ kept \\+ [\\d,]+ rejected \\+ 0 quarantined")
+        .contains("rejected:dedup.exact")
+        .contains("report.html");
+    Storage storage = new Storage(StorageConfig.defaults());
+    assertThat(storage.listFiles(Storage.resolve(out, "kept")))
+        .anyMatch(e -> e.uri().getPath().endsWith(".json"));
+    assertThat(storage.readString(Storage.resolve(out, "prep-config.yaml")))
+        .contains("prep.output.format: \"jsonl\"");
+
+    Run missing = forja(local("prep", "--input", "/no/such/corpus", "--output", out + "-2"));
+    assertThat(missing.code()).isEqualTo(2);
+    assertThat(missing.err())
+        .contains("Cannot read input /no/such/corpus: no such file or directory");
+  }
+
+  @Test
   void corpusGenerateThenStatsThroughTheCli() throws Exception {
     URI out = TestDirs.create("cli-").resolve("raw").toUri();
     Run gen =

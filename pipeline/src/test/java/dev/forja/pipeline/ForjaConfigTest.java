@@ -70,6 +70,14 @@ class ForjaConfigTest {
   }
 
   @Test
+  void thePrepFileSpellsOutThePrepDefaults() {
+    ForjaConfig fromFile = ForjaConfig.load(List.of(CONF.resolve("prep.yaml")), List.of());
+    assertThat(fromFile.prep()).isEqualTo(ForjaConfig.load(List.of(), List.of()).prep());
+    assertThat(fromFile.prep().dedup().bands()).isEqualTo(20);
+    assertThat(fromFile.prep().quality().maxDupNgramCharFraction()).hasSize(6);
+  }
+
+  @Test
   void crossStageProblemsAreReportedTogether() {
     assertThatThrownBy(
             () ->

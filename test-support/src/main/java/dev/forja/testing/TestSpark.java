@@ -46,6 +46,8 @@ public final class TestSpark {
             .set("spark.sql.shuffle.partitions", "4")
             .set("spark.default.parallelism", "4")
             .set("spark.executorEnv.OMP_WAIT_POLICY", "PASSIVE")
+            .set("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
+            .set("spark.kryo.registrator", "dev.forja.spark.ForjaKryoRegistrator")
             .set("spark.executorEnv.SPARK_SCALA_VERSION", "2.13");
     if (master.startsWith("local-cluster")) {
       conf.set("spark.home", sparkHome().toString())

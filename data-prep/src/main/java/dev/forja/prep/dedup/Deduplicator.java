@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Locale;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.Optional;
@@ -224,7 +223,21 @@ public final class Deduplicator implements Serializable {
   }
 
   static String exactKey(MessageDigest md, String text) {
-    String norm = text.toLowerCase(Locale.ROOT).replaceAll("\\s+", " ").strip();
+    StringBuilder sb = new StringBuilder(text.length());
+    boolean space = false;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (Character.isWhitespace(c)) {
+        space = sb.length() > 0;
+      } else {
+        if (space) {
+          sb.append(' ');
+          space = false;
+        }
+        sb.append(Character.toLowerCase(c));
+      }
+    }
+    String norm = sb.toString();
     md.reset();
     return HexFormat.of().formatHex(md.digest(norm.getBytes(StandardCharsets.UTF_8)), 0, 16);
   }

@@ -4,7 +4,6 @@ import dev.forja.prep.PrepConfig;
 import dev.forja.prep.Words;
 import java.io.Serializable;
 import java.util.Arrays;
-import java.util.List;
 import java.util.SplittableRandom;
 
 /**
@@ -55,13 +54,9 @@ public final class MinHasher implements Serializable {
       }
       return out;
     }
-    List<String> words = Words.tokens(text);
-    if (words.isEmpty()) {
+    long[] wh = wordHashes(text);
+    if (wh.length == 0) {
       return new long[0];
-    }
-    long[] wh = new long[words.size()];
-    for (int i = 0; i < wh.length; i++) {
-      wh[i] = hash(words.get(i));
     }
     if (wh.length <= n) {
       long h = 0x9E3779B97F4A7C15L;
@@ -79,6 +74,39 @@ public final class MinHasher implements Serializable {
       out[i] = h;
     }
     return out;
+  }
+
+  /**
+   * Hashes of the words of {@code text}: runs of letters and digits (marks and apostrophes inside a
+   * word kept), lower-cased; computed without building strings.
+   */
+  static long[] wordHashes(String text) {
+    long[] out = new long[Math.max(16, text.length() / 5)];
+    int n = 0;
+    long h = 0;
+    boolean in = false;
+    for (int i = 0; i <= text.length(); i++) {
+      char c = i < text.length() ? text.charAt(i) : ' ';
+      boolean word =
+          Character.isLetterOrDigit(c)
+              || (in
+                  && (Character.getType(c) == Character.NON_SPACING_MARK || c == '\'' || c == '’'));
+      if (word) {
+        if (!in) {
+          h = 0xcbf29ce484222325L;
+          in = true;
+        }
+        h ^= Character.toLowerCase(c);
+        h *= 0x100000001b3L;
+      } else if (in) {
+        if (n == out.length) {
+          out = java.util.Arrays.copyOf(out, n * 2);
+        }
+        out[n++] = mix(h);
+        in = false;
+      }
+    }
+    return java.util.Arrays.copyOf(out, n);
   }
 
   /** The key of each band: the band index and a hash of its rows. */

@@ -1,0 +1,246 @@
+package dev.forja.prep;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.forja.config.ConfigReader;
+import dev.forja.config.ConfigSource;
+import dev.forja.prep.corpus.CorpusConfig;
+import dev.forja.prep.corpus.CorpusGenerateJob;
+import dev.forja.storage.CommitManifest;
+import dev.forja.storage.OutputGuard;
+import dev.forja.storage.Storage;
+import dev.forja.storage.StorageConfig;
+import dev.forja.testing.MiniHdfs;
+import dev.forja.testing.S3Server;
+import dev.forja.testing.TestDirs;
+import dev.forja.testing.TestSpark;
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.zip.GZIPOutputStream;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** forja prep end to end on local Spark: the generated corpus plus every kind of bad input. */
+class PrepJobTest {
+  static final StorageConfig LOCAL = StorageConfig.defaults();
+  static URI corpus;
+  static Path bad;
+
+  static PrepConfig cfg(String... overrides) {
+    ConfigReader r = new ConfigReader(ConfigSource.load(List.of(), List.of(overrides)));
+    PrepConfig c = PrepConfig.read(r);
+    r.finish();
+    return c;
+  }
+
+  static PrepJob.Options opts(List<String> inputs, URI out) {
+    return new PrepJob.Options(
+        inputs, out, false, null, null, Map.of("prep.output.format", "parquet"));
+  }
+
+  @BeforeAll
+  static void inputs() throws Exception {
+    corpus = TestDirs.create("prep-corpus-").resolve("raw").toUri();
+    CorpusGenerateJob.run(
+        TestSpark.local(),
+        LOCAL,
+        new CorpusConfig(1, 11, 2, CorpusConfig.SUPPORTED_LANGUAGES, 0.05, 0.05, 0.2, 0.1),
+        corpus,
+        false);
+    bad = TestDirs.create("prep-bad-");
+    Files.writeString(
+        bad.resolve("broken.jsonl"), "{\"text\": \"ok\"}\n{not json\n{\"body\": \"x\"}\n");
+    Files.write(bad.resolve("empty.txt"), new byte[0]);
+    byte[] bin = new byte[64];
+    Arrays.fill(bin, (byte) 7);
+    bin[10] = 0;
+    Files.write(bad.resolve("image.txt"), bin);
+    ByteArrayOutputStream gz = new ByteArrayOutputStream();
+    try (OutputStream out = new GZIPOutputStream(gz)) {
+      for (int i = 0; i < 3000; i++) {
+        out.write(("{\"text\": \"record " + i + "\"}\n").getBytes(StandardCharsets.UTF_8));
+      }
+    }
+    Files.write(bad.resolve("cut.jsonl.gz"), Arrays.copyOf(gz.toByteArray(), gz.size() / 2));
+    Files.writeString(
+        bad.resolve("page.html"),
+        "<html><body><nav>Home | About</nav><p>"
+            + StagesText.EN
+            + "</p><script>x()</script></body></html>");
+    SparkSession spark = TestSpark.local();
+    StructType good =
+        new StructType().add("id", DataTypes.StringType).add("text", DataTypes.StringType);
+    spark
+        .createDataFrame(List.of(RowFactory.create("pq-1", StagesText.EN2)), good)
+        .write()
+        .parquet(bad.resolve("good.parquet").toString());
+    StructType wrong =
+        new StructType().add("id", DataTypes.StringType).add("body", DataTypes.StringType);
+    spark
+        .createDataFrame(List.of(RowFactory.create("pq-2", "x")), wrong)
+        .write()
+        .parquet(bad.resolve("wrong.parquet").toString());
+  }
+
+  @Test
+  void accountsForEveryRecordAndWritesWhatUsersRead() throws Exception {
+    URI out = TestDirs.create("prep-out-").resolve("out").toUri();
+    PrepJob.Result r =
+        PrepJob.run(
+            TestSpark.local(),
+            LOCAL,
+            cfg(),
+            opts(List.of(corpus.toString(), bad.toUri().toString()), out));
+
+    assertThat(r.kept() + r.rejected() + r.quarantined()).isEqualTo(r.inputRecords());
+    assertThat(r.reasons())
+        .containsKeys(
+            "quarantined:malformed-json",
+            "quarantined:missing-text",
+            "quarantined:empty-file",
+            "quarantined:binary-file",
+            "quarantined:read-error",
+            "quarantined:wrong-schema",
+            "rejected:dedup.exact",
+            "rejected:dedup.near",
+            "rejected:gopher.min-doc-words",
+            "rejected:language.low-confidence");
+    assertThat(r.languages()).containsKeys("en", "es", "pt");
+    assertThat(r.pii()).containsKeys("email", "phone");
+
+    SparkSession spark = TestSpark.local();
+    Dataset<Row> kept = spark.read().parquet(Storage.resolve(out, "kept").toString());
+    assertThat(kept.count()).isEqualTo(r.kept());
+    assertThat(kept.columns())
+        .contains("id", "text", "source", "language", "language_score", "signals", "pii");
+    List<String> texts =
+        kept.select("text").as(org.apache.spark.sql.Encoders.STRING()).collectAsList();
+    assertThat(texts).noneMatch(t -> t.matches("(?s).*[\\w.]+@example\\.[a-z.]+.*"));
+    Set<String> unique = new HashSet<>();
+    for (String t : texts) {
+      assertThat(unique.add(t.toLowerCase().replaceAll("\\s+", " ")))
+          .as("duplicate kept: " + t)
+          .isTrue();
+    }
+    assertThat(kept.filter("id = 'pq-1'").count()).isEqualTo(1); // Parquet input read
+    Dataset<Row> q = spark.read().parquet(Storage.resolve(out, "quarantine").toString());
+    assertThat(q.count()).isEqualTo(r.quarantined());
+    assertThat(q.filter("reason = 'wrong-schema'").first().getAs("detail").toString())
+        .contains("no column 'text' (columns: id, body");
+    assertThat(spark.read().parquet(Storage.resolve(out, "rejected").toString()).count())
+        .isEqualTo(r.rejected());
+
+    Storage storage = new Storage(LOCAL);
+    CommitManifest m = CommitManifest.read(storage, out).orElseThrow();
+    assertThat(m.kind()).isEqualTo(PrepJob.KIND);
+    assertThat(m.properties()).containsEntry("kept", Long.toString(r.kept()));
+    assertThat(storage.readString(Storage.resolve(out, "report.md")))
+        .contains(String.format("%,d input records = %,d kept", r.inputRecords(), r.kept()))
+        .contains("gopher.min-doc-words")
+        .contains("![Where the documents went](report.png)");
+    assertThat(storage.readString(Storage.resolve(out, "report.html")))
+        .contains("data:image/png;base64,");
+    byte[] png = storage.open(Storage.resolve(out, "report.png")).readNBytes(4);
+    assertThat(png).containsExactly(0x89, 'P', 'N', 'G');
+    assertThat(storage.readString(Storage.resolve(out, "stats.json")))
+        .contains("\"input-records\" : " + r.inputRecords());
+    assertThat(storage.readString(Storage.resolve(out, "pipeline.json")))
+        .contains("\"stage\" : \"quality\"");
+
+    assertThatThrownBy(
+            () -> PrepJob.run(spark, LOCAL, cfg(), opts(List.of(corpus.toString()), out)))
+        .isInstanceOf(OutputGuard.OutputExistsException.class);
+    assertThatThrownBy(
+            () ->
+                PrepJob.run(
+                    spark,
+                    LOCAL,
+                    cfg(),
+                    opts(
+                        List.of(bad.resolve("nope").toUri().toString()),
+                        Storage.resolve(out, "x"))))
+        .hasMessageContaining("no such file or directory");
+  }
+
+  @Test
+  void earlierCorpusAndEvaluationSetRemoveWhatTheyHold() throws Exception {
+    URI first = TestDirs.create("prep-a-").resolve("out").toUri();
+    PrepJob.Result a =
+        PrepJob.run(TestSpark.local(), LOCAL, cfg(), opts(List.of(corpus.toString()), first));
+    assertThat(a.kept()).isPositive();
+
+    URI second = TestDirs.create("prep-b-").resolve("out").toUri();
+    PrepJob.Result b =
+        PrepJob.run(
+            TestSpark.local(),
+            LOCAL,
+            cfg("prep.output.format=jsonl"),
+            new PrepJob.Options(List.of(corpus.toString()), second, false, first, null, Map.of()));
+    assertThat(b.kept()).isZero();
+    // every document that survived A's filters (kept, or a duplicate within A) is in A already
+    assertThat(b.reasons().get("rejected:dedup.exact-earlier"))
+        .isEqualTo(
+            a.kept()
+                + a.reasons().getOrDefault("rejected:dedup.exact", 0L)
+                + a.reasons().getOrDefault("rejected:dedup.near", 0L));
+    assertThat(new Storage(LOCAL).listFiles(Storage.resolve(second, "rejected")))
+        .anyMatch(e -> e.uri().getPath().endsWith(".json"));
+
+    // an evaluation set quoting one kept document
+    Dataset<Row> kept = TestSpark.local().read().parquet(Storage.resolve(first, "kept").toString());
+    String quoted = kept.first().getAs("text").toString().split("\n")[0];
+    Path eval = TestDirs.create("eval-").resolve("eval.txt");
+    Files.writeString(eval, "unrelated question one\n" + quoted + "\n");
+    URI third = TestDirs.create("prep-c-").resolve("out").toUri();
+    PrepJob.Result c =
+        PrepJob.run(
+            TestSpark.local(),
+            LOCAL,
+            cfg(),
+            new PrepJob.Options(
+                List.of(corpus.toString()), third, false, null, eval.toUri(), Map.of()));
+    assertThat(c.reasons().get("rejected:decontaminate.overlap")).isGreaterThanOrEqualTo(1);
+  }
+
+  @Test
+  void readsFromHdfsAndWritesToS3() throws Exception {
+    SparkSession spark = TestSpark.local();
+    StorageConfig both =
+        StorageConfig.read(
+            new ConfigReader(
+                S3Server.configSource(ConfigSource.empty())
+                    .with("storage.hadoop.dfs.replication", "1", "test")));
+    Storage.hadoopProperties(both)
+        .forEach((k, v) -> spark.sparkContext().hadoopConfiguration().set(k, v));
+    URI hdfsCorpus = Storage.resolve(MiniHdfs.uri(), "prep/raw-" + System.nanoTime());
+    CorpusGenerateJob.run(
+        spark,
+        both,
+        new CorpusConfig(1, 3, 2, CorpusConfig.SUPPORTED_LANGUAGES, 0.05, 0.05, 0.1, 0.1),
+        hdfsCorpus,
+        false);
+    URI out = URI.create("s3a://" + S3Server.BUCKET + "/prep-" + System.nanoTime());
+    PrepJob.Result r = PrepJob.run(spark, both, cfg(), opts(List.of(hdfsCorpus.toString()), out));
+    assertThat(r.kept()).isPositive();
+    Storage storage = new Storage(both);
+    CommitManifest.read(storage, out).orElseThrow().verify(storage, out, true);
+    assertThat(spark.read().parquet(Storage.resolve(out, "kept").toString()).count())
+        .isEqualTo(r.kept());
+  }
+}

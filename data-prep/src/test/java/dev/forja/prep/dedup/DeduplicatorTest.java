@@ -1,0 +1,73 @@
+package dev.forja.prep.dedup;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.forja.config.ConfigReader;
+import dev.forja.config.ConfigSource;
+import dev.forja.prep.Doc;
+import dev.forja.prep.PrepConfig;
+import dev.forja.testing.TestSpark;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.junit.jupiter.api.Test;
+
+class DeduplicatorTest {
+  static PrepConfig.Dedup params(String... overrides) {
+    return PrepConfig.read(new ConfigReader(ConfigSource.load(List.of(), List.of(overrides))))
+        .dedup();
+  }
+
+  static Doc doc(String id, String text) {
+    Doc d = new Doc();
+    d.setId(id);
+    d.setText(text);
+    return d;
+  }
+
+  static String words(int from, int n) {
+    StringBuilder sb = new StringBuilder();
+    for (int i = from; i < from + n; i++) {
+      sb.append("word").append(i * 7919 % 100_003).append(' ');
+    }
+    return sb.toString().strip();
+  }
+
+  @Test
+  void exactAndNearDuplicatesKeepTheSmallestIdAndSayWhom() {
+    String a = words(0, 200);
+    String near = a.replace("word7919 ", "changed ").replace("word15838 ", "edited ");
+    List<Doc> docs =
+        List.of(
+            doc("c", a),
+            doc("a", a.toUpperCase()),
+            doc("b", "  " + a.replace(" ", "\n") + " "),
+            doc("d", near),
+            doc("e", words(1000, 200)),
+            doc("q", "x"));
+    docs.get(5).setStatus(Doc.QUARANTINED);
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(TestSpark.local().sparkContext());
+    Deduplicator.Result r = new Deduplicator(params()).run(jsc.parallelize(docs, 3), null, null);
+    Map<String, Doc> out =
+        r.docs().collect().stream().collect(Collectors.toMap(Doc::getId, d -> d));
+    assertThat(out.get("a").kept()).isTrue();
+    assertThat(out.get("b").getReason()).isEqualTo("dedup.exact");
+    assertThat(out.get("b").getDetail()).isEqualTo("duplicate of a");
+    assertThat(out.get("c").getReason()).isEqualTo("dedup.exact");
+    assertThat(out.get("d").getReason()).isEqualTo("dedup.near");
+    assertThat(out.get("d").getDetail()).isEqualTo("duplicate of a");
+    assertThat(out.get("d").getValue()).isBetween(0.8, 1.0);
+    assertThat(out.get("e").kept()).isTrue();
+    assertThat(out.get("q").getStatus()).isEqualTo(Doc.QUARANTINED); // untouched
+  }
+
+  @Test
+  void plantedPairsMeetTheRecallAndFalsePositiveTargets() {
+    DedupBenchmark.Result r = DedupBenchmark.run(TestSpark.local(), params(), 600, 7);
+    assertThat(r.highPairs()).isGreaterThan(100);
+    assertThat(r.lowPairs()).isGreaterThan(100);
+    assertThat(r.recallAtHigh()).isGreaterThanOrEqualTo(0.95);
+    assertThat(r.falsePositiveRateAtLow()).isLessThanOrEqualTo(0.01);
+  }
+}
