@@ -139,6 +139,31 @@ class PrepJobTest {
           .isTrue();
     }
     assertThat(kept.filter("id = 'pq-1'").count()).isEqualTo(1); // Parquet input read
+
+    // the generator's planted duplicates: an original and its copy are never both kept when
+    // their texts are at Jaccard >= 0.85 (the recall target holds from 0.8 on)
+    com.fasterxml.jackson.databind.ObjectMapper json =
+        new com.fasterxml.jackson.databind.ObjectMapper();
+    Map<String, String> keptText = new java.util.HashMap<>();
+    for (Row row : kept.select("id", "text").collectAsList()) {
+      keptText.put(row.getString(0), row.getString(1));
+    }
+    dev.forja.prep.dedup.MinHasher hasher = new dev.forja.prep.dedup.MinHasher(cfg().dedup());
+    int planted = 0;
+    for (Row row : kept.select("id", "meta").collectAsList()) {
+      Map<String, String> meta = row.getJavaMap(1);
+      if (meta == null || !meta.containsKey("meta")) {
+        continue;
+      }
+      com.fasterxml.jackson.databind.JsonNode m = json.readTree(meta.get("meta"));
+      String original = keptText.get(m.path("of").asText());
+      if (m.path("kind").asText().endsWith("duplicate") && original != null) {
+        planted++;
+        assertThat(hasher.exactJaccard(original, keptText.get(row.getString(0))))
+            .as(row.getString(0) + " kept beside its original " + m.path("of").asText())
+            .isLessThan(0.85);
+      }
+    }
     Dataset<Row> q = spark.read().parquet(Storage.resolve(out, "quarantine").toString());
     assertThat(q.count()).isEqualTo(r.quarantined());
     assertThat(q.filter("reason = 'wrong-schema'").first().getAs("detail").toString())

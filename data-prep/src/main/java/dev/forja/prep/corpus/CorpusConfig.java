@@ -16,7 +16,7 @@ import java.util.List;
  * @param exactDuplicateRate {@code corpus.exact-duplicate-rate}: share of documents that copy an
  *     earlier article verbatim; default 0.04.
  * @param nearDuplicateRate {@code corpus.near-duplicate-rate}: share that copy an earlier article
- *     with 2-15% of words changed; default 0.04.
+ *     with 0.5-3% of words changed; default 0.04.
  * @param piiRate {@code corpus.pii-rate}: share of articles carrying e-mails, phone numbers or IP
  *     addresses; default 0.10.
  * @param junkRate {@code corpus.junk-rate}: share of junk documents (markup, boilerplate, very

@@ -3,10 +3,8 @@ package dev.forja.prep.dedup;
 import dev.forja.prep.Doc;
 import dev.forja.prep.PrepConfig;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.stream.Collectors;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -65,7 +63,7 @@ public final class DedupBenchmark {
       }
       String a = String.join(" ", words);
       String b = String.join(" ", variant);
-      jaccard[p] = exactJaccard(hasher, a, b);
+      jaccard[p] = hasher.exactJaccard(a, b);
       docs.add(doc(String.format("base-%06d", p), a));
       docs.add(doc(String.format("var-%06d", p), b));
     }
@@ -108,21 +106,6 @@ public final class DedupBenchmark {
         lowFound,
         r.candidatePairs(),
         (System.nanoTime() - start) / 1e9);
-  }
-
-  static double exactJaccard(MinHasher h, String a, String b) {
-    Set<Long> sa = new HashSet<>();
-    for (long x : h.shingles(a)) {
-      sa.add(x);
-    }
-    Set<Long> sb = new HashSet<>();
-    for (long x : h.shingles(b)) {
-      sb.add(x);
-    }
-    Set<Long> union = new HashSet<>(sa);
-    union.addAll(sb);
-    sa.retainAll(sb);
-    return sa.size() / (double) union.size();
   }
 
   private static Doc doc(String id, String text) {

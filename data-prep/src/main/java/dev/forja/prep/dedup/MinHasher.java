@@ -109,6 +109,22 @@ public final class MinHasher implements Serializable {
     return java.util.Arrays.copyOf(out, n);
   }
 
+  /** The exact Jaccard similarity of two texts' shingle sets (what the signatures estimate). */
+  public double exactJaccard(String a, String b) {
+    java.util.Set<Long> sa = new java.util.HashSet<>();
+    for (long x : shingles(a)) {
+      sa.add(x);
+    }
+    java.util.Set<Long> sb = new java.util.HashSet<>();
+    for (long x : shingles(b)) {
+      sb.add(x);
+    }
+    java.util.Set<Long> union = new java.util.HashSet<>(sa);
+    union.addAll(sb);
+    sa.retainAll(sb);
+    return union.isEmpty() ? 1 : sa.size() / (double) union.size();
+  }
+
   /** The key of each band: the band index and a hash of its rows. */
   public long[] bandKeys(int[] sig) {
     long[] keys = new long[params.bands()];

@@ -62,7 +62,7 @@ class CorpusGeneratorTest {
           exact++;
         } else {
           assertThat(d.get("text").asText()).isNotEqualTo(original.get("text").asText());
-          assertThat(d.get("meta").get("edit-fraction").asDouble()).isBetween(0.02, 0.15);
+          assertThat(d.get("meta").get("edit-fraction").asDouble()).isBetween(0.005, 0.03);
           near++;
         }
       }
