@@ -55,71 +55,73 @@ public final class ConfigReader {
   }
 
   public long longIn(String key, long defaultValue, long min, long max, String doc) {
-    declare(key, Long.toString(defaultValue), doc, false);
-    ConfigSource.Entry e = source.entries().get(key);
-    if (e == null) {
-      return defaultValue;
-    }
-    String text = scalar(key, e, null);
-    if (text == null) {
-      return defaultValue;
-    }
-    long value;
-    try {
-      value = Long.parseLong(text.trim().replace("_", ""));
-    } catch (NumberFormatException ex) {
-      problem(key, e, "'" + text + "' is not a whole number");
-      return defaultValue;
-    }
-    if (value < min || value > max) {
-      problem(key, e, value + " is out of range; use a value from " + min + " to " + max);
-      return defaultValue;
-    }
-    return value;
+    return parsed(
+        key,
+        defaultValue,
+        doc,
+        text -> {
+          try {
+            long v = Long.parseLong(text.trim().replace("_", ""));
+            return v < min || v > max ? outOfRange(v, min, max) : v;
+          } catch (NumberFormatException ex) {
+            throw new Bad("'" + text + "' is not a whole number");
+          }
+        });
   }
 
   public double doubleIn(String key, double defaultValue, double min, double max, String doc) {
-    declare(key, Double.toString(defaultValue), doc, false);
-    ConfigSource.Entry e = source.entries().get(key);
-    if (e == null) {
-      return defaultValue;
-    }
-    String text = scalar(key, e, null);
-    if (text == null) {
-      return defaultValue;
-    }
-    double value;
-    try {
-      value = Double.parseDouble(text.trim());
-    } catch (NumberFormatException ex) {
-      problem(key, e, "'" + text + "' is not a number");
-      return defaultValue;
-    }
-    if (!(value >= min && value <= max)) {
-      problem(key, e, value + " is out of range; use a value from " + min + " to " + max);
-      return defaultValue;
-    }
-    return value;
+    return parsed(
+        key,
+        defaultValue,
+        doc,
+        text -> {
+          try {
+            double v = Double.parseDouble(text.trim());
+            return v >= min && v <= max ? v : outOfRange(v, min, max);
+          } catch (NumberFormatException ex) {
+            throw new Bad("'" + text + "' is not a number");
+          }
+        });
   }
 
   public boolean bool(String key, boolean defaultValue, String doc) {
-    declare(key, Boolean.toString(defaultValue), doc, false);
-    ConfigSource.Entry e = source.entries().get(key);
-    if (e == null) {
-      return defaultValue;
+    return parsed(
+        key,
+        defaultValue,
+        doc,
+        text ->
+            switch (text.trim().toLowerCase(Locale.ROOT)) {
+              case "true" -> true;
+              case "false" -> false;
+              default -> throw new Bad("'" + text + "' is not a boolean; use true or false");
+            });
+  }
+
+  /** A value that failed to parse: the message says what is wrong and how to fix it. */
+  private static final class Bad extends RuntimeException {
+    Bad(String message) {
+      super(message, null, false, false);
     }
-    String text = scalar(key, e, null);
+  }
+
+  private static <T> T outOfRange(Object value, Object min, Object max) {
+    throw new Bad(value + " is out of range; use a value from " + min + " to " + max);
+  }
+
+  /** Declares {@code key}, then parses its value if set; a bad value is a problem, not a throw. */
+  private <T> T parsed(
+      String key, T defaultValue, String doc, java.util.function.Function<String, T> parse) {
+    declare(key, String.valueOf(defaultValue), doc, false);
+    ConfigSource.Entry e = source.entries().get(key);
+    String text = e == null ? null : scalar(key, e, null);
     if (text == null) {
       return defaultValue;
     }
-    switch (text.trim().toLowerCase(Locale.ROOT)) {
-      case "true":
-        return true;
-      case "false":
-        return false;
-      default:
-        problem(key, e, "'" + text + "' is not a boolean; use true or false");
-        return defaultValue;
+    try {
+      return parse.apply(text);
+    } catch (Bad bad) {
+      problem(key, e, bad.getMessage());
+      return defaultValue;
     }
   }
 

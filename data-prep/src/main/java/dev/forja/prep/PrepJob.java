@@ -125,14 +125,27 @@ public final class PrepJob {
             .mapPartitions(
                 it -> {
                   Configuration conf = new Storage(storageConfig).hadoopConfiguration();
-                  List<java.util.Iterator<Doc>> readers = new ArrayList<>();
-                  it.forEachRemaining(f -> readers.add(new FileDocReader(f, readerParams, conf)));
-                  return readers.stream()
-                      .flatMap(
-                          r ->
-                              java.util.stream.StreamSupport.stream(
-                                  java.util.Spliterators.spliteratorUnknownSize(r, 0), false))
-                      .iterator();
+                  // One file after the other, one record at a time: never a whole file in memory
+                  // (a Stream.flatMap iterator would buffer each file's records).
+                  return new java.util.Iterator<Doc>() {
+                    private java.util.Iterator<Doc> current = java.util.Collections.emptyIterator();
+
+                    @Override
+                    public boolean hasNext() {
+                      while (!current.hasNext() && it.hasNext()) {
+                        current = new FileDocReader(it.next(), readerParams, conf);
+                      }
+                      return current.hasNext();
+                    }
+
+                    @Override
+                    public Doc next() {
+                      if (!hasNext()) {
+                        throw new java.util.NoSuchElementException();
+                      }
+                      return current.next();
+                    }
+                  };
                 });
     JavaRDD<Doc> processed =
         read.mapPartitions(
@@ -157,7 +170,7 @@ public final class PrepJob {
                     }
                   };
                 })
-            .persist(StorageLevel.MEMORY_AND_DISK_SER());
+            .persist(StorageLevel.DISK_ONLY());
     long inputRecords = processed.count();
     Map<String, Double> phases = new LinkedHashMap<>();
     long mark = System.nanoTime();
@@ -178,7 +191,7 @@ public final class PrepJob {
     Dataset<Doc> all =
         spark
             .createDataset(marked.rdd(), Encoders.bean(Doc.class))
-            .persist(StorageLevel.MEMORY_AND_DISK_SER());
+            .persist(StorageLevel.DISK_ONLY());
     all.count();
     phases.put("dedup", (System.nanoTime() - mark) / 1e9);
     mark = System.nanoTime();

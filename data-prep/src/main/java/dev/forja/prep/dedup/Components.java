@@ -20,11 +20,11 @@ public record Components(JavaPairRDD<String, String> labels, int iterations) {
         edges
             .flatMapToPair(
                 e -> List.of(new Tuple2<>(e._1(), e._2()), new Tuple2<>(e._2(), e._1())).iterator())
-            .persist(StorageLevel.MEMORY_AND_DISK());
+            .persist(StorageLevel.DISK_ONLY());
     JavaPairRDD<String, String> labels =
         both.mapToPair(t -> new Tuple2<>(t._1(), t._1()))
             .reduceByKey((a, b) -> a)
-            .persist(StorageLevel.MEMORY_AND_DISK());
+            .persist(StorageLevel.DISK_ONLY());
     int it = 0;
     while (true) {
       it++;
@@ -35,7 +35,7 @@ public record Components(JavaPairRDD<String, String> labels, int iterations) {
           labels
               .union(heard)
               .reduceByKey((a, b) -> a.compareTo(b) <= 0 ? a : b)
-              .persist(StorageLevel.MEMORY_AND_DISK());
+              .persist(StorageLevel.DISK_ONLY());
       long changed = next.join(labels).filter(t -> !t._2()._1().equals(t._2()._2())).count();
       labels.unpersist();
       labels = next;

@@ -81,7 +81,7 @@ public final class Deduplicator implements Serializable {
                     }
                     return out.iterator();
                   })
-              .persist(StorageLevel.MEMORY_AND_DISK());
+              .persist(StorageLevel.DISK_ONLY());
       JavaPairRDD<String, String> all =
           earlierKeys == null ? keys : keys.union(earlierKeys.mapValues(id -> EARLIER + id));
       JavaPairRDD<String, String> reps = all.reduceByKey((a, b) -> a.compareTo(b) <= 0 ? a : b);
@@ -108,7 +108,7 @@ public final class Deduplicator implements Serializable {
       MinHasher h = hasher;
       sigs =
           kept.mapToPair(d -> new Tuple2<>(NEW + d.getId(), h.signature(d.getText())))
-              .persist(StorageLevel.MEMORY_AND_DISK());
+              .persist(StorageLevel.DISK_ONLY());
       JavaPairRDD<String, int[]> all =
           earlierSignatures == null
               ? sigs
@@ -150,7 +150,7 @@ public final class Deduplicator implements Serializable {
                   })
               .filter(p -> p._1().startsWith(NEW) || p._2().startsWith(NEW))
               .distinct()
-              .persist(StorageLevel.MEMORY_AND_DISK());
+              .persist(StorageLevel.DISK_ONLY());
       candidates = pairs.count();
       double minJ = params.minJaccard();
       // (a, b, J) for verified pairs
@@ -167,7 +167,7 @@ public final class Deduplicator implements Serializable {
                     return new Tuple2<>(new Tuple2<>(a, b), j);
                   })
               .filter(e -> e._2() >= minJ)
-              .persist(StorageLevel.MEMORY_AND_DISK());
+              .persist(StorageLevel.DISK_ONLY());
       similar = edges.count();
       pairs.unpersist();
 

@@ -33,13 +33,7 @@ class StagesTest {
     return d;
   }
 
-  static final String EN =
-      "The old bridge was repaired by the engineers of the city council during the summer. "
-          + "Residents of the village crossed it every morning to reach the market near the coast. "
-          + "The library opened a new room for students, and the museum welcomed many visitors. "
-          + "After the storm, the farmers cleaned the fields and the fishermen repaired the boats. "
-          + "The newspaper described the festival as the most popular event of the year. "
-          + "Children played in the garden while their parents talked with the teacher about school.";
+  static final String EN = dev.forja.prep.StagesText.EN;
 
   @Test
   void htmlBecomesParagraphsWithoutScriptsOrNavigation() {
