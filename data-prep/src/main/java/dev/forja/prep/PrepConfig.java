@@ -99,6 +99,14 @@ public record PrepConfig(
     public int numHashes() {
       return bands * rows;
     }
+
+    public Dedup withExact(boolean on) {
+      return new Dedup(on, near, shingle, ngram, bands, rows, minJaccard, seed, maxBucketSize);
+    }
+
+    public Dedup withNear(boolean on) {
+      return new Dedup(exact, on, shingle, ngram, bands, rows, minJaccard, seed, maxBucketSize);
+    }
   }
 
   /** Removal of documents that overlap an evaluation set. */
@@ -106,6 +114,10 @@ public record PrepConfig(
 
   /** What is written. */
   public record Output(String format, int examplesPerReason) implements Serializable {}
+
+  public PrepConfig withDedup(Dedup d) {
+    return new PrepConfig(reader, clean, language, quality, pii, harmful, d, decontaminate, output);
+  }
 
   public static final List<String> QUALITY_RULES =
       List.of(

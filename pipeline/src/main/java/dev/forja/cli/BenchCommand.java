@@ -89,27 +89,7 @@ final class BenchCommand implements Runnable {
             for (String mode : modes) {
               PrepConfig p = cfg.prep();
               if (mode.equals("no-near-dedup")) {
-                PrepConfig.Dedup d = p.dedup();
-                p =
-                    new PrepConfig(
-                        p.reader(),
-                        p.clean(),
-                        p.language(),
-                        p.quality(),
-                        p.pii(),
-                        p.harmful(),
-                        new PrepConfig.Dedup(
-                            d.exact(),
-                            false,
-                            d.shingle(),
-                            d.ngram(),
-                            d.bands(),
-                            d.rows(),
-                            d.minJaccard(),
-                            d.seed(),
-                            d.maxBucketSize()),
-                        p.decontaminate(),
-                        p.output());
+                p = p.withDedup(p.dedup().withNear(false));
               } else if (!mode.equals("full")) {
                 throw new IllegalArgumentException(
                     "--modes: unknown mode '" + mode + "' (full, no-near-dedup)");

@@ -1,6 +1,5 @@
 package dev.forja.cli;
 
-import dev.forja.config.BuildInfo;
 import dev.forja.config.ConfigException;
 import dev.forja.storage.OutputGuard;
 import dev.forja.storage.StorageException;
@@ -116,9 +115,5 @@ public final class Forja implements Runnable {
   static final class VerboseOption {
     @CommandLine.Option(names = "--verbose", description = "Print stack traces on errors.")
     boolean verbose;
-  }
-
-  static String buildVersion() {
-    return BuildInfo.forjaVersion();
   }
 }

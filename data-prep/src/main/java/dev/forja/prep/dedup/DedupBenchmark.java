@@ -68,17 +68,7 @@ public final class DedupBenchmark {
       docs.add(doc(String.format("var-%06d", p), b));
     }
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-    PrepConfig.Dedup nearOnly =
-        new PrepConfig.Dedup(
-            false,
-            true,
-            params.shingle(),
-            params.ngram(),
-            params.bands(),
-            params.rows(),
-            params.minJaccard(),
-            params.seed(),
-            params.maxBucketSize());
+    PrepConfig.Dedup nearOnly = params.withExact(false).withNear(true);
     Deduplicator.Result r = new Deduplicator(nearOnly).run(jsc.parallelize(docs, 4), null, null);
     Map<String, String> rejected =
         r.docs().filter(d -> !d.kept()).collect().stream()
