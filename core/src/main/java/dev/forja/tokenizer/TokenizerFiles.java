@@ -1,0 +1,378 @@
+package dev.forja.tokenizer;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.forja.storage.Storage;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Reads and writes the files other tools use for byte-level BPE: Hugging Face's {@code
+ * tokenizer.json} (model type BPE with a ByteLevel pre-tokenizer) and GPT-2's pair {@code
+ * vocab.json} + {@code merges.txt}. In a {@code vocab.json}, tokens written {@code <|...|>} are
+ * special tokens (GPT-2's {@code <|endoftext|>}), as are any named by the caller.
+ */
+public final class TokenizerFiles {
+  public static final String TOKENIZER_JSON = "tokenizer.json";
+  public static final String VOCAB_JSON = "vocab.json";
+  public static final String MERGES_TXT = "merges.txt";
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private TokenizerFiles() {}
+
+  /**
+   * Loads a tokenizer from a {@code tokenizer.json} file, or a directory holding {@code
+   * tokenizer.json} or {@code vocab.json} + {@code merges.txt}.
+   */
+  public static BpeTokenizer load(Storage storage, URI uri) throws IOException {
+    String path = uri.getPath() == null ? "" : uri.getPath();
+    if (path.endsWith(".json") && !path.endsWith(VOCAB_JSON)) {
+      return fromTokenizerJson(storage.readString(uri), uri.toString());
+    }
+    URI tj = Storage.resolve(uri, TOKENIZER_JSON);
+    if (storage.exists(tj)) {
+      return fromTokenizerJson(storage.readString(tj), tj.toString());
+    }
+    URI vj = Storage.resolve(uri, VOCAB_JSON);
+    URI mt = Storage.resolve(uri, MERGES_TXT);
+    if (storage.exists(vj) && storage.exists(mt)) {
+      return fromVocabAndMerges(
+          storage.readString(vj), storage.readString(mt), List.of(), PreTokenizer.Pattern.GPT2);
+    }
+    throw new TokenizerException(
+        "No tokenizer at "
+            + uri
+            + ": expected a tokenizer.json file, or a directory with tokenizer.json or vocab.json +"
+            + " merges.txt (forja tokenizer train writes one)");
+  }
+
+  /** Writes {@code tokenizer.json}, {@code vocab.json} and {@code merges.txt} into {@code dir}. */
+  public static void save(Storage storage, URI dir, BpeTokenizer t) throws IOException {
+    storage.writeString(Storage.resolve(dir, TOKENIZER_JSON), toTokenizerJson(t), true);
+    storage.writeString(Storage.resolve(dir, VOCAB_JSON), toVocabJson(t), true);
+    storage.writeString(Storage.resolve(dir, MERGES_TXT), toMergesTxt(t), true);
+  }
+
+  // ---- GPT-2 pair ----
+
+  public static BpeTokenizer fromVocabAndMerges(
+      String vocabJson, String mergesTxt, List<String> extraSpecials, PreTokenizer.Pattern p) {
+    JsonNode vocab = parse(vocabJson, VOCAB_JSON);
+    if (!vocab.isObject()) {
+      throw new TokenizerException("vocab.json must be a JSON object of token to id");
+    }
+    Map<String, Integer> byText = new LinkedHashMap<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = vocab.fields(); it.hasNext(); ) {
+      var e = it.next();
+      if (!e.getValue().canConvertToInt()) {
+        throw new TokenizerException(
+            "vocab.json: the id of '" + e.getKey() + "' is not an integer: " + e.getValue());
+      }
+      byText.put(e.getKey(), e.getValue().intValue());
+    }
+    Map<String, Integer> specials = new LinkedHashMap<>();
+    for (var e : byText.entrySet()) {
+      String k = e.getKey();
+      if ((k.startsWith("<|") && k.endsWith("|>") && k.length() > 4) || extraSpecials.contains(k)) {
+        specials.put(k, e.getValue());
+      }
+    }
+    for (String s : extraSpecials) {
+      if (!specials.containsKey(s)) {
+        throw new TokenizerException("Special token '" + s + "' is not in vocab.json");
+      }
+    }
+    List<byte[]> tokens = tokensById(byText, specials, VOCAB_JSON);
+    List<int[]> merges = new ArrayList<>();
+    String[] lines = mergesTxt.split("\n", -1);
+    for (int i = 0; i < lines.length; i++) {
+      String line =
+          lines[i].endsWith("\r") ? lines[i].substring(0, lines[i].length() - 1) : lines[i];
+      if (line.isEmpty() || (i == 0 && line.startsWith("#version"))) {
+        continue;
+      }
+      String[] parts = line.split(" ", -1);
+      if (parts.length != 2 || parts[0].isEmpty() || parts[1].isEmpty()) {
+        throw new TokenizerException(
+            "merges.txt line "
+                + (i + 1)
+                + ": expected two symbols separated by a space: '"
+                + line
+                + "'");
+      }
+      merges.add(mergeIds(byText, parts[0], parts[1], "merges.txt line " + (i + 1)));
+    }
+    return new BpeTokenizer(p, tokens, merges, specials, false);
+  }
+
+  private static int[] mergeIds(Map<String, Integer> byText, String a, String b, String where) {
+    Integer ia = byText.get(a);
+    Integer ib = byText.get(b);
+    if (ia == null || ib == null) {
+      throw new TokenizerException(
+          where + ": symbol '" + (ia == null ? a : b) + "' is not in the vocabulary");
+    }
+    return new int[] {ia, ib};
+  }
+
+  private static List<byte[]> tokensById(
+      Map<String, Integer> byText, Map<String, Integer> specials, String file) {
+    TreeMap<Integer, String> byId = new TreeMap<>();
+    for (var e : byText.entrySet()) {
+      String prev = byId.put(e.getValue(), e.getKey());
+      if (prev != null) {
+        throw new TokenizerException(
+            file + ": tokens '" + prev + "' and '" + e.getKey() + "' share id " + e.getValue());
+      }
+    }
+    if (!byId.isEmpty() && (byId.firstKey() != 0 || byId.lastKey() != byId.size() - 1)) {
+      int expect = 0;
+      for (int id : byId.keySet()) {
+        if (id != expect) {
+          throw new TokenizerException(
+              file + ": no token has id " + expect + "; ids must be 0..N-1");
+        }
+        expect++;
+      }
+    }
+    List<byte[]> tokens = new ArrayList<>(byId.size());
+    for (var e : byId.entrySet()) {
+      String text = e.getValue();
+      byte[] bytes =
+          specials.containsKey(text)
+              ? text.getBytes(StandardCharsets.UTF_8)
+              : ByteUnicode.decode(text);
+      if (bytes == null) {
+        throw new TokenizerException(
+            file
+                + ": token '"
+                + text
+                + "' (id "
+                + e.getKey()
+                + ") is not in byte-level form; is this a byte-level BPE vocabulary?");
+      }
+      tokens.add(bytes);
+    }
+    return tokens;
+  }
+
+  public static String toVocabJson(BpeTokenizer t) {
+    ObjectNode vocab = JSON.createObjectNode();
+    for (int id = 0; id < t.vocabSize(); id++) {
+      vocab.put(textOf(t, id), id);
+    }
+    return write(vocab);
+  }
+
+  public static String toMergesTxt(BpeTokenizer t) {
+    StringBuilder sb = new StringBuilder("#version: 0.2\n");
+    for (BpeTokenizer.Merge m : t.merges()) {
+      sb.append(textOf(t, m.left())).append(' ').append(textOf(t, m.right())).append('\n');
+    }
+    return sb.toString();
+  }
+
+  private static String textOf(BpeTokenizer t, int id) {
+    byte[] b = t.tokenBytes(id);
+    return t.isSpecial(id) ? new String(b, StandardCharsets.UTF_8) : ByteUnicode.encode(b);
+  }
+
+  // ---- Hugging Face tokenizer.json ----
+
+  public static BpeTokenizer fromTokenizerJson(String json, String where) {
+    JsonNode root = parse(json, where);
+    JsonNode model = root.path("model");
+    String type = model.path("type").asText("");
+    if (type.isEmpty() && model.has("vocab") && model.has("merges")) {
+      type = "BPE";
+    }
+    if (!type.equals("BPE")) {
+      throw new TokenizerException(
+          where
+              + " holds a "
+              + (type.isEmpty() ? "model without a type" : type + " model")
+              + "; Forja reads byte-level BPE tokenizers (model.type BPE), as GPT-2, Llama 3 and"
+              + " Qwen use");
+    }
+    JsonNode norm = root.path("normalizer");
+    if (!norm.isMissingNode() && !norm.isNull()) {
+      throw new TokenizerException(
+          where
+              + " has a normalizer ("
+              + norm.path("type").asText("?")
+              + "); Forja supports byte-level BPE without normalization");
+    }
+    PreTokenizer.Pattern pattern = patternOf(root.path("pre_tokenizer"), where);
+    JsonNode vocab = model.path("vocab");
+    if (!vocab.isObject()) {
+      throw new TokenizerException(where + ": model.vocab must be an object of token to id");
+    }
+    Map<String, Integer> byText = new LinkedHashMap<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = vocab.fields(); it.hasNext(); ) {
+      var e = it.next();
+      byText.put(e.getKey(), e.getValue().asInt());
+    }
+    Map<String, Integer> specials = new LinkedHashMap<>();
+    for (JsonNode added : root.path("added_tokens")) {
+      String content = added.path("content").asText();
+      int id = added.path("id").asInt();
+      Integer existing = byText.get(content);
+      if (existing != null && existing != id) {
+        throw new TokenizerException(
+            where
+                + ": added token '"
+                + content
+                + "' has id "
+                + id
+                + " but the vocabulary says "
+                + existing);
+      }
+      byText.put(content, id);
+      specials.put(content, id);
+    }
+    List<byte[]> tokens = tokensById(byText, specials, where);
+    List<int[]> merges = new ArrayList<>();
+    int i = 0;
+    for (JsonNode m : model.path("merges")) {
+      i++;
+      String a;
+      String b;
+      if (m.isArray() && m.size() == 2) {
+        a = m.get(0).asText();
+        b = m.get(1).asText();
+      } else {
+        String[] parts = m.asText().split(" ", -1);
+        if (parts.length != 2) {
+          throw new TokenizerException(
+              where + ": model.merges entry " + i + " is not two symbols: " + m);
+        }
+        a = parts[0];
+        b = parts[1];
+      }
+      merges.add(mergeIds(byText, a, b, where + ": model.merges entry " + i));
+    }
+    return new BpeTokenizer(
+        pattern, tokens, merges, specials, model.path("ignore_merges").asBoolean(false));
+  }
+
+  private static PreTokenizer.Pattern patternOf(JsonNode pre, String where) {
+    String type = pre.path("type").asText("");
+    if (type.equals("ByteLevel") && pre.path("use_regex").asBoolean(true)) {
+      if (pre.path("add_prefix_space").asBoolean(false)) {
+        throw new TokenizerException(
+            where + ": pre_tokenizer.add_prefix_space=true is not supported");
+      }
+      return PreTokenizer.Pattern.GPT2;
+    }
+    if (type.equals("Sequence")) {
+      JsonNode list = pre.path("pretokenizers");
+      if (list.size() == 2
+          && list.get(0).path("type").asText().equals("Split")
+          && list.get(1).path("type").asText().equals("ByteLevel")
+          && !list.get(1).path("use_regex").asBoolean(true)) {
+        return PreTokenizer.Pattern.of(list.get(0).path("pattern").path("Regex").asText());
+      }
+    }
+    throw new TokenizerException(
+        where
+            + ": unsupported pre_tokenizer "
+            + pre
+            + "; expected ByteLevel (GPT-2) or Sequence[Split(regex), ByteLevel] (cl100k/Llama 3)");
+  }
+
+  public static String toTokenizerJson(BpeTokenizer t) {
+    ObjectNode root = JSON.createObjectNode();
+    root.put("version", "1.0");
+    root.putNull("truncation");
+    root.putNull("padding");
+    ArrayNode added = root.putArray("added_tokens");
+    for (var e : t.specials().entrySet()) {
+      ObjectNode a = added.addObject();
+      a.put("id", e.getValue());
+      a.put("content", e.getKey());
+      a.put("single_word", false);
+      a.put("lstrip", false);
+      a.put("rstrip", false);
+      a.put("normalized", false);
+      a.put("special", true);
+    }
+    root.putNull("normalizer");
+    ObjectNode byteLevel = JSON.createObjectNode();
+    byteLevel.put("type", "ByteLevel");
+    byteLevel.put("add_prefix_space", false);
+    byteLevel.put("trim_offsets", true);
+    if (t.pattern() == PreTokenizer.Pattern.GPT2) {
+      byteLevel.put("use_regex", true);
+      root.set("pre_tokenizer", byteLevel);
+    } else {
+      byteLevel.put("use_regex", false);
+      ObjectNode seq = root.putObject("pre_tokenizer");
+      seq.put("type", "Sequence");
+      ArrayNode list = seq.putArray("pretokenizers");
+      ObjectNode split = list.addObject();
+      split.put("type", "Split");
+      split.putObject("pattern").put("Regex", t.pattern().regex);
+      split.put("behavior", "Isolated");
+      split.put("invert", false);
+      list.add(byteLevel);
+    }
+    ObjectNode post = root.putObject("post_processor");
+    post.put("type", "ByteLevel");
+    post.put("add_prefix_space", false);
+    post.put("trim_offsets", false);
+    post.put("use_regex", true);
+    ObjectNode dec = root.putObject("decoder");
+    dec.put("type", "ByteLevel");
+    dec.put("add_prefix_space", false);
+    dec.put("trim_offsets", true);
+    dec.put("use_regex", true);
+    ObjectNode model = root.putObject("model");
+    model.put("type", "BPE");
+    model.putNull("dropout");
+    model.putNull("unk_token");
+    model.putNull("continuing_subword_prefix");
+    model.putNull("end_of_word_suffix");
+    model.put("fuse_unk", false);
+    model.put("byte_fallback", false);
+    model.put("ignore_merges", t.ignoreMerges());
+    ObjectNode vocab = model.putObject("vocab");
+    for (int id = 0; id < t.vocabSize(); id++) {
+      vocab.put(textOf(t, id), id);
+    }
+    ArrayNode merges = model.putArray("merges");
+    for (BpeTokenizer.Merge m : t.merges()) {
+      ArrayNode pair = merges.addArray();
+      pair.add(textOf(t, m.left()));
+      pair.add(textOf(t, m.right()));
+    }
+    return write(root);
+  }
+
+  private static JsonNode parse(String json, String where) {
+    try {
+      return JSON.readTree(json);
+    } catch (JsonProcessingException e) {
+      throw new TokenizerException(
+          where + " is not valid JSON: " + e.getOriginalMessage() + " at " + e.getLocation(), e);
+    }
+  }
+
+  private static String write(JsonNode node) {
+    try {
+      return JSON.copy().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(node) + "\n";
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
