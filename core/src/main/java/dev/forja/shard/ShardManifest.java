@@ -1,0 +1,119 @@
+package dev.forja.shard;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.forja.storage.Storage;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * {@code manifest.json} of a shard directory ({@link ShardFormat}): what the tokens mean (tokenizer
+ * hash, vocabulary size, EOS id, dtype), how documents were split, each shard's counts and
+ * checksum, and where the data came from. Written last; its presence commits the directory.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record ShardManifest(
+    String format,
+    int version,
+    String tokenizerHash,
+    int vocabSize,
+    int eosId,
+    String dtype,
+    double validationFraction,
+    Map<String, Split> splits,
+    Map<String, String> lineage,
+    String created) {
+
+  public static final String FORMAT = "forja-token-shards";
+
+  /** One split: its totals and its shards in reading order. */
+  public record Split(long tokens, long documents, List<Shard> shards) {
+    public Split {
+      shards = List.copyOf(shards);
+    }
+  }
+
+  /** One shard file, relative to the directory. */
+  public record Shard(
+      String file,
+      long tokens,
+      long documents,
+      long bytes,
+      @JsonProperty("sha256") String sha256) {}
+
+  public ShardManifest {
+    splits = new TreeMap<>(splits);
+    lineage = new TreeMap<>(lineage);
+  }
+
+  public int bytesPerToken() {
+    return dtype.equals("uint16") ? 2 : 4;
+  }
+
+  public Split split(String name) {
+    Split s = splits.get(name);
+    if (s == null) {
+      throw new ShardException(
+          "The shards have no split '" + name + "'; they have " + splits.keySet());
+    }
+    return s;
+  }
+
+  private static final ObjectMapper JSON =
+      new ObjectMapper()
+          .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+          .enable(SerializationFeature.INDENT_OUTPUT)
+          .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+  public String toJson() {
+    try {
+      return JSON.writeValueAsString(this) + "\n";
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public static ShardManifest fromJson(String json, String where) {
+    try {
+      ShardManifest m = JSON.readValue(json, ShardManifest.class);
+      if (!FORMAT.equals(m.format())) {
+        throw new ShardException(
+            where + " is not a Forja shard manifest (format " + m.format() + ")");
+      }
+      if (m.version() != ShardFormat.VERSION) {
+        throw new ShardException(
+            where
+                + " has shard format version "
+                + m.version()
+                + "; this Forja reads version "
+                + ShardFormat.VERSION);
+      }
+      return m;
+    } catch (IOException e) {
+      throw new ShardException(where + " is not a valid shard manifest: " + e.getMessage(), e);
+    }
+  }
+
+  /** The manifest of a shard directory, or empty if it has none (not committed). */
+  public static Optional<ShardManifest> read(Storage storage, URI dir) throws IOException {
+    URI uri = Storage.resolve(dir, ShardFormat.MANIFEST);
+    if (!storage.exists(uri)) {
+      return Optional.empty();
+    }
+    return Optional.of(fromJson(storage.readString(uri), uri.toString()));
+  }
+
+  /** Writes the manifest: call last, after every shard is closed. */
+  public void commit(Storage storage, URI dir) throws IOException {
+    storage.writeString(Storage.resolve(dir, ShardFormat.MANIFEST), toJson(), false);
+  }
+}
