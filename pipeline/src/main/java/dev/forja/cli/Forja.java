@@ -25,6 +25,8 @@ import picocli.CommandLine.Command;
       ConfigCommand.class,
       CorpusCommand.class,
       PrepCommand.class,
+      TokenizerCommand.class,
+      TokenizeCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class
     })

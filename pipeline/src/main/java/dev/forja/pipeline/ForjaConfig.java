@@ -5,6 +5,8 @@ import dev.forja.config.ConfigSource;
 import dev.forja.config.Secrets;
 import dev.forja.prep.PrepConfig;
 import dev.forja.prep.corpus.CorpusConfig;
+import dev.forja.prep.tokens.TokenizeConfig;
+import dev.forja.prep.tokens.TokenizerConfig;
 import dev.forja.spark.SparkSettings;
 import dev.forja.storage.StorageConfig;
 import java.nio.file.Path;
@@ -21,6 +23,8 @@ public record ForjaConfig(
     StorageConfig storage,
     CorpusConfig corpus,
     PrepConfig prep,
+    TokenizerConfig tokenizer,
+    TokenizeConfig tokenize,
     Map<String, String> effective,
     Map<String, Object> values) {
 
@@ -35,8 +39,11 @@ public record ForjaConfig(
     StorageConfig storage = StorageConfig.read(r);
     CorpusConfig corpus = CorpusConfig.read(r);
     PrepConfig prep = PrepConfig.read(r);
+    TokenizerConfig tokenizer = TokenizerConfig.read(r);
+    TokenizeConfig tokenize = TokenizeConfig.read(r);
     r.finish();
-    return new ForjaConfig(spark, storage, corpus, prep, effective(r, source), values(r, source));
+    return new ForjaConfig(
+        spark, storage, corpus, prep, tokenizer, tokenize, effective(r, source), values(r, source));
   }
 
   /** Every declared key with its documentation and default ({@code forja config keys}). */
@@ -46,6 +53,8 @@ public record ForjaConfig(
     StorageConfig.read(r);
     CorpusConfig.read(r);
     PrepConfig.read(r);
+    TokenizerConfig.read(r);
+    TokenizeConfig.read(r);
     return r.keys();
   }
 

@@ -41,6 +41,12 @@ class ForjaConfigTest {
     assertThat(c.corpus().nearDuplicateRate()).isEqualTo(0.04);
     assertThat(c.corpus().piiRate()).isEqualTo(0.10);
     assertThat(c.corpus().junkRate()).isEqualTo(0.10);
+    assertThat(c.tokenizer().vocabSize()).isEqualTo(8192);
+    assertThat(c.tokenizer().minFrequency()).isEqualTo(2);
+    assertThat(c.tokenizer().pattern().id).isEqualTo("gpt2");
+    assertThat(c.tokenizer().specialTokens()).containsExactly("<|endoftext|>", "<|pad|>");
+    assertThat(c.tokenize().validationFraction()).isEqualTo(0.01);
+    assertThat(c.tokenize().eosToken()).isEqualTo("<|endoftext|>");
   }
 
   @Test
@@ -62,6 +68,8 @@ class ForjaConfigTest {
     assertThat(fromFile.spark()).isEqualTo(defaults.spark());
     assertThat(fromFile.storage()).isEqualTo(defaults.storage());
     assertThat(fromFile.corpus()).isEqualTo(defaults.corpus());
+    assertThat(fromFile.tokenizer()).isEqualTo(defaults.tokenizer());
+    assertThat(fromFile.tokenize()).isEqualTo(defaults.tokenize());
     Map<String, String> keys =
         ForjaConfig.keys().stream()
             .filter(k -> !k.key().endsWith(".*"))
