@@ -188,6 +188,81 @@ public final class TokenizerFiles {
     return t.isSpecial(id) ? new String(b, StandardCharsets.UTF_8) : ByteUnicode.encode(b);
   }
 
+  // ---- tiktoken ----
+
+  /**
+   * A tokenizer from tiktoken's rank file ({@code .tiktoken}: one {@code base64-token rank} per
+   * line, rank = id). tiktoken merges the adjacent pair whose joined bytes have the lowest rank; as
+   * in Hugging Face's converter, every split of a token into two lower-ranked tokens becomes a
+   * merge ranked by the token, which gives the same ids. Ids between the last rank and the special
+   * tokens are filled with placeholder specials so that ids stay dense.
+   */
+  public static BpeTokenizer fromTiktoken(
+      String ranks, PreTokenizer.Pattern pattern, Map<String, Integer> specials) {
+    List<byte[]> tokens = new ArrayList<>();
+    String[] lines = ranks.split("\n");
+    for (int i = 0; i < lines.length; i++) {
+      String line = lines[i].trim();
+      if (line.isEmpty()) {
+        continue;
+      }
+      String[] parts = line.split(" ");
+      int rank;
+      try {
+        rank = Integer.parseInt(parts[1]);
+      } catch (RuntimeException e) {
+        throw new TokenizerException(
+            "tiktoken line " + (i + 1) + ": expected 'base64 rank': " + line);
+      }
+      if (rank != tokens.size()) {
+        throw new TokenizerException(
+            "tiktoken line " + (i + 1) + ": rank " + rank + ", expected " + tokens.size());
+      }
+      tokens.add(java.util.Base64.getDecoder().decode(parts[0]));
+    }
+    Map<String, Integer> byBytes = new java.util.HashMap<>(tokens.size() * 2);
+    for (int id = 0; id < tokens.size(); id++) {
+      byBytes.put(ByteUnicode.encode(tokens.get(id)), id);
+    }
+    List<int[]> merges = new ArrayList<>();
+    for (int id = 0; id < tokens.size(); id++) {
+      String t = ByteUnicode.encode(tokens.get(id));
+      List<int[]> local = new ArrayList<>();
+      for (int k = 1; k < t.length(); k++) {
+        Integer l = byBytes.get(t.substring(0, k));
+        Integer r = byBytes.get(t.substring(k));
+        if (l != null && r != null && l < id && r < id) {
+          local.add(new int[] {l, r});
+        }
+      }
+      local.sort(
+          (a, b) -> a[0] != b[0] ? Integer.compare(a[0], b[0]) : Integer.compare(a[1], b[1]));
+      merges.addAll(local);
+    }
+    int ranked = tokens.size();
+    int size = ranked;
+    for (var e : specials.entrySet()) {
+      if (e.getValue() < ranked) {
+        throw new TokenizerException(
+            "Special token '"
+                + e.getKey()
+                + "' has id "
+                + e.getValue()
+                + ", which a ranked token holds");
+      }
+      size = Math.max(size, e.getValue() + 1);
+    }
+    Map<Integer, String> specialById = new java.util.HashMap<>();
+    specials.forEach((k, v) -> specialById.put(v, k));
+    Map<String, Integer> all = new LinkedHashMap<>();
+    for (int id = ranked; id < size; id++) {
+      String sp = specialById.getOrDefault(id, "<|unused_" + id + "|>");
+      tokens.add(sp.getBytes(StandardCharsets.UTF_8));
+      all.put(sp, id);
+    }
+    return new BpeTokenizer(pattern, tokens, merges, all, false);
+  }
+
   // ---- Hugging Face tokenizer.json ----
 
   public static BpeTokenizer fromTokenizerJson(String json, String where) {

@@ -24,15 +24,21 @@ import picocli.CommandLine.Spec;
 /** {@code forja bench prep|dedup}: the figures the README and release notes quote. */
 @Command(
     name = "bench",
-    description = "Benchmarks: prep throughput, dedup quality.",
-    subcommands = {BenchCommand.Prep.class, BenchCommand.Dedup.class})
+    description =
+        "Benchmarks: prep throughput, dedup quality, tokenizer encode speed, BPE training time.",
+    subcommands = {
+      BenchCommand.Prep.class,
+      BenchCommand.Dedup.class,
+      BenchCommand.Tokenizer.class,
+      BenchCommand.BpeTrain.class
+    })
 final class BenchCommand implements Runnable {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
   @Override
   public void run() {
     throw new picocli.CommandLine.ParameterException(
-        spec.commandLine(), "Missing subcommand: prep or dedup");
+        spec.commandLine(), "Missing subcommand: prep, dedup, tokenizer or bpe-train");
   }
 
   @Command(
@@ -181,6 +187,200 @@ final class BenchCommand implements Runnable {
           r.lowPairs());
       out.printf(
           Locale.ROOT, "LSH candidate pairs: %,d; %.1f s%n", r.candidatePairs(), r.seconds());
+      out.flush();
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "tokenizer",
+      description =
+          "Single-thread encode throughput with GPT-2's vocabulary, Forja against jtokkit, after"
+              + " checking identical ids.")
+  static final class Tokenizer implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin Forja.VerboseOption verbose;
+
+    @Option(
+        names = "--input",
+        arity = "1..*",
+        paramLabel = "FILE",
+        description =
+            "UTF-8 text files; default: the English licence and copyright texts under"
+                + " /usr/share (every Debian machine has them).")
+    List<java.nio.file.Path> inputs = new ArrayList<>();
+
+    @Option(
+        names = "--rounds",
+        defaultValue = "5",
+        description = "Timed rounds after one warm-up (default ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Override
+    public Integer call() throws Exception {
+      PrintWriter out = spec.commandLine().getOut();
+      List<java.nio.file.Path> files = new ArrayList<>(inputs);
+      if (files.isEmpty()) {
+        files.addAll(debianTexts());
+      }
+      List<String> docs = new ArrayList<>();
+      for (java.nio.file.Path f : files) {
+        String text = java.nio.file.Files.readString(f);
+        for (int i = 0; i < text.length(); ) {
+          int end = Math.min(text.length(), i + 16384);
+          int nl = text.indexOf('\n', end);
+          end = nl < 0 ? text.length() : nl + 1;
+          docs.add(text.substring(i, end));
+          i = end;
+        }
+      }
+      out.printf(Locale.ROOT, "%d files, %d documents%n", files.size(), docs.size());
+      var r = dev.forja.pipeline.bench.TokenizerBenchmark.run(docs, rounds, out);
+      out.printf(
+          Locale.ROOT,
+          "Median: forja %.1f MB/s (cold cache), %.1f MB/s (warm); jtokkit 1.1.0 %.1f MB/s;"
+              + " forja/jtokkit = %.2fx%n",
+          r.forjaCold(),
+          r.forjaWarm(),
+          r.jtokkit(),
+          r.ratio());
+      out.flush();
+      return 0;
+    }
+
+    static List<java.nio.file.Path> debianTexts() throws java.io.IOException {
+      List<java.nio.file.Path> out = new ArrayList<>();
+      for (String dir : List.of("/usr/share/common-licenses", "/usr/share/doc")) {
+        java.nio.file.Path d = java.nio.file.Path.of(dir);
+        if (java.nio.file.Files.isDirectory(d)) {
+          try (var s = java.nio.file.Files.walk(d, 2)) {
+            s.filter(java.nio.file.Files::isRegularFile)
+                .filter(
+                    p -> dir.endsWith("licenses") || p.getFileName().toString().equals("copyright"))
+                .sorted()
+                .forEach(out::add);
+          }
+        }
+      }
+      if (out.isEmpty()) {
+        throw new IllegalArgumentException("No text under /usr/share; give --input FILE");
+      }
+      return out;
+    }
+  }
+
+  @Command(
+      name = "bpe-train",
+      description =
+          "Time BPE training (Spark pre-token counting + merges) on a text file, one document per"
+              + " line, and spm_train --model_type=bpe on the same file when it is installed.")
+  static final class BpeTrain implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin ConfigOptions config;
+    @Mixin Forja.VerboseOption verbose;
+
+    @Option(names = "--input", required = true, paramLabel = "FILE", description = "Text file.")
+    java.nio.file.Path input;
+
+    @Option(
+        names = "--vocab-size",
+        defaultValue = "32000",
+        description = "Vocabulary size (default ${DEFAULT-VALUE}).")
+    int vocabSize;
+
+    @Option(
+        names = "--spm-threads",
+        defaultValue = "2",
+        description = "spm_train --num_threads (default ${DEFAULT-VALUE}).")
+    int spmThreads;
+
+    @Option(names = "--no-spm", description = "Skip spm_train.")
+    boolean noSpm;
+
+    @Override
+    public Integer call() throws Exception {
+      ForjaConfig cfg = config.load();
+      PrintWriter out = spec.commandLine().getOut();
+      long size = java.nio.file.Files.size(input);
+      long t0 = System.nanoTime();
+      var result =
+          Jobs.withSpark(
+              cfg,
+              "bench bpe-train",
+              List.of(),
+              spark -> {
+                long c0 = System.nanoTime();
+                var counts =
+                    dev.forja.prep.tokens.TokenizerTrainJob.countPreTokens(
+                        spark
+                            .read()
+                            .text(input.toUri().toString())
+                            .withColumnRenamed("value", "text"),
+                        cfg.tokenizer().pattern());
+                double countS = (System.nanoTime() - c0) / 1e9;
+                var r =
+                    new dev.forja.tokenizer.BpeTrainer(
+                            vocabSize,
+                            cfg.tokenizer().minFrequency(),
+                            cfg.tokenizer().specialTokens(),
+                            cfg.tokenizer().pattern())
+                        .train(counts);
+                return new Object[] {countS, r};
+              });
+      double wall = (System.nanoTime() - t0) / 1e9;
+      double countS = (Double) result[0];
+      var r = (dev.forja.tokenizer.BpeTrainer.Result) result[1];
+      out.printf(
+          Locale.ROOT,
+          "forja: %.1f MB, vocab %,d (%s): %.1f s wall (Spark start included), %.1f s counting"
+              + " %,d distinct pre-tokens, %.1f s merging; %.2f bytes/token%n",
+          size / 1e6,
+          r.stats().vocabSize(),
+          r.stats().stopReason(),
+          wall,
+          countS,
+          r.stats().distinctPreTokens(),
+          r.stats().seconds(),
+          r.stats().bytesPerToken());
+      out.flush();
+      if (!noSpm) {
+        java.nio.file.Path prefix = java.nio.file.Files.createTempDirectory("spm").resolve("m");
+        List<String> cmd =
+            List.of(
+                "spm_train",
+                "--input=" + input,
+                "--model_prefix=" + prefix,
+                "--vocab_size=" + vocabSize,
+                "--model_type=bpe",
+                "--num_threads=" + spmThreads,
+                "--input_sentence_size=0",
+                "--minloglevel=1");
+        long s0 = System.nanoTime();
+        Process p;
+        try {
+          p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        } catch (java.io.IOException e) {
+          out.println("spm_train not found (Debian: apt-get install sentencepiece); skipped");
+          return 0;
+        }
+        byte[] log = p.getInputStream().readAllBytes();
+        int rc = p.waitFor();
+        double spm = (System.nanoTime() - s0) / 1e9;
+        if (rc != 0) {
+          out.println(
+              "spm_train failed ("
+                  + rc
+                  + "): "
+                  + new String(log, java.nio.charset.StandardCharsets.UTF_8));
+          return 1;
+        }
+        out.printf(
+            Locale.ROOT,
+            "spm_train --model_type=bpe --num_threads=%d: %.1f s wall; forja/spm time = %.2f%n",
+            spmThreads,
+            spm,
+            wall / spm);
+      }
       out.flush();
       return 0;
     }

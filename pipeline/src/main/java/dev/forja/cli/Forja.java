@@ -66,6 +66,8 @@ public final class Forja implements Runnable {
               ex instanceof ConfigException
                   || ex instanceof StorageException
                   || ex instanceof OutputGuard.OutputExistsException
+                  || ex instanceof dev.forja.tokenizer.TokenizerException
+                  || ex instanceof dev.forja.shard.ShardException
                   || ex instanceof IllegalArgumentException;
           err.println("forja: " + message(ex));
           if (verbose) {

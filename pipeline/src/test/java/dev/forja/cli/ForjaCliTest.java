@@ -161,6 +161,87 @@ class ForjaCliTest {
     assertThat(storage.readString(Storage.resolve(out, "prep-config.yaml")))
         .contains("prep.output.format: \"jsonl\"");
 
+    // tokenizer train, encode/decode by hand, tokenize: on the JSONL prep output
+    URI tok = TestDirs.create("cli-tok-").resolve("tok").toUri();
+    Run train =
+        forja(
+            local(
+                "tokenizer",
+                "train",
+                "--input",
+                out.toString(),
+                "--output",
+                tok.toString(),
+                "--vocab-size",
+                "600",
+                "--special-tokens",
+                "<|endoftext|>,<|pad|>,<|user|>"));
+    assertThat(train.code()).as(train.err()).isZero();
+    assertThat(train.out()).containsPattern("Tokenizer [0-9a-f]{12}: 600 tokens");
+    Path dir = TestDirs.create("cli-enc-");
+    Files.writeString(dir.resolve("in.txt"), "Olá, naïve café 😀\n<|user|> hi<|endoftext|>\n");
+    Run enc =
+        forja(
+            "tokenizer",
+            "encode",
+            "--tokenizer",
+            tok.toString(),
+            "--input",
+            dir.resolve("in.txt").toString(),
+            "--output",
+            dir.resolve("ids.txt").toString());
+    assertThat(enc.code()).as(enc.err()).isZero();
+    java.util.List<String> ids = Files.readAllLines(dir.resolve("ids.txt"));
+    assertThat(ids).hasSize(2);
+    assertThat(ids.get(1)).startsWith("599 ").endsWith(" 597"); // <|user|> ... <|endoftext|>
+    Run dec =
+        forja(
+            "tokenizer",
+            "decode",
+            "--tokenizer",
+            tok.toString(),
+            "--input",
+            dir.resolve("ids.txt").toString(),
+            "--output",
+            dir.resolve("back.txt").toString());
+    assertThat(dec.code()).as(dec.err()).isZero();
+    assertThat(Files.readString(dir.resolve("back.txt")))
+        .isEqualTo(Files.readString(dir.resolve("in.txt")));
+    Files.writeString(dir.resolve("bad.txt"), "1 2 3\n4 x 5\n");
+    Run badDec =
+        forja(
+            "tokenizer",
+            "decode",
+            "--tokenizer",
+            tok.toString(),
+            "--input",
+            dir.resolve("bad.txt").toString());
+    assertThat(badDec.code()).isEqualTo(2);
+    assertThat(badDec.err()).contains("line 2: 'x' is not a token id");
+    URI shards = TestDirs.create("cli-shards-").resolve("s").toUri();
+    Run tokenize =
+        forja(
+            local(
+                "tokenize",
+                "--input",
+                out.toString(),
+                "--tokenizer",
+                tok.toString(),
+                "--output",
+                shards.toString()));
+    assertThat(tokenize.code()).as(tokenize.err()).isZero();
+    assertThat(tokenize.out()).containsPattern("train\\s+[\\d,]+ tokens").contains("manifest.json");
+    Run wordPiece =
+        forja(
+            "tokenizer",
+            "encode",
+            "--tokenizer",
+            writeWordPiece(dir).toString(),
+            "--input",
+            dir.resolve("in.txt").toString());
+    assertThat(wordPiece.code()).isEqualTo(2);
+    assertThat(wordPiece.err()).contains("holds a WordPiece model");
+
     Run missing = forja(local("prep", "--input", "/no/such/corpus", "--output", out + "-2"));
     assertThat(missing.code()).isEqualTo(2);
     assertThat(missing.err())
@@ -190,5 +271,11 @@ class ForjaCliTest {
         .containsPattern(
             "documents\\s+"
                 + String.format("%,d", Long.parseLong(m.properties().get("documents"))));
+  }
+
+  private static Path writeWordPiece(Path dir) throws java.io.IOException {
+    Path p = dir.resolve("tokenizer.json");
+    Files.writeString(p, "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}}");
+    return p;
   }
 }

@@ -46,7 +46,7 @@ public final class TokenizerTrainJob {
     PrepOutput prep = PrepOutput.read(spark, storage, input);
     OutputGuard.prepare(storage, output, overwrite);
     long t0 = System.nanoTime();
-    Map<String, Long> counts = countPreTokens(prep, cfg.pattern());
+    Map<String, Long> counts = countPreTokens(prep.kept(), cfg.pattern());
     double countSeconds = (System.nanoTime() - t0) / 1e9;
     BpeTrainer.Result r = trainer.train(counts);
     TokenizerFiles.save(storage, output, r.tokenizer());
@@ -74,10 +74,13 @@ public final class TokenizerTrainJob {
     return new Result(output, r.tokenizer().hash(), r.stats(), countSeconds);
   }
 
-  static Map<String, Long> countPreTokens(PrepOutput prep, PreTokenizer.Pattern pattern) {
+  /**
+   * Pre-token counts of a dataset's {@code text} column: a hash map per partition, then a reduce.
+   */
+  public static Map<String, Long> countPreTokens(
+      org.apache.spark.sql.Dataset<Row> docs, PreTokenizer.Pattern pattern) {
     JavaPairRDD<String, Long> pairs =
-        prep.kept()
-            .select("text")
+        docs.select("text")
             .javaRDD()
             .mapPartitionsToPair(
                 rows -> {
