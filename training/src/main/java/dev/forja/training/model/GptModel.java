@@ -1,0 +1,213 @@
+package dev.forja.training.model;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.rng.Random;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * A pre-LayerNorm GPT built by hand in SameDiff for a fixed (batch, sequence length). Parameter
+ * names follow Hugging Face's GPT-2 ({@code transformer.h.0.attn.c_attn.weight}), with weights laid
+ * out as GPT-2's {@code Conv1D} ({@code [in, out]}), so exporting is a renaming-free copy.
+ *
+ * <p>Works around DL4J 1.0.0-M2.1 bugs ({@code ../shared/STACK.md}): the embedding lookup is a
+ * one-hot matmul ({@code gather}'s gradient is wrong for repeated ids), cross-entropy is computed
+ * explicitly from {@code logSoftmax} over the last dimension ({@code sparseSoftmaxCrossEntropy}
+ * ignores the upstream gradient), causal attention is composed (scores, additive mask, softmax),
+ * and GELU is GPT-2's tanh form written with basic ops.
+ */
+public final class GptModel {
+  /** Placeholders and outputs, named once. */
+  public static final String INPUT_IDS = "input_ids";
+
+  public static final String TARGETS = "targets";
+  public static final String LOGITS = "logits";
+  public static final String LOSS = "loss";
+
+  public static final String WTE = "transformer.wte.weight";
+  public static final String WPE = "transformer.wpe.weight";
+  public static final String LN_F_WEIGHT = "transformer.ln_f.weight";
+  public static final String LN_F_BIAS = "transformer.ln_f.bias";
+  public static final String LM_HEAD = "lm_head.weight";
+
+  private final ModelConfig config;
+  private final SameDiff sd;
+  private final int batch;
+  private final int length;
+
+  private GptModel(ModelConfig config, SameDiff sd, int batch, int length) {
+    this.config = config;
+    this.sd = sd;
+    this.batch = batch;
+    this.length = length;
+  }
+
+  public static String layer(int i, String suffix) {
+    return "transformer.h." + i + "." + suffix;
+  }
+
+  public ModelConfig config() {
+    return config;
+  }
+
+  public SameDiff sameDiff() {
+    return sd;
+  }
+
+  public int batch() {
+    return batch;
+  }
+
+  public int length() {
+    return length;
+  }
+
+  /** Builds the graph with freshly initialised weights (GPT-2's scheme), deterministic in seed. */
+  public static GptModel build(ModelConfig c, int batch, int length, DataType dtype, long seed) {
+    if (length > c.contextLength()) {
+      throw new IllegalArgumentException(
+          "sequence length " + length + " exceeds model.context-length " + c.contextLength());
+    }
+    SameDiff sd = SameDiff.create();
+    Random rng = Nd4j.getRandomFactory().getNewRandomInstance(seed);
+    Init init = new Init(sd, dtype, rng, c.initStd());
+    int d = c.dModel();
+    int h = c.heads();
+    int hs = c.headSize();
+    int bt = batch * length;
+
+    SDVariable ids = sd.placeHolder(INPUT_IDS, DataType.INT32, batch, length);
+    SDVariable targets = sd.placeHolder(TARGETS, DataType.INT32, batch, length);
+    SDVariable wte = init.normal(WTE, c.initStd(), c.vocabSize(), d);
+    SDVariable wpe = init.normal(WPE, c.initStd() / 2, c.contextLength(), d);
+
+    SDVariable oneHot = sd.oneHot(ids, c.vocabSize(), -1, 1.0, 0.0, dtype);
+    SDVariable tok = sd.mmul(sd.reshape(oneHot, bt, c.vocabSize()), wte);
+    SDVariable pos = sd.slice(wpe, new int[] {0, 0}, length, d);
+    SDVariable x = sd.reshape(sd.reshape(tok, batch, length, d).add(pos), bt, d);
+
+    INDArray maskValues = Nd4j.zeros(dtype, length, length);
+    if (c.objective() == ModelConfig.Objective.CAUSAL) {
+      for (int i = 0; i < length; i++) {
+        for (int j = i + 1; j < length; j++) {
+          maskValues.putScalar(i, j, -1e9);
+        }
+      }
+    }
+    SDVariable mask = sd.constant("attention_mask", maskValues);
+    double projStd = c.initStd() / Math.sqrt(2.0 * c.layers());
+    for (int l = 0; l < c.layers(); l++) {
+      SDVariable a = layerNorm(sd, init, c, x, layer(l, "ln_1"));
+      SDVariable qkv = linear(sd, init, c, a, layer(l, "attn.c_attn"), d, 3 * d, c.initStd());
+      SDVariable[] parts = sd.split(qkv, 3, 1);
+      SDVariable q = heads(sd, parts[0], batch, length, h, hs);
+      SDVariable k = heads(sd, parts[1], batch, length, h, hs);
+      SDVariable v = heads(sd, parts[2], batch, length, h, hs);
+      SDVariable scores = sd.mmul(q, k, false, true, false).mul(1.0 / Math.sqrt(hs)).add(mask);
+      SDVariable probs = sd.nn.softmax(scores, 3);
+      SDVariable att = sd.mmul(probs, v); // [B, H, T, hs]
+      SDVariable merged = sd.reshape(sd.permute(att, 0, 2, 1, 3), bt, d);
+      x = x.add(linear(sd, init, c, merged, layer(l, "attn.c_proj"), d, d, projStd));
+      SDVariable m = layerNorm(sd, init, c, x, layer(l, "ln_2"));
+      SDVariable up = linear(sd, init, c, m, layer(l, "mlp.c_fc"), d, c.mlpWidth(), c.initStd());
+      x =
+          x.add(
+              linear(sd, init, c, gelu(sd, up), layer(l, "mlp.c_proj"), c.mlpWidth(), d, projStd));
+    }
+    SDVariable xf = layerNormNamed(sd, init, c, x, LN_F_WEIGHT, LN_F_BIAS);
+    SDVariable head =
+        c.tiedEmbeddings() ? wte : init.normal(LM_HEAD, c.initStd(), c.vocabSize(), d);
+    SDVariable logits = sd.mmul(LOGITS, xf, head, false, true, false); // [B*T, V]
+    SDVariable logProbs = sd.nn.logSoftmax(logits);
+    SDVariable targetHot =
+        sd.reshape(sd.oneHot(targets, c.vocabSize(), -1, 1.0, 0.0, dtype), bt, c.vocabSize());
+    SDVariable loss = logProbs.mul(targetHot).sum().mul(-1.0 / bt);
+    loss.rename(LOSS);
+    sd.setLossVariables(LOSS);
+    return new GptModel(c, sd, batch, length);
+  }
+
+  private static SDVariable heads(SameDiff sd, SDVariable x, int b, int t, int h, int hs) {
+    return sd.permute(sd.reshape(x, b, t, h, hs), 0, 2, 1, 3);
+  }
+
+  private static SDVariable linear(
+      SameDiff sd,
+      Init init,
+      ModelConfig c,
+      SDVariable x,
+      String name,
+      int in,
+      int out,
+      double std) {
+    SDVariable w = init.normal(name + ".weight", std, in, out);
+    SDVariable y = sd.mmul(x, w);
+    return c.bias() ? y.add(init.zeros(name + ".bias", out)) : y;
+  }
+
+  private static SDVariable layerNorm(
+      SameDiff sd, Init init, ModelConfig c, SDVariable x, String prefix) {
+    return layerNormNamed(sd, init, c, x, prefix + ".weight", prefix + ".bias");
+  }
+
+  /** LayerNorm over the last dimension, composed: mean, variance, scale, shift. */
+  private static SDVariable layerNormNamed(
+      SameDiff sd, Init init, ModelConfig c, SDVariable x, String weight, String bias) {
+    int d = c.dModel();
+    SDVariable mean = x.mean(true, 1);
+    SDVariable centered = x.sub(mean);
+    SDVariable var = centered.mul(centered).mean(true, 1);
+    SDVariable norm = centered.div(sd.math.sqrt(var.add(c.normEpsilon())));
+    SDVariable y = norm.mul(init.ones(weight, d));
+    return c.bias() ? y.add(init.zeros(bias, d)) : y;
+  }
+
+  /** GPT-2's GELU: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+  static SDVariable gelu(SameDiff sd, SDVariable x) {
+    SDVariable inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+    return x.mul(0.5).mul(sd.math.tanh(inner).add(1.0));
+  }
+
+  /** Names of the trainable parameters, in graph order. */
+  public List<String> parameterNames() {
+    List<String> out = new ArrayList<>();
+    for (SDVariable v : sd.variables()) {
+      if (v.getVariableType() == org.nd4j.autodiff.samediff.VariableType.VARIABLE) {
+        out.add(v.name());
+      }
+    }
+    return out;
+  }
+
+  /** Creates parameters deterministically. */
+  private static final class Init {
+    private final SameDiff sd;
+    private final DataType dtype;
+    private final Random rng;
+
+    Init(SameDiff sd, DataType dtype, Random rng, double std) {
+      this.sd = sd;
+      this.dtype = dtype;
+      this.rng = rng;
+    }
+
+    SDVariable normal(String name, double std, long... shape) {
+      INDArray a = Nd4j.createUninitialized(dtype, shape);
+      Nd4j.getExecutioner()
+          .exec(new org.nd4j.linalg.api.ops.random.impl.GaussianDistribution(a, 0.0, std), rng);
+      return sd.var(name, a);
+    }
+
+    SDVariable zeros(String name, long... shape) {
+      return sd.var(name, Nd4j.zeros(dtype, shape));
+    }
+
+    SDVariable ones(String name, long... shape) {
+      return sd.var(name, Nd4j.ones(dtype, shape));
+    }
+  }
+}
