@@ -98,19 +98,7 @@ public final class TokenShards implements AutoCloseable {
       throw new ShardException("Shard " + uri + ": " + problem);
     }
     if (verify == Verify.CHECKSUMS) {
-      String sha;
-      try {
-        sha = sha256(storage, uri);
-      } catch (org.apache.hadoop.fs.ChecksumException e) {
-        throw new ShardException(
-            "Shard "
-                + uri
-                + " fails its checksum ("
-                + e.getMessage()
-                + "); the file is corrupt,"
-                + " re-run forja tokenize",
-            e);
-      }
+      String sha = sha256(storage, uri);
       if (!sha.equals(s.sha256())) {
         throw new ShardException(
             "Shard "

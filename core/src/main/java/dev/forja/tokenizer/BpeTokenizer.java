@@ -321,8 +321,9 @@ public final class BpeTokenizer {
    * as whitespace runs or long words.
    */
   private int mergeLarge(Workspace ws, int[] ids, int n) {
-    int[] next = ws.next(n);
-    int[] prev = ws.prev(n);
+    ws.ensureLinks(n);
+    int[] next = ws.next;
+    int[] prev = ws.prev;
     LongHeap heap = ws.heap;
     heap.clear();
     for (int i = 0; i < n; i++) {
@@ -435,16 +436,11 @@ public final class BpeTokenizer {
       return n;
     }
 
-    int[] next(int n) {
+    void ensureLinks(int n) {
       if (next.length < n) {
         next = new int[n];
         prev = new int[n];
       }
-      return next;
-    }
-
-    int[] prev(int n) {
-      return prev;
     }
   }
 

@@ -46,6 +46,11 @@ public final class IntList {
     size = 0;
   }
 
+  /** The backing array, valid up to {@link #size()}; changes as the list grows. */
+  public int[] array() {
+    return a;
+  }
+
   public int[] toArray() {
     return Arrays.copyOf(a, size);
   }

@@ -246,13 +246,7 @@ class PrepJobTest {
   @Test
   void readsFromHdfsAndWritesToS3() throws Exception {
     SparkSession spark = TestSpark.local();
-    StorageConfig both =
-        StorageConfig.read(
-            new ConfigReader(
-                S3Server.configSource(ConfigSource.empty())
-                    .with("storage.hadoop.dfs.replication", "1", "test")));
-    Storage.hadoopProperties(both)
-        .forEach((k, v) -> spark.sparkContext().hadoopConfiguration().set(k, v));
+    StorageConfig both = TestSpark.hdfsAndS3(spark);
     URI hdfsCorpus = Storage.resolve(MiniHdfs.uri(), "prep/raw-" + System.nanoTime());
     CorpusGenerateJob.run(
         spark,

@@ -168,11 +168,20 @@ final class TokenizerCommand implements Runnable {
       return new BufferedReader(r);
     }
 
-    Writer writer(picocli.CommandLine.Model.CommandSpec spec) throws Exception {
+    Writer writer() throws Exception {
       return output == null
           ? new BufferedWriter(
               new OutputStreamWriter(System.out, StandardCharsets.UTF_8)) // not closed: stdout
           : Files.newBufferedWriter(output, StandardCharsets.UTF_8);
+    }
+
+    /** Flushes stdout, or closes the output file. */
+    void finish(Writer out) throws Exception {
+      if (output == null) {
+        out.flush();
+      } else {
+        out.close();
+      }
     }
   }
 
@@ -191,7 +200,7 @@ final class TokenizerCommand implements Runnable {
     public Integer call() throws Exception {
       BpeTokenizer t = load();
       try (BufferedReader in = reader()) {
-        Writer out = writer(spec);
+        Writer out = writer();
         String line;
         StringBuilder sb = new StringBuilder();
         while ((line = in.readLine()) != null) {
@@ -209,14 +218,6 @@ final class TokenizerCommand implements Runnable {
       }
       return 0;
     }
-
-    private void finish(Writer out) throws Exception {
-      if (output == null) {
-        out.flush();
-      } else {
-        out.close();
-      }
-    }
   }
 
   @Command(
@@ -229,7 +230,7 @@ final class TokenizerCommand implements Runnable {
     public Integer call() throws Exception {
       BpeTokenizer t = load();
       try (BufferedReader in = reader()) {
-        Writer out = writer(spec);
+        Writer out = writer();
         String line;
         int n = 0;
         while ((line = in.readLine()) != null) {
@@ -261,11 +262,7 @@ final class TokenizerCommand implements Runnable {
           out.write(t.decode(ids.stream().mapToInt(Integer::intValue).toArray()));
           out.write('\n');
         }
-        if (output == null) {
-          out.flush();
-        } else {
-          out.close();
-        }
+        finish(out);
       }
       return 0;
     }

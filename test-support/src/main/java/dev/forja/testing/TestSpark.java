@@ -1,5 +1,9 @@
 package dev.forja.testing;
 
+import dev.forja.config.ConfigReader;
+import dev.forja.config.ConfigSource;
+import dev.forja.storage.Storage;
+import dev.forja.storage.StorageConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -29,6 +33,21 @@ public final class TestSpark {
    */
   public static synchronized SparkSession localCluster(int workers, int memoryMb) {
     return session("local-cluster[" + workers + ",1," + memoryMb + "]");
+  }
+
+  /**
+   * Storage settings that reach both the test S3 server and MiniDFSCluster (replication 1), also
+   * set on {@code spark}'s Hadoop configuration so that its readers and writers use them.
+   */
+  public static StorageConfig hdfsAndS3(SparkSession spark) {
+    StorageConfig both =
+        StorageConfig.read(
+            new ConfigReader(
+                S3Server.configSource(ConfigSource.empty())
+                    .with("storage.hadoop.dfs.replication", "1", "test")));
+    Storage.hadoopProperties(both)
+        .forEach((k, v) -> spark.sparkContext().hadoopConfiguration().set(k, v));
+    return both;
   }
 
   private static SparkSession session(String master) {

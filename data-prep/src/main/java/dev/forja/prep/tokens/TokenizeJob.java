@@ -185,7 +185,7 @@ public final class TokenizeJob {
     long n = 0;
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
-      n += c < 0x80 ? 1 : c < 0x800 ? 2 : Character.isHighSurrogate(c) ? 2 : 3;
+      n += c < 0x80 ? 1 : c < 0x800 || Character.isSurrogate(c) ? 2 : 3; // a pair: 4
     }
     return n;
   }
@@ -200,7 +200,6 @@ public final class TokenizeJob {
     private final int eos;
     private ShardWriter w;
     private long text;
-    private int[] buf = new int[4096];
 
     Writer(Storage storage, URI dir, String split, int partition, int vocab, int eos) {
       this.storage = storage;
@@ -215,13 +214,7 @@ public final class TokenizeJob {
       if (w == null) {
         w = new ShardWriter(storage.create(uri, true), vocab, eos);
       }
-      if (buf.length < ids.size()) {
-        buf = new int[Math.max(ids.size(), buf.length * 2)];
-      }
-      for (int i = 0; i < ids.size(); i++) {
-        buf[i] = ids.get(i);
-      }
-      w.writeDocument(buf, ids.size());
+      w.writeDocument(ids.array(), ids.size());
       text += chars;
     }
 

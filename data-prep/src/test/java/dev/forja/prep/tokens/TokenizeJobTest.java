@@ -160,13 +160,7 @@ class TokenizeJobTest {
   @Test
   void shardsOnHdfsAndS3ResumeFromACursor() throws Exception {
     SparkSession spark = TestSpark.local();
-    StorageConfig both =
-        StorageConfig.read(
-            new ConfigReader(
-                S3Server.configSource(ConfigSource.empty())
-                    .with("storage.hadoop.dfs.replication", "1", "test")));
-    Storage.hadoopProperties(both)
-        .forEach((k, v) -> spark.sparkContext().hadoopConfiguration().set(k, v));
+    StorageConfig both = TestSpark.hdfsAndS3(spark);
     Storage storage = new Storage(both);
     List<URI> outs =
         List.of(

@@ -74,7 +74,7 @@ public final class GptModel {
     }
     SameDiff sd = SameDiff.create();
     Random rng = Nd4j.getRandomFactory().getNewRandomInstance(seed);
-    Init init = new Init(sd, dtype, rng, c.initStd());
+    Init init = new Init(sd, dtype, rng);
     int d = c.dModel();
     int h = c.heads();
     int hs = c.headSize();
@@ -189,7 +189,7 @@ public final class GptModel {
     private final DataType dtype;
     private final Random rng;
 
-    Init(SameDiff sd, DataType dtype, Random rng, double std) {
+    Init(SameDiff sd, DataType dtype, Random rng) {
       this.sd = sd;
       this.dtype = dtype;
       this.rng = rng;
