@@ -1,7 +1,9 @@
 package dev.forja.training.model;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -25,6 +27,13 @@ public final class GptModel {
   public static final String INPUT_IDS = "input_ids";
 
   public static final String TARGETS = "targets";
+
+  /**
+   * Scalar that multiplies the summed token losses: 1 / (tokens in the optimizer step) in training,
+   * 1 to get the sum in evaluation. Targets of -1 (unmasked positions in masked-LM) add nothing.
+   */
+  public static final String LOSS_SCALE = "loss_scale";
+
   public static final String LOGITS = "logits";
   public static final String LOSS = "loss";
 
@@ -68,6 +77,17 @@ public final class GptModel {
 
   /** Builds the graph with freshly initialised weights (GPT-2's scheme), deterministic in seed. */
   public static GptModel build(ModelConfig c, int batch, int length, DataType dtype, long seed) {
+    if (c.vocabSize() < 2) {
+      throw new IllegalArgumentException(
+          "model.vocab-size is unresolved (0): take it from the tokenizer before building");
+    }
+    if (c.dropout() > 0) {
+      throw new IllegalArgumentException(
+          "model.dropout "
+              + c.dropout()
+              + " is not supported yet: set model.dropout to 0 (regularise with"
+              + " train.weight-decay)");
+    }
     if (length > c.contextLength()) {
       throw new IllegalArgumentException(
           "sequence length " + length + " exceeds model.context-length " + c.contextLength());
@@ -82,6 +102,7 @@ public final class GptModel {
 
     SDVariable ids = sd.placeHolder(INPUT_IDS, DataType.INT32, batch, length);
     SDVariable targets = sd.placeHolder(TARGETS, DataType.INT32, batch, length);
+    SDVariable lossScale = sd.placeHolder(LOSS_SCALE, dtype);
     SDVariable wte = init.normal(WTE, c.initStd(), c.vocabSize(), d);
     SDVariable wpe = init.normal(WPE, c.initStd() / 2, c.contextLength(), d);
 
@@ -125,7 +146,7 @@ public final class GptModel {
     SDVariable logProbs = sd.nn.logSoftmax(logits);
     SDVariable targetHot =
         sd.reshape(sd.oneHot(targets, c.vocabSize(), -1, 1.0, 0.0, dtype), bt, c.vocabSize());
-    SDVariable loss = logProbs.mul(targetHot).sum().mul(-1.0 / bt);
+    SDVariable loss = sd.math.neg(logProbs.mul(targetHot).sum()).mul(lossScale);
     loss.rename(LOSS);
     sd.setLossVariables(LOSS);
     return new GptModel(c, sd, batch, length);
@@ -170,6 +191,27 @@ public final class GptModel {
   static SDVariable gelu(SameDiff sd, SDVariable x) {
     SDVariable inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
     return x.mul(0.5).mul(sd.math.tanh(inner).add(1.0));
+  }
+
+  /**
+   * Placeholder values for one batch: ids and targets {@code [batch, length]} row-major; targets of
+   * -1 are ignored.
+   */
+  public Map<String, INDArray> feed(int[] ids, int[] targets, double lossScale) {
+    DataType dtype = sd.getVariable(WTE).dataType();
+    return Map.of(
+        INPUT_IDS, Nd4j.createFromArray(ids).reshape(batch, length),
+        TARGETS, Nd4j.createFromArray(targets).reshape(batch, length),
+        LOSS_SCALE, Nd4j.scalar(dtype, lossScale));
+  }
+
+  /** The parameters by name, in graph order; the live arrays, which training updates in place. */
+  public LinkedHashMap<String, INDArray> parameters() {
+    LinkedHashMap<String, INDArray> out = new LinkedHashMap<>();
+    for (String n : parameterNames()) {
+      out.put(n, sd.getVariable(n).getArr());
+    }
+    return out;
   }
 
   /** Names of the trainable parameters, in graph order. */

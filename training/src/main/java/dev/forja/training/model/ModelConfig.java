@@ -1,13 +1,17 @@
 package dev.forja.training.model;
 
+import dev.forja.config.ConfigReader;
 import java.io.Serializable;
+import java.util.List;
+import java.util.Locale;
 
 /**
  * A decoder-only (or, with {@link Objective#MASKED}, encoder-style) transformer's shape, immutable.
  * The compact constructor validates and {@link #headSize()} derives. Presets: {@link #tiny} for
  * tests, {@link #small} in the GPT-2 124M shape.
  *
- * @param vocabSize tokens in the vocabulary
+ * @param vocabSize tokens in the vocabulary; 0 in a config file means "the tokenizer's", resolved
+ *     with {@link #withVocabSize} before a model is built
  * @param contextLength the longest sequence (learned position embeddings)
  * @param layers transformer blocks
  * @param dModel width of the residual stream
@@ -43,7 +47,9 @@ public record ModelConfig(
   }
 
   public ModelConfig {
-    require(vocabSize >= 2, "model.vocab-size must be at least 2, got " + vocabSize);
+    require(
+        vocabSize == 0 || vocabSize >= 2,
+        "model.vocab-size must be at least 2 (or 0 for the tokenizer's), got " + vocabSize);
     require(contextLength >= 1, "model.context-length must be positive, got " + contextLength);
     require(layers >= 1, "model.layers must be positive, got " + layers);
     require(heads >= 1, "model.heads must be positive, got " + heads);
@@ -54,6 +60,82 @@ public record ModelConfig(
     require(dropout >= 0 && dropout < 1, "model.dropout must be in [0, 1), got " + dropout);
     require(normEpsilon > 0, "model.norm-epsilon must be positive, got " + normEpsilon);
     require(initStd > 0, "model.init-std must be positive, got " + initStd);
+  }
+
+  /** Reads {@code model.*}; every default is GPT-2's, at the {@link #tiny} size. */
+  public static ModelConfig read(ConfigReader r) {
+    int vocab =
+        r.intIn(
+            "model.vocab-size",
+            0,
+            0,
+            1 << 24,
+            "Vocabulary size; 0 takes the tokenizer's (the shards' manifest).");
+    int context =
+        r.intIn("model.context-length", 128, 1, 1 << 16, "Longest sequence (positions learned).");
+    int layers = r.intIn("model.layers", 2, 1, 1024, "Transformer blocks.");
+    int d = r.intIn("model.d-model", 64, 1, 1 << 16, "Width of the residual stream.");
+    int heads = r.intIn("model.heads", 2, 1, 1024, "Attention heads; must divide model.d-model.");
+    int mlp = r.intIn("model.mlp-ratio", 4, 1, 64, "MLP width as a multiple of model.d-model.");
+    double dropout = r.doubleIn("model.dropout", 0.0, 0, 0.99, "Dropout probability (0: none).");
+    boolean bias = r.bool("model.bias", true, "Biases in linear layers and norms.");
+    boolean tied =
+        r.bool("model.tied-embeddings", true, "Output projection shares the token embedding.");
+    double eps = r.doubleIn("model.norm-epsilon", 1e-5, 1e-12, 1, "LayerNorm epsilon.");
+    double std = r.doubleIn("model.init-std", 0.02, 1e-6, 10, "Std of the initial weights.");
+    String objective =
+        r.choice(
+            "model.objective",
+            "causal",
+            List.of("causal", "masked"),
+            "causal: next-token LM; masked: BERT-style masked tokens, bidirectional attention.");
+    r.require(
+        heads <= d && d % heads == 0,
+        "model.heads",
+        "model.d-model (" + d + ") must be a multiple of model.heads (" + heads + ")");
+    if (heads > d || d % heads != 0) {
+      heads = 1; // reported above; keep the record valid so that other problems are collected too
+    }
+    return new ModelConfig(
+        vocab,
+        context,
+        layers,
+        d,
+        heads,
+        mlp,
+        dropout,
+        bias,
+        tied,
+        eps,
+        std,
+        Objective.valueOf(objective.toUpperCase(Locale.ROOT)));
+  }
+
+  /** This shape with {@code vocabSize} tokens. */
+  public ModelConfig withVocabSize(int v) {
+    return new ModelConfig(
+        v,
+        contextLength,
+        layers,
+        dModel,
+        heads,
+        mlpRatio,
+        dropout,
+        bias,
+        tiedEmbeddings,
+        normEpsilon,
+        initStd,
+        objective);
+  }
+
+  /**
+   * Floating-point operations of one training step per token: 6 x (non-embedding parameters + the
+   * output projection) for the matmuls forward and backward, plus 12 x layers x length x d-model
+   * for attention scores and values (the PaLM / nanoGPT MFU formula).
+   */
+  public double flopsPerToken(int length) {
+    double nonEmbedding = parameters() - (double) contextLength * dModel;
+    return 6 * nonEmbedding + 12.0 * layers * length * dModel;
   }
 
   private static void require(boolean ok, String message) {

@@ -1,0 +1,259 @@
+package dev.forja.training;
+
+import dev.forja.shard.SequenceSampler;
+import dev.forja.shard.ShardFormat;
+import dev.forja.shard.TokenShards;
+import dev.forja.storage.Storage;
+import dev.forja.tokenizer.BpeTokenizer;
+import dev.forja.tokenizer.TokenizerFiles;
+import dev.forja.training.checkpoint.CheckpointListener;
+import dev.forja.training.checkpoint.CheckpointStore;
+import dev.forja.training.model.GptModel;
+import dev.forja.training.model.ModelConfig;
+import dev.forja.training.runtime.MemoryPlan;
+import dev.forja.training.runtime.PeakFlops;
+import dev.forja.training.train.AdamW;
+import dev.forja.training.train.Batches;
+import dev.forja.training.train.DivergenceCheck;
+import dev.forja.training.train.EvalListener;
+import dev.forja.training.train.Evaluator;
+import dev.forja.training.train.MetricsLog;
+import dev.forja.training.train.ProgressLogger;
+import dev.forja.training.train.TrainConfig;
+import dev.forja.training.train.TrainState;
+import dev.forja.training.train.Trainer;
+import dev.forja.training.train.TrainingResult;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Optional;
+import org.bytedeco.javacpp.Pointer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * {@code forja train}: trains on token shards into a run directory, resuming from the run's newest
+ * good checkpoint when it has one (the architecture then comes from the checkpoint, not from the
+ * config). Returns what happened; throws {@link IllegalArgumentException} with the key to change
+ * for a configuration that cannot work.
+ */
+public final class TrainRun {
+  /**
+   * One run.
+   *
+   * @param data the token shards directory
+   * @param runDir where checkpoints and metrics go
+   * @param model the architecture for a fresh run (vocabulary 0: the tokenizer's)
+   * @param train how to optimise
+   * @param stopAfter end this invocation after this many steps (0: run to train.steps)
+   * @param dtype FLOAT for training; DOUBLE for exactness tests
+   */
+  public record Request(
+      URI data, URI runDir, ModelConfig model, TrainConfig train, long stopAfter, DataType dtype) {}
+
+  private TrainRun() {}
+
+  public static TrainingResult run(Storage storage, Request req, PrintStream out)
+      throws IOException {
+    storage.requireUsable(req.runDir());
+    TrainConfig tc = req.train();
+    try (TokenShards shards = TokenShards.open(storage, req.data(), TokenShards.Verify.SIZES);
+        CheckpointStore store = new CheckpointStore(storage, req.runDir(), out)) {
+      BpeTokenizer tokenizer = shardTokenizer(storage, shards);
+      Optional<CheckpointStore.Loaded> resume = store.loadLatest();
+      ModelConfig mc;
+      TrainState state;
+      if (resume.isPresent()) {
+        CheckpointStore.Loaded l = resume.get();
+        mc = l.model();
+        state = l.state();
+        BpeTokenizer ckTok = TokenizerFiles.fromTokenizerJson(l.tokenizerJson(), l.dir() + "");
+        shards.requireTokenizer(ckTok.hash(), "the checkpoint's tokenizer at " + l.dir());
+        out.println("resuming from " + l.dir() + " (step " + state.step() + ")");
+        if (req.model().vocabSize() != 0 && !sameShape(req.model(), mc)) {
+          out.println(
+              "note: model.* settings differ from the checkpoint's; the checkpoint's architecture"
+                  + " is used");
+        }
+      } else {
+        mc =
+            req.model().vocabSize() == 0
+                ? req.model().withVocabSize(tokenizer.vocabSize())
+                : req.model();
+        state = TrainState.start(tc.seed());
+      }
+      if (mc.vocabSize() < tokenizer.vocabSize()) {
+        throw new IllegalArgumentException(
+            "model.vocab-size "
+                + mc.vocabSize()
+                + " is smaller than the tokenizer's "
+                + tokenizer.vocabSize()
+                + ": set model.vocab-size to 0 (the tokenizer's) or at least "
+                + tokenizer.vocabSize());
+      }
+      int length = tc.sequenceLength() == 0 ? mc.contextLength() : tc.sequenceLength();
+      if (length > mc.contextLength()) {
+        throw new IllegalArgumentException(
+            "train.sequence-length "
+                + length
+                + " exceeds model.context-length "
+                + mc.contextLength()
+                + ": lower train.sequence-length or set it to 0");
+      }
+      int maskId = -1;
+      if (mc.objective() == ModelConfig.Objective.MASKED) {
+        maskId = tokenizer.specialId(tc.maskToken());
+        if (maskId < 0) {
+          throw new IllegalArgumentException(
+              "model.objective=masked needs the mask token "
+                  + tc.maskToken()
+                  + " (train.mask-token) in the tokenizer's special tokens "
+                  + tokenizer.specials().keySet()
+                  + ": add it to tokenizer.special-tokens and retrain the tokenizer");
+        }
+      }
+      MemoryPlan plan = MemoryPlan.estimate(mc, tc.microBatch(), length, req.dtype().width());
+      plan.requireFits(nativeLimit(), tc.microBatch(), tc.accumulation());
+
+      long seed = state.seed();
+      SequenceSampler trainSampler =
+          new SequenceSampler(shards.split(ShardFormat.TRAIN), length, seed, 0, 1);
+      Batches train =
+          new Batches(
+              trainSampler,
+              tc.microBatch(),
+              mc.objective(),
+              tc.maskProbability(),
+              maskId,
+              mc.vocabSize(),
+              seed);
+      GptModel model = GptModel.build(mc, tc.microBatch(), length, req.dtype(), seed);
+      AdamW adam = new AdamW(tc, model.parameters());
+      if (resume.isPresent()) {
+        assign(model.parameters(), resume.get().weights(), resume.get().dir() + "");
+        adam.load(resume.get().optimizer());
+      }
+      Evaluator evaluator = evaluator(shards, tokenizer, model, tc, mc, length, maskId, out);
+      MetricsLog metrics = new MetricsLog(storage, req.runDir(), state.step());
+      DivergenceCheck divergence = new DivergenceCheck();
+      List<dev.forja.training.train.TrainListener> listeners =
+          new java.util.ArrayList<>(List.of(divergence));
+      if (evaluator != null) {
+        listeners.add(new EvalListener(evaluator));
+      }
+      listeners.add(new ProgressLogger(out, mc.flopsPerToken(length), PeakFlops.sgemm()));
+      listeners.add(metrics);
+      String tokJson = TokenizerFiles.toTokenizerJson(tokenizer);
+      listeners.add(new CheckpointListener(store, metrics, tokJson, out));
+      Trainer trainer = new Trainer(model, tc, train, adam, state, listeners);
+      TrainingResult result = trainer.run(req.stopAfter());
+      if (divergence.message() != null) {
+        throw new TrainingDivergedException(divergence.message(), result);
+      }
+      return result;
+    }
+  }
+
+  /** The run diverged; the message says what to change. */
+  public static final class TrainingDivergedException extends RuntimeException {
+    private final transient TrainingResult result;
+
+    public TrainingDivergedException(String message, TrainingResult result) {
+      super(message);
+      this.result = result;
+    }
+
+    public TrainingResult result() {
+      return result;
+    }
+  }
+
+  private static Evaluator evaluator(
+      TokenShards shards,
+      BpeTokenizer tokenizer,
+      GptModel model,
+      TrainConfig tc,
+      ModelConfig mc,
+      int length,
+      int maskId,
+      PrintStream out) {
+    var split = shards.manifest().splits().get(ShardFormat.VALIDATION);
+    if (split == null || split.tokens() < length + 1L) {
+      out.println(
+          "WARNING: the validation split has "
+              + (split == null ? 0 : split.tokens())
+              + " tokens, fewer than one sequence of "
+              + (length + 1)
+              + ": no evaluation (raise tokenize.validation-fraction)");
+      return null;
+    }
+    SequenceSampler s = new SequenceSampler(shards.split(ShardFormat.VALIDATION), length, 0, 0, 1);
+    Batches b =
+        new Batches(
+            s, tc.microBatch(), mc.objective(), tc.maskProbability(), maskId, mc.vocabSize(), 0);
+    int[] bytes = new int[mc.vocabSize()];
+    for (int id = 0; id < tokenizer.vocabSize(); id++) {
+      bytes[id] = tokenizer.isSpecial(id) ? 0 : tokenizer.tokenBytes(id).length;
+    }
+    return new Evaluator(model, b, tc.evalBatches(), bytes);
+  }
+
+  /** The tokenizer the shards were made with: the copy beside them, else the lineage's. */
+  public static BpeTokenizer shardTokenizer(Storage storage, TokenShards shards)
+      throws IOException {
+    URI beside = Storage.resolve(shards.dir(), TokenizerFiles.TOKENIZER_JSON);
+    BpeTokenizer t;
+    if (storage.exists(beside)) {
+      t = TokenizerFiles.load(storage, beside);
+    } else {
+      String lineage = shards.manifest().lineage().get("tokenizer");
+      if (lineage == null) {
+        throw new IllegalArgumentException(
+            "the shards at " + shards.dir() + " name no tokenizer: re-run forja tokenize");
+      }
+      t = TokenizerFiles.load(storage, URI.create(lineage));
+    }
+    shards.requireTokenizer(t.hash(), "the tokenizer found for them");
+    return t;
+  }
+
+  /** Copies checkpoint weights into the model's arrays, refusing a name or shape mismatch. */
+  public static void assign(
+      LinkedHashMap<String, INDArray> into, LinkedHashMap<String, INDArray> from, String where) {
+    for (var e : into.entrySet()) {
+      INDArray src = from.get(e.getKey());
+      if (src == null) {
+        throw new IllegalArgumentException(where + " lacks parameter " + e.getKey());
+      }
+      if (!Arrays.equals(src.shape(), e.getValue().shape())) {
+        throw new IllegalArgumentException(
+            where
+                + ": parameter "
+                + e.getKey()
+                + " has shape "
+                + Arrays.toString(src.shape())
+                + ", the model needs "
+                + Arrays.toString(e.getValue().shape()));
+      }
+      e.getValue().assign(src.castTo(e.getValue().dataType()));
+    }
+  }
+
+  private static boolean sameShape(ModelConfig a, ModelConfig b) {
+    return a.withVocabSize(b.vocabSize()).equals(b);
+  }
+
+  /** Native bytes ND4J may still use: javacpp's caps, less the Java heap. */
+  static long nativeLimit() {
+    long max = Pointer.maxBytes();
+    long phys = Pointer.maxPhysicalBytes();
+    if (phys > 0) {
+      long native_ = phys - Runtime.getRuntime().maxMemory();
+      max = max > 0 ? Math.min(max, native_) : native_;
+    }
+    return max;
+  }
+}

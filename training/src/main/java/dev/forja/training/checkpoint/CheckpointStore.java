@@ -1,0 +1,318 @@
+package dev.forja.training.checkpoint;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.forja.storage.CommitManifest;
+import dev.forja.storage.Storage;
+import dev.forja.storage.StorageException;
+import dev.forja.training.model.ModelConfig;
+import dev.forja.training.train.TrainConfig;
+import dev.forja.training.train.TrainState;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Checkpoints of a run on any Hadoop URI. Format version 1: {@code RUN/checkpoints/step-NNNNNNNN/}
+ * holds {@code model.safetensors} (Hugging Face GPT-2 names), {@code optimizer.safetensors} ({@code
+ * exp_avg.NAME}, {@code exp_avg_sq.NAME}), {@code trainer-state.json}, {@code model-config.json},
+ * {@code train-config.json} and {@code tokenizer.json}; {@code _MANIFEST.json} with every file's
+ * size and SHA-256 is written last and is the commit. A directory without it is a crash mid-write
+ * and is never read.
+ *
+ * <p>Writing: {@link #snapshot} copies the arrays on the training thread (a memory copy), then
+ * {@link #writeAsync} writes on a background thread; the next write waits for the previous one.
+ * After each commit the store keeps the newest {@code train.keep-checkpoints} and the best. Loading
+ * verifies sizes and checksums and falls back to the previous committed checkpoint, with a warning,
+ * when the newest is damaged.
+ */
+public final class CheckpointStore implements AutoCloseable {
+  public static final String DIR = "checkpoints";
+  public static final String KIND = "forja-checkpoint";
+  public static final int FORMAT_VERSION = 1;
+  public static final String MODEL = "model.safetensors";
+  public static final String OPTIMIZER = "optimizer.safetensors";
+  public static final String STATE = "trainer-state.json";
+  public static final String MODEL_CONFIG = "model-config.json";
+  public static final String TRAIN_CONFIG = "train-config.json";
+  public static final String TOKENIZER = "tokenizer.json";
+
+  static final ObjectMapper JSON =
+      new ObjectMapper()
+          .enable(SerializationFeature.INDENT_OUTPUT)
+          .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+  /** What a checkpoint holds, detached from the live training arrays. */
+  public record Snapshot(
+      TrainState state,
+      LinkedHashMap<String, INDArray> weights,
+      LinkedHashMap<String, INDArray> optimizer,
+      ModelConfig model,
+      TrainConfig train,
+      String tokenizerJson) {}
+
+  /** A checkpoint read back. */
+  public record Loaded(
+      URI dir,
+      TrainState state,
+      LinkedHashMap<String, INDArray> weights,
+      LinkedHashMap<String, INDArray> optimizer,
+      ModelConfig model,
+      TrainConfig train,
+      String tokenizerJson) {}
+
+  private final Storage storage;
+  private final URI root;
+  private final PrintStream log;
+  private final ExecutorService writer =
+      Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "forja-checkpoint-writer");
+            t.setDaemon(true);
+            return t;
+          });
+  private Future<URI> pending;
+
+  public CheckpointStore(Storage storage, URI runDir, PrintStream log) {
+    this.storage = storage;
+    this.root = Storage.resolve(runDir, DIR);
+    this.log = log;
+  }
+
+  public URI root() {
+    return root;
+  }
+
+  public static String dirName(long step) {
+    return String.format("step-%08d", step);
+  }
+
+  /** Copies the arrays, so that training can go on while the copy is written. */
+  public static Snapshot snapshot(
+      TrainState state,
+      Map<String, INDArray> weights,
+      Map<String, INDArray> optimizer,
+      ModelConfig model,
+      TrainConfig train,
+      String tokenizerJson) {
+    LinkedHashMap<String, INDArray> w = new LinkedHashMap<>();
+    weights.forEach((k, v) -> w.put(k, v.dup('c')));
+    LinkedHashMap<String, INDArray> o = new LinkedHashMap<>();
+    optimizer.forEach((k, v) -> o.put(k, v.dup('c')));
+    return new Snapshot(state, w, o, model, train, tokenizerJson);
+  }
+
+  /**
+   * Writes {@code s} in the background after any previous write has finished; then prunes to the
+   * newest {@code keep} plus the best. Failures surface from the next {@link #await}.
+   */
+  public synchronized void writeAsync(Snapshot s, int keep) {
+    await();
+    pending =
+        writer.submit(
+            () -> {
+              URI dir = write(s);
+              prune(keep, s.state().bestStep());
+              return dir;
+            });
+  }
+
+  /** Waits for the background write; rethrows its failure. */
+  public synchronized Optional<URI> await() {
+    if (pending == null) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(pending.get());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while writing a checkpoint", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      Throwable c = e.getCause();
+      throw c instanceof RuntimeException r
+          ? r
+          : new UncheckedIOException(
+              "writing a checkpoint failed: " + c.getMessage(),
+              c instanceof IOException io ? io : new IOException(c));
+    } finally {
+      pending = null;
+    }
+  }
+
+  /** Writes and commits a checkpoint now; returns its directory. */
+  public URI write(Snapshot s) throws IOException {
+    URI dir = Storage.resolve(root, dirName(s.state().step()));
+    if (storage.exists(dir)) {
+      storage.delete(dir, true); // an uncommitted leftover, or a checkpoint being redone
+    }
+    storage.mkdirs(dir);
+    List<CommitManifest.FileRecord> files = new ArrayList<>();
+    Map<String, String> meta = Map.of("format", "pt", "forja_step", "" + s.state().step());
+    files.add(writeFile(dir, MODEL, out -> SafeTensors.write(out, s.weights(), meta)));
+    files.add(writeFile(dir, OPTIMIZER, out -> SafeTensors.write(out, s.optimizer(), meta)));
+    files.add(writeFile(dir, STATE, out -> JSON.writeValue(out, s.state())));
+    files.add(writeFile(dir, MODEL_CONFIG, out -> JSON.writeValue(out, s.model())));
+    files.add(writeFile(dir, TRAIN_CONFIG, out -> JSON.writeValue(out, s.train())));
+    files.add(
+        writeFile(
+            dir, TOKENIZER, out -> out.write(s.tokenizerJson().getBytes(StandardCharsets.UTF_8))));
+    Map<String, String> props = new TreeMap<>();
+    props.put("step", Long.toString(s.state().step()));
+    props.put("checkpoint_format_version", Integer.toString(FORMAT_VERSION));
+    CommitManifest m =
+        new CommitManifest(
+            CommitManifest.FORMAT_VERSION, KIND, Instant.now().toString(), props, files);
+    storage.writeString(Storage.resolve(dir, CommitManifest.FILE_NAME), m.toJson(), false);
+    return dir;
+  }
+
+  private interface Body {
+    void write(OutputStream out) throws IOException;
+  }
+
+  private CommitManifest.FileRecord writeFile(URI dir, String name, Body body) throws IOException {
+    MessageDigest sha;
+    try {
+      sha = MessageDigest.getInstance("SHA-256");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    long[] count = new long[1];
+    try (OutputStream raw = storage.create(Storage.resolve(dir, name), true);
+        OutputStream buffered = new java.io.BufferedOutputStream(raw, 1 << 20);
+        DigestOutputStream digest = new DigestOutputStream(buffered, sha);
+        OutputStream counting =
+            new java.io.FilterOutputStream(digest) {
+              @Override
+              public void write(byte[] b, int off, int len) throws IOException {
+                out.write(b, off, len);
+                count[0] += len;
+              }
+
+              @Override
+              public void write(int b) throws IOException {
+                out.write(b);
+                count[0]++;
+              }
+            }) {
+      body.write(counting);
+    }
+    return new CommitManifest.FileRecord(name, count[0], HexFormat.of().formatHex(sha.digest()));
+  }
+
+  /** Steps of the committed checkpoints, newest first (committed = readable manifest). */
+  public List<Long> committedSteps() throws IOException {
+    List<Long> steps = new ArrayList<>();
+    if (!storage.exists(root)) {
+      return steps;
+    }
+    for (Storage.Entry e : storage.list(root)) {
+      String name = lastSegment(e.uri());
+      if (e.directory() && name.matches("step-\\d{8,}")) {
+        if (CommitManifest.read(storage, e.uri()).isPresent()) {
+          steps.add(Long.parseLong(name.substring(5)));
+        }
+      }
+    }
+    steps.sort((a, b) -> Long.compare(b, a));
+    return steps;
+  }
+
+  private static String lastSegment(URI uri) {
+    String p = uri.getPath();
+    if (p.endsWith("/")) {
+      p = p.substring(0, p.length() - 1);
+    }
+    return p.substring(p.lastIndexOf('/') + 1);
+  }
+
+  /** Deletes committed checkpoints beyond the newest {@code keep}, sparing {@code bestStep}. */
+  void prune(int keep, long bestStep) throws IOException {
+    List<Long> steps = committedSteps();
+    for (int i = keep; i < steps.size(); i++) {
+      if (steps.get(i) != bestStep) {
+        storage.delete(Storage.resolve(root, dirName(steps.get(i))), true);
+      }
+    }
+  }
+
+  /**
+   * The newest committed checkpoint that passes its checksums; a damaged one is skipped with a
+   * warning naming the problem. Empty when the run has none.
+   */
+  public Optional<Loaded> loadLatest() throws IOException {
+    List<Long> steps = committedSteps();
+    for (long step : steps) {
+      URI dir = Storage.resolve(root, dirName(step));
+      try {
+        return Optional.of(load(storage, dir));
+      } catch (IOException | StorageException | UncheckedIOException e) {
+        log.println(
+            "WARNING: checkpoint "
+                + dir
+                + " is damaged ("
+                + e.getMessage()
+                + "); falling back to the previous committed checkpoint");
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** Reads one committed checkpoint, verifying every file's size and SHA-256 first. */
+  public static Loaded load(Storage storage, URI dir) throws IOException {
+    CommitManifest m =
+        CommitManifest.read(storage, dir)
+            .orElseThrow(
+                () ->
+                    new StorageException(
+                        dir + " is not a committed checkpoint (no readable _MANIFEST.json)"));
+    if (!KIND.equals(m.kind())) {
+      throw new StorageException(dir + " holds a " + m.kind() + ", not a checkpoint");
+    }
+    m.verify(storage, dir, true);
+    LinkedHashMap<String, INDArray> weights;
+    try (InputStream in = storage.open(Storage.resolve(dir, MODEL))) {
+      weights = SafeTensors.read(in, dir + "/" + MODEL).tensors();
+    }
+    LinkedHashMap<String, INDArray> opt;
+    try (InputStream in = storage.open(Storage.resolve(dir, OPTIMIZER))) {
+      opt = SafeTensors.read(in, dir + "/" + OPTIMIZER).tensors();
+    }
+    TrainState state =
+        JSON.readValue(storage.readString(Storage.resolve(dir, STATE)), TrainState.class);
+    ModelConfig model =
+        JSON.readValue(storage.readString(Storage.resolve(dir, MODEL_CONFIG)), ModelConfig.class);
+    TrainConfig train =
+        JSON.readValue(storage.readString(Storage.resolve(dir, TRAIN_CONFIG)), TrainConfig.class);
+    String tokenizer = storage.readString(Storage.resolve(dir, TOKENIZER));
+    return new Loaded(dir, state, weights, opt, model, train, tokenizer);
+  }
+
+  @Override
+  public void close() {
+    try {
+      await();
+    } finally {
+      writer.shutdown();
+    }
+  }
+}

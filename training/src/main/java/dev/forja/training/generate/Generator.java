@@ -1,0 +1,153 @@
+package dev.forja.training.generate;
+
+import dev.forja.training.model.GptModel;
+import dev.forja.training.model.ModelConfig;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.function.IntPredicate;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * Incremental decoding for a causal GPT: one token at a time through the same weights (by their
+ * Hugging Face names), keeping each layer's keys and values in a cache, so that a new token costs
+ * one position's work, not the whole prefix's. Written with eager ND4J ops, independently of the
+ * SameDiff training graph (a test holds the two to the same logits).
+ */
+public final class Generator {
+  private final ModelConfig c;
+  private final Map<String, INDArray> w;
+  private final INDArray[] keys;
+  private final INDArray[] values;
+  private int position;
+
+  public Generator(ModelConfig config, Map<String, INDArray> weights) {
+    if (config.objective() != ModelConfig.Objective.CAUSAL) {
+      throw new IllegalArgumentException(
+          "this checkpoint was trained with model.objective=masked (bidirectional attention):"
+              + " it fills masks, it does not generate text left to right");
+    }
+    this.c = config;
+    this.w = weights;
+    this.keys = new INDArray[config.layers()];
+    this.values = new INDArray[config.layers()];
+    INDArray wte = weights.get(GptModel.WTE);
+    for (int l = 0; l < config.layers(); l++) {
+      keys[l] =
+          Nd4j.create(wte.dataType(), config.heads(), config.contextLength(), config.headSize());
+      values[l] =
+          Nd4j.create(wte.dataType(), config.heads(), config.contextLength(), config.headSize());
+    }
+  }
+
+  /** Forgets the cached prefix. */
+  public void reset() {
+    position = 0;
+  }
+
+  public int position() {
+    return position;
+  }
+
+  /** Feeds one token at the next position; returns the logits for the position after it, [V]. */
+  public INDArray next(int token) {
+    if (position >= c.contextLength()) {
+      throw new IllegalStateException(
+          "the sequence reached model.context-length " + c.contextLength());
+    }
+    int d = c.dModel();
+    int hs = c.headSize();
+    int t = position;
+    INDArray x = w.get(GptModel.WTE).getRow(token).add(w.get(GptModel.WPE).getRow(t)).reshape(1, d);
+    for (int l = 0; l < c.layers(); l++) {
+      INDArray a = norm(x, GptModel.layer(l, "ln_1"));
+      INDArray qkv = linear(a, GptModel.layer(l, "attn.c_attn"));
+      INDArray q = qkv.get(NDArrayIndex.all(), NDArrayIndex.interval(0, d)).reshape(c.heads(), hs);
+      INDArray k =
+          qkv.get(NDArrayIndex.all(), NDArrayIndex.interval(d, 2 * d)).reshape(c.heads(), hs);
+      INDArray v =
+          qkv.get(NDArrayIndex.all(), NDArrayIndex.interval(2 * d, 3 * d)).reshape(c.heads(), hs);
+      keys[l].get(NDArrayIndex.all(), NDArrayIndex.point(t), NDArrayIndex.all()).assign(k);
+      values[l].get(NDArrayIndex.all(), NDArrayIndex.point(t), NDArrayIndex.all()).assign(v);
+      INDArray merged = Nd4j.create(x.dataType(), 1, d);
+      for (int h = 0; h < c.heads(); h++) {
+        INDArray kh =
+            keys[l].get(NDArrayIndex.point(h), NDArrayIndex.interval(0, t + 1), NDArrayIndex.all());
+        INDArray vh =
+            values[l].get(
+                NDArrayIndex.point(h), NDArrayIndex.interval(0, t + 1), NDArrayIndex.all());
+        INDArray scores = q.getRow(h).reshape(1, hs).mmul(kh.transpose()).muli(1.0 / Math.sqrt(hs));
+        INDArray probs = Transforms.softmax(scores, true);
+        merged
+            .get(NDArrayIndex.all(), NDArrayIndex.interval(h * hs, (h + 1) * hs))
+            .assign(probs.mmul(vh));
+      }
+      x = x.add(linear(merged, GptModel.layer(l, "attn.c_proj")));
+      INDArray m = norm(x, GptModel.layer(l, "ln_2"));
+      x =
+          x.add(
+              linear(
+                  gelu(linear(m, GptModel.layer(l, "mlp.c_fc"))), GptModel.layer(l, "mlp.c_proj")));
+    }
+    INDArray xf = normNamed(x, GptModel.LN_F_WEIGHT, GptModel.LN_F_BIAS);
+    INDArray head = c.tiedEmbeddings() ? w.get(GptModel.WTE) : w.get(GptModel.LM_HEAD);
+    position++;
+    return xf.mmul(head.transpose()).reshape(head.rows());
+  }
+
+  /**
+   * Feeds the prompt, then samples up to {@code maxTokens} tokens, stopping early at a token for
+   * which {@code stop} holds (that token is not returned) or at the context length.
+   */
+  public int[] generate(
+      int[] prompt, int maxTokens, Sampling sampling, SplittableRandom rng, IntPredicate stop) {
+    if (prompt.length == 0) {
+      throw new IllegalArgumentException("the prompt is empty: give at least one token");
+    }
+    reset();
+    INDArray logits = null;
+    for (int id : prompt) {
+      logits = next(id);
+    }
+    int[] out = new int[maxTokens];
+    int n = 0;
+    while (n < maxTokens) {
+      int id = sampling.sample(logits.toFloatVector(), rng);
+      if (stop.test(id)) {
+        break;
+      }
+      out[n++] = id;
+      if (position >= c.contextLength()) {
+        break;
+      }
+      logits = next(id);
+    }
+    return java.util.Arrays.copyOf(out, n);
+  }
+
+  private INDArray linear(INDArray x, String prefix) {
+    INDArray y = x.mmul(w.get(prefix + ".weight"));
+    INDArray b = w.get(prefix + ".bias");
+    return b == null ? y : y.addiRowVector(b);
+  }
+
+  private INDArray norm(INDArray x, String prefix) {
+    return normNamed(x, prefix + ".weight", prefix + ".bias");
+  }
+
+  private INDArray normNamed(INDArray x, String weight, String bias) {
+    INDArray centered = x.sub(x.mean(true, 1));
+    INDArray var = centered.mul(centered).mean(true, 1);
+    INDArray y =
+        centered.div(Transforms.sqrt(var.add(c.normEpsilon()), false)).mulRowVector(w.get(weight));
+    INDArray b = w.get(bias);
+    return b == null ? y : y.addiRowVector(b);
+  }
+
+  private static INDArray gelu(INDArray x) {
+    INDArray inner = x.add(x.mul(x).mul(x).muli(0.044715)).muli(Math.sqrt(2 / Math.PI));
+    return x.mul(0.5).muli(Transforms.tanh(inner, false).addi(1.0));
+  }
+}

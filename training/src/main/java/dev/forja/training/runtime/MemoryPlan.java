@@ -1,0 +1,67 @@
+package dev.forja.training.runtime;
+
+import dev.forja.training.model.ModelConfig;
+import java.util.Locale;
+
+/**
+ * What a training configuration needs in native memory, estimated before anything is allocated, so
+ * that a configuration that cannot fit fails in a second rather than after minutes of swapping.
+ *
+ * <p>Parameters: weights, gradients as SameDiff returns them, the accumulated gradients, Adam's two
+ * moments and a checkpoint snapshot (6 copies). Activations kept for the backward pass, per
+ * micro-batch of B sequences of T tokens: per layer about 24 B T d (norms, q/k/v, projections, the
+ * 4d MLP and its GELU pieces) plus 4 B H T^2 (scores, mask, softmax and its gradient); once, 6 B T
+ * V for the one-hot input, logits, log-probabilities, one-hot targets and their gradients. Twice
+ * the activations are allowed for the backward pass's temporaries.
+ */
+public record MemoryPlan(long parameterBytes, long activationBytes) {
+  public static MemoryPlan estimate(ModelConfig c, int microBatch, int length, int bytesPerValue) {
+    long p = c.parameters() * bytesPerValue;
+    double bt = (double) microBatch * length;
+    double perLayer = 24 * bt * c.dModel() + 4.0 * microBatch * c.heads() * length * length;
+    double once = 6 * bt * c.vocabSize();
+    long act = (long) (2 * (c.layers() * perLayer + once) * bytesPerValue);
+    return new MemoryPlan(6 * p, act);
+  }
+
+  public long totalBytes() {
+    return parameterBytes + activationBytes;
+  }
+
+  /**
+   * Throws with a suggestion when the plan exceeds {@code limitBytes} (the javacpp physical-memory
+   * cap); {@code limitBytes <= 0} means no cap.
+   */
+  public void requireFits(long limitBytes, int microBatch, int accumulation) {
+    if (limitBytes <= 0 || totalBytes() <= limitBytes) {
+      return;
+    }
+    String hint;
+    if (microBatch > 1) {
+      int smaller = Math.max(1, microBatch / 2);
+      hint =
+          String.format(
+              Locale.ROOT,
+              "set train.micro-batch-size=%d and train.accumulation-steps=%d (same tokens per"
+                  + " step, half the activations)",
+              smaller,
+              accumulation * microBatch / smaller);
+    } else {
+      hint = "use a smaller model (model.d-model, model.layers) or a shorter train.sequence-length";
+    }
+    throw new IllegalArgumentException(
+        String.format(
+            Locale.ROOT,
+            "this configuration needs about %.1f GiB of native memory (%.1f GiB parameters and"
+                + " optimizer state, %.1f GiB activations) but ND4J may use %.1f GiB"
+                + " (-Dorg.bytedeco.javacpp.maxphysicalbytes, FORJA_NATIVE_MEMORY): %s, or raise"
+                + " the cap if the machine has the memory",
+            totalBytes() / GIB,
+            parameterBytes / GIB,
+            activationBytes / GIB,
+            limitBytes / GIB,
+            hint));
+  }
+
+  private static final double GIB = 1024.0 * 1024 * 1024;
+}

@@ -1,0 +1,107 @@
+package dev.forja.training.train;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * Adam with decoupled weight decay (Loshchilov and Hutter), exactly PyTorch's {@code
+ * torch.optim.AdamW} update: {@code p -= lr * wd * p}, then {@code p -= lr / (1 - b1^t) * m /
+ * (sqrt(v) / sqrt(1 - b2^t) + eps)}. The moments live in named arrays ({@code exp_avg.NAME}, {@code
+ * exp_avg_sq.NAME}, PyTorch's names) so that a checkpoint stores and restores them exactly.
+ */
+public final class AdamW {
+  public static final String EXP_AVG = "exp_avg.";
+  public static final String EXP_AVG_SQ = "exp_avg_sq.";
+
+  private final TrainConfig config;
+  private final LinkedHashMap<String, INDArray> m = new LinkedHashMap<>();
+  private final LinkedHashMap<String, INDArray> v = new LinkedHashMap<>();
+
+  public AdamW(TrainConfig config, Map<String, INDArray> parameters) {
+    this.config = config;
+    parameters.forEach(
+        (name, p) -> {
+          m.put(name, Nd4j.zeros(p.dataType(), p.shape()));
+          v.put(name, Nd4j.zeros(p.dataType(), p.shape()));
+        });
+  }
+
+  /**
+   * Applies step {@code t} (1-based, for bias correction) with learning rate {@code lr} to the
+   * parameters, in place.
+   */
+  public void step(
+      Map<String, INDArray> parameters, Map<String, INDArray> grads, long t, double lr) {
+    double b1 = config.beta1();
+    double b2 = config.beta2();
+    double bc1 = 1 - Math.pow(b1, t);
+    double bc2 = Math.sqrt(1 - Math.pow(b2, t));
+    for (Map.Entry<String, INDArray> e : parameters.entrySet()) {
+      String name = e.getKey();
+      INDArray p = e.getValue();
+      INDArray g = grads.get(name);
+      INDArray mm = m.get(name);
+      INDArray vv = v.get(name);
+      mm.muli(b1).addi(g.mul(1 - b1));
+      vv.muli(b2).addi(g.mul(g).muli(1 - b2));
+      if (config.weightDecay() > 0 && config.decays(name)) {
+        p.muli(1 - lr * config.weightDecay());
+      }
+      INDArray denom = Transforms.sqrt(vv, true).divi(bc2).addi(config.epsilon());
+      p.subi(mm.div(denom).muli(lr / bc1));
+    }
+  }
+
+  /** The optimizer state as named arrays (live). */
+  public LinkedHashMap<String, INDArray> state() {
+    LinkedHashMap<String, INDArray> out = new LinkedHashMap<>();
+    m.forEach((k, a) -> out.put(EXP_AVG + k, a));
+    v.forEach((k, a) -> out.put(EXP_AVG_SQ + k, a));
+    return out;
+  }
+
+  /** Restores the state written by {@link #state()}; every moment must be present. */
+  public void load(Map<String, INDArray> state) {
+    for (Map.Entry<String, INDArray> e : state().entrySet()) {
+      INDArray src = state.get(e.getKey());
+      if (src == null) {
+        throw new IllegalStateException("optimizer state lacks " + e.getKey());
+      }
+      if (!java.util.Arrays.equals(src.shape(), e.getValue().shape())) {
+        throw new IllegalStateException(
+            "optimizer state "
+                + e.getKey()
+                + " has shape "
+                + java.util.Arrays.toString(src.shape())
+                + ", the model needs "
+                + java.util.Arrays.toString(e.getValue().shape()));
+      }
+      e.getValue().assign(src);
+    }
+  }
+
+  /**
+   * Scales the gradients so that their global L2 norm is at most {@code maxNorm} (PyTorch's {@code
+   * clip_grad_norm_}); returns the norm before clipping.
+   */
+  public static double clipGlobalNorm(Map<String, INDArray> grads, double maxNorm) {
+    double sq = 0;
+    for (INDArray g : grads.values()) {
+      double n = g.norm2Number().doubleValue();
+      sq += n * n;
+    }
+    double norm = Math.sqrt(sq);
+    if (maxNorm > 0) {
+      double coef = maxNorm / (norm + 1e-6);
+      if (coef < 1) {
+        for (INDArray g : grads.values()) {
+          g.muli(coef);
+        }
+      }
+    }
+    return norm;
+  }
+}

@@ -1,0 +1,94 @@
+package dev.forja.training.train;
+
+import dev.forja.shard.SequenceSampler;
+import dev.forja.training.model.ModelConfig;
+import java.util.SplittableRandom;
+
+/**
+ * Micro-batches from a {@link SequenceSampler}. Causal: inputs are a window's first {@code length}
+ * tokens, targets the same shifted by one. Masked: BERT's rule: each position is chosen with {@code
+ * train.mask-probability}; a chosen token becomes the mask token 80% of the time, a random token
+ * 10%, itself 10%; only chosen positions have targets (others are -1). The masking randomness is a
+ * function of (seed, step, micro-batch), so a resumed run masks exactly as an uninterrupted one.
+ */
+public final class Batches {
+  /** One micro-batch, row-major {@code [batch, length]}; {@code predicted} targets are not -1. */
+  public record Batch(int[] ids, int[] targets, int predicted) {}
+
+  private final SequenceSampler sampler;
+  private final int batch;
+  private final int length;
+  private final ModelConfig.Objective objective;
+  private final double maskProbability;
+  private final int maskId;
+  private final int vocab;
+  private final long seed;
+  private final int[] window;
+
+  public Batches(
+      SequenceSampler sampler,
+      int batch,
+      ModelConfig.Objective objective,
+      double maskProbability,
+      int maskId,
+      int vocab,
+      long seed) {
+    this.sampler = sampler;
+    this.batch = batch;
+    this.length = sampler.length();
+    this.objective = objective;
+    this.maskProbability = maskProbability;
+    this.maskId = maskId;
+    this.vocab = vocab;
+    this.seed = seed;
+    this.window = new int[length + 1];
+  }
+
+  public SequenceSampler sampler() {
+    return sampler;
+  }
+
+  /** The next micro-batch; {@code step} and {@code micro} select the masking randomness. */
+  public Batch next(long step, int micro) {
+    int[] ids = new int[batch * length];
+    int[] targets = new int[batch * length];
+    int predicted = 0;
+    SplittableRandom rng =
+        new SplittableRandom(seed ^ (0x9E3779B97F4A7C15L * (step * 1_000_003L + micro + 1)));
+    for (int b = 0; b < batch; b++) {
+      sampler.next(window);
+      int off = b * length;
+      if (objective == ModelConfig.Objective.CAUSAL) {
+        System.arraycopy(window, 0, ids, off, length);
+        System.arraycopy(window, 1, targets, off, length);
+        predicted += length;
+      } else {
+        predicted += mask(window, ids, targets, off, rng);
+      }
+    }
+    return new Batch(ids, targets, predicted);
+  }
+
+  private int mask(int[] src, int[] ids, int[] targets, int off, SplittableRandom rng) {
+    int chosen = 0;
+    for (int t = 0; t < length; t++) {
+      int token = src[t];
+      if (rng.nextDouble() < maskProbability) {
+        chosen++;
+        targets[off + t] = token;
+        double r = rng.nextDouble();
+        ids[off + t] = r < 0.8 ? maskId : r < 0.9 ? rng.nextInt(vocab) : token;
+      } else {
+        targets[off + t] = -1;
+        ids[off + t] = token;
+      }
+    }
+    if (chosen == 0) { // every sequence predicts at least one token
+      int t = rng.nextInt(length);
+      targets[off + t] = src[t];
+      ids[off + t] = maskId;
+      chosen = 1;
+    }
+    return chosen;
+  }
+}

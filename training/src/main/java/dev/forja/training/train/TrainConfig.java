@@ -1,0 +1,200 @@
+package dev.forja.training.train;
+
+import dev.forja.config.ConfigReader;
+import java.io.Serializable;
+import java.util.List;
+
+/**
+ * How {@code forja train} optimises: {@code train.*}. Every default is documented where it is read
+ * and pinned by a test.
+ *
+ * @param steps optimizer steps in the run ({@code train.steps})
+ * @param microBatch sequences per forward/backward pass ({@code train.micro-batch-size})
+ * @param accumulation micro-batches per optimizer step ({@code train.accumulation-steps}); the loss
+ *     is normalised by the tokens of the whole step, so the gradient equals one big batch's
+ * @param sequenceLength tokens per sequence; 0 uses the model's context length
+ * @param lr peak learning rate, reached after {@code warmupSteps}
+ * @param minLr the floor the cosine decays to at {@code steps}
+ * @param warmupSteps linear warmup from 0
+ * @param weightDecay decoupled (AdamW) weight decay
+ * @param noDecay parameter-name fragments exempt from weight decay (biases, norms, embeddings)
+ * @param beta1 Adam's first-moment decay
+ * @param beta2 Adam's second-moment decay
+ * @param epsilon Adam's denominator epsilon
+ * @param gradClip clip the global gradient norm to this (0 disables)
+ * @param evalEvery evaluate on the validation split every N steps (0: only at the end)
+ * @param evalBatches micro-batches per evaluation
+ * @param earlyStopPatience stop after this many evaluations without improvement (0: never)
+ * @param checkpointEvery write a checkpoint every N steps (0: only at the end)
+ * @param keepCheckpoints committed checkpoints kept, newest first (the best is kept as well)
+ * @param logEvery print progress every N steps
+ * @param seed seeds the weights, the data order and the masking
+ * @param maskProbability masked-LM: share of tokens chosen for prediction
+ * @param maskToken masked-LM: the special token that replaces 80% of the chosen tokens
+ */
+public record TrainConfig(
+    long steps,
+    int microBatch,
+    int accumulation,
+    int sequenceLength,
+    double lr,
+    double minLr,
+    long warmupSteps,
+    double weightDecay,
+    List<String> noDecay,
+    double beta1,
+    double beta2,
+    double epsilon,
+    double gradClip,
+    long evalEvery,
+    int evalBatches,
+    int earlyStopPatience,
+    long checkpointEvery,
+    int keepCheckpoints,
+    long logEvery,
+    long seed,
+    double maskProbability,
+    String maskToken)
+    implements Serializable {
+
+  public TrainConfig {
+    noDecay = List.copyOf(noDecay);
+    if (minLr > lr) {
+      throw new IllegalArgumentException(
+          "train.min-lr (" + minLr + ") must not exceed train.lr (" + lr + ")");
+    }
+  }
+
+  public static TrainConfig read(ConfigReader r) {
+    long steps = r.longIn("train.steps", 1000, 1, Long.MAX_VALUE / 2, "Optimizer steps.");
+    int micro =
+        r.intIn("train.micro-batch-size", 8, 1, 1 << 16, "Sequences per forward/backward pass.");
+    int acc =
+        r.intIn(
+            "train.accumulation-steps",
+            1,
+            1,
+            1 << 16,
+            "Micro-batches per optimizer step (loss normalised by the step's tokens).");
+    int len =
+        r.intIn(
+            "train.sequence-length",
+            0,
+            0,
+            1 << 16,
+            "Tokens per sequence; 0: model.context-length.");
+    double lr = r.doubleIn("train.lr", 3e-4, 0, 10, "Peak learning rate (after warmup).");
+    double minLr =
+        r.doubleIn(
+            "train.min-lr", 3e-5, 0, 10, "Floor of the cosine decay, reached at train.steps.");
+    long warmup =
+        r.longIn("train.warmup-steps", 100, 0, Long.MAX_VALUE / 2, "Linear warmup steps from 0.");
+    double wd = r.doubleIn("train.weight-decay", 0.1, 0, 10, "Decoupled (AdamW) weight decay.");
+    List<String> noDecay =
+        r.list(
+            "train.no-decay",
+            List.of(".bias", "ln_", "wte", "wpe"),
+            "Parameter-name fragments exempt from weight decay (biases, norms, embeddings).");
+    double b1 = r.doubleIn("train.beta1", 0.9, 0, 0.999999, "Adam beta1.");
+    double b2 = r.doubleIn("train.beta2", 0.95, 0, 0.999999, "Adam beta2.");
+    double eps = r.doubleIn("train.epsilon", 1e-8, 1e-30, 1, "Adam epsilon.");
+    double clip =
+        r.doubleIn("train.grad-clip", 1.0, 0, 1e9, "Clip the global gradient norm (0: off).");
+    long evalEvery =
+        r.longIn(
+            "train.eval-every",
+            200,
+            0,
+            Long.MAX_VALUE / 2,
+            "Evaluate on the validation split every N steps (0: only at the end).");
+    int evalBatches =
+        r.intIn("train.eval-batches", 20, 1, 1 << 20, "Micro-batches per evaluation.");
+    int patience =
+        r.intIn(
+            "train.early-stop-patience",
+            0,
+            0,
+            1 << 20,
+            "Stop after N evaluations without improvement (0: never).");
+    long ckEvery =
+        r.longIn(
+            "train.checkpoint-every",
+            200,
+            0,
+            Long.MAX_VALUE / 2,
+            "Write a checkpoint every N steps (0: only at the end).");
+    int keep =
+        r.intIn(
+            "train.keep-checkpoints",
+            3,
+            1,
+            1 << 16,
+            "Committed checkpoints kept, newest first; the best is kept as well.");
+    long logEvery =
+        r.longIn("train.log-every", 10, 1, Long.MAX_VALUE / 2, "Progress every N steps.");
+    long seed =
+        r.longIn(
+            "train.seed", 1234, Long.MIN_VALUE, Long.MAX_VALUE, "Seeds weights, data and masking.");
+    double maskP =
+        r.doubleIn(
+            "train.mask-probability",
+            0.15,
+            0.001,
+            1,
+            "Masked-LM: share of tokens to predict (80% masked, 10% random, 10% kept).");
+    String maskToken =
+        r.string("train.mask-token", "<|mask|>", "Masked-LM: the tokenizer's mask special token.");
+    r.require(
+        minLr <= lr, "train.min-lr", "must not exceed train.lr (" + lr + "); lower train.min-lr");
+    return new TrainConfig(
+        steps,
+        micro,
+        acc,
+        len,
+        lr,
+        Math.min(minLr, lr),
+        warmup,
+        wd,
+        noDecay,
+        b1,
+        b2,
+        eps,
+        clip,
+        evalEvery,
+        evalBatches,
+        patience,
+        ckEvery,
+        keep,
+        logEvery,
+        seed,
+        maskP,
+        maskToken);
+  }
+
+  /** The learning rate of step {@code step} (0-based): linear warmup, then cosine to the floor. */
+  public double learningRate(long step) {
+    if (step < warmupSteps) {
+      return lr * (step + 1) / warmupSteps;
+    }
+    if (step >= steps) {
+      return minLr;
+    }
+    double progress = (double) (step - warmupSteps) / Math.max(1, steps - warmupSteps);
+    return minLr + 0.5 * (1 + Math.cos(Math.PI * progress)) * (lr - minLr);
+  }
+
+  /** Whether the named parameter is decayed. */
+  public boolean decays(String parameter) {
+    for (String f : noDecay) {
+      if (parameter.contains(f)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Sequences per optimizer step. */
+  public int sequencesPerStep() {
+    return microBatch * accumulation;
+  }
+}
