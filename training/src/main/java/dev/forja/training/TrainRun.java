@@ -50,9 +50,16 @@ public final class TrainRun {
    * @param train how to optimise
    * @param stopAfter end this invocation after this many steps (0: run to train.steps)
    * @param dtype FLOAT for training; DOUBLE for exactness tests
+   * @param listeners more listeners (monitoring hooks), called after Forja's own
    */
   public record Request(
-      URI data, URI runDir, ModelConfig model, TrainConfig train, long stopAfter, DataType dtype) {}
+      URI data,
+      URI runDir,
+      ModelConfig model,
+      TrainConfig train,
+      long stopAfter,
+      DataType dtype,
+      List<dev.forja.training.train.TrainListener> listeners) {}
 
   private TrainRun() {}
 
@@ -105,8 +112,7 @@ public final class TrainRun {
       }
       int maskId = -1;
       if (mc.objective() == ModelConfig.Objective.MASKED) {
-        maskId = tokenizer.specialId(tc.maskToken());
-        if (maskId < 0) {
+        if (!tokenizer.specials().containsKey(tc.maskToken())) {
           throw new IllegalArgumentException(
               "model.objective=masked needs the mask token "
                   + tc.maskToken()
@@ -114,6 +120,7 @@ public final class TrainRun {
                   + tokenizer.specials().keySet()
                   + ": add it to tokenizer.special-tokens and retrain the tokenizer");
         }
+        maskId = tokenizer.specialId(tc.maskToken());
       }
       MemoryPlan plan = MemoryPlan.estimate(mc, tc.microBatch(), length, req.dtype().width());
       plan.requireFits(nativeLimit(), tc.microBatch(), tc.accumulation());
@@ -148,6 +155,7 @@ public final class TrainRun {
       listeners.add(metrics);
       String tokJson = TokenizerFiles.toTokenizerJson(tokenizer);
       listeners.add(new CheckpointListener(store, metrics, tokJson, out));
+      listeners.addAll(req.listeners());
       Trainer trainer = new Trainer(model, tc, train, adam, state, listeners);
       TrainingResult result = trainer.run(req.stopAfter());
       if (divergence.message() != null) {
