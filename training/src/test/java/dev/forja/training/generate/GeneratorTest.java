@@ -1,0 +1,65 @@
+package dev.forja.training.generate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.forja.training.model.GptModel;
+import dev.forja.training.model.ModelConfig;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+class GeneratorTest {
+  static final ModelConfig C =
+      new ModelConfig(13, 8, 2, 16, 4, 4, 0.0, true, true, 1e-5, 0.3, ModelConfig.Objective.CAUSAL);
+
+  @Test
+  void incrementalLogitsEqualTheTrainingGraphsAtEveryPosition() {
+    GptModel m = GptModel.build(C, 1, 8, DataType.FLOAT, 3);
+    int[] ids = {3, 1, 4, 1, 5, 9, 2, 6};
+    INDArray full =
+        m.sameDiff().output(m.feed(ids, new int[8], 1), GptModel.LOGITS).get(GptModel.LOGITS);
+    Generator g = new Generator(C, m.parameters());
+    for (int t = 0; t < ids.length; t++) {
+      INDArray step = g.next(ids[t]);
+      assertThat(step.equalsWithEps(full.getRow(t), 1e-5)).as("position %d", t).isTrue();
+    }
+    assertThat(g.position()).isEqualTo(8);
+    assertThatThrownBy(() -> g.next(1)).hasMessageContaining("model.context-length 8");
+  }
+
+  @Test
+  void greedyDecodingIsDeterministicAndStopsAtTheStopToken() {
+    GptModel m = GptModel.build(C, 1, 8, DataType.FLOAT, 3);
+    Generator g = new Generator(C, m.parameters());
+    Sampling greedy = new Sampling(0, 0, 1);
+    int[] a = g.generate(new int[] {1, 2}, 5, greedy, new SplittableRandom(1), id -> false);
+    int[] b = g.generate(new int[] {1, 2}, 5, greedy, new SplittableRandom(99), id -> false);
+    assertThat(a).hasSize(5).isEqualTo(b);
+    int[] stopped =
+        g.generate(new int[] {1, 2}, 5, greedy, new SplittableRandom(1), id -> id == a[2]);
+    int first = 0;
+    while (a[first] != a[2]) {
+      first++;
+    }
+    assertThat(stopped).containsExactly(java.util.Arrays.copyOf(a, first));
+  }
+
+  @Test
+  void topKAndTopPRestrictTheChoice() {
+    float[] logits = {0f, 5f, 4f, -3f, 4.5f};
+    SplittableRandom rng = new SplittableRandom(7);
+    for (int i = 0; i < 200; i++) {
+      assertThat(new Sampling(1, 2, 1).sample(logits, rng)).isIn(1, 4);
+      assertThat(new Sampling(1, 0, 0.3).sample(logits, rng)).isEqualTo(1);
+    }
+    assertThatThrownBy(() -> new Sampling(1, 0, 0))
+        .hasMessageContaining("--top-p must be in (0, 1]");
+    ModelConfig masked =
+        new ModelConfig(
+            13, 8, 1, 16, 4, 4, 0.0, true, true, 1e-5, 0.3, ModelConfig.Objective.MASKED);
+    assertThatThrownBy(() -> new Generator(masked, java.util.Map.of()))
+        .hasMessageContaining("model.objective=masked");
+  }
+}
