@@ -27,6 +27,8 @@ import picocli.CommandLine.Command;
       PrepCommand.class,
       TokenizerCommand.class,
       TokenizeCommand.class,
+      TrainCommand.class,
+      GenerateCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class
     })

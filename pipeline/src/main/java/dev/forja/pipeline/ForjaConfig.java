@@ -9,6 +9,8 @@ import dev.forja.prep.tokens.TokenizeConfig;
 import dev.forja.prep.tokens.TokenizerConfig;
 import dev.forja.spark.SparkSettings;
 import dev.forja.storage.StorageConfig;
+import dev.forja.training.model.ModelConfig;
+import dev.forja.training.train.TrainConfig;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +27,8 @@ public record ForjaConfig(
     PrepConfig prep,
     TokenizerConfig tokenizer,
     TokenizeConfig tokenize,
+    ModelConfig model,
+    TrainConfig train,
     Map<String, String> effective,
     Map<String, Object> values) {
 
@@ -41,9 +45,20 @@ public record ForjaConfig(
     PrepConfig prep = PrepConfig.read(r);
     TokenizerConfig tokenizer = TokenizerConfig.read(r);
     TokenizeConfig tokenize = TokenizeConfig.read(r);
+    ModelConfig model = ModelConfig.read(r);
+    TrainConfig train = TrainConfig.read(r);
     r.finish();
     return new ForjaConfig(
-        spark, storage, corpus, prep, tokenizer, tokenize, effective(r, source), values(r, source));
+        spark,
+        storage,
+        corpus,
+        prep,
+        tokenizer,
+        tokenize,
+        model,
+        train,
+        effective(r, source),
+        values(r, source));
   }
 
   /** Every declared key with its documentation and default ({@code forja config keys}). */
@@ -55,6 +70,8 @@ public record ForjaConfig(
     PrepConfig.read(r);
     TokenizerConfig.read(r);
     TokenizeConfig.read(r);
+    ModelConfig.read(r);
+    TrainConfig.read(r);
     return r.keys();
   }
 

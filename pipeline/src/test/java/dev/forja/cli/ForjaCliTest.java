@@ -231,6 +231,58 @@ class ForjaCliTest {
                 shards.toString()));
     assertThat(tokenize.code()).as(tokenize.err()).isZero();
     assertThat(tokenize.out()).containsPattern("train\\s+[\\d,]+ tokens").contains("manifest.json");
+
+    // train a tiny model on those shards, then generate from it
+    URI run = TestDirs.create("cli-run-").resolve("run").toUri();
+    String[] tiny = {
+      "--set", "model.context-length=32", "--set", "model.d-model=32",
+      "--set", "train.micro-batch-size=2", "--set", "train.eval-every=3",
+      "--set", "train.eval-batches=1", "--set", "train.checkpoint-every=3",
+      "--set", "train.log-every=3", "--set", "train.warmup-steps=2"
+    };
+    Run training =
+        forja(
+            with(
+                new String[] {
+                  "train", "--data", shards.toString(), "--output", run.toString(), "--steps", "6"
+                },
+                tiny));
+    assertThat(training.code()).as(training.err()).isZero();
+    assertThat(training.out())
+        .contains("completed at step 6")
+        .contains("validation loss")
+        .contains("Checkpoints: " + run);
+    Run gen =
+        forja(
+            "generate",
+            "--checkpoint",
+            run.toString(),
+            "--prompt",
+            "The ",
+            "--max-tokens",
+            "8",
+            "--seed",
+            "3");
+    assertThat(gen.code()).as(gen.err()).isZero();
+    assertThat(gen.out()).startsWith("The ");
+    assertThat(gen.err()).contains("generated tokens").contains("step 6");
+    Run badModel =
+        forja(
+            "train",
+            "--data",
+            shards.toString(),
+            "--output",
+            run + "-2",
+            "--set",
+            "model.heads=3",
+            "--set",
+            "model.d-model=32");
+    assertThat(badModel.code()).isEqualTo(2);
+    assertThat(badModel.err()).contains("model.d-model (32) must be a multiple of model.heads (3)");
+    Run notACheckpoint = forja("generate", "--checkpoint", shards.toString(), "--prompt", "x");
+    assertThat(notACheckpoint.code()).isEqualTo(2);
+    assertThat(notACheckpoint.err())
+        .contains("is neither a committed checkpoint nor a run directory");
     Run wordPiece =
         forja(
             "tokenizer",

@@ -47,12 +47,79 @@ class ForjaConfigTest {
     assertThat(c.tokenizer().specialTokens()).containsExactly("<|endoftext|>", "<|pad|>");
     assertThat(c.tokenize().validationFraction()).isEqualTo(0.01);
     assertThat(c.tokenize().eosToken()).isEqualTo("<|endoftext|>");
+    assertThat(c.model())
+        .isEqualTo(
+            new dev.forja.training.model.ModelConfig(
+                0,
+                128,
+                2,
+                64,
+                2,
+                4,
+                0.0,
+                true,
+                true,
+                1e-5,
+                0.02,
+                dev.forja.training.model.ModelConfig.Objective.CAUSAL));
+    var t = c.train();
+    assertThat(t.steps()).isEqualTo(1000);
+    assertThat(t.microBatch()).isEqualTo(8);
+    assertThat(t.accumulation()).isEqualTo(1);
+    assertThat(t.sequenceLength()).isZero();
+    assertThat(t.lr()).isEqualTo(3e-4);
+    assertThat(t.minLr()).isEqualTo(3e-5);
+    assertThat(t.warmupSteps()).isEqualTo(100);
+    assertThat(t.weightDecay()).isEqualTo(0.1);
+    assertThat(t.noDecay()).containsExactly(".bias", "ln_", "wte", "wpe");
+    assertThat(t.beta1()).isEqualTo(0.9);
+    assertThat(t.beta2()).isEqualTo(0.95);
+    assertThat(t.epsilon()).isEqualTo(1e-8);
+    assertThat(t.gradClip()).isEqualTo(1.0);
+    assertThat(t.evalEvery()).isEqualTo(200);
+    assertThat(t.evalBatches()).isEqualTo(20);
+    assertThat(t.earlyStopPatience()).isZero();
+    assertThat(t.checkpointEvery()).isEqualTo(200);
+    assertThat(t.keepCheckpoints()).isEqualTo(3);
+    assertThat(t.logEvery()).isEqualTo(10);
+    assertThat(t.seed()).isEqualTo(1234);
+    assertThat(t.maskProbability()).isEqualTo(0.15);
+    assertThat(t.maskToken()).isEqualTo("<|mask|>");
+    // the schedule: linear warmup, cosine to the floor, the floor after the end
+    assertThat(t.learningRate(0)).isCloseTo(3e-6, org.assertj.core.data.Offset.offset(1e-15));
+    assertThat(t.learningRate(99)).isEqualTo(3e-4);
+    assertThat(t.learningRate(550)).isCloseTo(1.65e-4, org.assertj.core.data.Offset.offset(1e-12));
+    assertThat(t.learningRate(1000)).isEqualTo(3e-5);
+    assertThat(t.decays("transformer.h.0.mlp.c_fc.weight")).isTrue();
+    assertThat(t.decays("lm_head.weight")).isTrue();
+    assertThat(t.decays("transformer.h.0.ln_1.weight")).isFalse();
+    assertThat(t.decays("transformer.wte.weight")).isFalse();
+    assertThat(t.decays("transformer.h.0.attn.c_attn.bias")).isFalse();
+  }
+
+  @Test
+  void modelAndTrainingProblemsNameTheKey() {
+    assertThatThrownBy(
+            () ->
+                ForjaConfig.load(
+                    List.of(),
+                    List.of(
+                        "model.d-model=30",
+                        "model.heads=4",
+                        "train.lr=0.001",
+                        "train.min-lr=0.01",
+                        "train.stpes=3")))
+        .hasMessageContaining("3 problems")
+        .hasMessageContaining("model.d-model (30) must be a multiple of model.heads (4)")
+        .hasMessageContaining("train.min-lr: must not exceed train.lr")
+        .hasMessageContaining("unknown key 'train.stpes'")
+        .hasMessageContaining("did you mean 'train.steps'?");
   }
 
   @Test
   void everyShippedConfigFileLoads() throws IOException {
     List<Path> files;
-    try (Stream<Path> s = Files.list(CONF)) {
+    try (Stream<Path> s = Files.walk(CONF)) {
       files = s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
     }
     assertThat(files).isNotEmpty();
@@ -70,6 +137,8 @@ class ForjaConfigTest {
     assertThat(fromFile.corpus()).isEqualTo(defaults.corpus());
     assertThat(fromFile.tokenizer()).isEqualTo(defaults.tokenizer());
     assertThat(fromFile.tokenize()).isEqualTo(defaults.tokenize());
+    assertThat(fromFile.model()).isEqualTo(defaults.model());
+    assertThat(fromFile.train()).isEqualTo(defaults.train());
     Map<String, String> keys =
         ForjaConfig.keys().stream()
             .filter(k -> !k.key().endsWith(".*"))

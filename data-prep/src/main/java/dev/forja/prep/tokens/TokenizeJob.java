@@ -128,6 +128,8 @@ public final class TokenizeJob {
             splits,
             lineage,
             Instant.now().toString());
+    // the tokenizer travels with its shards, so that training needs nothing else
+    storage.writeString(Storage.resolve(output, TokenizerFiles.TOKENIZER_JSON), json, true);
     manifest.commit(storage, output);
     return new Result(output, manifest, docs, text, (System.nanoTime() - t0) / 1e9);
   }

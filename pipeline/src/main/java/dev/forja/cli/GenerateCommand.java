@@ -1,0 +1,148 @@
+package dev.forja.cli;
+
+import dev.forja.pipeline.ForjaConfig;
+import dev.forja.storage.CommitManifest;
+import dev.forja.storage.Storage;
+import dev.forja.tokenizer.BpeTokenizer;
+import dev.forja.tokenizer.TokenizerFiles;
+import dev.forja.training.checkpoint.CheckpointStore;
+import dev.forja.training.generate.Generator;
+import dev.forja.training.generate.Sampling;
+import dev.forja.training.model.ModelConfig;
+import java.net.URI;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code forja generate}. */
+@Command(
+    name = "generate",
+    description =
+        "Continue a prompt with a trained checkpoint (incremental decoding with a key/value"
+            + " cache).")
+final class GenerateCommand implements Callable<Integer> {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+  @Mixin ConfigOptions config;
+  @Mixin Forja.VerboseOption verbose;
+
+  @Option(
+      names = "--checkpoint",
+      required = true,
+      paramLabel = "URI",
+      description = "A checkpoint directory, or a run directory (its newest good checkpoint).")
+  URI checkpoint;
+
+  @Option(
+      names = "--prompt",
+      required = true,
+      paramLabel = "TEXT",
+      description = "Text to continue.")
+  String prompt;
+
+  @Option(
+      names = "--max-tokens",
+      defaultValue = "64",
+      paramLabel = "N",
+      description = "Tokens to generate at most (default ${DEFAULT-VALUE}).")
+  int maxTokens;
+
+  @Option(
+      names = "--temperature",
+      defaultValue = "0.8",
+      paramLabel = "T",
+      description = "Sampling temperature; 0 is greedy (default ${DEFAULT-VALUE}).")
+  double temperature;
+
+  @Option(
+      names = "--top-k",
+      defaultValue = "0",
+      paramLabel = "K",
+      description = "Sample among the K most likely tokens; 0: all (default ${DEFAULT-VALUE}).")
+  int topK;
+
+  @Option(
+      names = "--top-p",
+      defaultValue = "0.95",
+      paramLabel = "P",
+      description = "Nucleus sampling mass (default ${DEFAULT-VALUE}).")
+  double topP;
+
+  @Option(
+      names = "--seed",
+      defaultValue = "0",
+      paramLabel = "N",
+      description = "Sampling seed (default ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(
+      names = "--eos-token",
+      defaultValue = "<|endoftext|>",
+      paramLabel = "TOKEN",
+      description = "Stop at this special token (default ${DEFAULT-VALUE}).")
+  String eosToken;
+
+  @Override
+  public Integer call() throws Exception {
+    Sampling sampling = new Sampling(temperature, topK, topP);
+    if (maxTokens < 1) {
+      throw new IllegalArgumentException("--max-tokens must be at least 1, got " + maxTokens);
+    }
+    ForjaConfig cfg = config.load();
+    Storage storage = new Storage(cfg.storage());
+    CheckpointStore.Loaded ck;
+    if (CommitManifest.read(storage, checkpoint).isPresent()) {
+      ck = CheckpointStore.load(storage, checkpoint);
+    } else {
+      try (CheckpointStore store = new CheckpointStore(storage, checkpoint, System.err)) {
+        ck =
+            store
+                .loadLatest()
+                .orElseThrow(
+                    () ->
+                        new IllegalArgumentException(
+                            checkpoint
+                                + " is neither a committed checkpoint nor a run directory with"
+                                + " one (expected _MANIFEST.json, or checkpoints/step-*/)"));
+      }
+    }
+    BpeTokenizer tok = TokenizerFiles.fromTokenizerJson(ck.tokenizerJson(), ck.dir() + "");
+    ModelConfig mc = ck.model();
+    int[] ids = tok.encode(prompt);
+    if (ids.length == 0) {
+      throw new IllegalArgumentException("--prompt is empty: give some text to continue");
+    }
+    if (ids.length >= mc.contextLength()) {
+      throw new IllegalArgumentException(
+          "the prompt is "
+              + ids.length
+              + " tokens; the model's context is "
+              + mc.contextLength()
+              + ": shorten --prompt");
+    }
+    int eos = tok.specials().getOrDefault(eosToken, -1);
+    Generator g = new Generator(mc, ck.weights());
+    long t0 = System.nanoTime();
+    int[] outIds =
+        g.generate(ids, maxTokens, sampling, new SplittableRandom(seed), id -> id == eos);
+    double s = (System.nanoTime() - t0) / 1e9;
+    var w = spec.commandLine().getOut();
+    w.println(prompt + tok.decode(outIds));
+    w.flush();
+    var err = spec.commandLine().getErr();
+    err.printf(
+        Locale.ROOT,
+        "(%d prompt + %d generated tokens in %.2f s, %.1f tokens/s; checkpoint %s, step %d)%n",
+        ids.length,
+        outIds.length,
+        s,
+        (ids.length + outIds.length) / s,
+        ck.dir(),
+        ck.state().step());
+    err.flush();
+    return 0;
+  }
+}

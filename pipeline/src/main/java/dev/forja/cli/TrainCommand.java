@@ -1,0 +1,93 @@
+package dev.forja.cli;
+
+import dev.forja.pipeline.ForjaConfig;
+import dev.forja.storage.Storage;
+import dev.forja.training.TrainRun;
+import dev.forja.training.train.TrainingResult;
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.nd4j.linalg.api.buffer.DataType;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code forja train}. */
+@Command(
+    name = "train",
+    description =
+        "Train a GPT on token shards into a run directory (checkpoints, metrics.jsonl); resumes"
+            + " from the run's newest good checkpoint when there is one.")
+final class TrainCommand implements Callable<Integer> {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+  @Mixin ConfigOptions config;
+  @Mixin Forja.VerboseOption verbose;
+
+  @Option(
+      names = "--data",
+      required = true,
+      paramLabel = "URI",
+      description = "Token shards written by forja tokenize.")
+  URI data;
+
+  @Option(
+      names = "--output",
+      required = true,
+      paramLabel = "URI",
+      description = "Run directory (file:, hdfs:, s3a:); a run that has checkpoints resumes.")
+  URI output;
+
+  @Option(
+      names = "--steps",
+      paramLabel = "N",
+      description = "Optimizer steps of the whole run (train.steps).")
+  Long steps;
+
+  @Option(
+      names = "--stop-after",
+      paramLabel = "N",
+      description =
+          "End this invocation after N steps, checkpointed (a time-boxed slot); rerun to go on.")
+  long stopAfter;
+
+  @Override
+  public Integer call() throws Exception {
+    if (steps != null) {
+      config.overrides.add("train.steps=" + steps);
+    }
+    ForjaConfig cfg = config.load();
+    PrintStream out =
+        new PrintStream(
+            new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+    TrainingResult r =
+        TrainRun.run(
+            new Storage(cfg.storage()),
+            new TrainRun.Request(
+                data, output, cfg.model(), cfg.train(), stopAfter, DataType.FLOAT, List.of()),
+            out);
+    var w = spec.commandLine().getOut();
+    w.printf(
+        Locale.ROOT,
+        "%s at step %d: %,d tokens seen, %,.0f tokens/s this invocation%s%n",
+        r.stopReason(),
+        r.state().step(),
+        r.state().tokensSeen(),
+        r.tokensPerSecond(),
+        r.lastEval() == null
+            ? ""
+            : String.format(
+                Locale.ROOT,
+                "; validation loss %.4f (perplexity %.2f, %.4f bits/byte)",
+                r.lastEval().loss(),
+                r.lastEval().perplexity(),
+                r.lastEval().bitsPerByte()));
+    w.println("Checkpoints: " + Storage.resolve(output, "checkpoints"));
+    w.println("Metrics:     " + Storage.resolve(output, "metrics.jsonl"));
+    w.flush();
+    return 0;
+  }
+}
