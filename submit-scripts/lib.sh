@@ -25,6 +25,21 @@ forja_require_build() {
   export SPARK_SCALA_VERSION=${SPARK_SCALA_VERSION:-2.13}
 }
 
+# ND4J's native-memory caps (-Dorg.bytedeco.javacpp.maxbytes / maxphysicalbytes): FORJA_NATIVE_MEMORY
+# (e.g. 12g) or, by default, 70% of this machine's memory less the Java heap ($1, e.g. 4g).
+# forja train checks its configuration against the cap before it allocates anything.
+forja_native_opts() {
+  local heap_g=${1%g} total_kb native_g
+  if [ -n "${FORJA_NATIVE_MEMORY:-}" ]; then
+    native_g=${FORJA_NATIVE_MEMORY%g}
+  else
+    total_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null || echo 0)
+    native_g=$(( total_kb * 7 / 10 / 1048576 - heap_g ))
+    [ "$native_g" -ge 2 ] || native_g=2
+  fi
+  echo "-Dorg.bytedeco.javacpp.maxbytes=${native_g}G -Dorg.bytedeco.javacpp.maxphysicalbytes=$(( native_g + heap_g + 1 ))G"
+}
+
 forja_java() {
   if [ -n "${JAVA_HOME:-}" ]; then echo "$JAVA_HOME/bin/java"; else echo java; fi
 }

@@ -30,6 +30,7 @@ public final class Trainer {
   private String stopReason;
   private EvalResult lastEval;
   private long peakNative;
+  private long nativeBudget = Long.MAX_VALUE;
 
   public Trainer(
       GptModel model,
@@ -179,7 +180,20 @@ public final class Trainer {
             state.bestStep(),
             state.evalsWithoutImprovement());
     peakNative = Math.max(peakNative, Pointer.physicalBytes());
+    if (Pointer.totalBytes() > nativeBudget) {
+      System.gc();
+    }
     return new StepMetrics(state.step(), loss, lr, norm, predicted, (System.nanoTime() - t0) / 1e9);
+  }
+
+  /**
+   * ND4J frees native arrays only when the Java objects are collected, and a training step makes
+   * many short-lived arrays while leaving the heap nearly empty, so without help native memory
+   * climbs to the javacpp cap. Above {@code bytes} of live native allocations the trainer asks for
+   * a collection after the step.
+   */
+  public void setNativeBudget(long bytes) {
+    nativeBudget = bytes;
   }
 
   public long peakNativeBytes() {
