@@ -30,7 +30,8 @@ import picocli.CommandLine.Spec;
       BenchCommand.Prep.class,
       BenchCommand.Dedup.class,
       BenchCommand.Tokenizer.class,
-      BenchCommand.BpeTrain.class
+      BenchCommand.BpeTrain.class,
+      BenchCommand.Train.class
     })
 final class BenchCommand implements Runnable {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
@@ -381,6 +382,71 @@ final class BenchCommand implements Runnable {
             spm,
             wall / spm);
       }
+      out.flush();
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "train",
+      description =
+          "Training throughput (tokens/s, GFLOP/s, share of the sgemm peak), peak RSS,"
+              + " checkpoint write/read time and resume time for one configuration (--conf, e.g."
+              + " conf/presets/bench-a.yaml).")
+  static final class Train implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin ConfigOptions config;
+    @Mixin Forja.VerboseOption verbose;
+
+    @Option(
+        names = "--steps",
+        defaultValue = "10",
+        description = "Timed steps (default ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(
+        names = "--warmup",
+        defaultValue = "2",
+        description = "Untimed steps first (default ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(
+        names = "--work",
+        paramLabel = "DIR",
+        description =
+            "Scratch directory; tokens.bin there is the token stream (default: a temp dir).")
+    java.nio.file.Path work;
+
+    @Option(
+        names = "--checkpoint-uri",
+        arity = "1..*",
+        paramLabel = "URI",
+        description =
+            "Where to time checkpoint writes and reads (file:, hdfs:, s3a:); default: --work.")
+    List<URI> checkpointUris = new ArrayList<>();
+
+    @Override
+    public Integer call() throws Exception {
+      dev.forja.pipeline.ForjaConfig cfg = config.load();
+      if (cfg.model().vocabSize() == 0) {
+        throw new IllegalArgumentException(
+            "forja bench train needs model.vocab-size (e.g. --conf conf/presets/bench-a.yaml)");
+      }
+      java.nio.file.Path dir =
+          work != null ? work : java.nio.file.Files.createTempDirectory("forja-bench-train");
+      java.nio.file.Files.createDirectories(dir);
+      List<URI> targets =
+          checkpointUris.isEmpty() ? List.of(dir.resolve("ck").toUri()) : checkpointUris;
+      PrintWriter out = spec.commandLine().getOut();
+      dev.forja.training.bench.TrainBenchmark.run(
+          cfg.model(),
+          cfg.train(),
+          steps,
+          warmup,
+          dir,
+          targets,
+          new dev.forja.storage.Storage(cfg.storage()),
+          out);
       out.flush();
       return 0;
     }

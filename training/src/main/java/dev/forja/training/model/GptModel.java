@@ -214,6 +214,24 @@ public final class GptModel {
     return out;
   }
 
+  /**
+   * Builds the backward graph now. SameDiff 1.0.0-M2.1 prints a line per differentiated op to
+   * {@code System.out} while doing so (hundreds of lines, not through a logger), so standard output
+   * is held back for that moment.
+   */
+  public synchronized void prepareGradients() {
+    if (sd.hasGradientFunction()) {
+      return;
+    }
+    java.io.PrintStream out = System.out;
+    System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+    try {
+      sd.createGradFunction(LOSS);
+    } finally {
+      System.setOut(out);
+    }
+  }
+
   /** Names of the trainable parameters, in graph order. */
   public List<String> parameterNames() {
     List<String> out = new ArrayList<>();

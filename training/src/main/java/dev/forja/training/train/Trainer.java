@@ -48,6 +48,7 @@ public final class Trainer {
     this.params = model.parameters();
     this.names = List.copyOf(params.keySet());
     params.forEach((n, p) -> grads.put(n, p.ulike()));
+    model.prepareGradients();
     batches.sampler().seek(new SequenceSampler.Cursor(state.epoch(), state.index()));
   }
 
