@@ -94,6 +94,8 @@ class TrainRunTest {
     String metrics = Files.readString(tmp.resolve("run/metrics.jsonl"));
     assertThat(metrics.lines().filter(l -> l.contains("\"type\":\"train\""))).hasSize(300);
     assertThat(metrics.lines().filter(l -> l.contains("\"type\":\"eval\""))).hasSize(3);
+    var png = javax.imageio.ImageIO.read(tmp.resolve("run/loss.png").toFile());
+    assertThat(png.getWidth()).isEqualTo(900);
   }
 
   @Test
