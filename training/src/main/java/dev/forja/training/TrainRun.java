@@ -157,7 +157,7 @@ public final class TrainRun {
       listeners.add(new CheckpointListener(store, metrics, tokJson, out));
       listeners.addAll(req.listeners());
       Trainer trainer = new Trainer(model, tc, train, adam, state, listeners);
-      trainer.setNativeBudget(Math.max(2 * plan.totalBytes(), 1L << 30));
+      trainer.setNativeBudget(0);
       TrainingResult result = trainer.run(req.stopAfter());
       if (divergence.message() != null) {
         throw new TrainingDivergedException(divergence.message(), result);

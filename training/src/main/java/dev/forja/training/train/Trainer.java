@@ -181,7 +181,7 @@ public final class Trainer {
             state.bestStep(),
             state.evalsWithoutImprovement());
     peakNative = Math.max(peakNative, Pointer.physicalBytes());
-    if (Pointer.totalBytes() > nativeBudget) {
+    if (Pointer.totalBytes() > nativeBudget || Pointer.physicalBytes() > nativeBudget) {
       System.gc();
     }
     return new StepMetrics(state.step(), loss, lr, norm, predicted, (System.nanoTime() - t0) / 1e9);
