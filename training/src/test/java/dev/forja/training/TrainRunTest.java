@@ -189,6 +189,30 @@ class TrainRunTest {
   }
 
   @Test
+  void earlyStoppingEndsTheRunAfterThePatienceRunsOut(@TempDir Path tmp) throws Exception {
+    // a learning rate of 0: the validation loss never improves after the first evaluation
+    TrainConfig tc =
+        Fixtures.trainConfig(
+            Map.of(
+                "train.steps", "20",
+                "train.lr", "0",
+                "train.min-lr", "0",
+                "train.eval-every", "2",
+                "train.early-stop-patience", "2",
+                "train.checkpoint-every", "0"));
+    TrainingResult r = train(Fixtures.LOCAL, tmp.resolve("run").toUri(), model(), tc, 0, quiet());
+    assertThat(r.stopReason()).isEqualTo("early-stop");
+    assertThat(r.state().step()).isEqualTo(6);
+    assertThat(r.state().bestStep()).isEqualTo(2);
+    // the final checkpoint records where it stopped
+    assertThat(
+            CheckpointStore.load(Fixtures.LOCAL, checkpoint(tmp.resolve("run").toUri(), 6))
+                .state()
+                .evalsWithoutImprovement())
+        .isEqualTo(2);
+  }
+
+  @Test
   void divergenceStopsNamesTheSettingAndKeepsTheLastGoodCheckpoint(@TempDir Path tmp)
       throws Exception {
     URI run = tmp.resolve("run").toUri();
