@@ -89,30 +89,7 @@ public final class TrainBenchmark {
       writeTokenStream(tokens, mc.vocabSize(), need, 42);
     }
     URI shards = writeShards(storage, tokens, work.resolve("shards").toUri(), mc.vocabSize());
-    TrainConfig tc =
-        new TrainConfig(
-            warmup + steps,
-            b,
-            base.accumulation(),
-            0,
-            base.lr(),
-            base.minLr(),
-            base.warmupSteps(),
-            base.weightDecay(),
-            base.noDecay(),
-            base.beta1(),
-            base.beta2(),
-            base.epsilon(),
-            base.gradClip(),
-            0,
-            1,
-            0,
-            0,
-            1,
-            Long.MAX_VALUE / 4,
-            base.seed(),
-            base.maskProbability(),
-            base.maskToken());
+    TrainConfig tc = base.withRun(warmup + steps, 0, 1, 0);
     double peak = PeakFlops.sgemm();
     out.printf(
         Locale.ROOT,
@@ -251,30 +228,7 @@ public final class TrainBenchmark {
           new CheckpointStore.Snapshot(
               at, from.weights(), from.optimizer(), mc, tc, from.tokenizerJson()));
     }
-    TrainConfig longer =
-        new TrainConfig(
-            step + 10,
-            tc.microBatch(),
-            tc.accumulation(),
-            tc.sequenceLength(),
-            tc.lr(),
-            tc.minLr(),
-            tc.warmupSteps(),
-            tc.weightDecay(),
-            tc.noDecay(),
-            tc.beta1(),
-            tc.beta2(),
-            tc.epsilon(),
-            tc.gradClip(),
-            0,
-            1,
-            0,
-            0,
-            1,
-            tc.logEvery(),
-            tc.seed(),
-            tc.maskProbability(),
-            tc.maskToken());
+    TrainConfig longer = tc.withRun(step + 10, 0, 1, 0);
     long t0 = System.nanoTime();
     long[] first = new long[1];
     TrainListener mark =

@@ -193,6 +193,36 @@ public record TrainConfig(
     return true;
   }
 
+  /**
+   * This optimisation over another run length, evaluating every {@code evalEvery} steps on {@code
+   * evalBatches} micro-batches and checkpointing every {@code checkpointEvery} (0: at the end).
+   */
+  public TrainConfig withRun(long steps, long evalEvery, int evalBatches, long checkpointEvery) {
+    return new TrainConfig(
+        steps,
+        microBatch,
+        accumulation,
+        sequenceLength,
+        lr,
+        minLr,
+        warmupSteps,
+        weightDecay,
+        noDecay,
+        beta1,
+        beta2,
+        epsilon,
+        gradClip,
+        evalEvery,
+        evalBatches,
+        earlyStopPatience,
+        checkpointEvery,
+        keepCheckpoints,
+        logEvery,
+        seed,
+        maskProbability,
+        maskToken);
+  }
+
   /** Sequences per optimizer step. */
   public int sequencesPerStep() {
     return microBatch * accumulation;
