@@ -1,8 +1,10 @@
 package dev.forja.cli;
 
 import dev.forja.pipeline.ForjaConfig;
+import dev.forja.spark.SparkSessions;
 import dev.forja.storage.Storage;
 import dev.forja.training.TrainRun;
+import dev.forja.training.distributed.ParameterAveraging;
 import dev.forja.training.train.TrainingResult;
 import java.io.PrintStream;
 import java.net.URI;
@@ -10,6 +12,10 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
 import org.nd4j.linalg.api.buffer.DataType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -48,6 +54,13 @@ final class TrainCommand implements Callable<Integer> {
   Long steps;
 
   @Option(
+      names = "--workers",
+      paramLabel = "N",
+      description =
+          "Train on N Spark tasks with parameter averaging (distributed.workers); 0: in this JVM.")
+  Integer workers;
+
+  @Option(
       names = "--stop-after",
       paramLabel = "N",
       description =
@@ -59,16 +72,42 @@ final class TrainCommand implements Callable<Integer> {
     if (steps != null) {
       config.overrides.add("train.steps=" + steps);
     }
+    if (workers != null) {
+      config.overrides.add("distributed.workers=" + workers);
+    }
     ForjaConfig cfg = config.load();
     PrintStream out =
         new PrintStream(
             new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
-    TrainingResult r =
-        TrainRun.run(
-            new Storage(cfg.storage()),
-            new TrainRun.Request(
-                data, output, cfg.model(), cfg.train(), stopAfter, DataType.FLOAT, List.of()),
-            out);
+    SparkSession[] session = {null};
+    Supplier<JavaSparkContext> spark =
+        () -> {
+          SparkConf conf = SparkSessions.sparkConf(cfg.spark(), cfg.storage());
+          ParameterAveraging.sparkDefaults(conf, cfg.distributed());
+          session[0] = SparkSession.builder().config(conf).getOrCreate();
+          return JavaSparkContext.fromSparkContext(session[0].sparkContext());
+        };
+    TrainingResult r;
+    try {
+      r =
+          TrainRun.run(
+              new Storage(cfg.storage()),
+              new TrainRun.Request(
+                  data,
+                  output,
+                  cfg.model(),
+                  cfg.train(),
+                  stopAfter,
+                  DataType.FLOAT,
+                  List.of(),
+                  cfg.distributed()),
+              out,
+              spark);
+    } finally {
+      if (session[0] != null) {
+        session[0].stop();
+      }
+    }
     var w = spec.commandLine().getOut();
     w.printf(
         Locale.ROOT,

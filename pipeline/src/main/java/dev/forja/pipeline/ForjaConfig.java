@@ -9,6 +9,7 @@ import dev.forja.prep.tokens.TokenizeConfig;
 import dev.forja.prep.tokens.TokenizerConfig;
 import dev.forja.spark.SparkSettings;
 import dev.forja.storage.StorageConfig;
+import dev.forja.training.distributed.DistributedConfig;
 import dev.forja.training.model.ModelConfig;
 import dev.forja.training.train.TrainConfig;
 import java.nio.file.Path;
@@ -29,6 +30,7 @@ public record ForjaConfig(
     TokenizeConfig tokenize,
     ModelConfig model,
     TrainConfig train,
+    DistributedConfig distributed,
     Map<String, String> effective,
     Map<String, Object> values) {
 
@@ -47,6 +49,7 @@ public record ForjaConfig(
     TokenizeConfig tokenize = TokenizeConfig.read(r);
     ModelConfig model = ModelConfig.read(r);
     TrainConfig train = TrainConfig.read(r);
+    DistributedConfig distributed = DistributedConfig.read(r);
     r.finish();
     return new ForjaConfig(
         spark,
@@ -57,6 +60,7 @@ public record ForjaConfig(
         tokenize,
         model,
         train,
+        distributed,
         effective(r, source),
         values(r, source));
   }
@@ -72,6 +76,7 @@ public record ForjaConfig(
     TokenizeConfig.read(r);
     ModelConfig.read(r);
     TrainConfig.read(r);
+    DistributedConfig.read(r);
     return r.keys();
   }
 

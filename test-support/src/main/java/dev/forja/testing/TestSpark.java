@@ -32,7 +32,16 @@ public final class TestSpark {
    * its own JVM with this JVM's classpath. Expect 20-50 s to start on 2 cores.
    */
   public static synchronized SparkSession localCluster(int workers, int memoryMb) {
-    return session("local-cluster[" + workers + ",1," + memoryMb + "]");
+    return localCluster(workers, memoryMb, java.util.Map.of());
+  }
+
+  /**
+   * A multi-JVM cluster with more Spark settings (e.g. worker, executor and task resources); a
+   * running session with other settings is stopped first.
+   */
+  public static synchronized SparkSession localCluster(
+      int workers, int memoryMb, java.util.Map<String, String> settings) {
+    return session("local-cluster[" + workers + ",1," + memoryMb + "]", settings);
   }
 
   /**
@@ -51,7 +60,12 @@ public final class TestSpark {
   }
 
   private static SparkSession session(String master) {
-    if (current != null && master.equals(currentMaster) && !current.sparkContext().isStopped()) {
+    return session(master, java.util.Map.of());
+  }
+
+  private static SparkSession session(String master, java.util.Map<String, String> settings) {
+    String key = master + new java.util.TreeMap<>(settings);
+    if (current != null && key.equals(currentMaster) && !current.sparkContext().isStopped()) {
       return current;
     }
     stop();
@@ -75,8 +89,9 @@ public final class TestSpark {
           .set("spark.network.timeout", "60s")
           .set("spark.task.maxFailures", "4");
     }
+    settings.forEach(conf::set);
     current = SparkSession.builder().config(conf).getOrCreate();
-    currentMaster = master;
+    currentMaster = key;
     return current;
   }
 

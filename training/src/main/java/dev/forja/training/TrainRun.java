@@ -8,17 +8,22 @@ import dev.forja.tokenizer.BpeTokenizer;
 import dev.forja.tokenizer.TokenizerFiles;
 import dev.forja.training.checkpoint.CheckpointListener;
 import dev.forja.training.checkpoint.CheckpointStore;
+import dev.forja.training.distributed.DistributedConfig;
+import dev.forja.training.distributed.ParameterAveraging;
+import dev.forja.training.distributed.WorkerSpec;
 import dev.forja.training.model.GptModel;
 import dev.forja.training.model.ModelConfig;
 import dev.forja.training.runtime.MemoryPlan;
 import dev.forja.training.runtime.PeakFlops;
-import dev.forja.training.train.AdamW;
 import dev.forja.training.train.Batches;
 import dev.forja.training.train.DivergenceCheck;
 import dev.forja.training.train.EvalListener;
 import dev.forja.training.train.Evaluator;
+import dev.forja.training.train.LocalSteps;
 import dev.forja.training.train.MetricsLog;
+import dev.forja.training.train.Optimizer;
 import dev.forja.training.train.ProgressLogger;
+import dev.forja.training.train.StepStrategy;
 import dev.forja.training.train.TrainConfig;
 import dev.forja.training.train.TrainState;
 import dev.forja.training.train.Trainer;
@@ -29,7 +34,11 @@ import java.net.URI;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
+import java.util.UUID;
+import java.util.function.Supplier;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -51,6 +60,7 @@ public final class TrainRun {
    * @param stopAfter end this invocation after this many steps (0: run to train.steps)
    * @param dtype FLOAT for training; DOUBLE for exactness tests
    * @param listeners more listeners (monitoring hooks), called after Forja's own
+   * @param distributed in this JVM, or across Spark workers with parameter averaging
    */
   public record Request(
       URI data,
@@ -59,11 +69,36 @@ public final class TrainRun {
       TrainConfig train,
       long stopAfter,
       DataType dtype,
-      List<dev.forja.training.train.TrainListener> listeners) {}
+      List<dev.forja.training.train.TrainListener> listeners,
+      DistributedConfig distributed) {
+
+    /** A run in this JVM. */
+    public Request(
+        URI data,
+        URI runDir,
+        ModelConfig model,
+        TrainConfig train,
+        long stopAfter,
+        DataType dtype,
+        List<dev.forja.training.train.TrainListener> listeners) {
+      this(data, runDir, model, train, stopAfter, dtype, listeners, DistributedConfig.LOCAL);
+    }
+  }
 
   private TrainRun() {}
 
+  /** A run in this JVM ({@code distributed.workers} must be 0). */
   public static TrainingResult run(Storage storage, Request req, PrintStream out)
+      throws IOException {
+    return run(storage, req, out, null);
+  }
+
+  /**
+   * A run; with {@code distributed.workers > 0} its rounds run as Spark jobs in the context {@code
+   * spark} supplies (asked for only then).
+   */
+  public static TrainingResult run(
+      Storage storage, Request req, PrintStream out, Supplier<JavaSparkContext> spark)
       throws IOException {
     storage.requireUsable(req.runDir());
     TrainConfig tc = req.train();
@@ -138,7 +173,7 @@ public final class TrainRun {
               mc.vocabSize(),
               seed);
       GptModel model = GptModel.build(mc, tc.microBatch(), length, req.dtype(), seed);
-      AdamW adam = new AdamW(tc, model.parameters());
+      Optimizer adam = Optimizer.create(tc, model.parameters());
       if (resume.isPresent()) {
         assign(model.parameters(), resume.get().weights(), resume.get().dir() + "");
         adam.load(resume.get().optimizer());
@@ -156,7 +191,36 @@ public final class TrainRun {
       String tokJson = TokenizerFiles.toTokenizerJson(tokenizer);
       listeners.add(new CheckpointListener(store, metrics, tokJson, out));
       listeners.addAll(req.listeners());
-      Trainer trainer = new Trainer(model, tc, train, adam, state, listeners);
+      StepStrategy strategy;
+      DistributedConfig dc = req.distributed();
+      if (dc.enabled()) {
+        if (spark == null) {
+          throw new IllegalArgumentException(
+              "distributed.workers=" + dc.workers() + " needs Spark: run it with forja train");
+        }
+        WorkerSpec spec =
+            new WorkerSpec(
+                shards.dir(),
+                storage.config(),
+                mc,
+                tc,
+                length,
+                maskId,
+                req.dtype(),
+                dc,
+                req.runDir() + "#" + UUID.randomUUID());
+        strategy = new ParameterAveraging(spark.get(), spec, model, adam, out);
+        out.printf(
+            Locale.ROOT,
+            "distributed: %d workers x %d sequences, averaging every %d steps%s%n",
+            dc.workers(),
+            tc.sequencesPerStep(),
+            dc.averagingPeriod(),
+            dc.averageOptimizerState() ? " (parameters and optimizer moments)" : " (parameters)");
+      } else {
+        strategy = new LocalSteps(model, tc, train, adam);
+      }
+      Trainer trainer = new Trainer(model, tc, adam, strategy, state, listeners);
       trainer.setNativeBudget(0);
       TrainingResult result = trainer.run(req.stopAfter());
       if (divergence.message() != null) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.forja.storage.Storage;
+import dev.forja.testing.GrammarShards;
 import dev.forja.tokenizer.BpeTokenizer;
 import dev.forja.training.checkpoint.CheckpointStore;
 import dev.forja.training.model.ModelConfig;
@@ -27,18 +28,18 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 class TrainRunTest {
-  static final BpeTokenizer TOK = Fixtures.byteTokenizer("<|endoftext|>", "<|mask|>");
+  static final BpeTokenizer TOK = GrammarShards.byteTokenizer("<|endoftext|>", "<|mask|>");
   static URI shards;
 
   @BeforeAll
   static void shards(@TempDir Path tmp) throws Exception {
     shards =
-        Fixtures.writeShards(
+        GrammarShards.writeShards(
             Fixtures.LOCAL,
             tmp.resolve("shards").toUri(),
             TOK,
-            Fixtures.grammar(TOK, 60_000, 1),
-            Fixtures.grammar(TOK, 6_000, 2));
+            GrammarShards.grammar(TOK, 60_000, 1),
+            GrammarShards.grammar(TOK, 6_000, 2));
   }
 
   static TrainingResult train(
@@ -285,14 +286,14 @@ class TrainRunTest {
                     quiet()))
         .hasMessageContaining("GiB of native memory")
         .hasMessageContaining("set train.micro-batch-size=4 and train.accumulation-steps=2");
-    BpeTokenizer noMask = Fixtures.byteTokenizer("<|endoftext|>");
+    BpeTokenizer noMask = GrammarShards.byteTokenizer("<|endoftext|>");
     URI plain =
-        Fixtures.writeShards(
+        GrammarShards.writeShards(
             Fixtures.LOCAL,
             tmp.resolve("plain").toUri(),
             noMask,
-            Fixtures.grammar(noMask, 5000, 1),
-            Fixtures.grammar(noMask, 500, 2));
+            GrammarShards.grammar(noMask, 5000, 1),
+            GrammarShards.grammar(noMask, 500, 2));
     ModelConfig masked =
         new ModelConfig(
             0, 16, 1, 16, 2, 2, 0, true, true, 1e-5, 0.02, ModelConfig.Objective.MASKED);

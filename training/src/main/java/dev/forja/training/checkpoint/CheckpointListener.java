@@ -37,7 +37,7 @@ public final class CheckpointListener implements TrainListener {
   @Override
   public void onStep(Trainer trainer, StepMetrics step) {
     long every = trainer.config().checkpointEvery();
-    if (every > 0 && step.step() % every == 0 && !"diverged".equals(trainer.stopReason())) {
+    if (step.crossed(every) && !"diverged".equals(trainer.stopReason())) {
       save(trainer);
     }
   }
@@ -63,9 +63,11 @@ public final class CheckpointListener implements TrainListener {
             trainer.model().config(),
             trainer.config(),
             tokenizerJson);
+    double stall = (System.nanoTime() - t0) / 1e9;
+    metrics.checkpointed(stall);
     metrics.flush();
     store.writeAsync(s, trainer.config().keepCheckpoints());
-    double stall = (System.nanoTime() - t0) / 1e9;
+    stall = (System.nanoTime() - t0) / 1e9;
     stallSeconds += stall;
     written++;
     lastWritten = trainer.state().step();

@@ -12,7 +12,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * (sqrt(v) / sqrt(1 - b2^t) + eps)}. The moments live in named arrays ({@code exp_avg.NAME}, {@code
  * exp_avg_sq.NAME}, PyTorch's names) so that a checkpoint stores and restores them exactly.
  */
-public final class AdamW {
+public final class AdamW implements Optimizer {
   public static final String EXP_AVG = "exp_avg.";
   public static final String EXP_AVG_SQ = "exp_avg_sq.";
 
@@ -29,10 +29,7 @@ public final class AdamW {
         });
   }
 
-  /**
-   * Applies step {@code t} (1-based, for bias correction) with learning rate {@code lr} to the
-   * parameters, in place.
-   */
+  @Override
   public void step(
       Map<String, INDArray> parameters, Map<String, INDArray> grads, long t, double lr) {
     double b1 = config.beta1();
@@ -55,32 +52,12 @@ public final class AdamW {
     }
   }
 
-  /** The optimizer state as named arrays (live). */
+  @Override
   public LinkedHashMap<String, INDArray> state() {
     LinkedHashMap<String, INDArray> out = new LinkedHashMap<>();
     m.forEach((k, a) -> out.put(EXP_AVG + k, a));
     v.forEach((k, a) -> out.put(EXP_AVG_SQ + k, a));
     return out;
-  }
-
-  /** Restores the state written by {@link #state()}; every moment must be present. */
-  public void load(Map<String, INDArray> state) {
-    for (Map.Entry<String, INDArray> e : state().entrySet()) {
-      INDArray src = state.get(e.getKey());
-      if (src == null) {
-        throw new IllegalStateException("optimizer state lacks " + e.getKey());
-      }
-      if (!java.util.Arrays.equals(src.shape(), e.getValue().shape())) {
-        throw new IllegalStateException(
-            "optimizer state "
-                + e.getKey()
-                + " has shape "
-                + java.util.Arrays.toString(src.shape())
-                + ", the model needs "
-                + java.util.Arrays.toString(e.getValue().shape()));
-      }
-      e.getValue().assign(src);
-    }
   }
 
   /**

@@ -17,7 +17,7 @@ public final class EvalListener implements TrainListener {
   public void onStep(Trainer trainer, StepMetrics step) {
     long every = trainer.config().evalEvery();
     boolean last = step.step() >= trainer.config().steps();
-    if ((every > 0 && step.step() % every == 0) || last) {
+    if (step.crossed(every) || last) {
       evaluate(trainer);
     }
   }

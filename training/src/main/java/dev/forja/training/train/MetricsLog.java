@@ -13,8 +13,10 @@ import java.util.List;
 /**
  * {@code RUN/metrics.jsonl}: one JSON object per logged step ({@code type: "train"}: step, loss,
  * lr, grad_norm, tokens, tokens_per_s, tokens_seen) and per evaluation ({@code type: "eval"}: step,
- * val_loss, val_ppl, val_bpb). Object stores cannot append, so the file is rewritten whole when a
- * checkpoint is written and at the end; a resumed run keeps the lines up to its step.
+ * val_loss, val_ppl, val_bpb). A distributed round's line also has {@code round}: per-worker loss,
+ * tokens and tokens/s, where the time went (broadcast, compute, stage, aggregate, overhead,
+ * checkpoint) and the bytes moved. Object stores cannot append, so the file is rewritten whole when
+ * a checkpoint is written and at the end; a resumed run keeps the lines up to its step.
  */
 public final class MetricsLog implements TrainListener {
   public static final String FILE = "metrics.jsonl";
@@ -57,8 +59,62 @@ public final class MetricsLog implements TrainListener {
     n.put("tokens_per_s", m.seconds() > 0 ? m.tokens() / m.seconds() : 0);
     n.put("tokens_seen", trainer.state().tokensSeen());
     n.put("step_seconds", m.seconds());
+    if (m.round() != null) {
+      n.put("steps", m.steps());
+      n.set("round", round(m.round()));
+    }
     lines.add(n.toString());
     point(n);
+  }
+
+  private static ObjectNode round(RoundStats r) {
+    ObjectNode n = JSON.createObjectNode();
+    n.put("round", r.round());
+    var workers = n.putArray("workers");
+    long tokens = 0;
+    for (RoundStats.Worker w : r.workers()) {
+      ObjectNode o = workers.addObject();
+      o.put("worker", w.worker());
+      o.put("loss", w.loss());
+      o.put("tokens", w.tokens());
+      o.put("tokens_per_s", w.tokensPerSecond());
+      o.put("compute_seconds", w.seconds());
+      o.put("executor", w.executor());
+      o.put("device", w.device());
+      o.put("attempt", w.attempt());
+      tokens += w.tokens();
+    }
+    n.put("tokens_per_s", r.totalSeconds() > 0 ? tokens / r.totalSeconds() : 0);
+    ObjectNode t = n.putObject("seconds");
+    t.put("broadcast", r.broadcastSeconds());
+    t.put("compute", r.computeSeconds());
+    t.put("stage", r.stageSeconds());
+    t.put("aggregate", r.aggregateSeconds());
+    t.put("overhead", r.overheadSeconds());
+    t.put("total", r.totalSeconds());
+    n.put("overhead_share", r.totalSeconds() > 0 ? r.overheadSeconds() / r.totalSeconds() : 0);
+    n.put("bytes_broadcast", r.bytesBroadcast());
+    n.put("bytes_returned", r.bytesReturned());
+    return n;
+  }
+
+  /**
+   * Adds the time a checkpoint took the training thread to the newest training line, as {@code
+   * checkpoint_seconds}.
+   */
+  public void checkpointed(double seconds) {
+    for (int i = lines.size() - 1; i >= 0; i--) {
+      try {
+        ObjectNode n = (ObjectNode) JSON.readTree(lines.get(i));
+        if ("train".equals(n.path("type").asText())) {
+          n.put("checkpoint_seconds", seconds);
+          lines.set(i, n.toString());
+          return;
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
   }
 
   @Override

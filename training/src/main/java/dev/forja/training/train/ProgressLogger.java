@@ -46,9 +46,9 @@ public final class ProgressLogger implements TrainListener {
     windowTokens += m.tokens();
     windowSeconds += m.seconds();
     totalSeconds += m.seconds();
-    stepsTimed++;
+    stepsTimed += m.steps();
     TrainConfig c = trainer.config();
-    if (m.step() % c.logEvery() != 0 && m.step() != c.steps()) {
+    if (!m.crossed(c.logEvery()) && m.round() == null && m.step() != c.steps()) {
       return;
     }
     double tps = windowSeconds > 0 ? windowTokens / windowSeconds : 0;
@@ -71,6 +71,39 @@ public final class ProgressLogger implements TrainListener {
         duration(eta));
     windowTokens = 0;
     windowSeconds = 0;
+    if (m.round() != null) {
+      out.println(roundLine(m.round()));
+    }
+  }
+
+  /** Per-worker loss and speed, and where the round's time went. */
+  static String roundLine(RoundStats r) {
+    StringBuilder sb = new StringBuilder();
+    sb.append(String.format(Locale.ROOT, "  round %d |", r.round()));
+    for (RoundStats.Worker w : r.workers()) {
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              " w%d %.4f %,.0f tok/s%s%s |",
+              w.worker(),
+              w.loss(),
+              w.tokensPerSecond(),
+              "cpu".equals(w.device()) ? "" : " on " + w.device(),
+              w.attempt() > 0 ? " (attempt " + (w.attempt() + 1) + ")" : ""));
+    }
+    sb.append(
+        String.format(
+            Locale.ROOT,
+            " broadcast %.2fs, compute %.2fs, stage %.2fs, aggregate %.2fs: overhead %.1f%% |"
+                + " %s out, %s back",
+            r.broadcastSeconds(),
+            r.computeSeconds(),
+            r.stageSeconds(),
+            r.aggregateSeconds(),
+            r.totalSeconds() > 0 ? 100 * r.overheadSeconds() / r.totalSeconds() : 0,
+            bytes(r.bytesBroadcast()),
+            bytes(r.bytesReturned())));
+    return sb.toString();
   }
 
   @Override

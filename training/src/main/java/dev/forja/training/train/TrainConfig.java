@@ -31,6 +31,7 @@ import java.util.List;
  * @param seed seeds the weights, the data order and the masking
  * @param maskProbability masked-LM: share of tokens chosen for prediction
  * @param maskToken masked-LM: the special token that replaces 80% of the chosen tokens
+ * @param optimizer {@code adamw} (default) or {@code sgd} ({@link Optimizer})
  */
 public record TrainConfig(
     long steps,
@@ -54,8 +55,11 @@ public record TrainConfig(
     long logEvery,
     long seed,
     double maskProbability,
-    String maskToken)
+    String maskToken,
+    String optimizer)
     implements Serializable {
+  public static final String ADAMW = "adamw";
+  public static final String SGD = "sgd";
 
   public TrainConfig {
     noDecay = List.copyOf(noDecay);
@@ -144,6 +148,12 @@ public record TrainConfig(
             "Masked-LM: share of tokens to predict (80% masked, 10% random, 10% kept).");
     String maskToken =
         r.string("train.mask-token", "<|mask|>", "Masked-LM: the tokenizer's mask special token.");
+    String optimizer =
+        r.choice(
+            "train.optimizer",
+            ADAMW,
+            List.of(ADAMW, SGD),
+            "adamw (decoupled weight decay) or sgd (plain, no momentum: baselines and tests).");
     r.require(
         minLr <= lr, "train.min-lr", "must not exceed train.lr (" + lr + "); lower train.min-lr");
     return new TrainConfig(
@@ -168,7 +178,8 @@ public record TrainConfig(
         logEvery,
         seed,
         maskP,
-        maskToken);
+        maskToken,
+        optimizer);
   }
 
   /** The learning rate of step {@code step} (0-based): linear warmup, then cosine to the floor. */
@@ -220,7 +231,8 @@ public record TrainConfig(
         logEvery,
         seed,
         maskProbability,
-        maskToken);
+        maskToken,
+        optimizer);
   }
 
   /** Sequences per optimizer step. */

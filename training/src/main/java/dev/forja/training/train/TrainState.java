@@ -23,7 +23,8 @@ public record TrainState(
     double learningRate,
     double bestValLoss,
     long bestStep,
-    int evalsWithoutImprovement) {
+    int evalsWithoutImprovement)
+    implements java.io.Serializable {
 
   public static TrainState start(long seed) {
     return new TrainState(0, 0, 0, 0, seed, 0, Double.NaN, -1, 0);

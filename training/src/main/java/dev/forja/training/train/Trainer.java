@@ -1,30 +1,22 @@
 package dev.forja.training.train;
 
-import dev.forja.shard.SequenceSampler;
 import dev.forja.training.model.GptModel;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import org.bytedeco.javacpp.Pointer;
-import org.nd4j.autodiff.samediff.api.OutAndGrad;
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * The training loop, and only the loop: gather the step's micro-batches, accumulate gradients
- * normalised by the step's token count, clip, apply AdamW at the scheduled learning rate, tell the
- * listeners. Evaluation, logging, metrics, checkpoints, early stopping and the divergence check are
- * {@link TrainListener}s. A step whose loss is not finite updates nothing.
+ * The training loop, and only the loop: advance with the {@link StepStrategy} (one local step, or a
+ * distributed round of several), tell the listeners, repeat until {@code train.steps} or a stop.
+ * Evaluation, logging, metrics, checkpoints, early stopping and the divergence check are {@link
+ * TrainListener}s. The model and the optimizer state are updated in place by the strategy.
  */
 public final class Trainer {
   private final GptModel model;
   private final TrainConfig config;
-  private final Batches batches;
-  private final AdamW optimizer;
+  private final Optimizer optimizer;
+  private final StepStrategy strategy;
   private final List<TrainListener> listeners;
-  private final LinkedHashMap<String, INDArray> params;
-  private final LinkedHashMap<String, INDArray> grads = new LinkedHashMap<>();
-  private final List<String> names;
   private final List<Double> losses = new ArrayList<>();
   private TrainState state;
   private String stopReason;
@@ -35,21 +27,16 @@ public final class Trainer {
   public Trainer(
       GptModel model,
       TrainConfig config,
-      Batches batches,
-      AdamW optimizer,
+      Optimizer optimizer,
+      StepStrategy strategy,
       TrainState state,
       List<TrainListener> listeners) {
     this.model = model;
     this.config = config;
-    this.batches = batches;
     this.optimizer = optimizer;
+    this.strategy = strategy;
     this.state = state;
     this.listeners = List.copyOf(listeners);
-    this.params = model.parameters();
-    this.names = List.copyOf(params.keySet());
-    params.forEach((n, p) -> grads.put(n, p.ulike()));
-    model.prepareGradients();
-    batches.sampler().seek(new SequenceSampler.Cursor(state.epoch(), state.index()));
   }
 
   public GptModel model() {
@@ -60,7 +47,7 @@ public final class Trainer {
     return config;
   }
 
-  public AdamW optimizer() {
+  public Optimizer optimizer() {
     return optimizer;
   }
 
@@ -115,7 +102,9 @@ public final class Trainer {
         stopReason = "stop-after";
         break;
       }
-      StepMetrics m = step();
+      long limit =
+          stopAfter > 0 ? Math.min(config.steps(), resumedFrom + stopAfter) : config.steps();
+      StepMetrics m = step(limit);
       tokens += m.tokens();
       seconds += m.seconds();
       losses.add(m.loss());
@@ -139,52 +128,15 @@ public final class Trainer {
         peakNative);
   }
 
-  /** One optimizer step. */
-  StepMetrics step() {
-    long t0 = System.nanoTime();
-    Batches.Batch[] micro = new Batches.Batch[config.accumulation()];
-    long predicted = 0;
-    for (int i = 0; i < micro.length; i++) {
-      micro[i] = batches.next(state.step(), i);
-      predicted += micro[i].predicted();
-    }
-    double loss = 0;
-    for (int i = 0; i < micro.length; i++) {
-      Map<String, INDArray> feed = model.feed(micro[i].ids(), micro[i].targets(), 1.0 / predicted);
-      OutAndGrad og =
-          model.sameDiff().calculateGradientsAndOutputs(feed, List.of(GptModel.LOSS), names);
-      loss += og.getOutputs().get(GptModel.LOSS).getDouble(0);
-      for (String n : names) {
-        INDArray g = og.getGradients().get(n);
-        if (i == 0) {
-          grads.get(n).assign(g);
-        } else {
-          grads.get(n).addi(g);
-        }
-      }
-    }
-    double norm = AdamW.clipGlobalNorm(grads, config.gradClip());
-    double lr = config.learningRate(state.step());
-    if (Double.isFinite(loss) && Double.isFinite(norm)) {
-      optimizer.step(params, grads, state.step() + 1, lr);
-    }
-    SequenceSampler.Cursor c = batches.sampler().cursor();
-    state =
-        new TrainState(
-            state.step() + 1,
-            state.tokensSeen() + predicted,
-            c.epoch(),
-            c.index(),
-            state.seed(),
-            lr,
-            state.bestValLoss(),
-            state.bestStep(),
-            state.evalsWithoutImprovement());
+  /** One advance of the strategy, at most up to {@code limit}, then the native-memory upkeep. */
+  StepMetrics step(long limit) {
+    StepStrategy.Advance a = strategy.advance(state, limit - state.step());
+    state = a.state();
     peakNative = Math.max(peakNative, Pointer.physicalBytes());
     if (Pointer.totalBytes() > nativeBudget || Pointer.physicalBytes() > nativeBudget) {
       System.gc();
     }
-    return new StepMetrics(state.step(), loss, lr, norm, predicted, (System.nanoTime() - t0) / 1e9);
+    return a.metrics();
   }
 
   /**

@@ -8,7 +8,8 @@ import java.util.List;
  * @param state where the run ended
  * @param stopReason why the loop ended ({@code completed}, {@code early-stop}, {@code diverged},
  *     {@code stop-after})
- * @param losses the training loss of each step this invocation ran
+ * @param losses the training loss of each advance this invocation ran (each step; each round when
+ *     distributed)
  * @param lastEval the last evaluation, or null
  * @param resumedFrom the step resumed from (0 for a fresh run)
  * @param tokensPerSecond mean throughput of this invocation's steps

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.forja.storage.Storage;
 import dev.forja.storage.StorageConfig;
+import dev.forja.testing.GrammarShards;
 import dev.forja.testing.MiniHdfs;
 import dev.forja.testing.S3Server;
 import dev.forja.tokenizer.BpeTokenizer;
@@ -38,15 +39,15 @@ class RemoteCheckpointTest {
   @MethodSource("stores")
   void trainsCheckpointsAndResumesOnRemoteStorage(
       String scheme, StorageConfig config, URI base, @TempDir Path tmp) throws Exception {
-    BpeTokenizer tok = Fixtures.byteTokenizer("<|endoftext|>");
+    BpeTokenizer tok = GrammarShards.byteTokenizer("<|endoftext|>");
     Storage storage = new Storage(config);
     URI shards =
-        Fixtures.writeShards(
+        GrammarShards.writeShards(
             storage,
             Storage.resolve(base, "shards-" + UUID.randomUUID()),
             tok,
-            Fixtures.grammar(tok, 5000, 1),
-            Fixtures.grammar(tok, 1000, 2));
+            GrammarShards.grammar(tok, 5000, 1),
+            GrammarShards.grammar(tok, 1000, 2));
     URI run = Storage.resolve(base, "run-" + UUID.randomUUID());
     TrainConfig tc =
         Fixtures.trainConfig(Map.of("train.steps", "6", "train.checkpoint-every", "3"));

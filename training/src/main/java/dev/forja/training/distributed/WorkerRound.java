@@ -1,0 +1,140 @@
+package dev.forja.training.distributed;
+
+import dev.forja.shard.SequenceSampler;
+import dev.forja.shard.ShardFormat;
+import dev.forja.shard.TokenShards;
+import dev.forja.storage.Storage;
+import dev.forja.training.model.GptModel;
+import dev.forja.training.train.Batches;
+import dev.forja.training.train.LocalSteps;
+import dev.forja.training.train.Optimizer;
+import dev.forja.training.train.RoundStats;
+import dev.forja.training.train.StepStrategy;
+import dev.forja.training.train.TrainState;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import org.apache.spark.SparkEnv;
+import org.apache.spark.TaskContext;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * A worker's part of a round, run inside a Spark task: take the broadcast parameters (and moments),
+ * train {@code K} local steps with the single-JVM {@link LocalSteps} on this worker's slice of the
+ * shards (worker {@code w} of {@code N}, from the round's cursor), return the result. The built
+ * graph, its optimizer and the open shards are cached per executor JVM across rounds (a pool, so
+ * that two task slots in one JVM never share a graph).
+ */
+public final class WorkerRound {
+  /** One cached graph with its optimizer and the shards it reads. */
+  private record Slot(GptModel model, Optimizer optimizer, TokenShards shards) {}
+
+  /** A worker's own moments when they are not averaged, tagged with the round they end. */
+  private record OwnMoments(long round, Tensors moments) {}
+
+  private static final Map<String, ConcurrentLinkedDeque<Slot>> POOL = new ConcurrentHashMap<>();
+  private static final Map<String, OwnMoments> OWN_MOMENTS = new ConcurrentHashMap<>();
+
+  private WorkerRound() {}
+
+  /** Runs worker {@code worker}'s round (in a task, or directly in tests). */
+  public static WorkerResult run(RoundInput in, int worker) {
+    TaskContext task = TaskContext.get();
+    String device = DeviceBinding.bind(task);
+    String executor = SparkEnv.get() == null ? "driver" : SparkEnv.get().executorId();
+    int attempt = task == null ? 0 : task.attemptNumber();
+    WorkerSpec spec = in.spec();
+    RoundInput.Payload start = in.weights().value();
+    Slot slot = borrow(spec);
+    try {
+      Map<String, INDArray> params = slot.model().parameters();
+      start.parameters().assignTo(params, "round " + in.round() + " parameters");
+      boolean averaged = spec.distributed().averageOptimizerState();
+      String ownKey = spec.runId() + "|" + worker;
+      if (averaged) {
+        start.moments().assignTo(slot.optimizer().state(), "round " + in.round() + " moments");
+      } else {
+        OwnMoments own = OWN_MOMENTS.get(ownKey);
+        if (own != null && own.round() == in.round() - 1) {
+          own.moments().assignTo(slot.optimizer().state(), "worker " + worker + " moments");
+        } else {
+          slot.optimizer().state().values().forEach(a -> a.assign(0));
+        }
+      }
+      int workers = spec.distributed().workers();
+      SequenceSampler sampler =
+          new SequenceSampler(
+              slot.shards().split(ShardFormat.TRAIN),
+              spec.length(),
+              in.start().seed(),
+              worker,
+              workers);
+      Batches batches =
+          new Batches(
+              sampler,
+              spec.train().microBatch(),
+              spec.model().objective(),
+              spec.train().maskProbability(),
+              spec.maskId(),
+              spec.model().vocabSize(),
+              in.start().seed() + worker);
+      LocalSteps steps = new LocalSteps(slot.model(), spec.train(), batches, slot.optimizer());
+      TrainState state = in.start();
+      double lossSum = 0;
+      double seconds = 0;
+      double norm = 0;
+      long tokens = 0;
+      for (int i = 0; i < in.steps(); i++) {
+        StepStrategy.Advance a = steps.advance(state, 1);
+        state = a.state();
+        lossSum += a.metrics().loss();
+        seconds += a.metrics().seconds();
+        tokens += a.metrics().tokens();
+        norm = a.metrics().gradNorm();
+        if (i == 0 && in.fault() != null) {
+          in.fault().maybeKill(in.round(), worker);
+        }
+      }
+      Tensors moments = Tensors.of(slot.optimizer().state());
+      if (!averaged) {
+        OWN_MOMENTS.put(ownKey, new OwnMoments(in.round(), moments));
+      }
+      RoundStats.Worker stats =
+          new RoundStats.Worker(
+              worker, lossSum / in.steps(), tokens, seconds, executor, device, attempt);
+      return new WorkerResult(stats, state, norm, Tensors.of(params), averaged ? moments : null);
+    } finally {
+      release(spec, slot);
+    }
+  }
+
+  private static Slot borrow(WorkerSpec spec) {
+    String key = spec.cacheKey();
+    POOL.keySet().removeIf(k -> !k.equals(key)); // another run's graphs: let GC free them
+    OWN_MOMENTS.keySet().removeIf(k -> !k.startsWith(spec.runId() + "|"));
+    Slot s = POOL.computeIfAbsent(key, k -> new ConcurrentLinkedDeque<>()).pollFirst();
+    if (s != null) {
+      return s;
+    }
+    try {
+      TokenShards shards =
+          TokenShards.open(new Storage(spec.storage()), spec.data(), TokenShards.Verify.SIZES);
+      GptModel model =
+          GptModel.build(
+              spec.model(),
+              spec.train().microBatch(),
+              spec.length(),
+              spec.dtype(),
+              spec.train().seed());
+      return new Slot(model, Optimizer.create(spec.train(), model.parameters()), shards);
+    } catch (IOException e) {
+      throw new UncheckedIOException("worker cannot open the shards at " + spec.data(), e);
+    }
+  }
+
+  private static void release(WorkerSpec spec, Slot slot) {
+    POOL.computeIfAbsent(spec.cacheKey(), k -> new ConcurrentLinkedDeque<>()).addFirst(slot);
+  }
+}
