@@ -25,13 +25,15 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "bench",
     description =
-        "Benchmarks: prep throughput, dedup quality, tokenizer encode speed, BPE training time.",
+        "Benchmarks: prep throughput, dedup quality, tokenizer encode speed, BPE training time,"
+            + " training speed, parameter-averaging overhead.",
     subcommands = {
       BenchCommand.Prep.class,
       BenchCommand.Dedup.class,
       BenchCommand.Tokenizer.class,
       BenchCommand.BpeTrain.class,
-      BenchCommand.Train.class
+      BenchCommand.Train.class,
+      BenchCommand.Distributed.class
     })
 final class BenchCommand implements Runnable {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
@@ -447,6 +449,77 @@ final class BenchCommand implements Runnable {
           targets,
           new dev.forja.storage.Storage(cfg.storage()),
           out);
+      out.flush();
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "distributed",
+      description =
+          "Parameter averaging on Spark: per-round compute, broadcast, stage and aggregation time,"
+              + " the overhead's share and the bytes moved, for each averaging period K.")
+  static final class Distributed implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin ConfigOptions config;
+    @Mixin Forja.VerboseOption verbose;
+
+    @Option(
+        names = "--workers",
+        defaultValue = "2",
+        description = "Workers (distributed.workers; default ${DEFAULT-VALUE}).")
+    int workers;
+
+    @Option(
+        names = "--periods",
+        split = ",",
+        defaultValue = "1,4,16",
+        paramLabel = "K,...",
+        description = "Averaging periods to measure (default ${DEFAULT-VALUE}).")
+    List<Integer> periods;
+
+    @Option(
+        names = "--rounds",
+        defaultValue = "2",
+        description = "Measured rounds per K, after one untimed (default ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Option(
+        names = "--work",
+        paramLabel = "DIR",
+        description =
+            "Scratch directory every executor can read (default: a temp dir; fine on one"
+                + " machine).")
+    java.nio.file.Path work;
+
+    @Override
+    public Integer call() throws Exception {
+      config.overrides.add("distributed.workers=" + workers);
+      dev.forja.pipeline.ForjaConfig cfg = config.load();
+      if (cfg.model().vocabSize() == 0) {
+        throw new IllegalArgumentException(
+            "forja bench distributed needs model.vocab-size (e.g. --conf"
+                + " conf/presets/bench-a.yaml)");
+      }
+      java.nio.file.Path dir =
+          work != null ? work : java.nio.file.Files.createTempDirectory("forja-bench-dist");
+      java.nio.file.Files.createDirectories(dir);
+      PrintWriter out = spec.commandLine().getOut();
+      var session = dev.forja.pipeline.Jobs.startForTraining(cfg);
+      try {
+        dev.forja.training.bench.DistributedBenchmark.run(
+            org.apache.spark.api.java.JavaSparkContext.fromSparkContext(session.sparkContext()),
+            new dev.forja.storage.Storage(cfg.storage()),
+            cfg.model(),
+            cfg.train(),
+            cfg.distributed(),
+            periods,
+            rounds,
+            dir,
+            out);
+      } finally {
+        session.stop();
+      }
       out.flush();
       return 0;
     }

@@ -1,10 +1,9 @@
 package dev.forja.cli;
 
 import dev.forja.pipeline.ForjaConfig;
-import dev.forja.spark.SparkSessions;
+import dev.forja.pipeline.Jobs;
 import dev.forja.storage.Storage;
 import dev.forja.training.TrainRun;
-import dev.forja.training.distributed.ParameterAveraging;
 import dev.forja.training.train.TrainingResult;
 import java.io.PrintStream;
 import java.net.URI;
@@ -13,7 +12,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
-import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -82,9 +80,7 @@ final class TrainCommand implements Callable<Integer> {
     SparkSession[] session = {null};
     Supplier<JavaSparkContext> spark =
         () -> {
-          SparkConf conf = SparkSessions.sparkConf(cfg.spark(), cfg.storage());
-          ParameterAveraging.sparkDefaults(conf, cfg.distributed());
-          session[0] = SparkSession.builder().config(conf).getOrCreate();
+          session[0] = Jobs.startForTraining(cfg);
           return JavaSparkContext.fromSparkContext(session[0].sparkContext());
         };
     TrainingResult r;

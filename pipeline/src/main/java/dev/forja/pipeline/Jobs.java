@@ -18,6 +18,16 @@ public final class Jobs {
   private Jobs() {}
 
   /**
+   * The Spark session for distributed training: the config's Spark settings plus what parameter
+   * averaging needs unless set (threads per task, uncapped result size).
+   */
+  public static SparkSession startForTraining(ForjaConfig config) {
+    org.apache.spark.SparkConf conf = SparkSessions.sparkConf(config.spark(), config.storage());
+    dev.forja.training.distributed.ParameterAveraging.sparkDefaults(conf, config.distributed());
+    return SparkSession.builder().config(conf).getOrCreate();
+  }
+
+  /**
    * Checks that every URI the job touches is usable as configured (before Spark starts, so a
    * misconfigured bucket fails in a second, not after the cluster spun up), then runs {@code body}.
    */

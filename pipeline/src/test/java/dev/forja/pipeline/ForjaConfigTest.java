@@ -85,6 +85,9 @@ class ForjaConfigTest {
     assertThat(t.seed()).isEqualTo(1234);
     assertThat(t.maskProbability()).isEqualTo(0.15);
     assertThat(t.maskToken()).isEqualTo("<|mask|>");
+    assertThat(t.optimizer()).isEqualTo("adamw");
+    assertThat(c.distributed())
+        .isEqualTo(new dev.forja.training.distributed.DistributedConfig(0, 8, true, 0, 120));
     // the schedule: linear warmup, cosine to the floor, the floor after the end
     assertThat(t.learningRate(0)).isCloseTo(3e-6, org.assertj.core.data.Offset.offset(1e-15));
     assertThat(t.learningRate(99)).isEqualTo(3e-4);
@@ -139,6 +142,7 @@ class ForjaConfigTest {
     assertThat(fromFile.tokenize()).isEqualTo(defaults.tokenize());
     assertThat(fromFile.model()).isEqualTo(defaults.model());
     assertThat(fromFile.train()).isEqualTo(defaults.train());
+    assertThat(fromFile.distributed()).isEqualTo(defaults.distributed());
     Map<String, String> keys =
         ForjaConfig.keys().stream()
             .filter(k -> !k.key().endsWith(".*"))

@@ -198,6 +198,8 @@ public final class TrainRun {
           throw new IllegalArgumentException(
               "distributed.workers=" + dc.workers() + " needs Spark: run it with forja train");
         }
+        // every worker needs sequences of its own: fail here, not in N retried tasks
+        new SequenceSampler(shards.split(ShardFormat.TRAIN), length, seed, 0, dc.workers());
         WorkerSpec spec =
             new WorkerSpec(
                 shards.dir(),

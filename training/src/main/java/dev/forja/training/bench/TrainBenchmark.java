@@ -83,12 +83,7 @@ public final class TrainBenchmark {
       throws IOException {
     int b = base.microBatch();
     int t = mc.contextLength();
-    long need = (long) (steps + warmup + 4) * b * (t + 1) * base.accumulation();
-    Path tokens = work.resolve("tokens.bin");
-    if (!Files.exists(tokens) || Files.size(tokens) < 2 * need) {
-      writeTokenStream(tokens, mc.vocabSize(), need, 42);
-    }
-    URI shards = writeShards(storage, tokens, work.resolve("shards").toUri(), mc.vocabSize());
+    URI shards = shards(storage, mc, (long) (steps + warmup + 4) * b * base.accumulation(), work);
     TrainConfig tc = base.withRun(warmup + steps, 0, 1, 0);
     double peak = PeakFlops.sgemm();
     out.printf(
@@ -246,6 +241,20 @@ public final class TrainBenchmark {
         new TrainRun.Request(shards, run, mc, longer, 1, DataType.FLOAT, List.of(mark)),
         quiet);
     return (first[0] - t0) / 1e9;
+  }
+
+  /**
+   * Shards of at least {@code sequences} random sequences for {@code mc} under {@code work} (the
+   * token stream in {@code work/tokens.bin}, the shards in {@code work/shards}), reused when there.
+   */
+  static URI shards(Storage storage, ModelConfig mc, long sequences, Path work) throws IOException {
+    long need = sequences * (mc.contextLength() + 1);
+    Path tokens = work.resolve("tokens.bin");
+    if (!Files.exists(tokens) || Files.size(tokens) < 2 * need) {
+      writeTokenStream(tokens, mc.vocabSize(), need, 42);
+      storage.delete(work.resolve("shards").toUri(), true);
+    }
+    return writeShards(storage, tokens, work.resolve("shards").toUri(), mc.vocabSize());
   }
 
   private static URI writeShards(Storage storage, Path tokens, URI dir, int vocab)

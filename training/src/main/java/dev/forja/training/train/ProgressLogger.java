@@ -48,7 +48,7 @@ public final class ProgressLogger implements TrainListener {
     totalSeconds += m.seconds();
     stepsTimed += m.steps();
     TrainConfig c = trainer.config();
-    if (!m.crossed(c.logEvery()) && m.round() == null && m.step() != c.steps()) {
+    if (!m.crossed(c.logEvery()) && m.step() != c.steps()) {
       return;
     }
     double tps = windowSeconds > 0 ? windowTokens / windowSeconds : 0;
@@ -131,9 +131,12 @@ public final class ProgressLogger implements TrainListener {
   }
 
   static String bytes(long b) {
-    return b >= 1L << 30
-        ? String.format(Locale.ROOT, "%.2f GiB", b / (double) (1L << 30))
-        : String.format(Locale.ROOT, "%.0f MiB", b / (double) (1L << 20));
+    if (b >= 1L << 30) {
+      return String.format(Locale.ROOT, "%.2f GiB", b / (double) (1L << 30));
+    }
+    return b >= 10L << 20
+        ? String.format(Locale.ROOT, "%.0f MiB", b / (double) (1L << 20))
+        : String.format(Locale.ROOT, "%.2f MiB", b / (double) (1L << 20));
   }
 
   static String duration(double seconds) {

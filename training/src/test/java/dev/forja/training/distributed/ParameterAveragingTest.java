@@ -1,6 +1,7 @@
 package dev.forja.training.distributed;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -175,6 +176,37 @@ class ParameterAveragingTest {
     assertThat(round.path("bytes_broadcast").asLong()).isEqualTo(3 * 4 * params);
     assertThat(round.path("bytes_returned").asLong()).isEqualTo(2 * 3 * 4 * params);
     assertThat(rounds.get(1).has("checkpoint_seconds")).isTrue(); // round 2 reached step 4
+  }
+
+  @Test
+  void tooLittleDataForTheWorkersFailsOnTheDriverBeforeAnyRound(@TempDir Path tmp) {
+    TrainConfig tc = Fixtures.trainConfig(Map.of());
+    // 60,000 tokens make 3,749 sequences of 16+1: not one each for 5,000 workers
+    assertThatThrownBy(
+            () ->
+                train(tmp.toUri(), tc, DistributedConfig.LOCAL.withWorkers(5000), local(), quiet()))
+        .hasMessageContaining("fewer than the 5000 worker(s)")
+        .hasMessageContaining("use shorter sequences, fewer workers or more data");
+  }
+
+  @Test
+  void workersWithoutSparkIsAClearError(@TempDir Path tmp) {
+    assertThatThrownBy(
+            () ->
+                TrainRun.run(
+                    Fixtures.LOCAL,
+                    new TrainRun.Request(
+                        shards,
+                        tmp.toUri(),
+                        Fixtures.tinyModel(0, 16),
+                        Fixtures.trainConfig(Map.of()),
+                        0,
+                        DataType.FLOAT,
+                        List.of(),
+                        DistributedConfig.LOCAL.withWorkers(2)),
+                    quiet()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("distributed.workers=2 needs Spark");
   }
 
   @Test
