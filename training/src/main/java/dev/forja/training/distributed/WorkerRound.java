@@ -93,6 +93,8 @@ public final class WorkerRound {
         seconds += a.metrics().seconds();
         tokens += a.metrics().tokens();
         norm = a.metrics().gradNorm();
+        // as the single-JVM trainer does: ND4J frees native arrays only when collected
+        System.gc();
         if (i == 0 && in.fault() != null) {
           in.fault().maybeKill(in.round(), worker);
         }
