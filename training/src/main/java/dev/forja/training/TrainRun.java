@@ -161,17 +161,12 @@ public final class TrainRun {
       plan.requireFits(nativeLimit(), tc.microBatch(), tc.accumulation());
 
       long seed = state.seed();
+      DistributedConfig dc = req.distributed();
+      // worker 0 of N (1 in this JVM): fails here, before any graph is built, when the data cannot
+      // give every worker sequences of its own
       SequenceSampler trainSampler =
-          new SequenceSampler(shards.split(ShardFormat.TRAIN), length, seed, 0, 1);
-      Batches train =
-          new Batches(
-              trainSampler,
-              tc.microBatch(),
-              mc.objective(),
-              tc.maskProbability(),
-              maskId,
-              mc.vocabSize(),
-              seed);
+          new SequenceSampler(
+              shards.split(ShardFormat.TRAIN), length, seed, 0, Math.max(1, dc.workers()));
       GptModel model = GptModel.build(mc, tc.microBatch(), length, req.dtype(), seed);
       Optimizer adam = Optimizer.create(tc, model.parameters());
       if (resume.isPresent()) {
@@ -192,14 +187,11 @@ public final class TrainRun {
       listeners.add(new CheckpointListener(store, metrics, tokJson, out));
       listeners.addAll(req.listeners());
       StepStrategy strategy;
-      DistributedConfig dc = req.distributed();
       if (dc.enabled()) {
         if (spark == null) {
           throw new IllegalArgumentException(
               "distributed.workers=" + dc.workers() + " needs Spark: run it with forja train");
         }
-        // every worker needs sequences of its own: fail here, not in N retried tasks
-        new SequenceSampler(shards.split(ShardFormat.TRAIN), length, seed, 0, dc.workers());
         WorkerSpec spec =
             new WorkerSpec(
                 shards.dir(),
@@ -220,6 +212,15 @@ public final class TrainRun {
             dc.averagingPeriod(),
             dc.averageOptimizerState() ? " (parameters and optimizer moments)" : " (parameters)");
       } else {
+        Batches train =
+            new Batches(
+                trainSampler,
+                tc.microBatch(),
+                mc.objective(),
+                tc.maskProbability(),
+                maskId,
+                mc.vocabSize(),
+                seed);
         strategy = new LocalSteps(model, tc, train, adam);
       }
       Trainer trainer = new Trainer(model, tc, adam, strategy, state, listeners);

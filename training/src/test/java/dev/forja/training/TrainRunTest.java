@@ -33,13 +33,7 @@ class TrainRunTest {
 
   @BeforeAll
   static void shards(@TempDir Path tmp) throws Exception {
-    shards =
-        GrammarShards.writeShards(
-            Fixtures.LOCAL,
-            tmp.resolve("shards").toUri(),
-            TOK,
-            GrammarShards.grammar(TOK, 60_000, 1),
-            GrammarShards.grammar(TOK, 6_000, 2));
+    shards = GrammarShards.write(Fixtures.LOCAL, tmp.resolve("shards").toUri(), 60_000, 6_000);
   }
 
   static TrainingResult train(
