@@ -203,11 +203,13 @@ class LocalClusterIT {
     assertThat(clean.output()).contains("distributed: 2 workers").contains("completed at step 24");
 
     String run = HDFS + "/runs/killed";
-    URI firstCheckpoint = URI.create(run + "/checkpoints/step-00000008/_MANIFEST.json");
     Path log = Files.createTempFile(STATE.getParent(), "killed-", ".log");
     Process driver = start(log, train(shards, run));
     long deadline = System.nanoTime() + 400_000_000_000L;
-    while (!storage.exists(firstCheckpoint) && driver.isAlive() && System.nanoTime() < deadline) {
+    // a manifest file is visible on HDFS as soon as it is created: wait until one reads complete
+    while (!committed(storage, URI.create(run))
+        && driver.isAlive()
+        && System.nanoTime() < deadline) {
       Thread.sleep(100);
     }
     assertThat(driver.isAlive()).as(Files.readString(log)).isTrue();
@@ -227,6 +229,16 @@ class LocalClusterIT {
     Tensors wb = Tensors.of(b.weights());
     for (int i = 0; i < wa.size(); i++) {
       assertThat(wb.data().get(i)).as(wa.names().get(i)).isEqualTo(wa.data().get(i));
+    }
+  }
+
+  static boolean committed(Storage storage, URI run) {
+    try (CheckpointStore store =
+        new CheckpointStore(
+            storage, run, new java.io.PrintStream(java.io.OutputStream.nullOutputStream()))) {
+      return !store.committedSteps().isEmpty();
+    } catch (IOException | RuntimeException e) {
+      return false; // a manifest still being written
     }
   }
 
