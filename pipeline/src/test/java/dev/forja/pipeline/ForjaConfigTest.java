@@ -86,6 +86,7 @@ class ForjaConfigTest {
     assertThat(t.maskProbability()).isEqualTo(0.15);
     assertThat(t.maskToken()).isEqualTo("<|mask|>");
     assertThat(t.optimizer()).isEqualTo("adamw");
+    assertThat(t.engine()).isEqualTo("auto");
     assertThat(c.distributed())
         .isEqualTo(new dev.forja.training.distributed.DistributedConfig(0, 8, true, 0, 120));
     // the schedule: linear warmup, cosine to the floor, the floor after the end

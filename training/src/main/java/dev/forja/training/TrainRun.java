@@ -157,7 +157,10 @@ public final class TrainRun {
         }
         maskId = tokenizer.specialId(tc.maskToken());
       }
-      MemoryPlan plan = MemoryPlan.estimate(mc, tc.microBatch(), length, req.dtype().width());
+      GptModel.Engine engine = GptModel.resolve(tc.engineChoice(), mc, req.dtype());
+      MemoryPlan plan =
+          MemoryPlan.estimate(
+              mc, tc.microBatch(), length, req.dtype().width(), engine == GptModel.Engine.KERNELS);
       plan.requireFits(nativeLimit(), tc.microBatch(), tc.accumulation());
 
       long seed = state.seed();
@@ -274,7 +277,7 @@ public final class TrainRun {
     for (int id = 0; id < tokenizer.vocabSize(); id++) {
       bytes[id] = tokenizer.isSpecial(id) ? 0 : tokenizer.tokenBytes(id).length;
     }
-    return new Evaluator(model, b, tc.evalBatches(), bytes);
+    return new Evaluator(model.pass(tc.engineChoice()), b, tc.evalBatches(), bytes);
   }
 
   /** The tokenizer the shards were made with: the copy beside them, else the lineage's. */

@@ -305,18 +305,25 @@ class TrainRunTest {
   @Test
   void maskedLanguageModellingTrains(@TempDir Path tmp) throws Exception {
     ModelConfig masked =
-        new ModelConfig(
-            0, 16, 2, 32, 2, 4, 0, true, true, 1e-5, 0.02, ModelConfig.Objective.MASKED);
+        new ModelConfig(0, 8, 2, 32, 2, 4, 0, true, true, 1e-5, 0.02, ModelConfig.Objective.MASKED);
     TrainConfig tc =
         Fixtures.trainConfig(
-            Map.of("train.steps", "150", "train.eval-every", "150", "train.checkpoint-every", "0"));
+            Map.of(
+                "train.steps", "600",
+                "train.eval-every", "600",
+                "train.checkpoint-every", "0",
+                // ~15% of 4 x 16 positions would leave about 10 targets a step: too few to learn
+                // the neighbour attention a masked symbol needs within a test's budget
+                "train.micro-batch-size", "32",
+                "train.mask-probability", "0.25"));
     TrainingResult r =
         TrainRun.run(
             Fixtures.LOCAL,
             new TrainRun.Request(
                 shards, tmp.resolve("run").toUri(), masked, tc, 0, DataType.FLOAT, List.of()),
             quiet());
-    // 16 equally likely symbols would cost ln 16; the bidirectional context pins a masked symbol
-    assertThat(r.lastEval().loss()).isLessThan(Math.log(16));
+    // 16 equally likely symbols would cost ln 16; both neighbours pin a masked symbol, but only
+    // once attention has learnt to find them (a plateau near ln 16 that lasts a few hundred steps)
+    assertThat(r.lastEval().loss()).isLessThan(0.6 * Math.log(16));
   }
 }

@@ -89,7 +89,7 @@ public final class TrainBenchmark {
     out.printf(
         Locale.ROOT,
         "config: layers %d, d-model %d, heads %d, context %d, vocab %d, batch %d x %d; %,d"
-            + " parameters; %.1f MFLOP per token; sgemm peak here %.1f GFLOP/s%n",
+            + " parameters; %.1f MFLOP per token; engine %s; sgemm peak here %.1f GFLOP/s%n",
         mc.layers(),
         mc.dModel(),
         mc.heads(),
@@ -99,6 +99,7 @@ public final class TrainBenchmark {
         base.accumulation(),
         mc.parameters(),
         mc.flopsPerToken(t) / 1e6,
+        GptModel.resolve(tc.engineChoice(), mc, DataType.FLOAT).name().toLowerCase(Locale.ROOT),
         peak / 1e9);
     out.flush();
     List<Double> times = new ArrayList<>();

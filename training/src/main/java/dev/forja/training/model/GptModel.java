@@ -47,6 +47,31 @@ public final class GptModel {
   private final SameDiff sd;
   private final int batch;
   private final int length;
+  private LossPass pass;
+  private Engine passEngine;
+
+  /**
+   * What computes the loss and gradients: {@code train.engine}. {@code auto} takes the hand-written
+   * CPU kernels ({@link GptKernels}) when ND4J runs on the CPU in fp32 without dropout, and the
+   * SameDiff graph otherwise (GPUs, other precisions).
+   */
+  public enum Engine {
+    AUTO,
+    KERNELS,
+    SAMEDIFF;
+
+    public static final java.util.List<String> NAMES =
+        java.util.List.of("auto", "kernels", "samediff");
+
+    public static Engine of(String name) {
+      int i = NAMES.indexOf(name);
+      if (i < 0) {
+        throw new IllegalArgumentException(
+            "train.engine must be one of " + NAMES + ", got '" + name + "'");
+      }
+      return values()[i];
+    }
+  }
 
   private GptModel(ModelConfig config, SameDiff sd, int batch, int length) {
     this.config = config;
@@ -73,6 +98,52 @@ public final class GptModel {
 
   public int length() {
     return length;
+  }
+
+  public DataType dataType() {
+    return sd.getVariable(WTE).dataType();
+  }
+
+  /** Whether {@link GptKernels} can run this model here: ND4J's CPU backend, fp32, no dropout. */
+  public boolean kernelsApply() {
+    return kernelsApply(config, dataType());
+  }
+
+  /** Whether the hand-written kernels serve {@code c} in {@code dtype} on this ND4J backend. */
+  public static boolean kernelsApply(ModelConfig c, DataType dtype) {
+    return Nd4j.getBackend().getClass().getName().contains(".cpu.")
+        && dtype == DataType.FLOAT
+        && c.dropout() == 0;
+  }
+
+  /**
+   * The engine that {@code engine} means for {@code c} in {@code dtype}: auto picks the kernels
+   * where they apply; an explicit choice that cannot run here is an error naming the fix.
+   */
+  public static Engine resolve(Engine engine, ModelConfig c, DataType dtype) {
+    boolean kernels = kernelsApply(c, dtype);
+    if (engine == Engine.AUTO) {
+      return kernels ? Engine.KERNELS : Engine.SAMEDIFF;
+    }
+    if (engine == Engine.KERNELS && !kernels) {
+      throw new IllegalArgumentException(
+          "train.engine=kernels needs ND4J's CPU backend and fp32 (here: "
+              + Nd4j.getBackend().getClass().getSimpleName()
+              + ", "
+              + dtype
+              + "): set train.engine=auto");
+    }
+    return engine;
+  }
+
+  /** The loss pass of {@code engine}, built once per model (its buffers are reused). */
+  public synchronized LossPass pass(Engine engine) {
+    Engine resolved = resolve(engine, config, dataType());
+    if (pass == null || passEngine != resolved) {
+      pass = resolved == Engine.KERNELS ? new GptKernels(this) : new SameDiffPass(this);
+      passEngine = resolved;
+    }
+    return pass;
   }
 
   /** Builds the graph with freshly initialised weights (GPT-2's scheme), deterministic in seed. */
@@ -198,7 +269,7 @@ public final class GptModel {
    * -1 are ignored.
    */
   public Map<String, INDArray> feed(int[] ids, int[] targets, double lossScale) {
-    DataType dtype = sd.getVariable(WTE).dataType();
+    DataType dtype = dataType();
     return Map.of(
         INPUT_IDS, Nd4j.createFromArray(ids).reshape(batch, length),
         TARGETS, Nd4j.createFromArray(targets).reshape(batch, length),

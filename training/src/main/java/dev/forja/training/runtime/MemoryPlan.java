@@ -1,5 +1,6 @@
 package dev.forja.training.runtime;
 
+import dev.forja.training.model.GptKernels;
 import dev.forja.training.model.ModelConfig;
 import java.util.Locale;
 
@@ -12,11 +13,18 @@ import java.util.Locale;
  * micro-batch of B sequences of T tokens: per layer about 24 B T d (norms, q/k/v, projections, the
  * 4d MLP and its GELU pieces) plus 4 B H T^2 (scores, mask, softmax and its gradient); once, 6 B T
  * V for the one-hot input, logits, log-probabilities, one-hot targets and their gradients. Twice
- * the activations are allowed for the backward pass's temporaries.
+ * the activations are allowed for the backward pass's temporaries. The hand-written kernels ({@code
+ * train.engine=kernels}) preallocate exactly what they keep ({@link GptKernels#activationFloats})
+ * and need no one-hot tensors, so their estimate is that figure.
  */
 public record MemoryPlan(long parameterBytes, long activationBytes) {
-  public static MemoryPlan estimate(ModelConfig c, int microBatch, int length, int bytesPerValue) {
+  public static MemoryPlan estimate(
+      ModelConfig c, int microBatch, int length, int bytesPerValue, boolean kernels) {
     long p = c.parameters() * bytesPerValue;
+    if (kernels) {
+      return new MemoryPlan(
+          6 * p, GptKernels.activationFloats(c, microBatch, length) * bytesPerValue);
+    }
     double bt = (double) microBatch * length;
     double perLayer = 24 * bt * c.dModel() + 4.0 * microBatch * c.heads() * length * length;
     double once = 6 * bt * c.vocabSize();

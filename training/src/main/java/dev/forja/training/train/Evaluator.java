@@ -1,9 +1,7 @@
 package dev.forja.training.train;
 
 import dev.forja.shard.SequenceSampler;
-import dev.forja.training.model.GptModel;
-import java.util.Map;
-import org.nd4j.linalg.api.ndarray.INDArray;
+import dev.forja.training.model.LossPass;
 
 /**
  * Loss, perplexity and bits per byte on the validation split: the same {@code evalBatches}
@@ -11,7 +9,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * number), so evaluations are comparable across steps and runs.
  */
 public final class Evaluator {
-  private final GptModel model;
+  private final LossPass pass;
   private final Batches batches;
   private final int evalBatches;
   private final int[] byteLength;
@@ -19,8 +17,8 @@ public final class Evaluator {
   /**
    * @param byteLength UTF-8 bytes of each token id (0 for special tokens)
    */
-  public Evaluator(GptModel model, Batches batches, int evalBatches, int[] byteLength) {
-    this.model = model;
+  public Evaluator(LossPass pass, Batches batches, int evalBatches, int[] byteLength) {
+    this.pass = pass;
     this.batches = batches;
     this.evalBatches = evalBatches;
     this.byteLength = byteLength;
@@ -33,8 +31,7 @@ public final class Evaluator {
     long bytes = 0;
     for (int i = 0; i < evalBatches; i++) {
       Batches.Batch b = batches.next(-1, i);
-      Map<String, INDArray> feed = model.feed(b.ids(), b.targets(), 1.0);
-      sum += model.sameDiff().output(feed, GptModel.LOSS).get(GptModel.LOSS).getDouble(0);
+      sum += pass.loss(b.ids(), b.targets(), 1.0);
       tokens += b.predicted();
       for (int t : b.targets()) {
         if (t >= 0 && t < byteLength.length) {

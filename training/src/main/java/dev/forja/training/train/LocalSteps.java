@@ -2,10 +2,8 @@ package dev.forja.training.train;
 
 import dev.forja.shard.SequenceSampler;
 import dev.forja.training.model.GptModel;
+import dev.forja.training.model.LossPass;
 import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
-import org.nd4j.autodiff.samediff.api.OutAndGrad;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -21,7 +19,7 @@ public final class LocalSteps implements StepStrategy {
   private final Optimizer optimizer;
   private final LinkedHashMap<String, INDArray> params;
   private final LinkedHashMap<String, INDArray> grads = new LinkedHashMap<>();
-  private final List<String> names;
+  private final LossPass pass;
 
   public LocalSteps(GptModel model, TrainConfig config, Batches batches, Optimizer optimizer) {
     this.model = model;
@@ -29,9 +27,8 @@ public final class LocalSteps implements StepStrategy {
     this.batches = batches;
     this.optimizer = optimizer;
     this.params = model.parameters();
-    this.names = List.copyOf(params.keySet());
     params.forEach((n, p) -> grads.put(n, p.ulike()));
-    model.prepareGradients();
+    this.pass = model.pass(config.engineChoice());
   }
 
   @Override
@@ -46,18 +43,8 @@ public final class LocalSteps implements StepStrategy {
     }
     double loss = 0;
     for (int i = 0; i < micro.length; i++) {
-      Map<String, INDArray> feed = model.feed(micro[i].ids(), micro[i].targets(), 1.0 / predicted);
-      OutAndGrad og =
-          model.sameDiff().calculateGradientsAndOutputs(feed, List.of(GptModel.LOSS), names);
-      loss += og.getOutputs().get(GptModel.LOSS).getDouble(0);
-      for (String n : names) {
-        INDArray g = og.getGradients().get(n);
-        if (i == 0) {
-          grads.get(n).assign(g);
-        } else {
-          grads.get(n).addi(g);
-        }
-      }
+      loss +=
+          pass.lossAndGradients(micro[i].ids(), micro[i].targets(), 1.0 / predicted, grads, i > 0);
     }
     double norm = AdamW.clipGlobalNorm(grads, config.gradClip());
     double lr = config.learningRate(state.step());

@@ -32,6 +32,9 @@ import java.util.List;
  * @param maskProbability masked-LM: share of tokens chosen for prediction
  * @param maskToken masked-LM: the special token that replaces 80% of the chosen tokens
  * @param optimizer {@code adamw} (default) or {@code sgd} ({@link Optimizer})
+ * @param engine what computes loss and gradients ({@code train.engine}): {@code auto} (default: the
+ *     hand-written CPU kernels on ND4J's CPU backend in fp32, SameDiff otherwise), {@code kernels}
+ *     or {@code samediff} ({@link dev.forja.training.model.GptModel.Engine})
  */
 public record TrainConfig(
     long steps,
@@ -56,7 +59,8 @@ public record TrainConfig(
     long seed,
     double maskProbability,
     String maskToken,
-    String optimizer)
+    String optimizer,
+    String engine)
     implements Serializable {
   public static final String ADAMW = "adamw";
   public static final String SGD = "sgd";
@@ -154,6 +158,13 @@ public record TrainConfig(
             ADAMW,
             List.of(ADAMW, SGD),
             "adamw (decoupled weight decay) or sgd (plain, no momentum: baselines and tests).");
+    String engine =
+        r.choice(
+            "train.engine",
+            "auto",
+            dev.forja.training.model.GptModel.Engine.NAMES,
+            "auto (hand-written CPU kernels on ND4J's CPU backend in fp32, SameDiff otherwise),"
+                + " kernels or samediff (the reference graph).");
     r.require(
         minLr <= lr, "train.min-lr", "must not exceed train.lr (" + lr + "); lower train.min-lr");
     return new TrainConfig(
@@ -179,7 +190,8 @@ public record TrainConfig(
         seed,
         maskP,
         maskToken,
-        optimizer);
+        optimizer,
+        engine);
   }
 
   /** The learning rate of step {@code step} (0-based): linear warmup, then cosine to the floor. */
@@ -232,7 +244,42 @@ public record TrainConfig(
         seed,
         maskProbability,
         maskToken,
-        optimizer);
+        optimizer,
+        engine);
+  }
+
+  /** This optimisation computed by another engine ({@code train.engine}). */
+  public TrainConfig withEngine(String engine) {
+    return new TrainConfig(
+        steps,
+        microBatch,
+        accumulation,
+        sequenceLength,
+        lr,
+        minLr,
+        warmupSteps,
+        weightDecay,
+        noDecay,
+        beta1,
+        beta2,
+        epsilon,
+        gradClip,
+        evalEvery,
+        evalBatches,
+        earlyStopPatience,
+        checkpointEvery,
+        keepCheckpoints,
+        logEvery,
+        seed,
+        maskProbability,
+        maskToken,
+        optimizer,
+        engine);
+  }
+
+  /** The engine as a value. */
+  public dev.forja.training.model.GptModel.Engine engineChoice() {
+    return dev.forja.training.model.GptModel.Engine.of(engine);
   }
 
   /** Sequences per optimizer step. */

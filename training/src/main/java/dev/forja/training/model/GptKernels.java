@@ -1,0 +1,698 @@
+package dev.forja.training.model;
+
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.openblas.global.openblas;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * {@link GptModel}'s forward and backward pass written by hand for the CPU, fp32: matrix products
+ * through OpenBLAS's {@code cblas_sgemm} on the parameters' own memory and on activation buffers
+ * allocated once, element-wise work (layer norm, GELU, softmax, cross-entropy) in Java loops split
+ * over {@link #THREADS} threads. The SameDiff graph stays the reference: tests hold the two to the
+ * same loss and gradients. It exists because SameDiff 1.0.0-M2.1 allocates every intermediate anew
+ * on each step (about 2 GB per step for configuration (a) of the benchmark), which left training at
+ * a third of PyTorch's speed.
+ *
+ * <p>Every reduction runs in a fixed order, independent of the thread count, so results are
+ * bit-reproducible. Attention keeps the softmax probabilities of every layer ({@code batch x heads
+ * x length^2} floats each) for the backward pass; activations in all take about {@code batch x
+ * length x (10 d + 2 mlp) + batch x heads x length^2} floats per layer.
+ */
+public final class GptKernels implements LossPass {
+  /** Threads for element-wise work: {@code OMP_NUM_THREADS} (as for BLAS), else the cores. */
+  public static final int THREADS = threads();
+
+  private static final ForkJoinPool POOL = THREADS > 1 ? new ForkJoinPool(THREADS) : null;
+  private static final int ROW_MAJOR = openblas.CblasRowMajor;
+  private static final int NO = openblas.CblasNoTrans;
+  private static final int TR = openblas.CblasTrans;
+  private static final double GELU_K = Math.sqrt(2 / Math.PI);
+  private static final double GELU_A = 0.044715;
+
+  private final int batch;
+  private final int len;
+  private final int n;
+  private final int d;
+  private final int heads;
+  private final int hs;
+  private final int mlp;
+  private final int vocab;
+  private final int layers;
+  private final boolean causal;
+  private final boolean bias;
+  private final boolean tied;
+  private final double eps;
+  private final float attnScale;
+
+  private final Map<String, Buf> params = new LinkedHashMap<>();
+
+  // activations, per layer where indexed
+  private final Buf x; // the residual stream [n, d]
+  private final Buf[] xhat1;
+  private final Buf[] rstd1;
+  private final Buf[] ln1;
+  private final Buf[] qkv;
+  private final Buf[] probs;
+  private final Buf[] att;
+  private final Buf[] xhat2;
+  private final Buf[] rstd2;
+  private final Buf[] ln2;
+  private final Buf[] pre; // MLP input of the GELU [n, mlp]
+  private final Buf[] act; // GELU output [n, mlp]
+  private final Buf xhatF;
+  private final Buf rstdF;
+  private final Buf lnF;
+  private final Buf logits; // [n, vocab]; holds d loss / d logits after a backward pass
+  // backward scratch
+  private final Buf dres;
+  private final Buf dln;
+  private final Buf datt;
+  private final Buf dqkv;
+  private final Buf dmlp;
+  private final Buf dprobs;
+  private final Buf ones;
+  private final double[] rowLoss;
+
+  /** Allocates the buffers for {@code model}'s batch shape; parameters are used in place. */
+  public GptKernels(GptModel model) {
+    ModelConfig c = model.config();
+    if (model.dataType() != DataType.FLOAT) {
+      throw new IllegalArgumentException(
+          "the CPU kernels compute in fp32 only, the model is " + model.dataType());
+    }
+    if (c.dropout() > 0) {
+      throw new IllegalArgumentException("the CPU kernels do not implement dropout");
+    }
+    batch = model.batch();
+    len = model.length();
+    n = batch * len;
+    d = c.dModel();
+    heads = c.heads();
+    hs = c.headSize();
+    mlp = c.mlpWidth();
+    vocab = c.vocabSize();
+    layers = c.layers();
+    causal = c.objective() == ModelConfig.Objective.CAUSAL;
+    bias = c.bias();
+    tied = c.tiedEmbeddings();
+    eps = c.normEpsilon();
+    attnScale = (float) (1.0 / Math.sqrt(hs));
+    model.parameters().forEach((name, a) -> params.put(name, new Buf(a)));
+
+    x = Buf.alloc((long) n * d);
+    xhat1 = new Buf[layers];
+    rstd1 = new Buf[layers];
+    ln1 = new Buf[layers];
+    qkv = new Buf[layers];
+    probs = new Buf[layers];
+    att = new Buf[layers];
+    xhat2 = new Buf[layers];
+    rstd2 = new Buf[layers];
+    ln2 = new Buf[layers];
+    pre = new Buf[layers];
+    act = new Buf[layers];
+    long square = (long) batch * heads * len * len;
+    for (int l = 0; l < layers; l++) {
+      xhat1[l] = Buf.alloc((long) n * d);
+      rstd1[l] = Buf.alloc(n);
+      ln1[l] = Buf.alloc((long) n * d);
+      qkv[l] = Buf.alloc((long) n * 3 * d);
+      probs[l] = Buf.alloc(square);
+      att[l] = Buf.alloc((long) n * d);
+      xhat2[l] = Buf.alloc((long) n * d);
+      rstd2[l] = Buf.alloc(n);
+      ln2[l] = Buf.alloc((long) n * d);
+      pre[l] = Buf.alloc((long) n * mlp);
+      act[l] = Buf.alloc((long) n * mlp);
+    }
+    xhatF = Buf.alloc((long) n * d);
+    rstdF = Buf.alloc(n);
+    lnF = Buf.alloc((long) n * d);
+    logits = Buf.alloc((long) n * vocab);
+    dres = Buf.alloc((long) n * d);
+    dln = Buf.alloc((long) n * d);
+    datt = Buf.alloc((long) n * d);
+    dqkv = Buf.alloc((long) n * 3 * d);
+    dmlp = Buf.alloc((long) n * Math.max(mlp, d));
+    dprobs = Buf.alloc(square);
+    ones = Buf.alloc(n);
+    for (int i = 0; i < n; i++) {
+      ones.f.put(i, 1f);
+    }
+    rowLoss = new double[n];
+  }
+
+  /** Floats of activation and scratch memory this pass holds for its batch shape. */
+  public static long activationFloats(ModelConfig c, int batch, int length) {
+    long n = (long) batch * length;
+    long d = c.dModel();
+    long square = (long) batch * c.heads() * length * length;
+    long perLayer = n * (9 * d + 2 + 2L * c.mlpWidth()) + square;
+    return c.layers() * perLayer
+        + n * (2 * d + 1 + c.vocabSize())
+        + n * (6 * d + Math.max(c.mlpWidth(), d) + 1)
+        + square;
+  }
+
+  @Override
+  public double loss(int[] ids, int[] targets, double scale) {
+    return forward(ids, targets, scale, false);
+  }
+
+  @Override
+  public double lossAndGradients(
+      int[] ids, int[] targets, double scale, Map<String, INDArray> grads, boolean accumulate) {
+    Map<String, Buf> g = new LinkedHashMap<>();
+    for (String name : params.keySet()) {
+      INDArray a = grads.get(name);
+      if (a == null) {
+        throw new IllegalArgumentException("no gradient array for " + name);
+      }
+      if (!accumulate) {
+        a.assign(0);
+      }
+      g.put(name, new Buf(a));
+    }
+    double loss = forward(ids, targets, scale, true);
+    backward(ids, g);
+    return loss;
+  }
+
+  // ---------------------------------------------------------------- forward
+
+  private double forward(int[] ids, int[] targets, double scale, boolean training) {
+    if (ids.length != n || targets.length != n) {
+      throw new IllegalArgumentException(
+          "expected " + n + " ids and targets ([" + batch + ", " + len + "]), got " + ids.length);
+    }
+    Buf wte = params.get(GptModel.WTE);
+    Buf wpe = params.get(GptModel.WPE);
+    parallel(
+        n,
+        (from, to) -> {
+          for (int r = from; r < to; r++) {
+            int id = ids[r];
+            if (id < 0 || id >= vocab) {
+              throw new IllegalArgumentException(
+                  "token id " + id + " is outside the vocabulary (size " + vocab + ")");
+            }
+            int t = r % len;
+            long o = (long) r * d;
+            long e = (long) id * d;
+            long p = (long) t * d;
+            for (int j = 0; j < d; j++) {
+              x.f.put((int) (o + j), wte.f.get((int) (e + j)) + wpe.f.get((int) (p + j)));
+            }
+          }
+        });
+    for (int l = 0; l < layers; l++) {
+      layerNorm(x, param(l, "ln_1.weight"), biasParam(l, "ln_1.bias"), xhat1[l], rstd1[l], ln1[l]);
+      linear(
+          ln1[l],
+          param(l, "attn.c_attn.weight"),
+          biasParam(l, "attn.c_attn.bias"),
+          qkv[l],
+          d,
+          3 * d,
+          0f);
+      attention(l);
+      // x += att @ W_proj + b_proj
+      linear(att[l], param(l, "attn.c_proj.weight"), biasParam(l, "attn.c_proj.bias"), x, d, d, 1f);
+      layerNorm(x, param(l, "ln_2.weight"), biasParam(l, "ln_2.bias"), xhat2[l], rstd2[l], ln2[l]);
+      linear(
+          ln2[l], param(l, "mlp.c_fc.weight"), biasParam(l, "mlp.c_fc.bias"), pre[l], d, mlp, 0f);
+      gelu(pre[l], act[l]);
+      linear(act[l], param(l, "mlp.c_proj.weight"), biasParam(l, "mlp.c_proj.bias"), x, mlp, d, 1f);
+    }
+    layerNorm(
+        x,
+        params.get(GptModel.LN_F_WEIGHT),
+        bias ? params.get(GptModel.LN_F_BIAS) : null,
+        xhatF,
+        rstdF,
+        lnF);
+    Buf head = params.get(tied ? GptModel.WTE : GptModel.LM_HEAD);
+    gemm(NO, TR, n, vocab, d, 1f, lnF, 0, d, head, 0, d, 0f, logits, 0, vocab);
+    float s = (float) scale;
+    parallel(
+        n,
+        (from, to) -> {
+          for (int r = from; r < to; r++) {
+            rowLoss[r] = crossEntropy(r, targets[r], training, s);
+          }
+        });
+    double sum = 0;
+    for (int r = 0; r < n; r++) {
+      sum += rowLoss[r];
+    }
+    return sum * scale;
+  }
+
+  /** Loss of row {@code r}; when {@code training}, the row becomes d(scale x loss)/d logits. */
+  private double crossEntropy(int r, int target, boolean training, float scale) {
+    if (target < -1 || target >= vocab) {
+      throw new IllegalArgumentException(
+          "target " + target + " is outside the vocabulary (size " + vocab + ")");
+    }
+    FloatBuffer z = logits.f;
+    int o = r * vocab;
+    float max = Float.NEGATIVE_INFINITY;
+    for (int v = 0; v < vocab; v++) {
+      max = Math.max(max, z.get(o + v));
+    }
+    double sum = 0;
+    for (int v = 0; v < vocab; v++) {
+      sum += Math.exp(z.get(o + v) - max);
+    }
+    double loss = target < 0 ? 0 : max + Math.log(sum) - z.get(o + target);
+    if (training) {
+      if (target < 0) {
+        for (int v = 0; v < vocab; v++) {
+          z.put(o + v, 0f);
+        }
+      } else {
+        float inv = (float) (scale / sum);
+        for (int v = 0; v < vocab; v++) {
+          z.put(o + v, (float) Math.exp(z.get(o + v) - max) * inv);
+        }
+        z.put(o + target, z.get(o + target) - scale);
+      }
+    }
+    return loss;
+  }
+
+  private void attention(int l) {
+    Buf q = qkv[l];
+    Buf p = probs[l];
+    int ld = 3 * d;
+    for (int b = 0; b < batch; b++) {
+      for (int h = 0; h < heads; h++) {
+        long qo = (long) b * len * ld + (long) h * hs;
+        long po = ((long) b * heads + h) * len * len;
+        gemm(NO, TR, len, len, hs, attnScale, q, qo, ld, q, qo + d, ld, 0f, p, po, len);
+      }
+    }
+    parallel(
+        batch * heads * len,
+        (from, to) -> {
+          for (int r = from; r < to; r++) {
+            int i = r % len;
+            int o = r * len;
+            int valid = causal ? i + 1 : len;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < valid; j++) {
+              max = Math.max(max, p.f.get(o + j));
+            }
+            double sum = 0;
+            for (int j = 0; j < valid; j++) {
+              float e = (float) Math.exp(p.f.get(o + j) - max);
+              p.f.put(o + j, e);
+              sum += e;
+            }
+            float inv = (float) (1 / sum);
+            for (int j = 0; j < valid; j++) {
+              p.f.put(o + j, p.f.get(o + j) * inv);
+            }
+            for (int j = valid; j < len; j++) {
+              p.f.put(o + j, 0f);
+            }
+          }
+        });
+    for (int b = 0; b < batch; b++) {
+      for (int h = 0; h < heads; h++) {
+        long vo = (long) b * len * ld + 2L * d + (long) h * hs;
+        long po = ((long) b * heads + h) * len * len;
+        long oo = (long) b * len * d + (long) h * hs;
+        gemm(NO, NO, len, hs, len, 1f, p, po, len, q, vo, ld, 0f, att[l], oo, d);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- backward
+
+  private void backward(int[] ids, Map<String, Buf> g) {
+    Buf head = params.get(tied ? GptModel.WTE : GptModel.LM_HEAD);
+    Buf dhead = g.get(tied ? GptModel.WTE : GptModel.LM_HEAD);
+    gemm(NO, NO, n, d, vocab, 1f, logits, 0, vocab, head, 0, d, 0f, dln, 0, d);
+    gemm(TR, NO, vocab, d, n, 1f, logits, 0, vocab, lnF, 0, d, 1f, dhead, 0, d);
+    layerNormBackward(
+        dln,
+        xhatF,
+        rstdF,
+        params.get(GptModel.LN_F_WEIGHT),
+        g.get(GptModel.LN_F_WEIGHT),
+        bias ? g.get(GptModel.LN_F_BIAS) : null,
+        dres,
+        false);
+    for (int l = layers - 1; l >= 0; l--) {
+      // x_out = x_mid + act @ W2 + b2
+      linearBackward(act[l], param(l, "mlp.c_proj.weight"), dres, dmlp, g, l, "mlp.c_proj", mlp, d);
+      geluBackward(pre[l], dmlp);
+      linearBackward(ln2[l], param(l, "mlp.c_fc.weight"), dmlp, dln, g, l, "mlp.c_fc", d, mlp);
+      layerNormBackward(
+          dln,
+          xhat2[l],
+          rstd2[l],
+          param(l, "ln_2.weight"),
+          g.get(GptModel.layer(l, "ln_2.weight")),
+          bias ? g.get(GptModel.layer(l, "ln_2.bias")) : null,
+          dres,
+          true);
+      // x_mid = x_in + att @ Wp + bp
+      linearBackward(att[l], param(l, "attn.c_proj.weight"), dres, datt, g, l, "attn.c_proj", d, d);
+      attentionBackward(l);
+      linearBackward(
+          ln1[l], param(l, "attn.c_attn.weight"), dqkv, dln, g, l, "attn.c_attn", d, 3 * d);
+      layerNormBackward(
+          dln,
+          xhat1[l],
+          rstd1[l],
+          param(l, "ln_1.weight"),
+          g.get(GptModel.layer(l, "ln_1.weight")),
+          bias ? g.get(GptModel.layer(l, "ln_1.bias")) : null,
+          dres,
+          true);
+    }
+    Buf dwte = g.get(GptModel.WTE);
+    Buf dwpe = g.get(GptModel.WPE);
+    // column blocks: each thread owns whole columns, rows run in order (no races, fixed order)
+    parallel(
+        d,
+        (from, to) -> {
+          for (int r = 0; r < n; r++) {
+            long o = (long) r * d;
+            long e = (long) ids[r] * d;
+            long p = (long) (r % len) * d;
+            for (int j = from; j < to; j++) {
+              float v = dres.f.get((int) (o + j));
+              dwte.f.put((int) (e + j), dwte.f.get((int) (e + j)) + v);
+              dwpe.f.put((int) (p + j), dwpe.f.get((int) (p + j)) + v);
+            }
+          }
+        });
+  }
+
+  private void attentionBackward(int l) {
+    Buf q = qkv[l];
+    Buf p = probs[l];
+    int ld = 3 * d;
+    for (int b = 0; b < batch; b++) {
+      for (int h = 0; h < heads; h++) {
+        long qo = (long) b * len * ld + (long) h * hs;
+        long po = ((long) b * heads + h) * len * len;
+        long oo = (long) b * len * d + (long) h * hs;
+        // dP = dO V^T ; dV = P^T dO
+        gemm(NO, TR, len, len, hs, 1f, datt, oo, d, q, qo + 2L * d, ld, 0f, dprobs, po, len);
+        gemm(TR, NO, len, hs, len, 1f, p, po, len, datt, oo, d, 0f, dqkv, qo + 2L * d, ld);
+      }
+    }
+    // dS = P * (dP - sum_j P dP), times the score scale
+    parallel(
+        batch * heads * len,
+        (from, to) -> {
+          for (int r = from; r < to; r++) {
+            int o = r * len;
+            int valid = causal ? r % len + 1 : len;
+            double dot = 0;
+            for (int j = 0; j < valid; j++) {
+              dot += p.f.get(o + j) * dprobs.f.get(o + j);
+            }
+            float fd = (float) dot;
+            for (int j = 0; j < valid; j++) {
+              dprobs.f.put(o + j, p.f.get(o + j) * (dprobs.f.get(o + j) - fd) * attnScale);
+            }
+            for (int j = valid; j < len; j++) {
+              dprobs.f.put(o + j, 0f);
+            }
+          }
+        });
+    for (int b = 0; b < batch; b++) {
+      for (int h = 0; h < heads; h++) {
+        long qo = (long) b * len * ld + (long) h * hs;
+        long po = ((long) b * heads + h) * len * len;
+        // dQ = dS K ; dK = dS^T Q
+        gemm(NO, NO, len, hs, len, 1f, dprobs, po, len, q, qo + d, ld, 0f, dqkv, qo, ld);
+        gemm(TR, NO, len, hs, len, 1f, dprobs, po, len, q, qo, ld, 0f, dqkv, qo + d, ld);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- building blocks
+
+  /** {@code out = beta * out + in @ w (+ b)}, {@code in [n, k]}, {@code w [k, m]}. */
+  private void linear(Buf in, Buf w, Buf b, Buf out, int k, int m, float beta) {
+    gemm(NO, NO, n, m, k, 1f, in, 0, k, w, 0, m, beta, out, 0, m);
+    if (b != null) {
+      parallel(
+          n,
+          (from, to) -> {
+            for (int r = from; r < to; r++) {
+              int o = r * m;
+              for (int j = 0; j < m; j++) {
+                out.f.put(o + j, out.f.get(o + j) + b.f.get(j));
+              }
+            }
+          });
+    }
+  }
+
+  /**
+   * Given {@code dout [n, m]} of {@code out = in @ w + b}: {@code din = dout @ w^T} (overwritten),
+   * and the weight and bias gradients of layer {@code l}'s {@code prefix} accumulated.
+   */
+  private void linearBackward(
+      Buf in, Buf w, Buf dout, Buf din, Map<String, Buf> g, int l, String prefix, int k, int m) {
+    gemm(NO, TR, n, k, m, 1f, dout, 0, m, w, 0, m, 0f, din, 0, k);
+    gemm(
+        TR,
+        NO,
+        k,
+        m,
+        n,
+        1f,
+        in,
+        0,
+        k,
+        dout,
+        0,
+        m,
+        1f,
+        g.get(GptModel.layer(l, prefix + ".weight")),
+        0,
+        m);
+    if (bias) {
+      columnSums(dout, m, g.get(GptModel.layer(l, prefix + ".bias")));
+    }
+  }
+
+  /** {@code acc += column sums of a [n, m]} (a BLAS matrix-vector product with ones). */
+  private void columnSums(Buf a, int m, Buf acc) {
+    openblas.cblas_sgemv(ROW_MAJOR, TR, n, m, 1f, a.at(0), m, ones.at(0), 1, 1f, acc.at(0), 1);
+  }
+
+  private void layerNorm(Buf in, Buf w, Buf b, Buf xhat, Buf rstd, Buf out) {
+    parallel(
+        n,
+        (from, to) -> {
+          for (int r = from; r < to; r++) {
+            int o = r * d;
+            double mean = 0;
+            for (int j = 0; j < d; j++) {
+              mean += in.f.get(o + j);
+            }
+            mean /= d;
+            double var = 0;
+            for (int j = 0; j < d; j++) {
+              double c = in.f.get(o + j) - mean;
+              var += c * c;
+            }
+            var /= d;
+            float rs = (float) (1 / Math.sqrt(var + eps));
+            float m = (float) mean;
+            rstd.f.put(r, rs);
+            for (int j = 0; j < d; j++) {
+              float xh = (in.f.get(o + j) - m) * rs;
+              xhat.f.put(o + j, xh);
+              float y = xh * w.f.get(j);
+              out.f.put(o + j, b == null ? y : y + b.f.get(j));
+            }
+          }
+        });
+  }
+
+  /**
+   * Layer norm's backward: weight and bias gradients accumulated; {@code dx} overwritten, or added
+   * to when {@code accumulate} (the residual stream's gradient).
+   */
+  private void layerNormBackward(
+      Buf dy, Buf xhat, Buf rstd, Buf w, Buf dw, Buf db, Buf dx, boolean accumulate) {
+    if (db != null) {
+      columnSums(dy, d, db);
+    }
+    Buf prod = dmlp; // free at this point of the backward pass
+    parallel(
+        n,
+        (from, to) -> {
+          for (int r = from; r < to; r++) {
+            int o = r * d;
+            double m1 = 0;
+            double m2 = 0;
+            for (int j = 0; j < d; j++) {
+              float dyj = dy.f.get(o + j);
+              float xh = xhat.f.get(o + j);
+              prod.f.put(o + j, dyj * xh);
+              float dn = dyj * w.f.get(j);
+              m1 += dn;
+              m2 += dn * xh;
+            }
+            float fm1 = (float) (m1 / d);
+            float fm2 = (float) (m2 / d);
+            float rs = rstd.f.get(r);
+            for (int j = 0; j < d; j++) {
+              float dn = dy.f.get(o + j) * w.f.get(j);
+              float v = rs * (dn - fm1 - xhat.f.get(o + j) * fm2);
+              dx.f.put(o + j, accumulate ? dx.f.get(o + j) + v : v);
+            }
+          }
+        });
+    columnSums(prod, d, dw);
+  }
+
+  private void gelu(Buf in, Buf out) {
+    parallel(
+        n,
+        (from, to) -> {
+          for (long i = (long) from * mlp; i < (long) to * mlp; i++) {
+            double v = in.f.get((int) i);
+            double t = tanh(GELU_K * (v + GELU_A * v * v * v));
+            out.f.put((int) i, (float) (0.5 * v * (1 + t)));
+          }
+        });
+  }
+
+  /** {@code dy} (the gradient at the GELU's output) becomes the gradient at its input. */
+  private void geluBackward(Buf in, Buf dy) {
+    parallel(
+        n,
+        (from, to) -> {
+          for (long i = (long) from * mlp; i < (long) to * mlp; i++) {
+            double v = in.f.get((int) i);
+            double t = tanh(GELU_K * (v + GELU_A * v * v * v));
+            double grad = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_K * (1 + 3 * GELU_A * v * v);
+            dy.f.put((int) i, (float) (dy.f.get((int) i) * grad));
+          }
+        });
+  }
+
+  private static double tanh(double u) {
+    return 1 - 2 / (Math.exp(2 * u) + 1);
+  }
+
+  private Buf param(int l, String suffix) {
+    return params.get(GptModel.layer(l, suffix));
+  }
+
+  private Buf biasParam(int l, String suffix) {
+    return bias ? params.get(GptModel.layer(l, suffix)) : null;
+  }
+
+  /** Row-major {@code c = alpha op(a) op(b) + beta c}, each operand at an offset in its buffer. */
+  private static void gemm(
+      int ta,
+      int tb,
+      int m,
+      int nn,
+      int k,
+      float alpha,
+      Buf a,
+      long ao,
+      int lda,
+      Buf b,
+      long bo,
+      int ldb,
+      float beta,
+      Buf c,
+      long co,
+      int ldc) {
+    openblas.cblas_sgemm(
+        ROW_MAJOR, ta, tb, m, nn, k, alpha, a.at(ao), lda, b.at(bo), ldb, beta, c.at(co), ldc);
+  }
+
+  // ---------------------------------------------------------------- threads and buffers
+
+  private interface Range {
+    void run(int from, int to);
+  }
+
+  /** Runs {@code body} over {@code [0, count)} in contiguous blocks, one per thread. */
+  private static void parallel(int count, Range body) {
+    int chunks = Math.min(THREADS, count);
+    if (chunks <= 1) {
+      body.run(0, count);
+      return;
+    }
+    ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[chunks - 1];
+    for (int c = 1; c < chunks; c++) {
+      int from = (int) ((long) count * c / chunks);
+      int to = (int) ((long) count * (c + 1) / chunks);
+      tasks[c - 1] = POOL.submit(() -> body.run(from, to));
+    }
+    body.run(0, (int) ((long) count / chunks));
+    for (ForkJoinTask<?> t : tasks) {
+      t.join();
+    }
+  }
+
+  private static int threads() {
+    String omp = System.getenv("OMP_NUM_THREADS");
+    if (omp != null) {
+      try {
+        int t = Integer.parseInt(omp.trim());
+        if (t > 0) {
+          return t;
+        }
+      } catch (NumberFormatException ignored) {
+        // not a number: fall back to the cores, as OpenMP does
+      }
+    }
+    return Runtime.getRuntime().availableProcessors();
+  }
+
+  /** An ND4J array's memory seen from Java (a direct buffer) and from BLAS (a pointer). */
+  private static final class Buf {
+    /** Held so that the memory stays allocated: ND4J frees it when the array is collected. */
+    final INDArray array;
+
+    final FloatBuffer f;
+    final FloatPointer p;
+
+    Buf(INDArray a) {
+      if (a.dataType() != DataType.FLOAT || a.isView() || a.offset() != 0 || a.ordering() != 'c') {
+        throw new IllegalArgumentException(
+            "the CPU kernels need whole fp32 row-major arrays, got " + a.shapeInfoToString());
+      }
+      if (a.length() > Integer.MAX_VALUE) {
+        throw new IllegalArgumentException("array too large for the CPU kernels: " + a.length());
+      }
+      array = a;
+      f = a.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer();
+      p = new FloatPointer(a.data().addressPointer());
+    }
+
+    static Buf alloc(long length) {
+      return new Buf(Nd4j.createUninitialized(DataType.FLOAT, length));
+    }
+
+    FloatPointer at(long offset) {
+      return new FloatPointer(p).position(offset);
+    }
+  }
+}

@@ -1,0 +1,23 @@
+package dev.forja.training.model;
+
+import java.util.Map;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Computes a {@link GptModel}'s loss, and its gradients, for one micro-batch of {@code [batch,
+ * length]} token ids and targets (row-major; targets of -1 add nothing). The loss is {@code scale}
+ * times the summed token losses. Two implementations: {@link SameDiffPass} (the graph, the
+ * reference) and {@link GptKernels} (hand-written CPU kernels over preallocated buffers).
+ */
+public interface LossPass {
+  /** The scaled summed loss of the batch, without gradients. */
+  double loss(int[] ids, int[] targets, double scale);
+
+  /**
+   * The scaled summed loss; its gradient with respect to each parameter is written into {@code
+   * grads} (same names and shapes as {@link GptModel#parameters()}), or added to it when {@code
+   * accumulate}.
+   */
+  double lossAndGradients(
+      int[] ids, int[] targets, double scale, Map<String, INDArray> grads, boolean accumulate);
+}

@@ -1,0 +1,41 @@
+package dev.forja.training.model;
+
+import java.util.List;
+import java.util.Map;
+import org.nd4j.autodiff.samediff.api.OutAndGrad;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/** The loss and gradients of a {@link GptModel} computed by its SameDiff graph. */
+final class SameDiffPass implements LossPass {
+  private final GptModel model;
+  private final List<String> names;
+
+  SameDiffPass(GptModel model) {
+    this.model = model;
+    this.names = model.parameterNames();
+  }
+
+  @Override
+  public double loss(int[] ids, int[] targets, double scale) {
+    Map<String, INDArray> feed = model.feed(ids, targets, scale);
+    return model.sameDiff().output(feed, GptModel.LOSS).get(GptModel.LOSS).getDouble(0);
+  }
+
+  @Override
+  public double lossAndGradients(
+      int[] ids, int[] targets, double scale, Map<String, INDArray> grads, boolean accumulate) {
+    model.prepareGradients();
+    Map<String, INDArray> feed = model.feed(ids, targets, scale);
+    OutAndGrad og =
+        model.sameDiff().calculateGradientsAndOutputs(feed, List.of(GptModel.LOSS), names);
+    for (String n : names) {
+      INDArray g = og.getGradients().get(n);
+      if (accumulate) {
+        grads.get(n).addi(g);
+      } else {
+        grads.get(n).assign(g);
+      }
+    }
+    return og.getOutputs().get(GptModel.LOSS).getDouble(0);
+  }
+}
