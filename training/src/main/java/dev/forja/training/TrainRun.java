@@ -227,7 +227,11 @@ public final class TrainRun {
         strategy = new LocalSteps(model, tc, train, adam);
       }
       Trainer trainer = new Trainer(model, tc, adam, strategy, state, listeners);
-      trainer.setNativeBudget(0);
+      // the graph leaves a step's native arrays to the collector: collect after every step; the
+      // kernels allocate nothing per step: collect only if memory nears the cap anyway
+      long cap = nativeLimit();
+      trainer.setNativeBudget(
+          engine == GptModel.Engine.SAMEDIFF ? 0 : cap > 0 ? cap / 4 * 3 : Long.MAX_VALUE);
       TrainingResult result = trainer.run(req.stopAfter());
       if (divergence.message() != null) {
         throw new TrainingDivergedException(divergence.message(), result);

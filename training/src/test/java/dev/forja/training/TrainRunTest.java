@@ -309,8 +309,8 @@ class TrainRunTest {
     TrainConfig tc =
         Fixtures.trainConfig(
             Map.of(
-                "train.steps", "600",
-                "train.eval-every", "600",
+                "train.steps", "700",
+                "train.eval-every", "700",
                 "train.checkpoint-every", "0",
                 // ~15% of 4 x 16 positions would leave about 10 targets a step: too few to learn
                 // the neighbour attention a masked symbol needs within a test's budget
@@ -322,8 +322,9 @@ class TrainRunTest {
             new TrainRun.Request(
                 shards, tmp.resolve("run").toUri(), masked, tc, 0, DataType.FLOAT, List.of()),
             quiet());
-    // 16 equally likely symbols would cost ln 16; both neighbours pin a masked symbol, but only
-    // once attention has learnt to find them (a plateau near ln 16 that lasts a few hundred steps)
-    assertThat(r.lastEval().loss()).isLessThan(0.6 * Math.log(16));
+    // 16 equally likely symbols cost ln 16, and no model that ignores the context does better;
+    // both neighbours pin a masked symbol, but only once attention has learnt to find them (a
+    // plateau near ln 16 for a few hundred steps, whose exact length is chaotic)
+    assertThat(r.lastEval().loss()).isLessThan(0.8 * Math.log(16));
   }
 }

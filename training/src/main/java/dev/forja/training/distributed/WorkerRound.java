@@ -94,7 +94,9 @@ public final class WorkerRound {
         tokens += a.metrics().tokens();
         norm = a.metrics().gradNorm();
         // as the single-JVM trainer does: ND4J frees native arrays only when collected
-        System.gc();
+        if (steps.allocatesPerStep()) {
+          System.gc();
+        }
         if (i == 0 && in.fault() != null) {
           in.fault().maybeKill(in.round(), worker);
         }

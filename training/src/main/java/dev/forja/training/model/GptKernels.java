@@ -1,11 +1,10 @@
 package dev.forja.training.model;
 
+import dev.forja.training.runtime.Parallel;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.openblas.global.openblas;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -28,9 +27,8 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 public final class GptKernels implements LossPass {
   /** Threads for element-wise work: {@code OMP_NUM_THREADS} (as for BLAS), else the cores. */
-  public static final int THREADS = threads();
+  public static final int THREADS = Parallel.THREADS;
 
-  private static final ForkJoinPool POOL = THREADS > 1 ? new ForkJoinPool(THREADS) : null;
   private static final int ROW_MAJOR = openblas.CblasRowMajor;
   private static final int NO = openblas.CblasNoTrans;
   private static final int TR = openblas.CblasTrans;
@@ -66,7 +64,8 @@ public final class GptKernels implements LossPass {
   private final Buf[] rstd2;
   private final Buf[] ln2;
   private final Buf[] pre; // MLP input of the GELU [n, mlp]
-  private final Buf[] act; // GELU output [n, mlp]
+  private final Buf[] tanh; // the tanh inside the GELU [n, mlp], kept for its backward
+  private final Buf act; // GELU output [n, mlp], recomputed from pre and tanh when needed
   private final Buf xhatF;
   private final Buf rstdF;
   private final Buf lnF;
@@ -118,7 +117,7 @@ public final class GptKernels implements LossPass {
     rstd2 = new Buf[layers];
     ln2 = new Buf[layers];
     pre = new Buf[layers];
-    act = new Buf[layers];
+    tanh = new Buf[layers];
     long square = (long) batch * heads * len * len;
     for (int l = 0; l < layers; l++) {
       xhat1[l] = Buf.alloc((long) n * d);
@@ -131,7 +130,7 @@ public final class GptKernels implements LossPass {
       rstd2[l] = Buf.alloc(n);
       ln2[l] = Buf.alloc((long) n * d);
       pre[l] = Buf.alloc((long) n * mlp);
-      act[l] = Buf.alloc((long) n * mlp);
+      tanh[l] = Buf.alloc((long) n * mlp);
     }
     xhatF = Buf.alloc((long) n * d);
     rstdF = Buf.alloc(n);
@@ -143,6 +142,7 @@ public final class GptKernels implements LossPass {
     dqkv = Buf.alloc((long) n * 3 * d);
     dmlp = Buf.alloc((long) n * Math.max(mlp, d));
     dprobs = Buf.alloc(square);
+    act = Buf.alloc((long) n * mlp);
     ones = Buf.alloc(n);
     for (int i = 0; i < n; i++) {
       ones.f.put(i, 1f);
@@ -158,8 +158,13 @@ public final class GptKernels implements LossPass {
     long perLayer = n * (9 * d + 2 + 2L * c.mlpWidth()) + square;
     return c.layers() * perLayer
         + n * (2 * d + 1 + c.vocabSize())
-        + n * (6 * d + Math.max(c.mlpWidth(), d) + 1)
+        + n * (6 * d + Math.max(c.mlpWidth(), d) + c.mlpWidth() + 1)
         + square;
+  }
+
+  @Override
+  public boolean allocatesPerStep() {
+    return false;
   }
 
   @Override
@@ -195,7 +200,7 @@ public final class GptKernels implements LossPass {
     }
     Buf wte = params.get(GptModel.WTE);
     Buf wpe = params.get(GptModel.WPE);
-    parallel(
+    Parallel.forRange(
         n,
         (from, to) -> {
           for (int r = from; r < to; r++) {
@@ -229,8 +234,8 @@ public final class GptKernels implements LossPass {
       layerNorm(x, param(l, "ln_2.weight"), biasParam(l, "ln_2.bias"), xhat2[l], rstd2[l], ln2[l]);
       linear(
           ln2[l], param(l, "mlp.c_fc.weight"), biasParam(l, "mlp.c_fc.bias"), pre[l], d, mlp, 0f);
-      gelu(pre[l], act[l]);
-      linear(act[l], param(l, "mlp.c_proj.weight"), biasParam(l, "mlp.c_proj.bias"), x, mlp, d, 1f);
+      gelu(pre[l], tanh[l], act);
+      linear(act, param(l, "mlp.c_proj.weight"), biasParam(l, "mlp.c_proj.bias"), x, mlp, d, 1f);
     }
     layerNorm(
         x,
@@ -242,7 +247,7 @@ public final class GptKernels implements LossPass {
     Buf head = params.get(tied ? GptModel.WTE : GptModel.LM_HEAD);
     gemm(NO, TR, n, vocab, d, 1f, lnF, 0, d, head, 0, d, 0f, logits, 0, vocab);
     float s = (float) scale;
-    parallel(
+    Parallel.forRange(
         n,
         (from, to) -> {
           for (int r = from; r < to; r++) {
@@ -264,29 +269,33 @@ public final class GptKernels implements LossPass {
     }
     FloatBuffer z = logits.f;
     int o = r * vocab;
+    if (target < 0) { // not predicted: no loss, no gradient
+      if (training) {
+        for (int v = 0; v < vocab; v++) {
+          z.put(o + v, 0f);
+        }
+      }
+      return 0;
+    }
     float max = Float.NEGATIVE_INFINITY;
     for (int v = 0; v < vocab; v++) {
       max = Math.max(max, z.get(o + v));
     }
+    float zt = z.get(o + target);
     double sum = 0;
     for (int v = 0; v < vocab; v++) {
-      sum += Math.exp(z.get(o + v) - max);
+      float e = exp(z.get(o + v) - max);
+      z.put(o + v, e);
+      sum += e;
     }
-    double loss = target < 0 ? 0 : max + Math.log(sum) - z.get(o + target);
     if (training) {
-      if (target < 0) {
-        for (int v = 0; v < vocab; v++) {
-          z.put(o + v, 0f);
-        }
-      } else {
-        float inv = (float) (scale / sum);
-        for (int v = 0; v < vocab; v++) {
-          z.put(o + v, (float) Math.exp(z.get(o + v) - max) * inv);
-        }
-        z.put(o + target, z.get(o + target) - scale);
+      float inv = (float) (scale / sum);
+      for (int v = 0; v < vocab; v++) {
+        z.put(o + v, z.get(o + v) * inv);
       }
+      z.put(o + target, z.get(o + target) - scale);
     }
-    return loss;
+    return max + Math.log(sum) - zt;
   }
 
   private void attention(int l) {
@@ -300,7 +309,7 @@ public final class GptKernels implements LossPass {
         gemm(NO, TR, len, len, hs, attnScale, q, qo, ld, q, qo + d, ld, 0f, p, po, len);
       }
     }
-    parallel(
+    Parallel.forRange(
         batch * heads * len,
         (from, to) -> {
           for (int r = from; r < to; r++) {
@@ -313,7 +322,7 @@ public final class GptKernels implements LossPass {
             }
             double sum = 0;
             for (int j = 0; j < valid; j++) {
-              float e = (float) Math.exp(p.f.get(o + j) - max);
+              float e = exp(p.f.get(o + j) - max);
               p.f.put(o + j, e);
               sum += e;
             }
@@ -354,8 +363,9 @@ public final class GptKernels implements LossPass {
         false);
     for (int l = layers - 1; l >= 0; l--) {
       // x_out = x_mid + act @ W2 + b2
-      linearBackward(act[l], param(l, "mlp.c_proj.weight"), dres, dmlp, g, l, "mlp.c_proj", mlp, d);
-      geluBackward(pre[l], dmlp);
+      geluOutput(pre[l], tanh[l], act);
+      linearBackward(act, param(l, "mlp.c_proj.weight"), dres, dmlp, g, l, "mlp.c_proj", mlp, d);
+      geluBackward(pre[l], tanh[l], dmlp);
       linearBackward(ln2[l], param(l, "mlp.c_fc.weight"), dmlp, dln, g, l, "mlp.c_fc", d, mlp);
       layerNormBackward(
           dln,
@@ -384,7 +394,7 @@ public final class GptKernels implements LossPass {
     Buf dwte = g.get(GptModel.WTE);
     Buf dwpe = g.get(GptModel.WPE);
     // column blocks: each thread owns whole columns, rows run in order (no races, fixed order)
-    parallel(
+    Parallel.forRange(
         d,
         (from, to) -> {
           for (int r = 0; r < n; r++) {
@@ -415,7 +425,7 @@ public final class GptKernels implements LossPass {
       }
     }
     // dS = P * (dP - sum_j P dP), times the score scale
-    parallel(
+    Parallel.forRange(
         batch * heads * len,
         (from, to) -> {
           for (int r = from; r < to; r++) {
@@ -451,7 +461,7 @@ public final class GptKernels implements LossPass {
   private void linear(Buf in, Buf w, Buf b, Buf out, int k, int m, float beta) {
     gemm(NO, NO, n, m, k, 1f, in, 0, k, w, 0, m, beta, out, 0, m);
     if (b != null) {
-      parallel(
+      Parallel.forRange(
           n,
           (from, to) -> {
             for (int r = from; r < to; r++) {
@@ -499,7 +509,7 @@ public final class GptKernels implements LossPass {
   }
 
   private void layerNorm(Buf in, Buf w, Buf b, Buf xhat, Buf rstd, Buf out) {
-    parallel(
+    Parallel.forRange(
         n,
         (from, to) -> {
           for (int r = from; r < to; r++) {
@@ -538,7 +548,7 @@ public final class GptKernels implements LossPass {
       columnSums(dy, d, db);
     }
     Buf prod = dmlp; // free at this point of the backward pass
-    parallel(
+    Parallel.forRange(
         n,
         (from, to) -> {
           for (int r = from; r < to; r++) {
@@ -566,34 +576,68 @@ public final class GptKernels implements LossPass {
     columnSums(prod, d, dw);
   }
 
-  private void gelu(Buf in, Buf out) {
-    parallel(
+  /**
+   * GELU (tanh form): {@code out = 0.5 v (1 + tanh(k (v + a v^3)))}, the tanh kept in {@code th}.
+   */
+  private void gelu(Buf in, Buf th, Buf out) {
+    Parallel.forRange(
         n,
         (from, to) -> {
-          for (long i = (long) from * mlp; i < (long) to * mlp; i++) {
-            double v = in.f.get((int) i);
-            double t = tanh(GELU_K * (v + GELU_A * v * v * v));
-            out.f.put((int) i, (float) (0.5 * v * (1 + t)));
+          for (int i = from * mlp; i < to * mlp; i++) {
+            double v = in.f.get(i);
+            double t = 1 - 2 / (Math.exp(2 * GELU_K * (v + GELU_A * v * v * v)) + 1);
+            th.f.put(i, (float) t);
+            out.f.put(i, (float) (0.5 * v * (1 + t)));
+          }
+        });
+  }
+
+  /** The GELU's output again, from its input and kept tanh (no exponentials). */
+  private void geluOutput(Buf in, Buf th, Buf out) {
+    Parallel.forRange(
+        n,
+        (from, to) -> {
+          for (int i = from * mlp; i < to * mlp; i++) {
+            out.f.put(i, 0.5f * in.f.get(i) * (1 + th.f.get(i)));
           }
         });
   }
 
   /** {@code dy} (the gradient at the GELU's output) becomes the gradient at its input. */
-  private void geluBackward(Buf in, Buf dy) {
-    parallel(
+  private void geluBackward(Buf in, Buf th, Buf dy) {
+    float k = (float) GELU_K;
+    float a3 = (float) (3 * GELU_A);
+    Parallel.forRange(
         n,
         (from, to) -> {
-          for (long i = (long) from * mlp; i < (long) to * mlp; i++) {
-            double v = in.f.get((int) i);
-            double t = tanh(GELU_K * (v + GELU_A * v * v * v));
-            double grad = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_K * (1 + 3 * GELU_A * v * v);
-            dy.f.put((int) i, (float) (dy.f.get((int) i) * grad));
+          for (int i = from * mlp; i < to * mlp; i++) {
+            float v = in.f.get(i);
+            float t = th.f.get(i);
+            float grad = 0.5f * (1 + t) + 0.5f * v * (1 - t * t) * k * (1 + a3 * v * v);
+            dy.f.put(i, dy.f.get(i) * grad);
           }
         });
   }
 
-  private static double tanh(double u) {
-    return 1 - 2 / (Math.exp(2 * u) + 1);
+  private static final float LOG2E = 1.4426950408889634f;
+  private static final float LN2_HI = 0.693359375f;
+  private static final float LN2_LO = -2.12194440e-4f;
+  private static final float ROUND = 12582912f; // 1.5 x 2^23: adding it rounds to an integer
+
+  /**
+   * e^x in fp32 to about 3e-7 relative, three times faster than {@link Math#exp} here: x = k ln 2 +
+   * r with |r| <= ln 2 / 2, e^r by its degree-6 Taylor polynomial, 2^k built in the exponent bits.
+   * Arguments are clamped to the normal range.
+   */
+  static float exp(float x) {
+    x = Math.max(-87.3f, Math.min(88.3f, x));
+    float t = x * LOG2E + ROUND;
+    int k = Float.floatToRawIntBits(t) - 0x4B400000;
+    float kf = t - ROUND;
+    float r = x - kf * LN2_HI - kf * LN2_LO;
+    float p =
+        1f + r * (1f + r * (0.5f + r * (1 / 6f + r * (1 / 24f + r * (1 / 120f + r * (1 / 720f))))));
+    return p * Float.intBitsToFloat((k + 127) << 23);
   }
 
   private Buf param(int l, String suffix) {
@@ -627,44 +671,6 @@ public final class GptKernels implements LossPass {
   }
 
   // ---------------------------------------------------------------- threads and buffers
-
-  private interface Range {
-    void run(int from, int to);
-  }
-
-  /** Runs {@code body} over {@code [0, count)} in contiguous blocks, one per thread. */
-  private static void parallel(int count, Range body) {
-    int chunks = Math.min(THREADS, count);
-    if (chunks <= 1) {
-      body.run(0, count);
-      return;
-    }
-    ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[chunks - 1];
-    for (int c = 1; c < chunks; c++) {
-      int from = (int) ((long) count * c / chunks);
-      int to = (int) ((long) count * (c + 1) / chunks);
-      tasks[c - 1] = POOL.submit(() -> body.run(from, to));
-    }
-    body.run(0, (int) ((long) count / chunks));
-    for (ForkJoinTask<?> t : tasks) {
-      t.join();
-    }
-  }
-
-  private static int threads() {
-    String omp = System.getenv("OMP_NUM_THREADS");
-    if (omp != null) {
-      try {
-        int t = Integer.parseInt(omp.trim());
-        if (t > 0) {
-          return t;
-        }
-      } catch (NumberFormatException ignored) {
-        // not a number: fall back to the cores, as OpenMP does
-      }
-    }
-    return Runtime.getRuntime().availableProcessors();
-  }
 
   /** An ND4J array's memory seen from Java (a direct buffer) and from BLAS (a pointer). */
   private static final class Buf {

@@ -20,4 +20,13 @@ public interface LossPass {
    */
   double lossAndGradients(
       int[] ids, int[] targets, double scale, Map<String, INDArray> grads, boolean accumulate);
+
+  /**
+   * Whether a pass leaves native arrays that only a garbage collection frees (the graph does, a
+   * step's worth; the kernels allocate nothing per step), so the caller should collect after each
+   * step.
+   */
+  default boolean allocatesPerStep() {
+    return true;
+  }
 }

@@ -31,6 +31,13 @@ public final class LocalSteps implements StepStrategy {
     this.pass = model.pass(config.engineChoice());
   }
 
+  /**
+   * Whether the caller should collect garbage after each step ({@link LossPass#allocatesPerStep}).
+   */
+  public boolean allocatesPerStep() {
+    return pass.allocatesPerStep();
+  }
+
   @Override
   public Advance advance(TrainState state, long maxSteps) {
     long t0 = System.nanoTime();
