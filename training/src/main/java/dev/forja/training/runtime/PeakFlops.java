@@ -10,17 +10,20 @@ public final class PeakFlops {
 
   private PeakFlops() {}
 
-  /** FLOP/s of a 1024-square sgemm through ND4J's BLAS (best of a few runs, ~0.3 s). */
+  /**
+   * FLOP/s of a 2048-square sgemm through ND4J's BLAS, best of 5 runs (~0.5 s): 1024-square
+   * products (12 ms) measured between 80 and 170 GFLOP/s on the same 2-core machine.
+   */
   public static double sgemm() {
     if (measured > 0) {
       return measured;
     }
-    int n = 1024;
+    int n = 2048;
     INDArray a = Nd4j.rand(DataType.FLOAT, n, n);
     INDArray b = Nd4j.rand(DataType.FLOAT, n, n);
     INDArray c = Nd4j.create(DataType.FLOAT, n, n);
     double best = Double.MAX_VALUE;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 5; i++) {
       long t0 = System.nanoTime();
       Nd4j.gemm(a, b, c, false, false, 1.0, 0.0);
       best = Math.min(best, (System.nanoTime() - t0) / 1e9);
