@@ -55,6 +55,9 @@ public final class ParameterAveraging implements StepStrategy {
     conf.setIfMissing("spark.executorEnv.OMP_NUM_THREADS", Integer.toString(threads));
     conf.setIfMissing("spark.executorEnv.OMP_WAIT_POLICY", "PASSIVE");
     conf.setIfMissing("spark.driver.maxResultSize", "0");
+    // the broadcast is fp32 weights and moments: LZ4 gains nothing on them and costs each round
+    // ~0.2 s on the driver (measured on bench (b): broadcast 0.53 -> 0.34 s)
+    conf.setIfMissing("spark.broadcast.compress", "false");
   }
 
   @Override
