@@ -1,6 +1,7 @@
 package dev.forja.training.model;
 
 import dev.forja.training.runtime.Parallel;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.LinkedHashMap;
@@ -277,21 +278,31 @@ public final class GptKernels implements LossPass {
       }
       return 0;
     }
-    float max = Float.NEGATIVE_INFINITY;
-    for (int v = 0; v < vocab; v++) {
-      max = Math.max(max, z.get(o + v));
-    }
     float zt = z.get(o + target);
+    float max;
     double sum = 0;
-    for (int v = 0; v < vocab; v++) {
-      float e = exp(z.get(o + v) - max);
-      z.put(o + v, e);
-      sum += e;
+    if (VectorKernels.AVAILABLE) {
+      max = VectorKernels.max(logits.b, o, vocab);
+      sum = VectorKernels.expShifted(logits.b, o, vocab, max);
+    } else {
+      max = Float.NEGATIVE_INFINITY;
+      for (int v = 0; v < vocab; v++) {
+        max = Math.max(max, z.get(o + v));
+      }
+      for (int v = 0; v < vocab; v++) {
+        float e = exp(z.get(o + v) - max);
+        z.put(o + v, e);
+        sum += e;
+      }
     }
     if (training) {
       float inv = (float) (scale / sum);
-      for (int v = 0; v < vocab; v++) {
-        z.put(o + v, z.get(o + v) * inv);
+      if (VectorKernels.AVAILABLE) {
+        VectorKernels.scale(logits.b, o, vocab, inv);
+      } else {
+        for (int v = 0; v < vocab; v++) {
+          z.put(o + v, z.get(o + v) * inv);
+        }
       }
       z.put(o + target, z.get(o + target) - scale);
     }
@@ -316,19 +327,25 @@ public final class GptKernels implements LossPass {
             int i = r % len;
             int o = r * len;
             int valid = causal ? i + 1 : len;
-            float max = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j < valid; j++) {
-              max = Math.max(max, p.f.get(o + j));
-            }
-            double sum = 0;
-            for (int j = 0; j < valid; j++) {
-              float e = exp(p.f.get(o + j) - max);
-              p.f.put(o + j, e);
-              sum += e;
-            }
-            float inv = (float) (1 / sum);
-            for (int j = 0; j < valid; j++) {
-              p.f.put(o + j, p.f.get(o + j) * inv);
+            if (VectorKernels.AVAILABLE) {
+              float max = VectorKernels.max(p.b, o, valid);
+              double sum = VectorKernels.expShifted(p.b, o, valid, max);
+              VectorKernels.scale(p.b, o, valid, (float) (1 / sum));
+            } else {
+              float max = Float.NEGATIVE_INFINITY;
+              for (int j = 0; j < valid; j++) {
+                max = Math.max(max, p.f.get(o + j));
+              }
+              double sum = 0;
+              for (int j = 0; j < valid; j++) {
+                float e = exp(p.f.get(o + j) - max);
+                p.f.put(o + j, e);
+                sum += e;
+              }
+              float inv = (float) (1 / sum);
+              for (int j = 0; j < valid; j++) {
+                p.f.put(o + j, p.f.get(o + j) * inv);
+              }
             }
             for (int j = valid; j < len; j++) {
               p.f.put(o + j, 0f);
@@ -577,12 +594,20 @@ public final class GptKernels implements LossPass {
   }
 
   /**
-   * GELU (tanh form): {@code out = 0.5 v (1 + tanh(k (v + a v^3)))}, the tanh kept in {@code th}.
+   * GELU (tanh form): {@code out = 0.5 v (1 + tanh(k (v + a v^3)))}, the tanh kept in {@code th}
+   * for the backward pass: vectorised in fp32 ({@link VectorKernels#gelu}) where the Vector API is
+   * present, else in double with {@link Math#exp} (tanh near 0 from a plain fp32 exponential loses
+   * the digits the gradients of the first layers need).
    */
   private void gelu(Buf in, Buf th, Buf out) {
     Parallel.forRange(
         n,
         (from, to) -> {
+          if (VectorKernels.AVAILABLE) {
+            VectorKernels.gelu(
+                in.b, th.b, out.b, from * mlp, to * mlp, (float) GELU_K, (float) GELU_A);
+            return;
+          }
           for (int i = from * mlp; i < to * mlp; i++) {
             double v = in.f.get(i);
             double t = 1 - 2 / (Math.exp(2 * GELU_K * (v + GELU_A * v * v * v)) + 1);
@@ -597,6 +622,10 @@ public final class GptKernels implements LossPass {
     Parallel.forRange(
         n,
         (from, to) -> {
+          if (VectorKernels.AVAILABLE) {
+            VectorKernels.geluOutput(in.b, th.b, out.b, from * mlp, to * mlp);
+            return;
+          }
           for (int i = from * mlp; i < to * mlp; i++) {
             out.f.put(i, 0.5f * in.f.get(i) * (1 + th.f.get(i)));
           }
@@ -610,6 +639,10 @@ public final class GptKernels implements LossPass {
     Parallel.forRange(
         n,
         (from, to) -> {
+          if (VectorKernels.AVAILABLE) {
+            VectorKernels.geluBackward(in.b, th.b, dy.b, from * mlp, to * mlp, k, a3);
+            return;
+          }
           for (int i = from * mlp; i < to * mlp; i++) {
             float v = in.f.get(i);
             float t = th.f.get(i);
@@ -617,6 +650,30 @@ public final class GptKernels implements LossPass {
             dy.f.put(i, dy.f.get(i) * grad);
           }
         });
+  }
+
+  /**
+   * tanh in fp32 to about 3e-7 relative: its odd Taylor series below |u| = 0.5 (where 1 - 2 / (e^2u
+   * + 1) cancels), the exponential form above.
+   */
+  static float tanh(float u) {
+    float a = Math.abs(u);
+    if (a < 0.5f) {
+      float s = u * u;
+      return u
+          * (1
+              + s
+                  * (-1 / 3f
+                      + s
+                          * (2 / 15f
+                              + s
+                                  * (-17 / 315f
+                                      + s
+                                          * (62 / 2835f
+                                              + s * (-1382 / 155925f + s * (21844 / 6081075f)))))));
+    }
+    float t = 1 - 2 / (exp(2 * a) + 1);
+    return u < 0 ? -t : t;
   }
 
   private static final float LOG2E = 1.4426950408889634f;
@@ -677,6 +734,7 @@ public final class GptKernels implements LossPass {
     /** Held so that the memory stays allocated: ND4J frees it when the array is collected. */
     final INDArray array;
 
+    final ByteBuffer b;
     final FloatBuffer f;
     final FloatPointer p;
 
@@ -689,7 +747,8 @@ public final class GptKernels implements LossPass {
         throw new IllegalArgumentException("array too large for the CPU kernels: " + a.length());
       }
       array = a;
-      f = a.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer();
+      b = a.data().asNio().order(ByteOrder.nativeOrder());
+      f = b.asFloatBuffer();
       p = new FloatPointer(a.data().addressPointer());
     }
 

@@ -1,0 +1,190 @@
+package dev.forja.training.model;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The element-wise loops of {@link GptKernels} that dominate after the matrix products (the
+ * cross-entropy's exponentials over the vocabulary, the GELU's tanh) written with the JDK's Vector
+ * API ({@code jdk.incubator.vector}, which Spark's JVM options already add), 3-4x faster than the
+ * scalar loops once compiled. Loaded only when that module is present ({@link #AVAILABLE}); the
+ * scalar loops remain the fallback. Offsets and lengths count floats.
+ */
+final class VectorKernels {
+  /** Whether the Vector API is in this JVM and not switched off ({@code -Dforja.vector=false}). */
+  static final boolean AVAILABLE =
+      ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
+          && !"false".equals(System.getProperty("forja.vector"));
+
+  private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+  private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+  private static final int BLOCK = 32 * S.length(); // floats summed in float before going to double
+
+  private VectorKernels() {}
+
+  static float max(ByteBuffer b, int off, int len) {
+    int bound = S.loopBound(len);
+    FloatVector m = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+    for (int i = 0; i < bound; i += S.length()) {
+      m = m.max(load(b, off + i));
+    }
+    float max = m.reduceLanes(VectorOperators.MAX);
+    for (int i = bound; i < len; i++) {
+      max = Math.max(max, b.getFloat(4 * (off + i)));
+    }
+    return max;
+  }
+
+  /** Replaces each x by e^(x - shift); returns their sum (blocks in fp32, the total in double). */
+  static double expShifted(ByteBuffer b, int off, int len, float shift) {
+    int bound = S.loopBound(len);
+    double sum = 0;
+    for (int start = 0; start < bound; start += BLOCK) {
+      int end = Math.min(bound, start + BLOCK);
+      FloatVector acc = FloatVector.zero(S);
+      for (int i = start; i < end; i += S.length()) {
+        FloatVector e = exp(load(b, off + i).sub(shift));
+        e.intoByteBuffer(b, 4 * (off + i), ORDER);
+        acc = acc.add(e);
+      }
+      sum += acc.reduceLanes(VectorOperators.ADD);
+    }
+    for (int i = bound; i < len; i++) {
+      float e = GptKernels.exp(b.getFloat(4 * (off + i)) - shift);
+      b.putFloat(4 * (off + i), e);
+      sum += e;
+    }
+    return sum;
+  }
+
+  static void scale(ByteBuffer b, int off, int len, float s) {
+    int bound = S.loopBound(len);
+    for (int i = 0; i < bound; i += S.length()) {
+      load(b, off + i).mul(s).intoByteBuffer(b, 4 * (off + i), ORDER);
+    }
+    for (int i = bound; i < len; i++) {
+      b.putFloat(4 * (off + i), b.getFloat(4 * (off + i)) * s);
+    }
+  }
+
+  /**
+   * GELU over {@code [from, to)}: {@code out = 0.5 v (1 + t)}, {@code t = tanh(k (v + a v^3))} kept
+   * in {@code th}. tanh is its odd Taylor series below |u| = 0.5 (where 1 - 2 / (e^2u + 1) would
+   * cancel in fp32) and the exponential form above; both to about 3e-7 relative.
+   */
+  static void gelu(
+      ByteBuffer in, ByteBuffer th, ByteBuffer out, int from, int to, float k, float a) {
+    int bound = from + S.loopBound(to - from);
+    int i = from;
+    for (; i < bound; i += S.length()) {
+      FloatVector v = load(in, i);
+      FloatVector u = v.mul(v).mul(v).mul(a).add(v).mul(k);
+      FloatVector t = tanh(u);
+      t.intoByteBuffer(th, 4 * i, ORDER);
+      t.add(1f).mul(v).mul(0.5f).intoByteBuffer(out, 4 * i, ORDER);
+    }
+    for (; i < to; i++) {
+      float v = in.getFloat(4 * i);
+      float t = GptKernels.tanh(k * (v + a * v * v * v));
+      th.putFloat(4 * i, t);
+      out.putFloat(4 * i, 0.5f * v * (1 + t));
+    }
+  }
+
+  /** {@code out = 0.5 v (1 + t)} over {@code [from, to)}: the GELU again from its kept tanh. */
+  static void geluOutput(ByteBuffer in, ByteBuffer th, ByteBuffer out, int from, int to) {
+    int bound = from + S.loopBound(to - from);
+    int i = from;
+    for (; i < bound; i += S.length()) {
+      load(th, i).add(1f).mul(load(in, i)).mul(0.5f).intoByteBuffer(out, 4 * i, ORDER);
+    }
+    for (; i < to; i++) {
+      out.putFloat(4 * i, 0.5f * in.getFloat(4 * i) * (1 + th.getFloat(4 * i)));
+    }
+  }
+
+  /**
+   * {@code dy *= 0.5 (1 + t) + 0.5 v (1 - t^2) k (1 + a3 v^2)} over {@code [from, to)}: the GELU's
+   * derivative from its input and kept tanh.
+   */
+  static void geluBackward(
+      ByteBuffer in, ByteBuffer th, ByteBuffer dy, int from, int to, float k, float a3) {
+    int bound = from + S.loopBound(to - from);
+    int i = from;
+    for (; i < bound; i += S.length()) {
+      FloatVector v = load(in, i);
+      FloatVector t = load(th, i);
+      FloatVector inner = v.mul(v).mul(a3).add(1f).mul(k);
+      FloatVector second = t.mul(t).neg().add(1f).mul(v).mul(0.5f).mul(inner);
+      FloatVector grad = t.add(1f).mul(0.5f).add(second);
+      load(dy, i).mul(grad).intoByteBuffer(dy, 4 * i, ORDER);
+    }
+    for (; i < to; i++) {
+      float v = in.getFloat(4 * i);
+      float t = th.getFloat(4 * i);
+      float grad = 0.5f * (1 + t) + 0.5f * v * (1 - t * t) * k * (1 + a3 * v * v);
+      dy.putFloat(4 * i, dy.getFloat(4 * i) * grad);
+    }
+  }
+
+  private static FloatVector tanh(FloatVector u) {
+    FloatVector abs = u.abs();
+    FloatVector s = u.mul(u);
+    FloatVector series =
+        s.mul(21844 / 6081075f)
+            .add(-1382 / 155925f)
+            .mul(s)
+            .add(62 / 2835f)
+            .mul(s)
+            .add(-17 / 315f)
+            .mul(s)
+            .add(2 / 15f)
+            .mul(s)
+            .add(-1 / 3f)
+            .mul(s)
+            .add(1f)
+            .mul(u);
+    FloatVector big = exp(abs.mul(2f)).add(1f);
+    FloatVector far = FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(big));
+    far = far.blend(far.neg(), u.lt(0f));
+    VectorMask<Float> small = abs.lt(0.5f);
+    return far.blend(series, small);
+  }
+
+  private static final float LOG2E = 1.4426950408889634f;
+  private static final float LN2_HI = 0.693359375f;
+  private static final float LN2_LO = -2.12194440e-4f;
+  private static final float ROUND = 12582912f;
+
+  /** {@link GptKernels#exp} lane-wise: the same reduction and polynomial. */
+  private static FloatVector exp(FloatVector x) {
+    x = x.max(-87.3f).min(88.3f);
+    FloatVector t = x.mul(LOG2E).add(ROUND);
+    IntVector k = t.reinterpretAsInts().sub(0x4B400000);
+    FloatVector kf = t.sub(ROUND);
+    FloatVector r = x.sub(kf.mul(LN2_HI)).sub(kf.mul(LN2_LO));
+    FloatVector p =
+        r.mul(1 / 720f)
+            .add(1 / 120f)
+            .mul(r)
+            .add(1 / 24f)
+            .mul(r)
+            .add(1 / 6f)
+            .mul(r)
+            .add(0.5f)
+            .mul(r)
+            .add(1f)
+            .mul(r)
+            .add(1f);
+    return p.mul(k.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+  }
+
+  private static FloatVector load(ByteBuffer b, int floatOffset) {
+    return FloatVector.fromByteBuffer(S, b, 4 * floatOffset, ORDER);
+  }
+}
