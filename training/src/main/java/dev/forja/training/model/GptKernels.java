@@ -483,6 +483,10 @@ public final class GptKernels implements LossPass {
           (from, to) -> {
             for (int r = from; r < to; r++) {
               int o = r * m;
+              if (VectorKernels.AVAILABLE) {
+                VectorKernels.addRow(out.b, b.b, o, m);
+                continue;
+              }
               for (int j = 0; j < m; j++) {
                 out.f.put(o + j, out.f.get(o + j) + b.f.get(j));
               }
@@ -529,6 +533,15 @@ public final class GptKernels implements LossPass {
     Parallel.forRange(
         n,
         (from, to) -> {
+          if (VectorKernels.AVAILABLE) {
+            for (int r = from; r < to; r++) {
+              rstd.f.put(
+                  r,
+                  VectorKernels.layerNormRow(
+                      in.b, w.b, b == null ? null : b.b, xhat.b, out.b, r * d, d, eps));
+            }
+            return;
+          }
           for (int r = from; r < to; r++) {
             int o = r * d;
             double mean = 0;
@@ -568,6 +581,13 @@ public final class GptKernels implements LossPass {
     Parallel.forRange(
         n,
         (from, to) -> {
+          if (VectorKernels.AVAILABLE) {
+            for (int r = from; r < to; r++) {
+              VectorKernels.layerNormBackwardRow(
+                  dy.b, xhat.b, w.b, prod.b, dx.b, r * d, d, rstd.f.get(r), accumulate);
+            }
+            return;
+          }
           for (int r = from; r < to; r++) {
             int o = r * d;
             double m1 = 0;

@@ -15,9 +15,9 @@ import jdk.incubator.vector.VectorSpecies;
  * scalar loops once compiled. Loaded only when that module is present ({@link #AVAILABLE}); the
  * scalar loops remain the fallback. Offsets and lengths count floats.
  */
-final class VectorKernels {
+public final class VectorKernels {
   /** Whether the Vector API is in this JVM and not switched off ({@code -Dforja.vector=false}). */
-  static final boolean AVAILABLE =
+  public static final boolean AVAILABLE =
       ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
           && !"false".equals(System.getProperty("forja.vector"));
 
@@ -129,6 +129,170 @@ final class VectorKernels {
       float t = th.getFloat(4 * i);
       float grad = 0.5f * (1 + t) + 0.5f * v * (1 - t * t) * k * (1 + a3 * v * v);
       dy.putFloat(4 * i, dy.getFloat(4 * i) * grad);
+    }
+  }
+
+  /**
+   * Layer norm of the row at {@code o} ({@code d} floats): {@code xhat = (x - mean) rstd}, {@code
+   * out = xhat w (+ b)}; returns rstd. Means in fp32 lanes, then double.
+   */
+  static float layerNormRow(
+      ByteBuffer in,
+      ByteBuffer w,
+      ByteBuffer b,
+      ByteBuffer xhat,
+      ByteBuffer out,
+      int o,
+      int d,
+      double eps) {
+    int bound = S.loopBound(d);
+    FloatVector acc = FloatVector.zero(S);
+    for (int j = 0; j < bound; j += S.length()) {
+      acc = acc.add(load(in, o + j));
+    }
+    double mean = acc.reduceLanes(VectorOperators.ADD);
+    for (int j = bound; j < d; j++) {
+      mean += in.getFloat(4 * (o + j));
+    }
+    mean /= d;
+    float m = (float) mean;
+    acc = FloatVector.zero(S);
+    for (int j = 0; j < bound; j += S.length()) {
+      FloatVector c = load(in, o + j).sub(m);
+      acc = acc.add(c.mul(c));
+    }
+    double var = acc.reduceLanes(VectorOperators.ADD);
+    for (int j = bound; j < d; j++) {
+      double c = in.getFloat(4 * (o + j)) - mean;
+      var += c * c;
+    }
+    var /= d;
+    float rs = (float) (1 / Math.sqrt(var + eps));
+    for (int j = 0; j < bound; j += S.length()) {
+      FloatVector xh = load(in, o + j).sub(m).mul(rs);
+      xh.intoByteBuffer(xhat, 4 * (o + j), ORDER);
+      FloatVector y = xh.mul(load(w, j));
+      if (b != null) {
+        y = y.add(load(b, j));
+      }
+      y.intoByteBuffer(out, 4 * (o + j), ORDER);
+    }
+    for (int j = bound; j < d; j++) {
+      float xh = (in.getFloat(4 * (o + j)) - m) * rs;
+      xhat.putFloat(4 * (o + j), xh);
+      float y = xh * w.getFloat(4 * j);
+      out.putFloat(4 * (o + j), b == null ? y : y + b.getFloat(4 * j));
+    }
+    return rs;
+  }
+
+  /**
+   * Layer norm's backward for the row at {@code o}: {@code prod = dy xhat} (for the weight's
+   * gradient), {@code dx = rstd (dy w - mean(dy w) - xhat mean(dy w xhat))}, added when {@code
+   * accumulate}.
+   */
+  static void layerNormBackwardRow(
+      ByteBuffer dy,
+      ByteBuffer xhat,
+      ByteBuffer w,
+      ByteBuffer prod,
+      ByteBuffer dx,
+      int o,
+      int d,
+      float rs,
+      boolean accumulate) {
+    int bound = S.loopBound(d);
+    FloatVector a1 = FloatVector.zero(S);
+    FloatVector a2 = FloatVector.zero(S);
+    for (int j = 0; j < bound; j += S.length()) {
+      FloatVector g = load(dy, o + j);
+      FloatVector xh = load(xhat, o + j);
+      g.mul(xh).intoByteBuffer(prod, 4 * (o + j), ORDER);
+      FloatVector dn = g.mul(load(w, j));
+      a1 = a1.add(dn);
+      a2 = a2.add(dn.mul(xh));
+    }
+    double m1 = a1.reduceLanes(VectorOperators.ADD);
+    double m2 = a2.reduceLanes(VectorOperators.ADD);
+    for (int j = bound; j < d; j++) {
+      float g = dy.getFloat(4 * (o + j));
+      float xh = xhat.getFloat(4 * (o + j));
+      prod.putFloat(4 * (o + j), g * xh);
+      float dn = g * w.getFloat(4 * j);
+      m1 += dn;
+      m2 += dn * xh;
+    }
+    float fm1 = (float) (m1 / d);
+    float fm2 = (float) (m2 / d);
+    for (int j = 0; j < bound; j += S.length()) {
+      FloatVector dn = load(dy, o + j).mul(load(w, j));
+      FloatVector v = dn.sub(fm1).sub(load(xhat, o + j).mul(fm2)).mul(rs);
+      if (accumulate) {
+        v = v.add(load(dx, o + j));
+      }
+      v.intoByteBuffer(dx, 4 * (o + j), ORDER);
+    }
+    for (int j = bound; j < d; j++) {
+      float dn = dy.getFloat(4 * (o + j)) * w.getFloat(4 * j);
+      float v = rs * (dn - fm1 - xhat.getFloat(4 * (o + j)) * fm2);
+      dx.putFloat(4 * (o + j), accumulate ? dx.getFloat(4 * (o + j)) + v : v);
+    }
+  }
+
+  /** {@code out[o + j] += b[j]} for {@code j < m}. */
+  static void addRow(ByteBuffer out, ByteBuffer b, int o, int m) {
+    int bound = S.loopBound(m);
+    for (int j = 0; j < bound; j += S.length()) {
+      load(out, o + j).add(load(b, j)).intoByteBuffer(out, 4 * (o + j), ORDER);
+    }
+    for (int j = bound; j < m; j++) {
+      out.putFloat(4 * (o + j), out.getFloat(4 * (o + j)) + b.getFloat(4 * j));
+    }
+  }
+
+  /**
+   * AdamW's fp32 update over {@code [from, to)}, as {@code AdamW}'s scalar loop: {@code m = b1 m +
+   * a1 g; v = b2 v + a2 g^2; p = keep p - m / (sqrt(v) / bc2 + eps) step}.
+   */
+  public static void adamw(
+      ByteBuffer p,
+      ByteBuffer g,
+      ByteBuffer m,
+      ByteBuffer v,
+      int from,
+      int to,
+      float b1,
+      float a1,
+      float b2,
+      float a2,
+      float keep,
+      float bc2,
+      float eps,
+      float step) {
+    int bound = from + S.loopBound(to - from);
+    int i = from;
+    for (; i < bound; i += S.length()) {
+      FloatVector gi = load(g, i);
+      FloatVector mi = load(m, i).mul(b1).add(gi.mul(a1));
+      FloatVector vi = load(v, i).mul(b2).add(gi.mul(gi).mul(a2));
+      mi.intoByteBuffer(m, 4 * i, ORDER);
+      vi.intoByteBuffer(v, 4 * i, ORDER);
+      FloatVector denom = vi.lanewise(VectorOperators.SQRT).div(bc2).add(eps);
+      FloatVector pi = load(p, i);
+      if (keep != 1f) {
+        pi = pi.mul(keep);
+      }
+      pi.sub(mi.div(denom).mul(step)).intoByteBuffer(p, 4 * i, ORDER);
+    }
+    for (; i < to; i++) {
+      float gi = g.getFloat(4 * i);
+      float mi = m.getFloat(4 * i) * b1 + gi * a1;
+      float vi = v.getFloat(4 * i) * b2 + gi * gi * a2;
+      m.putFloat(4 * i, mi);
+      v.putFloat(4 * i, vi);
+      float pi = keep != 1f ? p.getFloat(4 * i) * keep : p.getFloat(4 * i);
+      float denom = (float) Math.sqrt(vi) / bc2 + eps;
+      p.putFloat(4 * i, pi - mi / denom * step);
     }
   }
 
