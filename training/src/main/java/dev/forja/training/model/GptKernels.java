@@ -448,6 +448,13 @@ public final class GptKernels implements LossPass {
           for (int r = from; r < to; r++) {
             int o = r * len;
             int valid = causal ? r % len + 1 : len;
+            if (VectorKernels.AVAILABLE) {
+              VectorKernels.softmaxBackwardRow(p.b, dprobs.b, o, valid, attnScale);
+              for (int j = valid; j < len; j++) {
+                dprobs.f.put(o + j, 0f);
+              }
+              continue;
+            }
             double dot = 0;
             for (int j = 0; j < valid; j++) {
               dot += p.f.get(o + j) * dprobs.f.get(o + j);

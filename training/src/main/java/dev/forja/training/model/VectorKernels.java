@@ -239,6 +239,29 @@ public final class VectorKernels {
     }
   }
 
+  /**
+   * Softmax's backward over the row at {@code o} ({@code len} floats): {@code dp = p (dp - sum(p
+   * dp)) scale}.
+   */
+  static void softmaxBackwardRow(ByteBuffer p, ByteBuffer dp, int o, int len, float scale) {
+    int bound = S.loopBound(len);
+    FloatVector acc = FloatVector.zero(S);
+    for (int j = 0; j < bound; j += S.length()) {
+      acc = acc.add(load(p, o + j).mul(load(dp, o + j)));
+    }
+    double dot = acc.reduceLanes(VectorOperators.ADD);
+    for (int j = bound; j < len; j++) {
+      dot += p.getFloat(4 * (o + j)) * dp.getFloat(4 * (o + j));
+    }
+    float fd = (float) dot;
+    for (int j = 0; j < bound; j += S.length()) {
+      load(dp, o + j).sub(fd).mul(load(p, o + j)).mul(scale).intoByteBuffer(dp, 4 * (o + j), ORDER);
+    }
+    for (int j = bound; j < len; j++) {
+      dp.putFloat(4 * (o + j), p.getFloat(4 * (o + j)) * (dp.getFloat(4 * (o + j)) - fd) * scale);
+    }
+  }
+
   /** {@code out[o + j] += b[j]} for {@code j < m}. */
   static void addRow(ByteBuffer out, ByteBuffer b, int o, int m) {
     int bound = S.loopBound(m);
