@@ -15,19 +15,20 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * {@link GptModel}'s forward and backward pass written by hand for the CPU, fp32: matrix products
  * through OpenBLAS's {@code cblas_sgemm} on the parameters' own memory and on activation buffers
- * allocated once, element-wise work (layer norm, GELU, softmax, cross-entropy) in Java loops split
- * over {@link #THREADS} threads. The SameDiff graph stays the reference: tests hold the two to the
- * same loss and gradients. It exists because SameDiff 1.0.0-M2.1 allocates every intermediate anew
- * on each step (about 2 GB per step for configuration (a) of the benchmark), which left training at
- * a third of PyTorch's speed.
+ * allocated once, element-wise work (layer norm, GELU, softmax, cross-entropy) in Java loops. All
+ * of it is split over {@link #THREADS} Java threads, BLAS included (single-threaded, on a share of
+ * the rows or of the (sequence, head) pairs each), so no BLAS worker spins beside a Java loop. The
+ * SameDiff graph stays the reference: tests hold the two to the same loss and gradients. It exists
+ * because SameDiff 1.0.0-M2.1 allocates every intermediate anew on each step (about 2 GB per step
+ * for configuration (a) of the benchmark), which left training at a third of PyTorch's speed.
  *
- * <p>Every reduction runs in a fixed order, independent of the thread count, so results are
+ * <p>Every reduction runs in a fixed order for a given thread count, so results are
  * bit-reproducible. Attention keeps the softmax probabilities of every layer ({@code batch x heads
  * x length^2} floats each) for the backward pass; activations in all take about {@code batch x
  * length x (10 d + 2 mlp) + batch x heads x length^2} floats per layer.
  */
 public final class GptKernels implements LossPass {
-  /** Threads for element-wise work: {@code OMP_NUM_THREADS} (as for BLAS), else the cores. */
+  /** Threads for the whole pass: {@code OMP_NUM_THREADS} (as for BLAS), else the cores. */
   public static final int THREADS = Parallel.THREADS;
 
   private static final int ROW_MAJOR = openblas.CblasRowMajor;
@@ -50,6 +51,16 @@ public final class GptKernels implements LossPass {
   private final boolean tied;
   private final double eps;
   private final float attnScale;
+
+  /**
+   * Query rows per block of causal attention: a block's rows attend to the keys up to the block's
+   * end only, which skips most of the masked half of the scores (5/8 of the products are left at
+   * 256 positions). 64 was the fastest of 32, 64, 128 and 256 on bench (b).
+   */
+  static final int ATTENTION_BLOCK = 64;
+
+  /** Query rows per causal block (the whole sequence when attention is bidirectional). */
+  private final int block;
 
   private final Map<String, Buf> params = new LinkedHashMap<>();
 
@@ -83,6 +94,11 @@ public final class GptKernels implements LossPass {
 
   /** Allocates the buffers for {@code model}'s batch shape; parameters are used in place. */
   public GptKernels(GptModel model) {
+    this(model, ATTENTION_BLOCK);
+  }
+
+  /** As above, with causal attention computed in blocks of {@code attentionBlock} query rows. */
+  GptKernels(GptModel model, int attentionBlock) {
     ModelConfig c = model.config();
     if (model.dataType() != DataType.FLOAT) {
       throw new IllegalArgumentException(
@@ -105,6 +121,7 @@ public final class GptKernels implements LossPass {
     tied = c.tiedEmbeddings();
     eps = c.normEpsilon();
     attnScale = (float) (1.0 / Math.sqrt(hs));
+    block = causal ? Math.min(len, attentionBlock) : len;
     model.parameters().forEach((name, a) -> params.put(name, new Buf(a)));
 
     x = Buf.alloc((long) n * d);
@@ -170,7 +187,12 @@ public final class GptKernels implements LossPass {
 
   @Override
   public double loss(int[] ids, int[] targets, double scale) {
-    return forward(ids, targets, scale, false);
+    int blas = singleThreadedBlas();
+    try {
+      return forward(ids, targets, scale, false);
+    } finally {
+      restoreBlas(blas);
+    }
   }
 
   @Override
@@ -187,9 +209,35 @@ public final class GptKernels implements LossPass {
       }
       g.put(name, new Buf(a));
     }
-    double loss = forward(ids, targets, scale, true);
-    backward(ids, g);
-    return loss;
+    int blas = singleThreadedBlas();
+    try {
+      double loss = forward(ids, targets, scale, true);
+      backward(ids, g);
+      return loss;
+    } finally {
+      restoreBlas(blas);
+    }
+  }
+
+  /**
+   * OpenBLAS on one thread while a pass runs, returning the previous count: the kernels split every
+   * product over {@link Parallel#THREADS} threads themselves ({@link #pgemm}), so that BLAS's own
+   * workers, which spin for a while after each call, do not compete with the element-wise loops and
+   * the per-head attention for the same cores.
+   */
+  private static int singleThreadedBlas() {
+    if (THREADS <= 1) {
+      return 1;
+    }
+    int blas = openblas.blas_get_num_threads();
+    openblas.blas_set_num_threads(1);
+    return blas;
+  }
+
+  private static void restoreBlas(int blas) {
+    if (THREADS > 1) {
+      openblas.blas_set_num_threads(blas);
+    }
   }
 
   // ---------------------------------------------------------------- forward
@@ -246,7 +294,7 @@ public final class GptKernels implements LossPass {
         rstdF,
         lnF);
     Buf head = params.get(tied ? GptModel.WTE : GptModel.LM_HEAD);
-    gemm(NO, TR, n, vocab, d, 1f, lnF, 0, d, head, 0, d, 0f, logits, 0, vocab);
+    pgemm(NO, TR, n, vocab, d, 1f, lnF, 0, d, head, 0, d, 0f, logits, 0, vocab);
     float s = (float) scale;
     Parallel.forRange(
         n,
@@ -309,57 +357,104 @@ public final class GptKernels implements LossPass {
     return max + Math.log(sum) - zt;
   }
 
+  /**
+   * Attention of layer {@code l}, one (sequence, head) pair at a time on each thread: scores,
+   * softmax, weighted values, while the pair's scores are still in cache.
+   */
   private void attention(int l) {
     Buf q = qkv[l];
     Buf p = probs[l];
     int ld = 3 * d;
-    for (int b = 0; b < batch; b++) {
-      for (int h = 0; h < heads; h++) {
-        long qo = (long) b * len * ld + (long) h * hs;
-        long po = ((long) b * heads + h) * len * len;
-        gemm(NO, TR, len, len, hs, attnScale, q, qo, ld, q, qo + d, ld, 0f, p, po, len);
-      }
-    }
     Parallel.forRange(
-        batch * heads * len,
+        batch * heads,
         (from, to) -> {
-          for (int r = from; r < to; r++) {
-            int i = r % len;
-            int o = r * len;
-            int valid = causal ? i + 1 : len;
-            if (VectorKernels.AVAILABLE) {
-              float max = VectorKernels.max(p.b, o, valid);
-              double sum = VectorKernels.expShifted(p.b, o, valid, max);
-              VectorKernels.scale(p.b, o, valid, (float) (1 / sum));
-            } else {
-              float max = Float.NEGATIVE_INFINITY;
-              for (int j = 0; j < valid; j++) {
-                max = Math.max(max, p.f.get(o + j));
-              }
-              double sum = 0;
-              for (int j = 0; j < valid; j++) {
-                float e = exp(p.f.get(o + j) - max);
-                p.f.put(o + j, e);
-                sum += e;
-              }
-              float inv = (float) (1 / sum);
-              for (int j = 0; j < valid; j++) {
-                p.f.put(o + j, p.f.get(o + j) * inv);
-              }
+          for (int bh = from; bh < to; bh++) {
+            long qo = (long) (bh / heads) * len * ld + (long) (bh % heads) * hs;
+            long po = (long) bh * len * len;
+            long oo = (long) (bh / heads) * len * d + (long) (bh % heads) * hs;
+            for (int r0 = 0; r0 < len; r0 += block) {
+              int rows = Math.min(block, len - r0);
+              gemm(
+                  NO,
+                  TR,
+                  rows,
+                  keys(r0),
+                  hs,
+                  attnScale,
+                  q,
+                  qo + (long) r0 * ld,
+                  ld,
+                  q,
+                  qo + d,
+                  ld,
+                  0f,
+                  p,
+                  po + (long) r0 * len,
+                  len);
             }
-            for (int j = valid; j < len; j++) {
-              p.f.put(o + j, 0f);
+            for (int i = 0; i < len; i++) {
+              softmaxRow(p, bh * len + i);
+            }
+            for (int r0 = 0; r0 < len; r0 += block) {
+              int rows = Math.min(block, len - r0);
+              gemm(
+                  NO,
+                  NO,
+                  rows,
+                  hs,
+                  keys(r0),
+                  1f,
+                  p,
+                  po + (long) r0 * len,
+                  len,
+                  q,
+                  qo + 2L * d,
+                  ld,
+                  0f,
+                  att[l],
+                  oo + (long) r0 * d,
+                  d);
             }
           }
         });
-    for (int b = 0; b < batch; b++) {
-      for (int h = 0; h < heads; h++) {
-        long vo = (long) b * len * ld + 2L * d + (long) h * hs;
-        long po = ((long) b * heads + h) * len * len;
-        long oo = (long) b * len * d + (long) h * hs;
-        gemm(NO, NO, len, hs, len, 1f, p, po, len, q, vo, ld, 0f, att[l], oo, d);
+  }
+
+  /** Softmax of score row {@code r} over its valid keys, in place; the rest of its block 0. */
+  private void softmaxRow(Buf p, int r) {
+    int i = r % len;
+    int o = r * len;
+    int valid = causal ? i + 1 : len;
+    if (VectorKernels.AVAILABLE) {
+      float max = VectorKernels.max(p.b, o, valid);
+      double sum = VectorKernels.expShifted(p.b, o, valid, max);
+      VectorKernels.scale(p.b, o, valid, (float) (1 / sum));
+    } else {
+      float max = Float.NEGATIVE_INFINITY;
+      for (int j = 0; j < valid; j++) {
+        max = Math.max(max, p.f.get(o + j));
+      }
+      double sum = 0;
+      for (int j = 0; j < valid; j++) {
+        float e = exp(p.f.get(o + j) - max);
+        p.f.put(o + j, e);
+        sum += e;
+      }
+      float inv = (float) (1 / sum);
+      for (int j = 0; j < valid; j++) {
+        p.f.put(o + j, p.f.get(o + j) * inv);
       }
     }
+    for (int j = valid, end = keys(i - i % block); j < end; j++) {
+      p.f.put(o + j, 0f);
+    }
+  }
+
+  /**
+   * Keys that the query block starting at row {@code r0} attends to: up to the block's end when
+   * causal (the scores beyond are never computed nor read), all of them otherwise.
+   */
+  private int keys(int r0) {
+    return causal ? Math.min(len, r0 + block) : len;
   }
 
   // ---------------------------------------------------------------- backward
@@ -367,8 +462,8 @@ public final class GptKernels implements LossPass {
   private void backward(int[] ids, Map<String, Buf> g) {
     Buf head = params.get(tied ? GptModel.WTE : GptModel.LM_HEAD);
     Buf dhead = g.get(tied ? GptModel.WTE : GptModel.LM_HEAD);
-    gemm(NO, NO, n, d, vocab, 1f, logits, 0, vocab, head, 0, d, 0f, dln, 0, d);
-    gemm(TR, NO, vocab, d, n, 1f, logits, 0, vocab, lnF, 0, d, 1f, dhead, 0, d);
+    pgemm(NO, NO, n, d, vocab, 1f, logits, 0, vocab, head, 0, d, 0f, dln, 0, d);
+    pgemm(TR, NO, vocab, d, n, 1f, logits, 0, vocab, lnF, 0, d, 1f, dhead, 0, d);
     layerNormBackward(
         dln,
         xhatF,
@@ -431,51 +526,117 @@ public final class GptKernels implements LossPass {
     Buf q = qkv[l];
     Buf p = probs[l];
     int ld = 3 * d;
-    for (int b = 0; b < batch; b++) {
-      for (int h = 0; h < heads; h++) {
-        long qo = (long) b * len * ld + (long) h * hs;
-        long po = ((long) b * heads + h) * len * len;
-        long oo = (long) b * len * d + (long) h * hs;
-        // dP = dO V^T ; dV = P^T dO
-        gemm(NO, TR, len, len, hs, 1f, datt, oo, d, q, qo + 2L * d, ld, 0f, dprobs, po, len);
-        gemm(TR, NO, len, hs, len, 1f, p, po, len, datt, oo, d, 0f, dqkv, qo + 2L * d, ld);
-      }
-    }
-    // dS = P * (dP - sum_j P dP), times the score scale
     Parallel.forRange(
-        batch * heads * len,
+        batch * heads,
         (from, to) -> {
-          for (int r = from; r < to; r++) {
-            int o = r * len;
-            int valid = causal ? r % len + 1 : len;
-            if (VectorKernels.AVAILABLE) {
-              VectorKernels.softmaxBackwardRow(p.b, dprobs.b, o, valid, attnScale);
-              for (int j = valid; j < len; j++) {
-                dprobs.f.put(o + j, 0f);
-              }
-              continue;
+          for (int bh = from; bh < to; bh++) {
+            long qo = (long) (bh / heads) * len * ld + (long) (bh % heads) * hs;
+            long po = (long) bh * len * len;
+            long oo = (long) (bh / heads) * len * d + (long) (bh % heads) * hs;
+            for (int r0 = 0; r0 < len; r0 += block) {
+              int rows = Math.min(block, len - r0);
+              int from0 = causal ? r0 : 0;
+              // dP = dO V^T (query block r0) ; dV = P^T dO (key block r0, from query r0 on)
+              gemm(
+                  NO,
+                  TR,
+                  rows,
+                  keys(r0),
+                  hs,
+                  1f,
+                  datt,
+                  oo + (long) r0 * d,
+                  d,
+                  q,
+                  qo + 2L * d,
+                  ld,
+                  0f,
+                  dprobs,
+                  po + (long) r0 * len,
+                  len);
+              gemm(
+                  TR,
+                  NO,
+                  rows,
+                  hs,
+                  len - from0,
+                  1f,
+                  p,
+                  po + (long) from0 * len + r0,
+                  len,
+                  datt,
+                  oo + (long) from0 * d,
+                  d,
+                  0f,
+                  dqkv,
+                  qo + 2L * d + (long) r0 * ld,
+                  ld);
             }
-            double dot = 0;
-            for (int j = 0; j < valid; j++) {
-              dot += p.f.get(o + j) * dprobs.f.get(o + j);
+            // dS = P * (dP - sum_j P dP), times the score scale
+            for (int i = 0; i < len; i++) {
+              softmaxBackwardRow(p, bh * len + i);
             }
-            float fd = (float) dot;
-            for (int j = 0; j < valid; j++) {
-              dprobs.f.put(o + j, p.f.get(o + j) * (dprobs.f.get(o + j) - fd) * attnScale);
-            }
-            for (int j = valid; j < len; j++) {
-              dprobs.f.put(o + j, 0f);
+            for (int r0 = 0; r0 < len; r0 += block) {
+              int rows = Math.min(block, len - r0);
+              int from0 = causal ? r0 : 0;
+              // dQ = dS K (query block r0) ; dK = dS^T Q (key block r0, from query r0 on)
+              gemm(
+                  NO,
+                  NO,
+                  rows,
+                  hs,
+                  keys(r0),
+                  1f,
+                  dprobs,
+                  po + (long) r0 * len,
+                  len,
+                  q,
+                  qo + d,
+                  ld,
+                  0f,
+                  dqkv,
+                  qo + (long) r0 * ld,
+                  ld);
+              gemm(
+                  TR,
+                  NO,
+                  rows,
+                  hs,
+                  len - from0,
+                  1f,
+                  dprobs,
+                  po + (long) from0 * len + r0,
+                  len,
+                  q,
+                  qo + (long) from0 * ld,
+                  ld,
+                  0f,
+                  dqkv,
+                  qo + d + (long) r0 * ld,
+                  ld);
             }
           }
         });
-    for (int b = 0; b < batch; b++) {
-      for (int h = 0; h < heads; h++) {
-        long qo = (long) b * len * ld + (long) h * hs;
-        long po = ((long) b * heads + h) * len * len;
-        // dQ = dS K ; dK = dS^T Q
-        gemm(NO, NO, len, hs, len, 1f, dprobs, po, len, q, qo + d, ld, 0f, dqkv, qo, ld);
-        gemm(TR, NO, len, hs, len, 1f, dprobs, po, len, q, qo, ld, 0f, dqkv, qo + d, ld);
+  }
+
+  private void softmaxBackwardRow(Buf p, int r) {
+    int i = r % len;
+    int o = r * len;
+    int valid = causal ? i + 1 : len;
+    if (VectorKernels.AVAILABLE) {
+      VectorKernels.softmaxBackwardRow(p.b, dprobs.b, o, valid, attnScale);
+    } else {
+      double dot = 0;
+      for (int j = 0; j < valid; j++) {
+        dot += p.f.get(o + j) * dprobs.f.get(o + j);
       }
+      float fd = (float) dot;
+      for (int j = 0; j < valid; j++) {
+        dprobs.f.put(o + j, p.f.get(o + j) * (dprobs.f.get(o + j) - fd) * attnScale);
+      }
+    }
+    for (int j = valid, end = keys(i - i % block); j < end; j++) {
+      dprobs.f.put(o + j, 0f);
     }
   }
 
@@ -483,7 +644,7 @@ public final class GptKernels implements LossPass {
 
   /** {@code out = beta * out + in @ w (+ b)}, {@code in [n, k]}, {@code w [k, m]}. */
   private void linear(Buf in, Buf w, Buf b, Buf out, int k, int m, float beta) {
-    gemm(NO, NO, n, m, k, 1f, in, 0, k, w, 0, m, beta, out, 0, m);
+    pgemm(NO, NO, n, m, k, 1f, in, 0, k, w, 0, m, beta, out, 0, m);
     if (b != null) {
       Parallel.forRange(
           n,
@@ -508,8 +669,8 @@ public final class GptKernels implements LossPass {
    */
   private void linearBackward(
       Buf in, Buf w, Buf dout, Buf din, Map<String, Buf> g, int l, String prefix, int k, int m) {
-    gemm(NO, TR, n, k, m, 1f, dout, 0, m, w, 0, m, 0f, din, 0, k);
-    gemm(
+    pgemm(NO, TR, n, k, m, 1f, dout, 0, m, w, 0, m, 0f, din, 0, k);
+    pgemm(
         TR,
         NO,
         k,
@@ -533,7 +694,22 @@ public final class GptKernels implements LossPass {
 
   /** {@code acc += column sums of a [n, m]} (a BLAS matrix-vector product with ones). */
   private void columnSums(Buf a, int m, Buf acc) {
-    openblas.cblas_sgemv(ROW_MAJOR, TR, n, m, 1f, a.at(0), m, ones.at(0), 1, 1f, acc.at(0), 1);
+    Parallel.forRange(
+        m,
+        (from, to) ->
+            openblas.cblas_sgemv(
+                ROW_MAJOR,
+                TR,
+                n,
+                to - from,
+                1f,
+                a.at(from),
+                m,
+                ones.at(0),
+                1,
+                1f,
+                acc.at(from),
+                1));
   }
 
   private void layerNorm(Buf in, Buf w, Buf b, Buf xhat, Buf rstd, Buf out) {
@@ -730,6 +906,72 @@ public final class GptKernels implements LossPass {
 
   private Buf biasParam(int l, String suffix) {
     return bias ? params.get(GptModel.layer(l, suffix)) : null;
+  }
+
+  /**
+   * {@link #gemm} split over {@link Parallel#THREADS} threads along the longer side of {@code c}:
+   * each thread computes whole rows (or columns) of it with single-threaded BLAS.
+   */
+  private static void pgemm(
+      int ta,
+      int tb,
+      int m,
+      int nn,
+      int k,
+      float alpha,
+      Buf a,
+      long ao,
+      int lda,
+      Buf b,
+      long bo,
+      int ldb,
+      float beta,
+      Buf c,
+      long co,
+      int ldc) {
+    if (m >= nn) {
+      Parallel.forRange(
+          m,
+          (from, to) ->
+              gemm(
+                  ta,
+                  tb,
+                  to - from,
+                  nn,
+                  k,
+                  alpha,
+                  a,
+                  ao + (ta == NO ? (long) from * lda : from),
+                  lda,
+                  b,
+                  bo,
+                  ldb,
+                  beta,
+                  c,
+                  co + (long) from * ldc,
+                  ldc));
+    } else {
+      Parallel.forRange(
+          nn,
+          (from, to) ->
+              gemm(
+                  ta,
+                  tb,
+                  m,
+                  to - from,
+                  k,
+                  alpha,
+                  a,
+                  ao,
+                  lda,
+                  b,
+                  bo + (tb == NO ? from : (long) from * ldb),
+                  ldb,
+                  beta,
+                  c,
+                  co + from,
+                  ldc));
+    }
   }
 
   /** Row-major {@code c = alpha op(a) op(b) + beta c}, each operand at an offset in its buffer. */

@@ -25,7 +25,9 @@ class GptKernelsTest {
     for (ModelConfig.Objective objective : ModelConfig.Objective.values()) {
       for (boolean[] v : variants) {
         ModelConfig c = new ModelConfig(13, 8, 2, 8, 2, 2, 0.0, v[0], v[1], 1e-5, 0.4, objective);
-        compare(c, 17 + objective.ordinal());
+        compare(c, 17 + objective.ordinal(), GptKernels.ATTENTION_BLOCK);
+        // causal attention in blocks of 3 query rows: 3, 3 and a last one of 1 at length 7
+        compare(c, 17 + objective.ordinal(), 3);
       }
     }
   }
@@ -84,7 +86,7 @@ class GptKernelsTest {
         13, 8, 2, 8, 2, 2, 0.0, true, true, 1e-5, 0.4, ModelConfig.Objective.CAUSAL);
   }
 
-  private static void compare(ModelConfig c, long seed) {
+  private static void compare(ModelConfig c, long seed, int attentionBlock) {
     GptModel f = GptModel.build(c, BATCH, LENGTH, DataType.FLOAT, seed);
     GptModel dbl = GptModel.build(c, BATCH, LENGTH, DataType.DOUBLE, seed);
     LinkedHashMap<String, INDArray> fp = f.parameters();
@@ -95,12 +97,19 @@ class GptKernelsTest {
 
     Map<String, INDArray> kg = grads(f);
     double kernelLoss =
-        f.pass(GptModel.Engine.KERNELS).lossAndGradients(ids, targets, scale, kg, false);
+        new GptKernels(f, attentionBlock).lossAndGradients(ids, targets, scale, kg, false);
     Map<String, INDArray> rg = grads(dbl);
     double refLoss =
         dbl.pass(GptModel.Engine.SAMEDIFF).lossAndGradients(ids, targets, scale, rg, false);
 
-    String what = c.objective() + " bias " + c.bias() + " tied " + c.tiedEmbeddings();
+    String what =
+        c.objective()
+            + " bias "
+            + c.bias()
+            + " tied "
+            + c.tiedEmbeddings()
+            + " attention block "
+            + attentionBlock;
     assertThat(Math.abs(kernelLoss - refLoss) / refLoss).as("loss, %s", what).isLessThan(1e-6);
     for (String n : kg.keySet()) {
       double[] k = kg.get(n).castTo(DataType.DOUBLE).data().asDouble();
