@@ -187,11 +187,11 @@ public final class GptKernels implements LossPass {
 
   @Override
   public double loss(int[] ids, int[] targets, double scale) {
-    int blas = singleThreadedBlas();
+    singleThreadedBlas();
     try {
       return forward(ids, targets, scale, false);
     } finally {
-      restoreBlas(blas);
+      restoreBlas();
     }
   }
 
@@ -209,34 +209,38 @@ public final class GptKernels implements LossPass {
       }
       g.put(name, new Buf(a));
     }
-    int blas = singleThreadedBlas();
+    singleThreadedBlas();
     try {
       double loss = forward(ids, targets, scale, true);
       backward(ids, g);
       return loss;
     } finally {
-      restoreBlas(blas);
+      restoreBlas();
     }
   }
+
+  /** Passes running in this JVM (several tasks of one executor) and BLAS's thread count before. */
+  private static int passes;
+
+  private static int blasBefore;
 
   /**
-   * OpenBLAS on one thread while a pass runs, returning the previous count: the kernels split every
-   * product over {@link Parallel#THREADS} threads themselves ({@link #pgemm}), so that BLAS's own
-   * workers, which spin for a while after each call, do not compete with the element-wise loops and
-   * the per-head attention for the same cores.
+   * OpenBLAS on one thread while any pass runs: the kernels split every product over {@link
+   * Parallel#THREADS} threads themselves ({@link #pgemm}), so that BLAS's own workers, which spin
+   * for a while after each call, do not compete with the element-wise loops and the per-head
+   * attention for the same cores. The setting is process-wide, hence counted: the last pass to end
+   * restores it.
    */
-  private static int singleThreadedBlas() {
-    if (THREADS <= 1) {
-      return 1;
+  private static synchronized void singleThreadedBlas() {
+    if (passes++ == 0) {
+      blasBefore = openblas.blas_get_num_threads();
+      openblas.blas_set_num_threads(1);
     }
-    int blas = openblas.blas_get_num_threads();
-    openblas.blas_set_num_threads(1);
-    return blas;
   }
 
-  private static void restoreBlas(int blas) {
-    if (THREADS > 1) {
-      openblas.blas_set_num_threads(blas);
+  private static synchronized void restoreBlas() {
+    if (--passes == 0) {
+      openblas.blas_set_num_threads(blasBefore);
     }
   }
 
