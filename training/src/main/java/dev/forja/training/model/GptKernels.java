@@ -7,6 +7,7 @@ import java.nio.FloatBuffer;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.openblas.global.openblas;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -28,6 +29,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * length x (10 d + 2 mlp) + batch x heads x length^2} floats per layer.
  */
 public final class GptKernels implements LossPass {
+
   /** Threads for the whole pass: {@code OMP_NUM_THREADS} (as for BLAS), else the cores. */
   public static final int THREADS = Parallel.THREADS;
 
@@ -204,10 +206,11 @@ public final class GptKernels implements LossPass {
       if (a == null) {
         throw new IllegalArgumentException("no gradient array for " + name);
       }
+      Buf b = new Buf(a);
       if (!accumulate) {
-        a.assign(0);
+        b.zero();
       }
-      g.put(name, new Buf(a));
+      g.put(name, b);
     }
     singleThreadedBlas();
     try {
@@ -262,12 +265,15 @@ public final class GptKernels implements LossPass {
               throw new IllegalArgumentException(
                   "token id " + id + " is outside the vocabulary (size " + vocab + ")");
             }
-            int t = r % len;
-            long o = (long) r * d;
-            long e = (long) id * d;
-            long p = (long) t * d;
+            int o = r * d;
+            int e = id * d;
+            int p = r % len * d;
+            if (VectorKernels.AVAILABLE) {
+              VectorKernels.sum(x.b, o, wte.b, e, wpe.b, p, d);
+              continue;
+            }
             for (int j = 0; j < d; j++) {
-              x.f.put((int) (o + j), wte.f.get((int) (e + j)) + wpe.f.get((int) (p + j)));
+              x.f.put(o + j, wte.f.get(e + j) + wpe.f.get(p + j));
             }
           }
         });
@@ -514,13 +520,18 @@ public final class GptKernels implements LossPass {
         d,
         (from, to) -> {
           for (int r = 0; r < n; r++) {
-            long o = (long) r * d;
-            long e = (long) ids[r] * d;
-            long p = (long) (r % len) * d;
+            int o = r * d;
+            int e = ids[r] * d;
+            int p = r % len * d;
+            if (VectorKernels.AVAILABLE) {
+              VectorKernels.add(dwte.b, e + from, dres.b, o + from, to - from);
+              VectorKernels.add(dwpe.b, p + from, dres.b, o + from, to - from);
+              continue;
+            }
             for (int j = from; j < to; j++) {
-              float v = dres.f.get((int) (o + j));
-              dwte.f.put((int) (e + j), dwte.f.get((int) (e + j)) + v);
-              dwpe.f.put((int) (p + j), dwpe.f.get((int) (p + j)) + v);
+              float v = dres.f.get(o + j);
+              dwte.f.put(e + j, dwte.f.get(e + j) + v);
+              dwpe.f.put(p + j, dwpe.f.get(p + j) + v);
             }
           }
         });
@@ -1027,6 +1038,12 @@ public final class GptKernels implements LossPass {
 
     static Buf alloc(long length) {
       return new Buf(Nd4j.createUninitialized(DataType.FLOAT, length));
+    }
+
+    /** Sets every element to 0 (native memset, split over the threads). */
+    void zero() {
+      Parallel.forRange(
+          (int) array.length(), (from, to) -> Pointer.memset(at(from), 0, 4L * (to - from)));
     }
 
     FloatPointer at(long offset) {

@@ -263,6 +263,28 @@ public final class VectorKernels {
   }
 
   /** {@code out[o + j] += b[j]} for {@code j < m}. */
+  /** {@code dst[d, d + len) += src[s, s + len)}. */
+  static void add(ByteBuffer dst, int d, ByteBuffer src, int s, int len) {
+    int bound = S.loopBound(len);
+    for (int j = 0; j < bound; j += S.length()) {
+      load(dst, d + j).add(load(src, s + j)).intoByteBuffer(dst, 4 * (d + j), ORDER);
+    }
+    for (int j = bound; j < len; j++) {
+      dst.putFloat(4 * (d + j), dst.getFloat(4 * (d + j)) + src.getFloat(4 * (s + j)));
+    }
+  }
+
+  /** {@code out[o, o + len) = a[ao, ao + len) + b[bo, bo + len)}. */
+  static void sum(ByteBuffer out, int o, ByteBuffer a, int ao, ByteBuffer b, int bo, int len) {
+    int bound = S.loopBound(len);
+    for (int j = 0; j < bound; j += S.length()) {
+      load(a, ao + j).add(load(b, bo + j)).intoByteBuffer(out, 4 * (o + j), ORDER);
+    }
+    for (int j = bound; j < len; j++) {
+      out.putFloat(4 * (o + j), a.getFloat(4 * (ao + j)) + b.getFloat(4 * (bo + j)));
+    }
+  }
+
   static void addRow(ByteBuffer out, ByteBuffer b, int o, int m) {
     int bound = S.loopBound(m);
     for (int j = 0; j < bound; j += S.length()) {
