@@ -7,7 +7,6 @@ import java.nio.FloatBuffer;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.openblas.global.openblas;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -1040,10 +1039,19 @@ public final class GptKernels implements LossPass {
       return new Buf(Nd4j.createUninitialized(DataType.FLOAT, length));
     }
 
-    /** Sets every element to 0 (native memset, split over the threads). */
+    /** Sets every element to 0, split over the threads. */
     void zero() {
       Parallel.forRange(
-          (int) array.length(), (from, to) -> Pointer.memset(at(from), 0, 4L * (to - from)));
+          (int) array.length(),
+          (from, to) -> {
+            if (VectorKernels.AVAILABLE) {
+              VectorKernels.zero(b, from, to - from);
+              return;
+            }
+            for (int i = from; i < to; i++) {
+              f.put(i, 0f);
+            }
+          });
     }
 
     FloatPointer at(long offset) {

@@ -62,7 +62,39 @@ public final class VectorKernels {
     return sum;
   }
 
-  static void scale(ByteBuffer b, int off, int len, float s) {
+  /** Sets {@code [off, off + len)} to 0. */
+  static void zero(ByteBuffer b, int off, int len) {
+    int bound = S.loopBound(len);
+    FloatVector z = FloatVector.zero(S);
+    for (int i = 0; i < bound; i += S.length()) {
+      z.intoByteBuffer(b, 4 * (off + i), ORDER);
+    }
+    for (int i = bound; i < len; i++) {
+      b.putFloat(4 * (off + i), 0f);
+    }
+  }
+
+  /** The sum of squares over {@code [off, off + len)} (blocks in fp32, the total in double). */
+  public static double sumOfSquares(ByteBuffer b, int off, int len) {
+    int bound = S.loopBound(len);
+    double sum = 0;
+    for (int start = 0; start < bound; start += BLOCK) {
+      int end = Math.min(bound, start + BLOCK);
+      FloatVector acc = FloatVector.zero(S);
+      for (int i = start; i < end; i += S.length()) {
+        FloatVector x = load(b, off + i);
+        acc = x.fma(x, acc);
+      }
+      sum += acc.reduceLanes(VectorOperators.ADD);
+    }
+    for (int i = bound; i < len; i++) {
+      float x = b.getFloat(4 * (off + i));
+      sum += x * x;
+    }
+    return sum;
+  }
+
+  public static void scale(ByteBuffer b, int off, int len, float s) {
     int bound = S.loopBound(len);
     for (int i = 0; i < bound; i += S.length()) {
       load(b, off + i).mul(s).intoByteBuffer(b, 4 * (off + i), ORDER);

@@ -143,20 +143,57 @@ public final class AdamW implements Optimizer {
    * clip_grad_norm_}); returns the norm before clipping.
    */
   public static double clipGlobalNorm(Map<String, INDArray> grads, double maxNorm) {
+    boolean direct = VectorKernels.AVAILABLE && fusable(grads.values().toArray(INDArray[]::new));
     double sq = 0;
     for (INDArray g : grads.values()) {
-      double n = g.norm2Number().doubleValue();
-      sq += n * n;
+      if (direct) {
+        sq += sumOfSquares(g);
+      } else {
+        double n = g.norm2Number().doubleValue();
+        sq += n * n;
+      }
     }
     double norm = Math.sqrt(sq);
     if (maxNorm > 0) {
       double coef = maxNorm / (norm + 1e-6);
       if (coef < 1) {
         for (INDArray g : grads.values()) {
-          g.muli(coef);
+          if (direct) {
+            ByteBuffer b = bytes(g);
+            float c = (float) coef;
+            Parallel.forRange(
+                (int) g.length(), (from, to) -> VectorKernels.scale(b, from, to - from, c));
+          } else {
+            g.muli(coef);
+          }
         }
       }
     }
     return norm;
+  }
+
+  /**
+   * Sum of squares of a whole fp32 array in Java (ND4J's norm per array costs more than the sum on
+   * small arrays): per-thread partial sums in a fixed split, added in order.
+   */
+  private static double sumOfSquares(INDArray g) {
+    ByteBuffer b = bytes(g);
+    int len = (int) g.length();
+    int chunks = Math.max(1, Math.min(Parallel.THREADS, len / 65536));
+    double[] part = new double[chunks];
+    Parallel.forRange(
+        chunks,
+        (from, to) -> {
+          for (int c = from; c < to; c++) {
+            int lo = (int) ((long) len * c / chunks);
+            int hi = (int) ((long) len * (c + 1) / chunks);
+            part[c] = VectorKernels.sumOfSquares(b, lo, hi - lo);
+          }
+        });
+    double sum = 0;
+    for (double x : part) {
+      sum += x;
+    }
+    return sum;
   }
 }

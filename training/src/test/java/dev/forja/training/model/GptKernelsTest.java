@@ -41,6 +41,7 @@ class GptKernelsTest {
     int[] targets = targets(c, 2);
     Map<String, INDArray> first = grads(m);
     Map<String, INDArray> twice = grads(m);
+    twice.values().forEach(a -> a.assign(7)); // overwritten, not added to, without accumulate
     double loss = k.lossAndGradients(ids, targets, 0.1, first, false);
     double again = k.lossAndGradients(ids, targets, 0.1, twice, false);
     k.lossAndGradients(ids, targets, 0.1, twice, true);
