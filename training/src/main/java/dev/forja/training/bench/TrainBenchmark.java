@@ -167,6 +167,7 @@ public final class TrainBenchmark {
       for (Storage.Entry e : storage.listFiles(dir)) {
         bytes += e.size();
       }
+      storage.delete(dir, true); // a few of these per run would fill the disk
       snap = (t1 - t0) / 1e9;
       write = (t2 - t1) / 1e9;
       read = (t3 - t2) / 1e9;
@@ -187,6 +188,7 @@ public final class TrainBenchmark {
     // time from start to the first step, resuming at step 10 and at step 10,000
     double early = resumeTime(storage, shards, work, mc, tc, last, 10, quiet);
     double late = resumeTime(storage, shards, work, mc, tc, last, 10_000, quiet);
+    storage.delete(run, true);
     out.printf(
         Locale.ROOT,
         "resume: start to first step %.2f s at step 10, %.2f s at step 10,000%n",
@@ -237,10 +239,14 @@ public final class TrainBenchmark {
             }
           }
         };
-    TrainRun.run(
-        storage,
-        new TrainRun.Request(shards, run, mc, longer, 1, DataType.FLOAT, List.of(mark)),
-        quiet);
+    try {
+      TrainRun.run(
+          storage,
+          new TrainRun.Request(shards, run, mc, longer, 1, DataType.FLOAT, List.of(mark)),
+          quiet);
+    } finally {
+      storage.delete(run, true);
+    }
     return (first[0] - t0) / 1e9;
   }
 
