@@ -123,6 +123,7 @@ public final class GptKernels implements LossPass {
     eps = c.normEpsilon();
     attnScale = (float) (1.0 / Math.sqrt(hs));
     block = causal ? Math.min(len, attentionBlock) : len;
+    VectorKernels.warmUp();
     model.parameters().forEach((name, a) -> params.put(name, new Buf(a)));
 
     x = Buf.alloc((long) n * d);

@@ -23,9 +23,104 @@ public final class VectorKernels {
 
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
   private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+  private static final int WARM_CALLS = 20_000;
+  private static final int LONG = 4096;
   private static final int BLOCK = 32 * S.length(); // floats summed in float before going to double
 
+  private static boolean warm;
+
   private VectorKernels() {}
+
+  /**
+   * Runs every kernel many times on short rows, once per JVM, so that the JIT compiles each whole
+   * method with its profile before the first training step. Without it the first long call (GELU
+   * over a whole activation, an exponential over a 8k vocabulary) was often compiled on-stack
+   * mid-loop, where C2 cannot see the exact class of a vector carried around the loop and boxes it
+   * on every iteration: about 1 run in 4 then trained 15-25% slower from start to end. Takes about
+   * a second; {@code -Dforja.warmup=false} skips it (to measure its effect).
+   */
+  public static synchronized void warmUp() {
+    if (warm || !AVAILABLE || "false".equals(System.getProperty("forja.warmup"))) {
+      return;
+    }
+    warm = true;
+    int lanes = S.length();
+    int size = LONG + 4 * lanes;
+    ByteBuffer[] b = new ByteBuffer[6];
+    for (int i = 0; i < b.length; i++) {
+      b[i] = ByteBuffer.allocateDirect(4 * size).order(ORDER);
+    }
+    double sink = 0;
+    for (int r = 0; r < WARM_CALLS; r++) {
+      // every shape the callers use, so that no branch is left unprofiled (an untaken branch
+      // compiles to a trap, and the trap throws the compiled method away in the middle of a run):
+      // with and without a scalar tail, shorter than one vector, at odd offsets, and now and
+      // then long
+      int off;
+      int n;
+      switch (r & 3) {
+        case 0 -> {
+          off = 1;
+          n = 4 * lanes + 3;
+        }
+        case 1 -> {
+          off = 0;
+          n = 8 * lanes;
+        }
+        case 2 -> {
+          off = 0;
+          n = 3;
+        }
+        default -> {
+          off = lanes;
+          n = 2 * lanes + 1;
+        }
+      }
+      if (r % 512 == 5) {
+        off = 1;
+        n = LONG + 2 * lanes + 1;
+      }
+      for (ByteBuffer x : b) { // bounded, finite, normal values on every call
+        for (int j = 0; j < off + n; j++) {
+          x.putFloat(4 * j, 0.25f + 0.001f * ((r + j) % 97));
+        }
+      }
+      boolean odd = (r & 1) == 1;
+      int to = off + n;
+      sink += max(b[0], off, n);
+      sink += expShifted(b[0], off, n, 2f);
+      sink += sumOfSquares(b[1], off, n);
+      scale(b[0], off, n, 0.5f);
+      zero(b[5], off, n);
+      gelu(b[1], b[2], b[3], off, to, 0.8f, 0.04f);
+      geluOutput(b[1], b[2], b[3], off, to);
+      geluBackward(b[1], b[2], b[4], off, to, 0.8f, 0.1f);
+      sink += layerNormRow(b[1], b[2], odd ? b[3] : null, b[4], b[5], off, n, 1e-5);
+      layerNormBackwardRow(b[1], b[2], b[3], b[4], b[5], off, n, 0.9f, odd);
+      softmaxBackwardRow(b[2], b[4], off, n, 0.5f);
+      add(b[5], off, b[1], off, n);
+      sum(b[4], off, b[1], off, b[2], off, n);
+      addRow(b[4], b[1], off, n);
+      adamw(
+          b[3],
+          b[1],
+          b[4],
+          b[2],
+          off,
+          to,
+          0.9f,
+          0.1f,
+          0.99f,
+          0.01f,
+          odd ? 1f : 0.999f,
+          1f,
+          1e-8f,
+          1e-3f);
+    }
+    if (sink == 42.4242) { // keeps the calls from being optimised away
+      System.err.print("");
+    }
+  }
 
   static float max(ByteBuffer b, int off, int len) {
     int bound = S.loopBound(len);
@@ -294,7 +389,6 @@ public final class VectorKernels {
     }
   }
 
-  /** {@code out[o + j] += b[j]} for {@code j < m}. */
   /** {@code dst[d, d + len) += src[s, s + len)}. */
   static void add(ByteBuffer dst, int d, ByteBuffer src, int s, int len) {
     int bound = S.loopBound(len);
@@ -317,6 +411,7 @@ public final class VectorKernels {
     }
   }
 
+  /** {@code out[o + j] += b[j]} for {@code j < m}. */
   static void addRow(ByteBuffer out, ByteBuffer b, int o, int m) {
     int bound = S.loopBound(m);
     for (int j = 0; j < bound; j += S.length()) {

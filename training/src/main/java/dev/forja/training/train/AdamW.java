@@ -32,6 +32,7 @@ public final class AdamW implements Optimizer {
           m.put(name, Nd4j.zeros(p.dataType(), p.shape()));
           v.put(name, Nd4j.zeros(p.dataType(), p.shape()));
         });
+    VectorKernels.warmUp();
   }
 
   @Override
