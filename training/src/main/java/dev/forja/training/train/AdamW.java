@@ -32,12 +32,12 @@ public final class AdamW implements Optimizer {
           m.put(name, Nd4j.zeros(p.dataType(), p.shape()));
           v.put(name, Nd4j.zeros(p.dataType(), p.shape()));
         });
-    VectorKernels.warmUp();
   }
 
   @Override
   public void step(
       Map<String, INDArray> parameters, Map<String, INDArray> grads, long t, double lr) {
+    VectorKernels.warmUp(); // once per JVM, where steps are taken (not on a distributed driver)
     double b1 = config.beta1();
     double b2 = config.beta2();
     double bc1 = 1 - Math.pow(b1, t);
