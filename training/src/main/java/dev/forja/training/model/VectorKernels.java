@@ -33,11 +33,12 @@ public final class VectorKernels {
 
   /**
    * Runs every kernel many times on short rows, once per JVM, so that the JIT compiles each whole
-   * method with its profile before the first training step. Without it the first long call (GELU
-   * over a whole activation, an exponential over a 8k vocabulary) was often compiled on-stack
-   * mid-loop, where C2 cannot see the exact class of a vector carried around the loop and boxes it
-   * on every iteration: about 1 run in 4 then trained 15-25% slower from start to end. Takes about
-   * a second; {@code -Dforja.warmup=false} skips it (to measure its effect).
+   * method with a full branch profile before the first training step. Without it a kernel called
+   * few times on long ranges (the GELU over a whole activation) was compiled on-stack in the middle
+   * of its loop, or its compilation was thrown away at the first branch the early calls had never
+   * taken, and the code C2 produced then stored vectors lane by lane (no intrinsic): about 1 run in
+   * 4 trained 15-25% slower from start to end. Takes about a second; {@code -Dforja.warmup=false}
+   * skips it (to measure its effect).
    */
   public static synchronized void warmUp() {
     if (warm || !AVAILABLE || "false".equals(System.getProperty("forja.warmup"))) {
