@@ -4,6 +4,7 @@ import dev.forja.pipeline.ForjaConfig;
 import dev.forja.pipeline.Jobs;
 import dev.forja.prep.PrepConfig;
 import dev.forja.prep.PrepJob;
+import dev.forja.prep.bench.StageBenchmark;
 import dev.forja.prep.corpus.CorpusConfig;
 import dev.forja.prep.corpus.CorpusGenerateJob;
 import dev.forja.prep.dedup.DedupBenchmark;
@@ -29,6 +30,7 @@ import picocli.CommandLine.Spec;
             + " training speed, parameter-averaging overhead.",
     subcommands = {
       BenchCommand.Prep.class,
+      BenchCommand.PrepStages.class,
       BenchCommand.Dedup.class,
       BenchCommand.Tokenizer.class,
       BenchCommand.BpeTrain.class,
@@ -134,6 +136,93 @@ final class BenchCommand implements Runnable {
               + ", master: "
               + (cfg.spark().master().isEmpty() ? "local[*]" : cfg.spark().master()));
       results.forEach(out::println);
+      out.flush();
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "prep-stages",
+      description =
+          "Time each per-document step of forja prep (read, every stage, MinHash) on one thread,"
+              + " without Spark, on the first documents of a file; prints us/doc and MiB/s.")
+  static final class PrepStages implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin ConfigOptions config;
+    @Mixin Forja.VerboseOption verbose;
+
+    @Option(
+        names = "--input",
+        description =
+            "A file to read (default: the first shard of a generated corpus under --work,"
+                + " generated if missing).")
+    String input;
+
+    @Option(
+        names = "--work",
+        defaultValue = "work/bench",
+        description = "Where the generated corpus goes (default ${DEFAULT-VALUE}).")
+    URI work;
+
+    @Option(
+        names = "--docs",
+        defaultValue = "20000",
+        description = "Documents to time (default ${DEFAULT-VALUE}).")
+    int docs;
+
+    @Option(
+        names = "--rounds",
+        defaultValue = "6",
+        description = "Passes over them; the first half warm up (default ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Override
+    public Integer call() throws Exception {
+      ForjaConfig cfg = config.load();
+      PrintWriter out = spec.commandLine().getOut();
+      Storage storage = new Storage(cfg.storage());
+      String file = input;
+      if (file == null) {
+        URI corpus = Storage.resolve(work, "corpus-64mb");
+        if (CommitManifest.read(storage, corpus).isEmpty()) {
+          Jobs.withSpark(
+              cfg,
+              "bench prep-stages",
+              List.of(work),
+              spark ->
+                  CorpusGenerateJob.run(
+                      spark, cfg.storage(), cfg.corpus().withSizeMb(64), corpus, true));
+        }
+        file = Storage.resolve(corpus, "docs-00000.jsonl").toString();
+      }
+      StageBenchmark.Result r =
+          StageBenchmark.run(
+              PrepJob.stages(cfg.prep(), storage),
+              cfg.prep(),
+              StageBenchmark.input(storage, file),
+              docs,
+              rounds);
+      out.printf(
+          Locale.ROOT,
+          "%,d documents, %.1f MiB of raw input, one thread%n",
+          r.docs(),
+          r.bytes() / 1048576.0);
+      double total = 0;
+      for (StageBenchmark.Step s : r.steps()) {
+        total += s.microsPerDoc();
+        out.printf(
+            Locale.ROOT,
+            "%-10s %9.1f us/doc %9.2f MiB/s%n",
+            s.name(),
+            s.microsPerDoc(),
+            s.mibPerSecond());
+      }
+      out.printf(
+          Locale.ROOT,
+          "%-10s %9.1f us/doc %9.2f MiB/s%n",
+          "total",
+          total,
+          r.bytes() / 1048576.0 / (total * r.docs() / 1e6));
       out.flush();
       return 0;
     }

@@ -5,12 +5,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.Map;
-import opennlp.tools.langdetect.DefaultLanguageDetectorContextGenerator;
 import opennlp.tools.langdetect.LanguageDetectorModel;
 import opennlp.tools.ml.model.MaxentModel;
 import opennlp.tools.util.normalizer.EmojiCharSequenceNormalizer;
 import opennlp.tools.util.normalizer.NumberCharSequenceNormalizer;
-import opennlp.tools.util.normalizer.ShrinkCharSequenceNormalizer;
 import opennlp.tools.util.normalizer.TwitterCharSequenceNormalizer;
 import opennlp.tools.util.normalizer.UrlCharSequenceNormalizer;
 
@@ -62,50 +60,359 @@ public final class LanguageFilter implements DocStage {
   public record Guess(String lang, double confidence) {}
 
   /**
-   * A detector for one thread. It feeds the model the same features as OpenNLP's own context
-   * generator (the distinct lower-cased character 1- to 3-grams of the normalized text, with the
-   * factory's normalizers in the factory's order) but collects them in a hash set instead of an
-   * n-gram model, about 3x faster; the model and its probabilities are OpenNLP's.
+   * A detector for one thread: OpenNLP's probabilities, computed faster. It feeds the model the
+   * same features as OpenNLP's own context generator (the distinct lower-cased character 1- to
+   * 3-grams of the text after the factory's normalizers, in the factory's order) and evaluates it
+   * the way {@code GISModel.eval} does (a softmax of the summed parameters), but:
+   *
+   * <ul>
+   *   <li>each normalizer's regular expressions run only when the text holds a character they can
+   *       match (a digit, {@code @}, {@code http}, a hyphen, a repeated character...), which is
+   *       rare in prose;
+   *   <li>n-grams are packed into {@code long}s and looked up in an open-addressing table built
+   *       once from the model, with no strings built per n-gram;
+   *   <li>an n-gram seen twice in a document is skipped by a stamp per model predicate, with no
+   *       hash set per document.
+   * </ul>
+   *
+   * The test compares its probabilities with OpenNLP's {@code LanguageDetectorME} on texts that
+   * exercise every normalizer.
    */
   public static java.util.function.Function<String, Guess> detector(int maxChars) {
-    MaxentModel maxent = model().getMaxentModel();
-    FastContext context = new FastContext();
+    CompiledModel m = CompiledModel.get();
+    int[] stamps = new int[m.predicates];
+    double[] sums = new double[m.outcomes.length];
+    int[] epoch = {0};
     return text -> {
-      CharSequence s = text.length() > maxChars ? text.subSequence(0, maxChars) : text;
-      double[] p = maxent.eval(context.getContext(s));
-      int best = 0;
-      for (int i = 1; i < p.length; i++) {
-        if (p[i] > p[best]) {
-          best = i;
+      CharSequence cut = text.length() > maxChars ? text.subSequence(0, maxChars) : text;
+      String s = lower(normalize(cut));
+      if (++epoch[0] == Integer.MAX_VALUE) {
+        java.util.Arrays.fill(stamps, 0);
+        epoch[0] = 1;
+      }
+      int e = epoch[0];
+      java.util.Arrays.fill(sums, 0);
+      int len = s.length();
+      for (int i = 0; i < len; i++) {
+        long key = 0;
+        for (int n = 1; n <= 3 && i + n <= len; n++) {
+          key = (key << 16) | s.charAt(i + n - 1);
+          int p = m.find(key | ((long) n << 48));
+          if (p >= 0 && stamps[p] != e) {
+            stamps[p] = e;
+            m.add(p, sums);
+          }
         }
       }
-      return new Guess(iso1(maxent.getOutcome(best)), p[best]);
+      double normal = 0;
+      for (int o = 0; o < sums.length; o++) {
+        sums[o] = StrictMath.exp(sums[o]);
+        normal += sums[o];
+      }
+      int best = 0;
+      for (int o = 1; o < sums.length; o++) {
+        if (sums[o] > sums[best]) {
+          best = o;
+        }
+      }
+      return new Guess(iso1(m.outcomes[best]), sums[best] / normal);
     };
   }
 
-  /** OpenNLP's default language-detector features, gathered without its n-gram model. */
-  static final class FastContext extends DefaultLanguageDetectorContextGenerator {
-    FastContext() {
-      super(
-          1,
-          3,
-          EmojiCharSequenceNormalizer.getInstance(),
-          UrlCharSequenceNormalizer.getInstance(),
-          TwitterCharSequenceNormalizer.getInstance(),
-          NumberCharSequenceNormalizer.getInstance(),
-          ShrinkCharSequenceNormalizer.getInstance());
+  /**
+   * OpenNLP's language-detector normalizers (emoji, URL and e-mail, Twitter, numbers, shrink), in
+   * its factory's order, each one skipped when the text holds nothing it could change; {@code
+   * trim()} always applies, as in OpenNLP.
+   */
+  static String normalize(CharSequence text) {
+    String s = text.toString();
+    if (mayEmoji(s)) {
+      s = EmojiCharSequenceNormalizer.getInstance().normalize(s).toString();
     }
+    if (s.contains("http") || s.indexOf('@') >= 0) {
+      s = UrlCharSequenceNormalizer.getInstance().normalize(s).toString();
+    }
+    if (s.indexOf('#') >= 0 || s.indexOf('@') >= 0 || mayRetweet(s) || mayFace(s) || mayLaugh(s)) {
+      s = TwitterCharSequenceNormalizer.getInstance().normalize(s).toString();
+    }
+    if (hasDigit(s)) {
+      s = NumberCharSequenceNormalizer.getInstance().normalize(s).toString();
+    }
+    return shrink(s).trim();
+  }
 
-    @Override
-    public String[] getContext(CharSequence document) {
-      String s = normalizer.normalize(document).toString().toLowerCase(java.util.Locale.ROOT);
-      java.util.HashSet<String> grams = new java.util.HashSet<>(s.length() * 3);
-      for (int i = 0; i < s.length(); i++) {
-        for (int n = minLength; n <= maxLength && i + n <= s.length(); n++) {
-          grams.add(s.substring(i, i + n));
+  /**
+   * OpenNLP's {@code ShrinkCharSequenceNormalizer} without its regular expressions: runs of two or
+   * more ASCII whitespace characters ({@code \\s{2,}}) become one space, then a code point repeated
+   * three or more times ({@code (.)\\1{2,}}, case-insensitive for ASCII letters only, as {@code
+   * CASE_INSENSITIVE} without {@code UNICODE_CASE} is; '.' never matches a line terminator) is kept
+   * twice, in the case of its first occurrence. The caller trims.
+   */
+  static String shrink(String text) {
+    StringBuilder spaced = new StringBuilder(text.length());
+    for (int i = 0; i < text.length(); ) {
+      int j = i;
+      while (j < text.length() && isAsciiSpace(text.charAt(j))) {
+        j++;
+      }
+      if (j - i >= 2) {
+        spaced.append(' ');
+        i = j;
+      } else {
+        spaced.append(text.charAt(i++));
+      }
+    }
+    String s = spaced.toString();
+    StringBuilder out = new StringBuilder(s.length());
+    for (int i = 0; i < s.length(); ) {
+      int cp = s.codePointAt(i);
+      int w = Character.charCount(cp);
+      int run = 1;
+      int j = i + w;
+      if (!isLineTerminator(cp)) {
+        while (j < s.length() && sameAsciiIgnoringCase(s.codePointAt(j), cp)) {
+          j += Character.charCount(s.codePointAt(j));
+          run++;
         }
       }
-      return grams.toArray(new String[0]);
+      if (run >= 3) {
+        out.appendCodePoint(cp).appendCodePoint(cp);
+        i = j;
+      } else {
+        out.appendCodePoint(cp);
+        i += w;
+      }
+    }
+    return out.toString();
+  }
+
+  private static boolean isLineTerminator(int cp) {
+    return cp == '\n' || cp == '\r' || cp == '\u0085' || cp == '\u2028' || cp == '\u2029';
+  }
+
+  private static boolean sameAsciiIgnoringCase(int a, int b) {
+    return a == b || (a < 128 && b < 128 && asciiLower(a) == asciiLower(b));
+  }
+
+  private static int asciiLower(int c) {
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+  }
+
+  /** Lower case code point by code point, as OpenNLP's {@code NGramCharModel} does. */
+  static String lower(String s) {
+    StringBuilder sb = new StringBuilder(s.length());
+    for (int i = 0; i < s.length(); ) {
+      int cp = s.codePointAt(i);
+      sb.appendCodePoint(Character.toLowerCase(cp));
+      i += Character.charCount(cp);
+    }
+    return sb.toString();
+  }
+
+  /**
+   * OpenNLP's emoji pattern {@code [\\uD83C-\\uDBFF\\uDC00-\\uDFFF]+} reads as the range U+D83C to
+   * U+10FC00 (the middle escapes form a surrogate pair), a literal '-' and U+DFFF, so it replaces
+   * hyphens and every char from U+D83C up; the model's features include that.
+   */
+  private static boolean mayEmoji(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '-' || c >= '\uD83C') {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** {@code \d} without UNICODE_CHARACTER_CLASS is [0-9]. */
+  private static boolean hasDigit(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c >= '0' && c <= '9') {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** {@code \b(rt[ :])+}, case-insensitive, needs "rt" followed by a space or colon. */
+  private static boolean mayRetweet(String s) {
+    for (int i = 0; i + 2 < s.length(); i++) {
+      char a = s.charAt(i);
+      char b = s.charAt(i + 1);
+      char c = s.charAt(i + 2);
+      if ((a == 'r' || a == 'R') && (b == 't' || b == 'T') && (c == ' ' || c == ':')) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** {@code [:;x]-?[()dop]}, case-insensitive. */
+  private static boolean mayFace(String s) {
+    for (int i = 0; i + 1 < s.length(); i++) {
+      char a = s.charAt(i);
+      if (a == ':' || a == ';' || a == 'x' || a == 'X') {
+        int j = s.charAt(i + 1) == '-' ? i + 2 : i + 1;
+        if (j < s.length() && "()dopDOP".indexOf(s.charAt(j)) >= 0) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /**
+   * {@code ([hj])+([aieou])+(\1+\2+)+}, case-insensitive, needs an h or j, a run of vowels, and the
+   * same h or j right after the run.
+   */
+  private static boolean mayLaugh(String s) {
+    for (int i = 0; i + 2 < s.length(); i++) {
+      char c = Character.toLowerCase(s.charAt(i));
+      if (c != 'h' && c != 'j') {
+        continue;
+      }
+      int j = i + 1;
+      while (j < s.length() && "aeiouAEIOU".indexOf(s.charAt(j)) >= 0) {
+        j++;
+      }
+      if (j > i + 1 && j < s.length() && Character.toLowerCase(s.charAt(j)) == c) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean isAsciiSpace(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == 0x0B || c == '\f' || c == '\r';
+  }
+
+  /**
+   * The maxent model's predicates (n-grams) in an open-addressing table of packed keys (length in
+   * bits 48-49, up to three UTF-16 units below), and each predicate's parameters per outcome.
+   */
+  static final class CompiledModel {
+    private static volatile CompiledModel instance;
+
+    final String[] outcomes;
+    final int predicates;
+    private final long[] keys;
+    private final int[] slots;
+    private final int mask;
+    private final int[][] outcomeIds;
+    private final double[][] params;
+
+    /** Predicates with many outcomes (the common n-grams) as rows over all outcomes: no gather. */
+    private final int[] denseRow;
+
+    private final double[] dense;
+
+    static CompiledModel get() {
+      if (instance == null) {
+        synchronized (CompiledModel.class) {
+          if (instance == null) {
+            instance = new CompiledModel(model().getMaxentModel());
+          }
+        }
+      }
+      return instance;
+    }
+
+    @SuppressWarnings("unchecked")
+    private CompiledModel(MaxentModel maxent) {
+      outcomes = new String[maxent.getNumOutcomes()];
+      for (int i = 0; i < outcomes.length; i++) {
+        outcomes[i] = maxent.getOutcome(i);
+      }
+      Map<String, opennlp.tools.ml.model.Context> pmap =
+          (Map<String, opennlp.tools.ml.model.Context>)
+              ((opennlp.tools.ml.model.AbstractModel) maxent).getDataStructures()[1];
+      java.util.List<long[]> packed = new java.util.ArrayList<>();
+      java.util.List<opennlp.tools.ml.model.Context> ctx = new java.util.ArrayList<>();
+      for (var en : pmap.entrySet()) {
+        String g = en.getKey();
+        if (g.isEmpty() || g.length() > 3) {
+          continue; // never produced by 1- to 3-grams
+        }
+        long key = 0;
+        for (int i = 0; i < g.length(); i++) {
+          key = (key << 16) | g.charAt(i);
+        }
+        packed.add(new long[] {key | ((long) g.length() << 48)});
+        ctx.add(en.getValue());
+      }
+      predicates = ctx.size();
+      int cap = Integer.highestOneBit(Math.max(16, predicates * 2 - 1)) << 1;
+      keys = new long[cap];
+      slots = new int[cap];
+      mask = cap - 1;
+      java.util.Arrays.fill(slots, -1);
+      outcomeIds = new int[predicates][];
+      params = new double[predicates][];
+      denseRow = new int[predicates];
+      int rows = 0;
+      for (var c : ctx) {
+        rows += c.getOutcomes().length >= DENSE_OUTCOMES ? 1 : 0;
+      }
+      dense = new double[rows * outcomes.length];
+      rows = 0;
+      for (int p = 0; p < predicates; p++) {
+        long key = packed.get(p)[0];
+        int h = slot(key);
+        while (slots[h] >= 0) {
+          h = (h + 1) & mask;
+        }
+        keys[h] = key;
+        slots[h] = p;
+        outcomeIds[p] = ctx.get(p).getOutcomes();
+        params[p] = ctx.get(p).getParameters();
+        denseRow[p] = -1;
+        if (outcomeIds[p].length >= DENSE_OUTCOMES) {
+          denseRow[p] = rows * outcomes.length;
+          for (int i = 0; i < outcomeIds[p].length; i++) {
+            dense[denseRow[p] + outcomeIds[p][i]] = params[p][i];
+          }
+          rows++;
+        }
+      }
+    }
+
+    private static final int DENSE_OUTCOMES = 70;
+
+    private int slot(long key) {
+      long z = key * 0x9E3779B97F4A7C15L;
+      return (int) (z >>> 40) & mask;
+    }
+
+    /** The predicate of a packed n-gram, or -1. */
+    int find(long key) {
+      int h = slot(key);
+      while (true) {
+        int p = slots[h];
+        if (p < 0) {
+          return -1;
+        }
+        if (keys[h] == key) {
+          return p;
+        }
+        h = (h + 1) & mask;
+      }
+    }
+
+    void add(int p, double[] sums) {
+      int row = denseRow[p];
+      if (row >= 0) {
+        // adding the zeros of absent outcomes leaves those sums exactly as they were
+        for (int o = 0; o < sums.length; o++) {
+          sums[o] += dense[row + o];
+        }
+        return;
+      }
+      int[] ids = outcomeIds[p];
+      double[] ps = params[p];
+      for (int i = 0; i < ids.length; i++) {
+        sums[ids[i]] += ps[i];
+      }
     }
   }
 

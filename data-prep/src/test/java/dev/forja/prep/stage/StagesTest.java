@@ -2,6 +2,7 @@ package dev.forja.prep.stage;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 import dev.forja.config.ConfigException;
 import dev.forja.config.ConfigReader;
@@ -87,6 +88,33 @@ class StagesTest {
     assertThat(pt.getDetail()).isEqualTo("language pt");
     assertThat(noise.getStatus()).isEqualTo(Doc.REJECTED);
     assertThat(en.getLangScore()).isGreaterThan(0.25);
+  }
+
+  @Test
+  void fastLanguageDetectorGivesOpenNlpsProbabilities() {
+    var me = new opennlp.tools.langdetect.LanguageDetectorME(LanguageFilter.model());
+    var fast = LanguageFilter.detector(100_000);
+    List<String> texts =
+        List.of(
+            EN,
+            "El ayuntamiento reparó el puente viejo durante el verano, jajaja!! Visita https://example.org/a?b=1 o escribe a ana.perez@example.com",
+            "A câmara municipal reparou a ponte velha em 2024 (1.234 pessoas) :-) #obras @prefeitura RT: muito bom hahaha",
+            "Ünïcödé ΣΊΣΥΦΟΣ İstanbul straße \uD83D\uDE00\uD83C\uDDEA\uD83C\uDDF8 emoji and   spaces\t\tand tabs xD ;) Xp",
+            "aaaargh nooooo BBBBB   wait...   ok",
+            "",
+            "   ",
+            "x",
+            "#$% &&& *** !!! ### @@@",
+            "Привет, как дела? Это тест на русском языке с цифрами 12345.",
+            "Wait... what?!!! Noooo way,   AaA bbB \u00e9\u00e9\u00c9 \u00e9\u00e9\u00e9 line\n\n\nbreaks\r\n\r\nand a\u0085\u0085\u0085 x-ray -- well-known");
+    var shrink = opennlp.tools.util.normalizer.ShrinkCharSequenceNormalizer.getInstance();
+    for (String t : texts) {
+      assertThat(LanguageFilter.shrink(t).trim()).isEqualTo(shrink.normalize(t).toString());
+      var expected = me.predictLanguages(t)[0];
+      var got = fast.apply(t);
+      assertThat(got.lang()).as(t).isEqualTo(LanguageFilter.iso1(expected.getLang()));
+      assertThat(got.confidence()).as(t).isCloseTo(expected.getConfidence(), within(1e-9));
+    }
   }
 
   @Test
