@@ -2,14 +2,9 @@ package dev.forja.prep.stage;
 
 import dev.forja.prep.Doc;
 import dev.forja.prep.PrepConfig;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
 
 /**
  * Published quality rules with their published thresholds, in DataTrove's order for FineWeb: Gopher
@@ -41,10 +36,6 @@ public final class QualityFilter implements DocStage {
           "es", Set.of("de", "la", "que", "el", "en", "y", "a", "los", "del", "se", "las", "por"),
           "pt", Set.of("de", "a", "o", "que", "e", "do", "da", "em", "um", "para", "com", "os"));
 
-  private static final Pattern WS = Pattern.compile("\\s+");
-  private static final Pattern PARAS = Pattern.compile("\\n{2,}");
-  private static final Pattern LINES = Pattern.compile("\\n+");
-  private static final Pattern SENTENCE_END = Pattern.compile("[.!?]+[\"')\\]]*(?=\\s|$)");
   private static final String[] POLICY = {
     "terms of use",
     "privacy policy",
@@ -55,27 +46,59 @@ public final class QualityFilter implements DocStage {
   };
   private static final String BULLETS = "•‣⁃○●◦■□▪▫–-*·";
 
+  private static final String[] TOP_NGRAM_SIGNALS = {
+    "repetition.top-2gram-char-fraction",
+    "repetition.top-3gram-char-fraction",
+    "repetition.top-4gram-char-fraction"
+  };
+  private static final String[] DUP_NGRAM_SIGNALS = {
+    "repetition.dup-5gram-char-fraction",
+    "repetition.dup-6gram-char-fraction",
+    "repetition.dup-7gram-char-fraction",
+    "repetition.dup-8gram-char-fraction",
+    "repetition.dup-9gram-char-fraction",
+    "repetition.dup-10gram-char-fraction"
+  };
+  private static final int MAX_STOP_WORD_LENGTH =
+      STOP_WORDS.values().stream().flatMap(Set::stream).mapToInt(String::length).max().orElse(0);
+
+  /**
+   * What one thread reuses from document to document: the rules scan ranges of the text ({@link
+   * Spans}) and count 64-bit keys in a reusable table instead of building a string per word, line
+   * and paragraph and boxing every n-gram into a hash map.
+   */
+  static final class Scratch {
+    final Spans words = new Spans();
+    final Spans lineWords = new Spans();
+    final Spans lines = new Spans();
+    final Spans pieces = new Spans();
+    final Spans.Counter counter = new Spans.Counter();
+    long[] hashes = new long[256];
+    int[] lengths = new int[256];
+  }
+
   @Override
   public Processor open() {
+    Scratch scratch = new Scratch();
     return doc -> {
       if (doc.kept()) {
-        apply(doc);
+        apply(doc, scratch);
       }
     };
   }
 
-  void apply(Doc doc) {
+  void apply(Doc doc, Scratch sc) {
     String text = doc.getText();
-    String[] words = words(text);
-    if (!repetition(doc, text, words) || !gopher(doc, text, words)) {
+    Spans words = words(text, sc.words);
+    if (!repetition(doc, text, words, sc) || !gopher(doc, text, words, sc)) {
       return;
     }
-    text = c4(doc, text);
+    text = c4(doc, text, sc);
     if (text == null) {
       return;
     }
     doc.setText(text);
-    fineweb(doc, text);
+    fineweb(doc, text, sc);
   }
 
   private boolean fail(Doc doc, String rule, double value, double limit) {
@@ -93,14 +116,16 @@ public final class QualityFilter implements DocStage {
   }
 
   // ---- Gopher repetition ----
-  private boolean repetition(Doc doc, String text, String[] words) {
+  private boolean repetition(Doc doc, String text, Spans words, Scratch sc) {
     int len = Math.max(1, text.length());
-    String[] paras = PARAS.split(text.strip());
-    long[] dp = duplicates(paras);
+    int from = Spans.stripStart(text, 0, text.length());
+    int to = Spans.stripEnd(text, from, text.length());
+    Spans paras = sc.pieces.splitLines(text, from, to, true, 2, false); // \n{2,}
+    long[] dp = duplicates(text, paras, sc.counter);
     if (!check(
             doc,
             "repetition.dup-para-fraction",
-            dp[0] / (double) paras.length,
+            dp[0] / (double) paras.count,
             true,
             q.maxDupParaFraction())
         || !check(
@@ -111,12 +136,12 @@ public final class QualityFilter implements DocStage {
             q.maxDupParaCharFraction())) {
       return false;
     }
-    String[] lines = LINES.split(text);
-    long[] dl = duplicates(lines);
+    Spans lines = sc.pieces.splitLines(text, 0, text.length(), true, 1, false); // \n+
+    long[] dl = duplicates(text, lines, sc.counter);
     if (!check(
             doc,
             "repetition.dup-line-fraction",
-            dl[0] / (double) lines.length,
+            dl[0] / (double) lines.count,
             true,
             q.maxDupLineFraction())
         || !check(
@@ -127,42 +152,51 @@ public final class QualityFilter implements DocStage {
             q.maxDupLineCharFraction())) {
       return false;
     }
-    long[] hashes = new long[words.length];
-    int[] lengths = new int[words.length];
-    for (int i = 0; i < words.length; i++) {
-      hashes[i] = words[i].hashCode() * 0x9E3779B97F4A7C15L + words[i].length();
-      lengths[i] = words[i].length();
+    int n = words.count;
+    if (sc.hashes.length < n) {
+      sc.hashes = new long[n * 2];
+      sc.lengths = new int[n * 2];
     }
-    for (int n = 2; n <= 4; n++) {
-      double f = topNgramChars(hashes, lengths, n) / (double) len;
-      doc.signal("repetition.top-" + n + "gram-char-fraction", f);
+    long[] hashes = sc.hashes;
+    int[] lengths = sc.lengths;
+    for (int i = 0; i < n; i++) {
+      int h = 0; // String.hashCode of the word
+      for (int k = words.start[i]; k < words.end[i]; k++) {
+        h = 31 * h + text.charAt(k);
+      }
+      lengths[i] = words.length(i);
+      hashes[i] = h * 0x9E3779B97F4A7C15L + lengths[i];
+    }
+    for (int g = 2; g <= 4; g++) {
+      double f = topNgramChars(hashes, lengths, n, g, sc.counter) / (double) len;
+      doc.signal(TOP_NGRAM_SIGNALS[g - 2], f);
       if (q.enabled("repetition.top-ngram-char-fraction")
-          && f > q.maxTopNgramCharFraction().get(n - 2)) {
+          && f > q.maxTopNgramCharFraction().get(g - 2)) {
         return fail(
-            doc, "repetition.top-ngram-char-fraction", f, q.maxTopNgramCharFraction().get(n - 2));
+            doc, "repetition.top-ngram-char-fraction", f, q.maxTopNgramCharFraction().get(g - 2));
       }
     }
-    for (int n = 5; n <= 10; n++) {
-      double f = dupNgramChars(hashes, lengths, n) / (double) len;
-      doc.signal("repetition.dup-" + n + "gram-char-fraction", f);
+    for (int g = 5; g <= 10; g++) {
+      double f = dupNgramChars(hashes, lengths, n, g, sc.counter) / (double) len;
+      doc.signal(DUP_NGRAM_SIGNALS[g - 5], f);
       if (q.enabled("repetition.dup-ngram-char-fraction")
-          && f > q.maxDupNgramCharFraction().get(n - 5)) {
+          && f > q.maxDupNgramCharFraction().get(g - 5)) {
         return fail(
-            doc, "repetition.dup-ngram-char-fraction", f, q.maxDupNgramCharFraction().get(n - 5));
+            doc, "repetition.dup-ngram-char-fraction", f, q.maxDupNgramCharFraction().get(g - 5));
       }
     }
     return true;
   }
 
-  /** [number of elements seen before, their characters]. */
-  static long[] duplicates(String[] xs) {
-    Set<String> seen = new HashSet<>();
+  /** [number of pieces equal to an earlier one, their characters]; pieces compared by hash. */
+  static long[] duplicates(String text, Spans pieces, Spans.Counter seen) {
+    seen.reset(pieces.count);
     long n = 0;
     long chars = 0;
-    for (String x : xs) {
-      if (!seen.add(x)) {
+    for (int i = 0; i < pieces.count; i++) {
+      if (!seen.add(Spans.hash(text, pieces.start[i], pieces.end[i]))) {
         n++;
-        chars += x.length();
+        chars += pieces.length(i);
       }
     }
     return new long[] {n, chars};
@@ -189,17 +223,18 @@ public final class QualityFilter implements DocStage {
 
   /**
    * Characters covered by the most frequent n-gram (joined with spaces), if it occurs more than
-   * once. N-grams are compared by 64-bit hash.
+   * once. N-grams are compared by 64-bit hash; of equally frequent ones the first to reach the
+   * count wins.
    */
-  static long topNgramChars(long[] h, int[] len, int n) {
-    if (h.length < n) {
+  static long topNgramChars(long[] h, int[] len, int words, int n, Spans.Counter counts) {
+    if (words < n) {
       return 0;
     }
-    Map<Long, Integer> counts = new HashMap<>();
+    counts.reset(words);
     int best = -1;
     int bestCount = 0;
-    for (int i = 0; i + n <= h.length; i++) {
-      int c = counts.merge(ngram(h, i, n), 1, Integer::sum);
+    for (int i = 0; i + n <= words; i++) {
+      int c = counts.increment(ngram(h, i, n));
       if (c > bestCount) {
         bestCount = c;
         best = i;
@@ -209,41 +244,41 @@ public final class QualityFilter implements DocStage {
   }
 
   /** Characters in n-grams that repeat an earlier one (non-overlapping, as Gopher counts). */
-  static long dupNgramChars(long[] h, int[] len, int n) {
-    Set<Long> seen = new HashSet<>();
+  static long dupNgramChars(long[] h, int[] len, int words, int n, Spans.Counter seen) {
+    seen.reset(words);
     long total = 0;
     int i = 0;
-    while (i + n <= h.length) {
+    while (i + n <= words) {
       long g = ngram(h, i, n);
-      if (seen.contains(g)) {
+      if (!seen.add(g)) {
         total += chars(len, i, n);
         i += n;
       } else {
-        seen.add(g);
         i++;
       }
     }
     return total;
   }
 
-  static String[] words(String text) {
-    String s = text.strip();
-    return s.isEmpty() ? new String[0] : WS.split(s);
+  /** The words of the stripped text split at ASCII whitespace. */
+  static Spans words(String text, Spans out) {
+    int from = Spans.stripStart(text, 0, text.length());
+    return out.words(text, from, Spans.stripEnd(text, from, text.length()));
   }
 
   // ---- Gopher quality ----
-  private boolean gopher(Doc doc, String text, String[] words) {
+  private boolean gopher(Doc doc, String text, Spans words, Scratch sc) {
     int nonSymbol = 0;
     long nonSymbolChars = 0;
     int alpha = 0;
     int stop = 0;
     Set<String> stops =
         STOP_WORDS.getOrDefault(doc.getLang() == null ? "en" : doc.getLang(), STOP_WORDS.get("en"));
-    for (String w : words) {
+    for (int w = 0; w < words.count; w++) {
       boolean hasNonPunct = false;
       boolean hasAlpha = false;
-      for (int i = 0; i < w.length(); i++) {
-        char c = w.charAt(i);
+      for (int i = words.start[w]; i < words.end[w]; i++) {
+        char c = text.charAt(i);
         if (Character.isLetter(c)) {
           hasAlpha = true;
           hasNonPunct = true;
@@ -253,16 +288,19 @@ public final class QualityFilter implements DocStage {
       }
       if (hasNonPunct) {
         nonSymbol++;
-        nonSymbolChars += w.length();
+        nonSymbolChars += words.length(w);
       }
       if (hasAlpha) {
         alpha++;
       }
-      if (stops.contains(w.toLowerCase(Locale.ROOT))) {
+      // lower-casing never shortens a word, so longer words cannot be stop words
+      if (words.length(w) <= MAX_STOP_WORD_LENGTH
+          && stops.contains(
+              text.substring(words.start[w], words.end[w]).toLowerCase(Locale.ROOT))) {
         stop++;
       }
     }
-    int n = Math.max(1, words.length);
+    int n = Math.max(1, words.count);
     if (!check(doc, "gopher.min-doc-words", nonSymbol, false, q.minDocWords())
         || !check(doc, "gopher.max-doc-words", nonSymbol, true, q.maxDocWords())) {
       return false;
@@ -276,28 +314,29 @@ public final class QualityFilter implements DocStage {
     if (!check(doc, "gopher.max-symbol-word-ratio", symbols, true, q.maxSymbolWordRatio())) {
       return false;
     }
-    String[] lines = text.split("\n");
+    Spans lines = sc.lines.splitLines(text, 0, text.length(), false, 1, false); // split("\n")
     int bullets = 0;
     int ellipsis = 0;
-    for (String line : lines) {
-      String l = line.strip();
-      if (!l.isEmpty() && BULLETS.indexOf(l.charAt(0)) >= 0) {
+    for (int i = 0; i < lines.count; i++) {
+      int s = Spans.stripStart(text, lines.start[i], lines.end[i]);
+      int e = Spans.stripEnd(text, s, lines.end[i]);
+      if (s < e && BULLETS.indexOf(text.charAt(s)) >= 0) {
         bullets++;
       }
-      if (l.endsWith("...") || l.endsWith("…")) {
+      if ((e - s >= 3 && text.startsWith("...", e - 3)) || (e > s && text.charAt(e - 1) == '…')) {
         ellipsis++;
       }
     }
     if (!check(
             doc,
             "gopher.max-bullet-lines-ratio",
-            bullets / (double) lines.length,
+            bullets / (double) lines.count,
             true,
             q.maxBulletLinesRatio())
         || !check(
             doc,
             "gopher.max-ellipsis-lines-ratio",
-            ellipsis / (double) lines.length,
+            ellipsis / (double) lines.count,
             true,
             q.maxEllipsisLinesRatio())
         || !check(
@@ -321,7 +360,7 @@ public final class QualityFilter implements DocStage {
 
   // ---- C4 ----
   /** The text with C4's line rules applied, or null when the document is rejected. */
-  private String c4(Doc doc, String text) {
+  private String c4(Doc doc, String text, Scratch sc) {
     String lower = text.toLowerCase(Locale.ROOT);
     if (q.enabled("c4.lorem-ipsum") && lower.contains("lorem ipsum")) {
       fail(doc, "c4.lorem-ipsum", 1, 0);
@@ -332,99 +371,188 @@ public final class QualityFilter implements DocStage {
       return null;
     }
     if (q.c4LineRules()) {
-      List<String> kept = new ArrayList<>();
+      // lower-casing maps char to char unless it lengthens a character (only U+0130 does)
+      boolean aligned = lower.length() == text.length();
+      Spans lines = sc.lines.splitLines(text, 0, text.length(), false, 1, true);
+      StringBuilder kept = null;
       int dropped = 0;
-      for (String line : text.split("\n", -1)) {
-        String l = line.strip();
-        if (l.isEmpty()) {
-          kept.add("");
-          continue;
+      for (int i = 0; i < lines.count; i++) {
+        int s = Spans.stripStart(text, lines.start[i], lines.end[i]);
+        int e = Spans.stripEnd(text, s, lines.end[i]);
+        boolean drop = false;
+        if (s < e) {
+          String l = aligned ? null : text.substring(s, e).toLowerCase(Locale.ROOT);
+          drop =
+              !endsWithTerminalPunct(text.charAt(e - 1))
+                  || !wordsFit(text, s, e, sc.lineWords)
+                  || (aligned
+                      ? containsAny(lower, s, e, JAVASCRIPT) || containsAny(lower, s, e, POLICY)
+                      : l.contains("javascript") || policy(l));
         }
-        if (!endsWithTerminalPunct(l)
-            || WS.split(l).length < q.c4MinWordsPerLine()
-            || longWord(l)
-            || l.toLowerCase(Locale.ROOT).contains("javascript")
-            || policy(l)) {
+        if (drop) {
+          if (kept == null) {
+            kept = new StringBuilder(text.length());
+            for (int k = 0; k < i; k++) {
+              appendLine(kept, text, lines, k);
+            }
+          }
           dropped++;
-          continue;
+        } else if (kept != null) {
+          appendLine(kept, text, lines, i);
         }
-        kept.add(l);
       }
       if (dropped > 0) {
         doc.signal("c4.lines-dropped", dropped);
-        text = Cleaner.normalizeWhitespace(String.join("\n", kept)).strip();
+        if (kept.length() > 0) {
+          kept.setLength(kept.length() - 1); // the last line's '\n'
+        }
+        text = Cleaner.normalizeWhitespace(kept.toString()).strip();
       }
     }
-    int sentences = 0;
-    java.util.regex.Matcher m = SENTENCE_END.matcher(text);
-    while (m.find()) {
-      sentences++;
-    }
-    if (!check(doc, "c4.min-sentences", sentences, false, q.c4MinSentences())) {
+    if (!check(doc, "c4.min-sentences", sentences(text), false, q.c4MinSentences())) {
       return null;
     }
     return text;
   }
 
-  private boolean longWord(String line) {
-    for (String w : WS.split(line)) {
-      if (w.length() > q.c4MaxWordLength()) {
-        return true;
+  private static final String[] JAVASCRIPT = {"javascript"};
+
+  /** A kept line: stripped (empty when blank), followed by '\n'. */
+  private static void appendLine(StringBuilder sb, String text, Spans lines, int i) {
+    int s = Spans.stripStart(text, lines.start[i], lines.end[i]);
+    int e = Spans.stripEnd(text, s, lines.end[i]);
+    sb.append(text, s, e).append('\n');
+  }
+
+  /** At least the minimum number of words, none longer than the maximum. */
+  private boolean wordsFit(String text, int from, int to, Spans words) {
+    words.words(text, from, to);
+    if (words.count < q.c4MinWordsPerLine()) {
+      return false;
+    }
+    for (int w = 0; w < words.count; w++) {
+      if (words.length(w) > q.c4MaxWordLength()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Whether {@code lower[from, to)} contains one of the needles. */
+  private static boolean containsAny(String lower, int from, int to, String[] needles) {
+    for (String p : needles) {
+      char first = p.charAt(0);
+      for (int at = from; at + p.length() <= to; at++) {
+        if (lower.charAt(at) == first && lower.startsWith(p, at)) {
+          return true;
+        }
       }
     }
     return false;
   }
 
-  private static boolean policy(String line) {
-    String l = line.toLowerCase(Locale.ROOT);
+  private static boolean policy(String lowerLine) {
     for (String p : POLICY) {
-      if (l.contains(p)) {
+      if (lowerLine.contains(p)) {
         return true;
       }
     }
     return false;
   }
 
-  static boolean endsWithTerminalPunct(String l) {
-    char c = l.charAt(l.length() - 1);
+  /**
+   * Sentence ends as {@code [.!?]+["')\]]*(?=\s|$)} finds them: a run of terminal punctuation,
+   * closing quotes or brackets, then whitespace or the end of the text.
+   */
+  static int sentences(String text) {
+    int n = 0;
+    int len = text.length();
+    int i = 0;
+    while (i < len) {
+      char c = text.charAt(i);
+      if (c != '.' && c != '!' && c != '?') {
+        i++;
+        continue;
+      }
+      int j = i + 1;
+      while (j < len && isTerminal(text.charAt(j))) {
+        j++;
+      }
+      int runEnd = j;
+      while (j < len && isCloser(text.charAt(j))) {
+        j++;
+      }
+      if (j == len || Spans.isAsciiSpace(text.charAt(j)) || isFinalTerminator(text, j)) {
+        n++;
+        i = j;
+      } else {
+        i = runEnd; // no later start inside the run can end elsewhere
+      }
+    }
+    return n;
+  }
+
+  private static boolean isTerminal(char c) {
+    return c == '.' || c == '!' || c == '?';
+  }
+
+  private static boolean isCloser(char c) {
+    return c == '"' || c == '\'' || c == ')' || c == ']';
+  }
+
+  /** {@code $} also matches before a line terminator that ends the input. */
+  private static boolean isFinalTerminator(String text, int j) {
+    char c = text.charAt(j);
+    int rest = text.length() - j;
+    if (c == '\r') {
+      return rest == 1 || (rest == 2 && text.charAt(j + 1) == '\n');
+    }
+    return rest == 1 && (c == '\u0085' || c == '\u2028' || c == '\u2029');
+  }
+
+  static boolean endsWithTerminalPunct(char c) {
     return c == '.' || c == '?' || c == '!' || c == '"' || c == '\'' || c == '”' || c == '…';
   }
 
   // ---- FineWeb ----
-  private void fineweb(Doc doc, String text) {
-    List<String> lines = new ArrayList<>();
-    for (String l : text.split("\n")) {
-      if (!l.isBlank()) {
-        lines.add(l);
+  private void fineweb(Doc doc, String text, Scratch sc) {
+    Spans all = sc.lines.splitLines(text, 0, text.length(), false, 1, false); // split("\n")
+    Spans lines = sc.pieces;
+    lines.clear();
+    for (int i = 0; i < all.count; i++) {
+      if (Spans.stripStart(text, all.start[i], all.end[i]) < all.end[i]) {
+        lines.add(all.start[i], all.end[i]);
       }
     }
-    if (lines.isEmpty()) {
+    if (lines.count == 0) {
       doc.reject("clean.empty", 0, "nothing left after the C4 line rules");
       return;
     }
     int punct = 0;
     int shortLines = 0;
-    for (String l : lines) {
-      if (endsWithTerminalPunct(l.strip())) {
+    for (int i = 0; i < lines.count; i++) {
+      int e = Spans.stripEnd(text, lines.start[i], lines.end[i]);
+      if (endsWithTerminalPunct(text.charAt(e - 1))) {
         punct++;
       }
-      if (l.length() <= q.finewebShortLineChars()) {
+      if (lines.length(i) <= q.finewebShortLineChars()) {
         shortLines++;
       }
     }
-    long[] dup = duplicates(lines.toArray(new String[0]));
-    int chars = Math.max(1, text.length() - count(text, "\n"));
-    int words = Math.max(1, words(text).length);
+    long[] dup = duplicates(text, lines, sc.counter);
+    int newlines = count(text, "\n");
+    int chars = Math.max(1, text.length() - newlines);
+    int words = Math.max(1, words(text, sc.words).count);
     if (check(
             doc,
             "fineweb.line-punct-ratio",
-            punct / (double) lines.size(),
+            punct / (double) lines.count,
             false,
             q.finewebMinLinePunctRatio())
         && check(
             doc,
             "fineweb.short-line-ratio",
-            shortLines / (double) lines.size(),
+            shortLines / (double) lines.count,
             true,
             q.finewebMaxShortLineRatio())
         && check(
@@ -436,7 +564,7 @@ public final class QualityFilter implements DocStage {
       check(
           doc,
           "fineweb.newline-ratio",
-          count(text, "\n") / (double) words,
+          newlines / (double) words,
           true,
           q.finewebMaxNewlineRatio());
     }
