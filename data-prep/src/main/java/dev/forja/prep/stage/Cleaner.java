@@ -52,6 +52,9 @@ public final class Cleaner implements DocStage {
             String.join(
                 "|", params.boilerplatePatterns().stream().map(p -> "(?:" + p + ")").toList()),
             Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE);
+    List<String> prefixes = literalPrefixes(params.boilerplatePatterns());
+    java.util.regex.Matcher matcher = boilerplate.matcher("");
+    Boilerplate lines = new Boilerplate(matcher, prefixes);
     return doc -> {
       if (!doc.kept()) {
         return;
@@ -76,7 +79,7 @@ public final class Cleaner implements DocStage {
       }
       if (params.boilerplateLines() && !params.boilerplatePatterns().isEmpty()) {
         int[] removed = new int[1];
-        text = removeBoilerplate(text, boilerplate, params.boilerplateMaxLineChars(), removed);
+        text = removeBoilerplate(text, lines, params.boilerplateMaxLineChars(), removed);
         if (removed[0] > 0) {
           doc.signal("clean.boilerplate-lines", removed[0]);
         }
@@ -202,8 +205,132 @@ public final class Cleaner implements DocStage {
     return sb.toString();
   }
 
+  /**
+   * Finds boilerplate in a line: the patterns' matcher, run only on lines that contain (ignoring
+   * case as the matcher does) one of the literal texts every match starts with; without such texts
+   * every line goes to the matcher.
+   */
+  static final class Boilerplate {
+    private final java.util.regex.Matcher matcher;
+    private final String[] folded;
+
+    Boilerplate(java.util.regex.Matcher matcher, List<String> prefixes) {
+      this.matcher = matcher;
+      this.folded =
+          prefixes == null ? null : prefixes.stream().map(Cleaner::fold).toArray(String[]::new);
+    }
+
+    boolean matches(String text, String foldedText, int start, int end) {
+      if (folded != null) {
+        boolean candidate = false;
+        for (int k = 0; k < folded.length && !candidate; k++) {
+          candidate = contains(foldedText, folded[k], start, end);
+        }
+        if (!candidate) {
+          return false;
+        }
+      }
+      return matcher.reset(text).region(start, end).find();
+    }
+  }
+
+  /** Whether {@code text[start, end)} contains {@code p}; never looks past {@code end}. */
+  private static boolean contains(String text, String p, int start, int end) {
+    char first = p.charAt(0);
+    for (int at = text.indexOf(first, start);
+        at >= 0 && at + p.length() <= end;
+        at = text.indexOf(first, at + 1)) {
+      if (text.startsWith(p, at)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Case folding as {@code Pattern.CASE_INSENSITIVE | UNICODE_CASE} compares characters: the lower
+   * case of the upper case, char by char (so indices stay aligned with the text).
+   */
+  static String fold(String s) {
+    char[] out = new char[s.length()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = Character.toLowerCase(Character.toUpperCase(s.charAt(i)));
+    }
+    return new String(out);
+  }
+
+  /**
+   * The literal text each top-level alternative of each pattern starts with (after leading {@code
+   * \\b}; a character followed by {@code ?}, {@code *} or {@code {} is left out), or null when some
+   * alternative starts with anything else or a pattern has inline flags: then no line may be
+   * skipped.
+   */
+  static List<String> literalPrefixes(List<String> patterns) {
+    List<String> out = new ArrayList<>();
+    for (String pattern : patterns) {
+      if (pattern.contains("(?")) {
+        return null;
+      }
+      for (String alt : topLevelAlternatives(pattern)) {
+        String lit = leadingLiteral(alt);
+        if (lit.isEmpty()) {
+          return null;
+        }
+        out.add(lit);
+      }
+    }
+    return out;
+  }
+
+  private static List<String> topLevelAlternatives(String p) {
+    List<String> out = new ArrayList<>();
+    int depth = 0;
+    boolean inClass = false;
+    int start = 0;
+    for (int i = 0; i < p.length(); i++) {
+      char c = p.charAt(i);
+      if (c == '\\') {
+        i++;
+      } else if (inClass) {
+        inClass = c != ']';
+      } else if (c == '[') {
+        inClass = true;
+      } else if (c == '(') {
+        depth++;
+      } else if (c == ')') {
+        depth--;
+      } else if (c == '|' && depth == 0) {
+        out.add(p.substring(start, i));
+        start = i + 1;
+      }
+    }
+    out.add(p.substring(start));
+    return out;
+  }
+
+  private static String leadingLiteral(String alt) {
+    int i = 0;
+    while (alt.startsWith("\\b", i)) {
+      i += 2;
+    }
+    StringBuilder lit = new StringBuilder();
+    for (; i < alt.length(); i++) {
+      char c = alt.charAt(i);
+      if ("\\[](){}.*+?^$|".indexOf(c) >= 0) {
+        if ((c == '?' || c == '*' || c == '{') && lit.length() > 0) {
+          lit.setLength(lit.length() - 1);
+        }
+        break;
+      }
+      lit.append(c);
+    }
+    return lit.toString();
+  }
+
   /** Drops short lines that match; long lines (paragraphs) are never matched, which is cheap. */
-  static String removeBoilerplate(String text, Pattern boilerplate, int maxChars, int[] removed) {
+  static String removeBoilerplate(
+      String text, Boilerplate boilerplate, int maxChars, int[] removed) {
+    String folded = null;
     List<String> keep = null;
     int start = 0;
     int lineNo = 0;
@@ -213,8 +340,13 @@ public final class Cleaner implements DocStage {
         end = text.length();
       }
       int len = end - start;
-      boolean drop =
-          len > 0 && len <= maxChars && boilerplate.matcher(text).region(start, end).find();
+      boolean drop = false;
+      if (len > 0 && len <= maxChars) {
+        if (folded == null) {
+          folded = fold(text);
+        }
+        drop = boilerplate.matches(text, folded, start, end);
+      }
       if (drop && keep == null) {
         keep = new ArrayList<>();
         int s = 0;

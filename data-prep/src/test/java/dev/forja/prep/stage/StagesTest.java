@@ -118,6 +118,65 @@ class StagesTest {
   }
 
   @Test
+  void boilerplateLinesAreFoundOnlyWhereTheirLiteralTextIs() {
+    assertThat(
+            Cleaner.literalPrefixes(List.of("\\bcookies?\\b", "terms of (use|service)|click here")))
+        .containsExactly("cookie", "terms of ", "click here");
+    assertThat(Cleaner.literalPrefixes(List.of("a|[bc]d"))).isNull();
+    assertThat(Cleaner.literalPrefixes(List.of("(?x) a b"))).isNull();
+    // the prefilter never hides a line the patterns match: same lines dropped with and without it
+    List<String> patterns = PrepConfig.DEFAULT_BOILERPLATE;
+    var pattern =
+        java.util.regex.Pattern.compile(
+            String.join("|", patterns.stream().map(p -> "(?:" + p + ")").toList()),
+            java.util.regex.Pattern.CASE_INSENSITIVE | java.util.regex.Pattern.UNICODE_CASE);
+    var fast = new Cleaner.Boilerplate(pattern.matcher(""), Cleaner.literalPrefixes(patterns));
+    var slow = new Cleaner.Boilerplate(pattern.matcher(""), null);
+    String[] atoms = {
+      "ALL RIGHTS RESERVED",
+      "Cookies",
+      "COOKIE",
+      "cooKIE",
+      "SUSCRÍBETE",
+      "suscribete",
+      "Política",
+      "POLÍTICA de privacidad",
+      "Terms Of Service",
+      "Share on Twitter",
+      "Clique Aqui",
+      "HAZ CLIC AQUÍ",
+      "Enable JavaScript",
+      "javascript is disabled",
+      "Kelvin \u212a",
+      "\u0130",
+      "ſubscribe",
+      "word",
+      " ",
+      "\n",
+      "\n\n",
+      "policy",
+      "terms",
+      "of",
+      "share on",
+      "compartir en facebook"
+    };
+    var random = new java.util.Random(7);
+    for (int t = 0; t < 3000; t++) {
+      StringBuilder sb = new StringBuilder();
+      for (int k = random.nextInt(30); k >= 0; k--) {
+        sb.append(atoms[random.nextInt(atoms.length)]).append(random.nextBoolean() ? " " : "");
+      }
+      String text = sb.toString();
+      int[] a = new int[1];
+      int[] b = new int[1];
+      assertThat(Cleaner.removeBoilerplate(text, fast, 200, a))
+          .as(text)
+          .isEqualTo(Cleaner.removeBoilerplate(text, slow, 200, b));
+      assertThat(a[0]).isEqualTo(b[0]);
+    }
+  }
+
+  @Test
   void qualityRulesRejectWithRuleAndMeasuredValue() {
     QualityFilter q = new QualityFilter(cfg().quality());
     Doc good = doc(EN);
