@@ -30,6 +30,11 @@ public class Doc implements Serializable {
   private String reason;
   private double value;
   private String detail;
+  // dedup features, set in the per-document pass for documents still kept (see Deduplicator)
+  private long node = -1;
+  private String exactKey;
+  private int[] signature;
+  private long[] bands;
 
   public Doc() {}
 
@@ -181,5 +186,41 @@ public class Doc implements Serializable {
 
   public void setDetail(String detail) {
     this.detail = detail;
+  }
+
+  /** A number unique in the run: the partition in the high bits, the record's ordinal below. */
+  public long getNode() {
+    return node;
+  }
+
+  public void setNode(long node) {
+    this.node = node;
+  }
+
+  /** The exact-dedup key of the normalized text (kept documents, exact dedup on). */
+  public String getExactKey() {
+    return exactKey;
+  }
+
+  public void setExactKey(String exactKey) {
+    this.exactKey = exactKey;
+  }
+
+  /** The MinHash signature (kept documents, near dedup on). */
+  public int[] getSignature() {
+    return signature;
+  }
+
+  public void setSignature(int[] signature) {
+    this.signature = signature;
+  }
+
+  /** The LSH band keys of the signature. */
+  public long[] getBands() {
+    return bands;
+  }
+
+  public void setBands(long[] bands) {
+    this.bands = bands;
   }
 }

@@ -30,20 +30,17 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.storage.StorageLevel;
-import scala.Tuple2;
 
 /**
  * {@code forja prep}: reads raw inputs, runs the per-document stages (clean, language, quality,
@@ -119,6 +116,7 @@ public final class PrepJob {
     OutputGuard.prepare(storage, opts.output(), opts.overwrite());
 
     long inputBytes = files.stream().mapToLong(InputFile::size).sum();
+    shufflePartitions(spark, inputBytes);
     PrepConfig.Reader readerParams = cfg.reader();
     JavaRDD<Doc> read =
         jsc.parallelize(files, Math.max(1, files.size()))
@@ -147,52 +145,62 @@ public final class PrepJob {
                     }
                   };
                 });
+    Deduplicator dedup =
+        cfg.dedup().exact() || cfg.dedup().near() ? new Deduplicator(cfg.dedup()) : null;
     JavaRDD<Doc> processed =
-        read.mapPartitions(
-                it -> {
-                  List<DocStage.Processor> ps = new ArrayList<>();
-                  for (DocStage s : stages) {
-                    ps.add(s.open());
-                  }
-                  return new java.util.Iterator<Doc>() {
-                    @Override
-                    public boolean hasNext() {
-                      return it.hasNext();
-                    }
+        read.mapPartitionsWithIndex(
+            (partition, it) -> {
+              List<DocStage.Processor> ps = new ArrayList<>();
+              for (DocStage s : stages) {
+                ps.add(s.open());
+              }
+              Deduplicator.Features features = dedup == null ? null : dedup.features();
+              return new java.util.Iterator<Doc>() {
+                private long ordinal;
 
-                    @Override
-                    public Doc next() {
-                      Doc d = it.next();
-                      for (DocStage.Processor p : ps) {
-                        p.process(d);
-                      }
-                      return d;
-                    }
-                  };
-                })
+                @Override
+                public boolean hasNext() {
+                  return it.hasNext();
+                }
+
+                @Override
+                public Doc next() {
+                  Doc d = it.next();
+                  for (DocStage.Processor p : ps) {
+                    p.process(d);
+                  }
+                  d.setNode(Deduplicator.node(partition, ordinal++));
+                  if (features != null) {
+                    features.add(d); // kept documents: exact key, signature, band keys
+                  }
+                  return d;
+                }
+              };
+            },
+            false);
+    // one pass over the input: read, stages, dedup features; cached as columns on local disk
+    Dataset<Row> docs =
+        spark
+            .createDataset(processed.rdd(), Encoders.bean(Doc.class))
+            .toDF()
             .persist(StorageLevel.DISK_ONLY());
-    long inputRecords = processed.count();
+    long inputRecords = docs.count();
     Map<String, Double> phases = new LinkedHashMap<>();
     long mark = System.nanoTime();
     phases.put("read-and-filter", (mark - start) / 1e9);
 
-    JavaRDD<Doc> marked = processed;
-    Deduplicator.Result dedup = null;
-    if (cfg.dedup().exact() || cfg.dedup().near()) {
-      JavaPairRDD<String, String> earlierKeys = null;
-      JavaPairRDD<String, int[]> earlierSigs = null;
+    Dataset<Row> all = docs;
+    Deduplicator.Result dedupResult = null;
+    if (dedup != null) {
+      Dataset<Row> earlierKeys = null;
+      Dataset<Row> earlierSigs = null;
       if (opts.dedupAgainst() != null) {
         earlierKeys = loadKeys(spark, opts.dedupAgainst());
         earlierSigs = loadSignatures(spark, opts.dedupAgainst());
       }
-      dedup = new Deduplicator(cfg.dedup()).run(processed, earlierKeys, earlierSigs);
-      marked = dedup.docs();
+      dedupResult = dedup.run(docs, earlierKeys, earlierSigs);
+      all = Deduplicator.apply(docs, dedupResult);
     }
-    Dataset<Doc> all =
-        spark
-            .createDataset(marked.rdd(), Encoders.bean(Doc.class))
-            .persist(StorageLevel.DISK_ONLY());
-    all.count();
     phases.put("dedup", (System.nanoTime() - mark) / 1e9);
     mark = System.nanoTime();
 
@@ -220,7 +228,7 @@ public final class PrepJob {
               + quarantined
               + " quarantined (output not committed)");
     }
-    Dataset<Doc> keptDs = all.filter(functions.col("status").equalTo(Doc.KEPT));
+    Dataset<Row> keptDs = all.filter(functions.col("status").equalTo(Doc.KEPT));
     Map<String, Long> languages = new TreeMap<>();
     for (Row r : keptDs.groupBy("lang").count().collectAsList()) {
       languages.put(String.valueOf(r.get(0)), r.getLong(1));
@@ -273,7 +281,7 @@ public final class PrepJob {
         Storage.resolve(opts.output(), "quarantine"),
         fmt);
     if (dedup != null) {
-      writeDedupState(spark, dedup, opts.output());
+      writeDedupState(cfg.dedup(), docs, opts.output());
     }
     List<Row> examples =
         all.filter(functions.col("status").notEqual(Doc.KEPT))
@@ -303,8 +311,8 @@ public final class PrepJob {
             languages,
             pii,
             keptTextBytes,
-            dedup == null ? 0 : dedup.candidatePairs(),
-            dedup == null ? 0 : dedup.similarPairs(),
+            dedupResult == null ? 0 : dedupResult.candidatePairs(),
+            dedupResult == null ? 0 : dedupResult.similarPairs(),
             seconds,
             phases);
     writeMetadata(storage, cfg, opts, stages, result, examples);
@@ -318,9 +326,27 @@ public final class PrepJob {
     props.put("quarantined", Long.toString(quarantined));
     props.put("format", fmt);
     CommitManifest.commit(storage, opts.output(), KIND, props);
-    all.unpersist();
-    processed.unpersist();
+    if (dedupResult != null) {
+      dedupResult.marks().unpersist();
+    }
+    docs.unpersist();
     return result;
+  }
+
+  /**
+   * Dedup shuffles small columns (ids, keys, band rows): Spark's default of 200 partitions would
+   * make most of its stages hundreds of tiny tasks. Unless the user set {@code
+   * spark.sql.shuffle.partitions}, use one partition per 128 MiB of input, at least two per core.
+   */
+  static void shufflePartitions(SparkSession spark, long inputBytes) {
+    if (spark.sparkContext().getConf().contains("spark.sql.shuffle.partitions")) {
+      return;
+    }
+    long n =
+        Math.max(
+            2L * spark.sparkContext().defaultParallelism(),
+            (inputBytes + (128L << 20) - 1) / (128L << 20));
+    spark.conf().set("spark.sql.shuffle.partitions", Long.toString(Math.min(n, 100_000)));
   }
 
   private static void write(Dataset<Row> ds, URI uri, String format) {
@@ -338,57 +364,34 @@ public final class PrepJob {
           .add("id", DataTypes.StringType)
           .add("signature", DataTypes.createArrayType(DataTypes.IntegerType));
 
-  private static void writeDedupState(SparkSession spark, Deduplicator.Result dedup, URI output) {
-    if (dedup.exactKeys() != null) {
-      JavaRDD<Row> rows = dedup.exactKeys().map(t -> RowFactory.create(t._1(), t._2()));
-      spark
-          .createDataFrame(rows, KEYS_SCHEMA)
+  /** The exact keys and signatures of the documents kept by the stages, for --dedup-against. */
+  private static void writeDedupState(PrepConfig.Dedup params, Dataset<Row> docs, URI output) {
+    if (params.exact()) {
+      docs.filter(functions.col("exactKey").isNotNull())
+          .select(functions.col("exactKey").as("key"), functions.col("id"))
           .write()
           .parquet(Storage.resolve(output, "dedup/exact-keys").toString());
     }
-    if (dedup.signatures() != null) {
-      JavaRDD<Row> rows =
-          dedup
-              .signatures()
-              .map(
-                  t -> {
-                    Integer[] boxed = new Integer[t._2().length];
-                    for (int i = 0; i < boxed.length; i++) {
-                      boxed[i] = t._2()[i];
-                    }
-                    return RowFactory.create(t._1(), boxed);
-                  });
-      spark
-          .createDataFrame(rows, SIGNATURES_SCHEMA)
+    if (params.near()) {
+      docs.filter(functions.col("signature").isNotNull())
+          .select("id", "signature")
           .write()
           .parquet(Storage.resolve(output, "dedup/signatures").toString());
     }
   }
 
-  private static JavaPairRDD<String, String> loadKeys(SparkSession spark, URI earlier) {
+  private static Dataset<Row> loadKeys(SparkSession spark, URI earlier) {
     return spark
         .read()
         .schema(KEYS_SCHEMA)
-        .parquet(Storage.resolve(earlier, "dedup/exact-keys").toString())
-        .javaRDD()
-        .mapToPair(r -> new Tuple2<>(r.getString(0), r.getString(1)));
+        .parquet(Storage.resolve(earlier, "dedup/exact-keys").toString());
   }
 
-  private static JavaPairRDD<String, int[]> loadSignatures(SparkSession spark, URI earlier) {
+  private static Dataset<Row> loadSignatures(SparkSession spark, URI earlier) {
     return spark
         .read()
         .schema(SIGNATURES_SCHEMA)
-        .parquet(Storage.resolve(earlier, "dedup/signatures").toString())
-        .javaRDD()
-        .mapToPair(
-            r -> {
-              List<Integer> l = r.getList(1);
-              int[] sig = new int[l.size()];
-              for (int i = 0; i < sig.length; i++) {
-                sig[i] = l.get(i);
-              }
-              return new Tuple2<>(r.getString(0), sig);
-            });
+        .parquet(Storage.resolve(earlier, "dedup/signatures").toString());
   }
 
   private static void requirePrepOutput(Storage storage, URI uri, String option)

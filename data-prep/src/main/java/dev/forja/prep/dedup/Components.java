@@ -1,49 +1,53 @@
 package dev.forja.prep.dedup;
 
-import java.util.List;
-import org.apache.spark.api.java.JavaPairRDD;
-import org.apache.spark.api.java.JavaRDD;
-import org.apache.spark.storage.StorageLevel;
-import scala.Tuple2;
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.least;
+import static org.apache.spark.sql.functions.min;
+
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
 
 /**
- * Connected components of an undirected graph given as edges, with Spark: every node starts
- * labelled with itself and takes the smallest label among its neighbours until nothing changes. The
- * label of a component is its smallest node. Iterations grow with the component diameter, which is
- * small for duplicate clusters.
+ * Connected components of an undirected graph given as edges {@code (a, b)} of {@code long} nodes,
+ * with Spark: every node starts labelled with the smallest of itself and its neighbours and takes
+ * the smallest label among its neighbours until nothing changes. The label of a component is its
+ * smallest node. Iterations grow with the component diameter, which is small for duplicate
+ * clusters. Each iteration's labels are checkpointed locally, so plans do not grow.
  */
-public record Components(JavaPairRDD<String, String> labels, int iterations) {
+public record Components(Dataset<Row> labels, int iterations) {
   static final int MAX_ITERATIONS = 100;
 
-  public static Components of(JavaRDD<Tuple2<String, String>> edges) {
-    JavaPairRDD<String, String> both =
+  /** {@code edges}: columns a and b; {@code labels}: columns node and label. */
+  public static Components of(Dataset<Row> edges) {
+    Dataset<Row> both =
         edges
-            .flatMapToPair(
-                e -> List.of(new Tuple2<>(e._1(), e._2()), new Tuple2<>(e._2(), e._1())).iterator())
-            .persist(StorageLevel.DISK_ONLY());
-    JavaPairRDD<String, String> labels =
-        both.mapToPair(t -> new Tuple2<>(t._1(), t._1()))
-            .reduceByKey((a, b) -> a)
-            .persist(StorageLevel.DISK_ONLY());
+            .select(col("a").as("src"), col("b").as("dst"))
+            .union(edges.select(col("b").as("src"), col("a").as("dst")))
+            .localCheckpoint();
+    Dataset<Row> labels =
+        both.groupBy("src")
+            .agg(min("dst").as("m"))
+            .select(col("src").as("node"), least(col("src"), col("m")).as("label"))
+            .localCheckpoint();
     int it = 0;
     while (true) {
       it++;
       // each node hears its neighbours' labels
-      JavaPairRDD<String, String> heard =
-          both.join(labels).mapToPair(t -> new Tuple2<>(t._2()._1(), t._2()._2()));
-      JavaPairRDD<String, String> next =
-          labels
-              .union(heard)
-              .reduceByKey((a, b) -> a.compareTo(b) <= 0 ? a : b)
-              .persist(StorageLevel.DISK_ONLY());
-      long changed = next.join(labels).filter(t -> !t._2()._1().equals(t._2()._2())).count();
-      labels.unpersist();
+      Dataset<Row> heard =
+          both.join(labels, both.col("src").equalTo(labels.col("node")))
+              .select(col("dst").as("node"), col("label"));
+      Dataset<Row> next =
+          labels.union(heard).groupBy("node").agg(min("label").as("label")).localCheckpoint();
+      long changed =
+          next.as("n")
+              .join(labels.as("l"), col("n.node").equalTo(col("l.node")))
+              .filter(col("n.label").notEqual(col("l.label")))
+              .count();
       labels = next;
       if (changed == 0 || it >= MAX_ITERATIONS) {
         break;
       }
     }
-    both.unpersist();
     return new Components(labels, it);
   }
 }

@@ -6,8 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.stream.Collectors;
-import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 
 /**
@@ -67,12 +67,18 @@ public final class DedupBenchmark {
       docs.add(doc(String.format("base-%06d", p), a));
       docs.add(doc(String.format("var-%06d", p), b));
     }
-    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     PrepConfig.Dedup nearOnly = params.withExact(false).withNear(true);
-    Deduplicator.Result r = new Deduplicator(nearOnly).run(jsc.parallelize(docs, 4), null, null);
-    Map<String, String> rejected =
-        r.docs().filter(d -> !d.kept()).collect().stream()
-            .collect(Collectors.toMap(Doc::getId, Doc::getDetail));
+    Deduplicator dedup = new Deduplicator(nearOnly);
+    Dataset<Row> frame = Deduplicator.frame(spark, dedup, docs, 4);
+    Deduplicator.Result r = dedup.run(frame, null, null);
+    Map<String, String> rejected = new java.util.HashMap<>();
+    for (Row row :
+        Deduplicator.apply(frame, r)
+            .filter(org.apache.spark.sql.functions.col("status").notEqual(Doc.KEPT))
+            .select("id", "detail")
+            .collectAsList()) {
+      rejected.put(row.getString(0), row.getString(1));
+    }
     int high = 0;
     int highFound = 0;
     int low = 0;

@@ -1,45 +1,66 @@
 package dev.forja.prep.dedup;
 
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.concat;
+import static org.apache.spark.sql.functions.expr;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.max;
+import static org.apache.spark.sql.functions.min;
+import static org.apache.spark.sql.functions.struct;
+import static org.apache.spark.sql.functions.when;
+
 import dev.forja.prep.Doc;
 import dev.forja.prep.PrepConfig;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HexFormat;
+import java.util.Iterator;
 import java.util.List;
-import org.apache.spark.api.java.JavaPairRDD;
+import java.util.NoSuchElementException;
 import org.apache.spark.api.java.JavaRDD;
-import org.apache.spark.api.java.Optional;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.expressions.Window;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 import org.apache.spark.storage.StorageLevel;
 import scala.Tuple2;
 
 /**
  * Exact and near-duplicate removal on Spark, over the documents still kept.
  *
+ * <p>Its per-document half ({@link #addFeatures}) runs in the same pass as the stages: each kept
+ * document gets its exact key, MinHash signature and LSH band keys. {@link #run} then works on
+ * those columns only (never the text), as DataFrames:
+ *
  * <ul>
  *   <li>Exact: SHA-256 of the text lowercased with whitespace collapsed; of each group the document
  *       with the smallest id is kept.
- *   <li>Near: MinHash LSH ({@link MinHasher}); candidate pairs from shared band keys (a bucket
- *       larger than {@code max-bucket-size} pairs its members only with its smallest id), kept when
- *       the signatures' Jaccard estimate reaches {@code min-jaccard}; clusters are the connected
- *       components of those pairs (label propagation, computed with Spark); of each cluster the
- *       document with the smallest id is kept.
- *   <li>Against an earlier corpus: its persisted keys and signatures take part with ids that sort
- *       first, so a cluster touching the earlier corpus keeps the earlier document and rejects
- *       every new one.
+ *   <li>Near: MinHash LSH ({@link MinHasher}); candidate pairs from shared band keys (rows sorted
+ *       by band key, each run of equal keys paired; a bucket larger than {@code max-bucket-size}
+ *       pairs its members only with its smallest node), kept when the signatures' Jaccard estimate
+ *       reaches {@code min-jaccard}; clusters are the connected components of those pairs (label
+ *       propagation, computed with Spark); of each cluster the document with the smallest id is
+ *       kept.
+ *   <li>Against an earlier corpus: its persisted keys and signatures take part and sort first, so a
+ *       cluster touching the earlier corpus keeps the earlier document and rejects every new one.
  * </ul>
  *
- * Only ids, keys and signatures are shuffled and nothing is collected to the driver; the documents
- * themselves move once, in the final join that marks duplicates.
+ * Documents are numbered ({@code node}) so that the band rows shuffled are two {@code long}s each;
+ * nothing is collected to the driver. The result is the marks, one row per duplicate; {@link
+ * #apply} joins them onto the documents (a broadcast join while they are few, so the documents
+ * themselves never move).
  */
 public final class Deduplicator implements Serializable {
-  /** Node-id prefixes: earlier documents sort before new ones. */
-  static final String EARLIER = "0";
-
-  static final String NEW = "1";
+  /** Marks up to this many are broadcast to the join with the documents. */
+  static final long BROADCAST_MARKS = 2_000_000;
 
   private final PrepConfig.Dedup params;
   private final MinHasher hasher;
@@ -49,177 +70,302 @@ public final class Deduplicator implements Serializable {
     this.hasher = new MinHasher(params);
   }
 
-  /** A duplicate: the rule, the kept document it duplicates, and the similarity. */
-  public record Mark(String rule, String of, double similarity) implements Serializable {}
-
-  /** What dedup produced besides the marked documents. */
+  /** What dedup found: one row per duplicate (node, rule, of, similarity), and the counts. */
   public record Result(
-      JavaRDD<Doc> docs,
-      JavaPairRDD<String, String> exactKeys,
-      JavaPairRDD<String, int[]> signatures,
-      long candidatePairs,
-      long similarPairs,
-      int iterations) {}
+      Dataset<Row> marks, long markCount, long candidatePairs, long similarPairs, int iterations) {}
 
-  public Result run(
-      JavaRDD<Doc> docs,
-      JavaPairRDD<String, String> earlierKeys,
-      JavaPairRDD<String, int[]> earlierSignatures) {
-    JavaRDD<Doc> kept = docs.filter(Doc::kept);
-    JavaPairRDD<String, Mark> marks = null;
+  /** A per-partition helper that adds the dedup features to kept documents. */
+  public final class Features {
+    private final MessageDigest md = sha256();
 
-    JavaPairRDD<String, String> keys = null; // (key, node)
+    /** Sets the exact key, signature and band keys of a kept document, as configured. */
+    public void add(Doc d) {
+      if (!d.kept()) {
+        return;
+      }
+      if (params.exact()) {
+        d.setExactKey(exactKey(md, d.getText()));
+      }
+      if (params.near()) {
+        int[] sig = hasher.signature(d.getText());
+        d.setSignature(sig);
+        d.setBands(hasher.bandKeys(sig));
+      }
+    }
+  }
+
+  public Features features() {
+    return new Features();
+  }
+
+  /**
+   * Documents held in memory as the frame {@link #run} takes, with nodes and features as the prep
+   * job gives them (for tests and the dedup benchmark).
+   */
+  public static Dataset<Row> frame(
+      SparkSession spark, Deduplicator dedup, List<Doc> docs, int partitions) {
+    Features f = dedup.features();
+    for (int i = 0; i < docs.size(); i++) {
+      docs.get(i).setNode(node(0, i));
+      f.add(docs.get(i));
+    }
+    return spark
+        .createDataset(docs, Encoders.bean(Doc.class))
+        .toDF()
+        .repartition(partitions)
+        .persist(StorageLevel.MEMORY_ONLY());
+  }
+
+  /** The node of the {@code ordinal}-th record of partition {@code partition}. */
+  public static long node(int partition, long ordinal) {
+    return ((long) partition << 40) | ordinal;
+  }
+
+  /**
+   * @param docs the documents with the columns of {@link Doc} (node, id, exactKey, signature,
+   *     bands)
+   * @param earlierKeys an earlier corpus' exact keys (key, id), or null
+   * @param earlierSignatures an earlier corpus' signatures (id, signature), or null
+   */
+  public Result run(Dataset<Row> docs, Dataset<Row> earlierKeys, Dataset<Row> earlierSignatures) {
+    SparkSession spark = docs.sparkSession();
+    Dataset<Row> marks = null;
     if (params.exact()) {
-      keys =
-          kept.mapPartitionsToPair(
-                  it -> {
-                    MessageDigest md = sha256();
-                    List<Tuple2<String, String>> out = new ArrayList<>();
-                    while (it.hasNext()) {
-                      Doc d = it.next();
-                      out.add(new Tuple2<>(exactKey(md, d.getText()), NEW + d.getId()));
-                    }
-                    return out.iterator();
-                  })
-              .persist(StorageLevel.DISK_ONLY());
-      JavaPairRDD<String, String> all =
-          earlierKeys == null ? keys : keys.union(earlierKeys.mapValues(id -> EARLIER + id));
-      JavaPairRDD<String, String> reps = all.reduceByKey((a, b) -> a.compareTo(b) <= 0 ? a : b);
+      Dataset<Row> keys =
+          docs.filter(col("exactKey").isNotNull())
+              .select(col("exactKey").as("key"), lit(1).as("flag"), col("id"), col("node"));
+      if (earlierKeys != null) {
+        keys =
+            keys.unionByName(
+                earlierKeys.select(col("key"), lit(0).as("flag"), col("id"), lit(-1L).as("node")));
+      }
       marks =
-          keys.join(reps)
-              .filter(t -> !t._2()._1().equals(t._2()._2()))
-              .mapToPair(
-                  t ->
-                      new Tuple2<>(
-                          t._2()._1().substring(1),
-                          new Mark(
-                              t._2()._2().startsWith(EARLIER)
-                                  ? "dedup.exact-earlier"
-                                  : "dedup.exact",
-                              t._2()._2().substring(1),
-                              1.0)));
+          keys.withColumn(
+                  "rep", min(struct(col("flag"), col("id"))).over(Window.partitionBy("key")))
+              .filter(col("flag").equalTo(1).and(not(isRep())))
+              .select(
+                  col("node"),
+                  when(col("rep.flag").equalTo(0), "dedup.exact-earlier")
+                      .otherwise("dedup.exact")
+                      .as("rule"),
+                  col("rep.id").as("of"),
+                  lit(1.0).as("similarity"),
+                  lit(0).as("priority"));
     }
 
-    JavaPairRDD<String, int[]> sigs = null; // (node, signature)
     long candidates = 0;
     long similar = 0;
     int iterations = 0;
     if (params.near()) {
-      MinHasher h = hasher;
-      sigs =
-          kept.mapToPair(d -> new Tuple2<>(NEW + d.getId(), h.signature(d.getText())))
-              .persist(StorageLevel.DISK_ONLY());
-      JavaPairRDD<String, int[]> all =
-          earlierSignatures == null
-              ? sigs
-              : sigs.union(
-                  earlierSignatures.mapToPair(t -> new Tuple2<>(EARLIER + t._1(), t._2())));
+      Dataset<Row> sigs =
+          docs.filter(col("signature").isNotNull())
+              .select(col("node"), lit(1).as("flag"), col("id"), col("signature"), col("bands"));
+      if (earlierSignatures != null) {
+        sigs = sigs.unionByName(earlier(spark, earlierSignatures));
+      }
       int maxBucket = params.maxBucketSize();
-      JavaPairRDD<String, String> pairs =
-          all.flatMapToPair(
-                  t -> {
-                    long[] bands = h.bandKeys(t._2());
-                    List<Tuple2<Long, String>> out = new ArrayList<>(bands.length);
-                    for (long b : bands) {
-                      out.add(new Tuple2<>(b, t._1()));
-                    }
-                    return out.iterator();
-                  })
-              .groupByKey()
-              .flatMapToPair(
-                  bucket -> {
-                    List<String> members = new ArrayList<>();
-                    bucket._2().forEach(members::add);
-                    List<Tuple2<String, String>> out = new ArrayList<>();
-                    if (members.size() < 2) {
-                      return out.iterator();
-                    }
-                    Collections.sort(members);
-                    if (members.size() > maxBucket) {
-                      for (int i = 1; i < members.size(); i++) {
-                        out.add(new Tuple2<>(members.get(0), members.get(i)));
-                      }
-                    } else {
-                      for (int i = 0; i < members.size(); i++) {
-                        for (int j = i + 1; j < members.size(); j++) {
-                          out.add(new Tuple2<>(members.get(i), members.get(j)));
-                        }
-                      }
-                    }
-                    return out.iterator();
-                  })
-              .filter(p -> p._1().startsWith(NEW) || p._2().startsWith(NEW))
+      Dataset<Row> pairs =
+          sigs.select(col("node"), functions.explode(col("bands")).as("band"))
+              .repartition(col("band"))
+              .sortWithinPartitions("band", "node")
+              .mapPartitions(
+                  (MapPartitionsFunction<Row, Tuple2<Long, Long>>)
+                      rows -> new BucketPairs(rows, maxBucket),
+                  Encoders.tuple(Encoders.LONG(), Encoders.LONG()))
+              .toDF("a", "b")
+              .filter(col("a").geq(0).or(col("b").geq(0))) // at least one new document
               .distinct()
               .persist(StorageLevel.DISK_ONLY());
       candidates = pairs.count();
+      Dataset<Row> nodes =
+          pairs.select(col("a").as("node")).union(pairs.select(col("b").as("node"))).distinct();
+      Dataset<Row> candidateSigs =
+          sigs.join(nodes, new String[] {"node"}, "left_semi")
+              .select("node", "flag", "id", "signature")
+              .persist(StorageLevel.DISK_ONLY());
       double minJ = params.minJaccard();
-      // (a, b, J) for verified pairs
-      JavaRDD<Tuple2<Tuple2<String, String>, Double>> edges =
+      Dataset<Row> edges =
           pairs
-              .join(all)
-              .mapToPair(t -> new Tuple2<>(t._2()._1(), new Tuple2<>(t._1(), t._2()._2())))
-              .join(all)
-              .map(
-                  t -> {
-                    String a = t._2()._1()._1();
-                    String b = t._1();
-                    double j = MinHasher.estimate(t._2()._1()._2(), t._2()._2());
-                    return new Tuple2<>(new Tuple2<>(a, b), j);
-                  })
-              .filter(e -> e._2() >= minJ)
+              .join(candidateSigs.select(col("node").as("a"), col("signature").as("sa")), "a")
+              .join(candidateSigs.select(col("node").as("b"), col("signature").as("sb")), "b")
+              .select(
+                  col("a"),
+                  col("b"),
+                  expr("aggregate(zip_with(sa, sb, (x, y) -> if(x = y, 1, 0)), 0,"
+                          + " (acc, v) -> acc + v) / size(sa)")
+                      .as("j"))
+              .filter(col("j").geq(minJ))
               .persist(StorageLevel.DISK_ONLY());
       similar = edges.count();
       pairs.unpersist();
 
-      Components cc = Components.of(edges.map(Tuple2::_1));
+      Components cc = Components.of(edges.select("a", "b"));
       iterations = cc.iterations();
-      JavaPairRDD<String, Double> best =
+      Dataset<Row> members = cc.labels().join(candidateSigs.select("node", "flag", "id"), "node");
+      Dataset<Row> reps =
+          members.groupBy("label").agg(min(struct(col("flag"), col("id"))).as("rep"));
+      Dataset<Row> best =
           edges
-              .flatMapToPair(
-                  e ->
-                      List.of(new Tuple2<>(e._1()._1(), e._2()), new Tuple2<>(e._1()._2(), e._2()))
-                          .iterator())
-              .reduceByKey(Math::max);
-      JavaPairRDD<String, Mark> near =
-          cc.labels()
-              .filter(t -> t._1().startsWith(NEW) && !t._1().equals(t._2()))
-              .join(best)
-              .mapToPair(
-                  t ->
-                      new Tuple2<>(
-                          t._1().substring(1),
-                          new Mark(
-                              t._2()._1().startsWith(EARLIER) ? "dedup.near-earlier" : "dedup.near",
-                              t._2()._1().substring(1),
-                              t._2()._2())));
-      edges.unpersist();
-      marks = marks == null ? near : marks.union(near);
+              .select(col("a").as("node"), col("j"))
+              .union(edges.select(col("b").as("node"), col("j")))
+              .groupBy("node")
+              .agg(max("j").as("similarity"));
+      Dataset<Row> near =
+          members
+              .join(reps, "label")
+              .filter(col("flag").equalTo(1).and(not(isRep())))
+              .join(best, "node")
+              .select(
+                  col("node"),
+                  when(col("rep.flag").equalTo(0), "dedup.near-earlier")
+                      .otherwise("dedup.near")
+                      .as("rule"),
+                  col("rep.id").as("of"),
+                  col("similarity"),
+                  lit(1).as("priority"));
+      marks = marks == null ? near : marks.unionByName(near);
+    }
+    // exact marks win over near ones for the same document
+    Dataset<Row> one =
+        marks
+            .groupBy("node")
+            .agg(min(struct(col("priority"), col("rule"), col("of"), col("similarity"))).as("m"))
+            .select(col("node"), col("m.rule"), col("m.of"), col("m.similarity"))
+            .persist(StorageLevel.DISK_ONLY());
+    long count = one.count();
+    return new Result(one, count, candidates, similar, iterations);
+  }
+
+  /** Whether the row is its group's representative {@code rep} (same flag and id). */
+  private static org.apache.spark.sql.Column isRep() {
+    return col("rep.flag").equalTo(col("flag")).and(col("rep.id").equalTo(col("id")));
+  }
+
+  private static org.apache.spark.sql.Column not(org.apache.spark.sql.Column c) {
+    return functions.not(c);
+  }
+
+  /** An earlier corpus' signatures as nodes below -1 (they sort first), with their band keys. */
+  private Dataset<Row> earlier(SparkSession spark, Dataset<Row> earlierSignatures) {
+    MinHasher h = hasher;
+    JavaRDD<Row> rows =
+        earlierSignatures
+            .select("id", "signature")
+            .javaRDD()
+            .zipWithUniqueId()
+            .map(
+                t -> {
+                  List<Integer> l = t._1().getList(1);
+                  int[] sig = new int[l.size()];
+                  for (int i = 0; i < sig.length; i++) {
+                    sig[i] = l.get(i);
+                  }
+                  long[] bands = h.bandKeys(sig);
+                  Long[] boxed = new Long[bands.length];
+                  for (int i = 0; i < bands.length; i++) {
+                    boxed[i] = bands[i];
+                  }
+                  return RowFactory.create(-2 - t._2(), 0, t._1().getString(0), l.toArray(), boxed);
+                });
+    StructType schema =
+        new StructType()
+            .add("node", DataTypes.LongType)
+            .add("flag", DataTypes.IntegerType)
+            .add("id", DataTypes.StringType)
+            .add("signature", DataTypes.createArrayType(DataTypes.IntegerType))
+            .add("bands", DataTypes.createArrayType(DataTypes.LongType));
+    return spark.createDataFrame(rows, schema);
+  }
+
+  /**
+   * The documents with the marks applied: a kept document with a mark becomes rejected with the
+   * mark's rule, the similarity as its value and "duplicate of ID" as its detail.
+   */
+  public static Dataset<Row> apply(Dataset<Row> docs, Result r) {
+    Dataset<Row> marks =
+        r.markCount() <= BROADCAST_MARKS ? functions.broadcast(r.marks()) : r.marks();
+    return docs.join(marks, new String[] {"node"}, "left")
+        .withColumn("_dup", col("status").equalTo(Doc.KEPT).and(col("rule").isNotNull()))
+        .withColumn("status", when(col("_dup"), lit(Doc.REJECTED)).otherwise(col("status")))
+        .withColumn("reason", when(col("_dup"), col("rule")).otherwise(col("reason")))
+        .withColumn("value", when(col("_dup"), col("similarity")).otherwise(col("value")))
+        .withColumn(
+            "detail",
+            when(col("_dup"), concat(lit("duplicate of "), col("of"))).otherwise(col("detail")))
+        .drop("_dup", "rule", "of", "similarity");
+  }
+
+  /**
+   * Pairs from rows sorted by (band, node): each run of equal band keys is a bucket; a bucket of up
+   * to {@code maxBucket} members gives every pair, a larger one pairs its smallest node with each
+   * other member. Pairs are (smaller node, larger node).
+   */
+  static final class BucketPairs implements Iterator<Tuple2<Long, Long>> {
+    private final Iterator<Row> rows;
+    private final int maxBucket;
+    private long[] members = new long[16];
+    private int size;
+    private int i;
+    private int j;
+    private Row pending;
+
+    BucketPairs(Iterator<Row> rows, int maxBucket) {
+      this.rows = rows;
+      this.maxBucket = maxBucket;
+      nextBucket();
     }
 
-    JavaRDD<Doc> marked = docs;
-    if (marks != null) {
-      // exact marks win over near ones for the same document
-      JavaPairRDD<String, Mark> one =
-          marks.reduceByKey((a, b) -> a.rule().startsWith("dedup.exact") ? a : b);
-      marked =
-          docs.mapToPair(d -> new Tuple2<>(d.getId(), d))
-              .leftOuterJoin(one)
-              .map(
-                  t -> {
-                    Doc d = t._2()._1();
-                    Optional<Mark> m = t._2()._2();
-                    if (m.isPresent() && d.kept()) {
-                      Mark mk = m.get();
-                      d.reject(mk.rule(), mk.similarity(), "duplicate of " + mk.of());
-                    }
-                    return d;
-                  });
+    /** Loads buckets until one has a pair, or the rows run out. */
+    private void nextBucket() {
+      while (true) {
+        size = 0;
+        if (pending == null && !rows.hasNext()) {
+          return;
+        }
+        Row first = pending != null ? pending : rows.next();
+        pending = null;
+        long band = first.getLong(1);
+        members[size++] = first.getLong(0);
+        while (rows.hasNext()) {
+          Row r = rows.next();
+          if (r.getLong(1) != band) {
+            pending = r;
+            break;
+          }
+          if (size == members.length) {
+            members = java.util.Arrays.copyOf(members, size * 2);
+          }
+          members[size++] = r.getLong(0);
+        }
+        if (size >= 2) {
+          i = 0;
+          j = 1;
+          return;
+        }
+      }
     }
-    JavaPairRDD<String, String> exactOut =
-        keys == null ? null : keys.mapValues(n -> n.substring(1));
-    JavaPairRDD<String, int[]> sigOut =
-        sigs == null ? null : sigs.mapToPair(t -> new Tuple2<>(t._1().substring(1), t._2()));
-    return new Result(marked, exactOut, sigOut, candidates, similar, iterations);
+
+    @Override
+    public boolean hasNext() {
+      return size >= 2;
+    }
+
+    @Override
+    public Tuple2<Long, Long> next() {
+      if (!hasNext()) {
+        throw new NoSuchElementException();
+      }
+      Tuple2<Long, Long> out = new Tuple2<>(members[i], members[j]);
+      j++;
+      if (j == size) {
+        i++;
+        j = i + 1;
+      }
+      if (size > maxBucket ? i > 0 : j >= size) {
+        nextBucket();
+      }
+      return out;
+    }
   }
 
   static String exactKey(MessageDigest md, String text) {

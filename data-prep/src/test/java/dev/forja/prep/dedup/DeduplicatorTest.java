@@ -10,7 +10,6 @@ import dev.forja.testing.TestSpark;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
-import org.apache.spark.api.java.JavaSparkContext;
 import org.junit.jupiter.api.Test;
 
 class DeduplicatorTest {
@@ -47,10 +46,15 @@ class DeduplicatorTest {
             doc("e", words(1000, 200)),
             doc("q", "x"));
     docs.get(5).setStatus(Doc.QUARANTINED);
-    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(TestSpark.local().sparkContext());
-    Deduplicator.Result r = new Deduplicator(params()).run(jsc.parallelize(docs, 3), null, null);
+    Deduplicator dedup = new Deduplicator(params());
+    var frame = Deduplicator.frame(TestSpark.local(), dedup, docs, 3);
+    Deduplicator.Result r = dedup.run(frame, null, null);
     Map<String, Doc> out =
-        r.docs().collect().stream().collect(Collectors.toMap(Doc::getId, d -> d));
+        Deduplicator.apply(frame, r)
+            .as(org.apache.spark.sql.Encoders.bean(Doc.class))
+            .collectAsList()
+            .stream()
+            .collect(Collectors.toMap(Doc::getId, d -> d));
     assertThat(out.get("a").kept()).isTrue();
     assertThat(out.get("b").getReason()).isEqualTo("dedup.exact");
     assertThat(out.get("b").getDetail()).isEqualTo("duplicate of a");
