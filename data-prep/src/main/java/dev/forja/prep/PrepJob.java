@@ -205,12 +205,23 @@ public final class PrepJob {
     mark = System.nanoTime();
 
     // ---- accounting ----
+    // one scan: counts per status, reason and language, and the kept text's length
     Map<String, Long> byStatus = new TreeMap<>();
     Map<String, Long> reasons = new TreeMap<>();
-    for (Row r : all.groupBy("status", "reason").count().collectAsList()) {
-      byStatus.merge(r.getString(0), r.getLong(2), Long::sum);
+    Map<String, Long> languages = new TreeMap<>();
+    long keptTextBytes = 0;
+    for (Row r :
+        all.groupBy("status", "reason", "lang")
+            .agg(functions.count("*"), functions.sum(functions.length(functions.col("text"))))
+            .collectAsList()) {
+      long n = r.getLong(3);
+      byStatus.merge(r.getString(0), n, Long::sum);
       if (r.getString(1) != null) {
-        reasons.put(r.getString(0) + ":" + r.getString(1), r.getLong(2));
+        reasons.merge(r.getString(0) + ":" + r.getString(1), n, Long::sum);
+      }
+      if (Doc.KEPT.equals(r.getString(0))) {
+        languages.merge(String.valueOf(r.get(2)), n, Long::sum);
+        keptTextBytes += r.isNullAt(4) ? 0 : r.getLong(4);
       }
     }
     long kept = byStatus.getOrDefault(Doc.KEPT, 0L);
@@ -229,10 +240,6 @@ public final class PrepJob {
               + " quarantined (output not committed)");
     }
     Dataset<Row> keptDs = all.filter(functions.col("status").equalTo(Doc.KEPT));
-    Map<String, Long> languages = new TreeMap<>();
-    for (Row r : keptDs.groupBy("lang").count().collectAsList()) {
-      languages.put(String.valueOf(r.get(0)), r.getLong(1));
-    }
     Map<String, Long> pii = new TreeMap<>();
     for (Row r :
         all.select(functions.explode(functions.col("pii")))
@@ -241,8 +248,6 @@ public final class PrepJob {
             .collectAsList()) {
       pii.put(r.getString(0), r.getLong(1));
     }
-    Row keptBytes = keptDs.agg(functions.sum(functions.length(functions.col("text")))).first();
-    long keptTextBytes = keptBytes.isNullAt(0) ? 0 : keptBytes.getLong(0);
 
     // ---- output ----
     String fmt = cfg.output().format();
