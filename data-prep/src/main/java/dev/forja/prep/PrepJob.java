@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.forja.config.BuildInfo;
 import dev.forja.prep.dedup.Deduplicator;
+import dev.forja.prep.dedup.MinHasher;
 import dev.forja.prep.io.FileDocReader;
 import dev.forja.prep.io.InputFile;
 import dev.forja.prep.io.InputLister;
@@ -106,6 +107,7 @@ public final class PrepJob {
     List<InputFile> files = InputLister.list(storage, opts.inputs()); // missing input: stop here
     if (opts.dedupAgainst() != null) {
       requirePrepOutput(storage, opts.dedupAgainst(), "--dedup-against");
+      requireSameMinHash(storage, cfg.dedup(), opts.dedupAgainst());
     }
     List<DocStage> stages = stages(cfg, storage);
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -287,6 +289,7 @@ public final class PrepJob {
         fmt);
     if (dedup != null) {
       writeDedupState(cfg.dedup(), docs, opts.output());
+      writeMinHashDescription(storage, cfg.dedup(), opts.output());
     }
     List<Row> examples =
         all.filter(functions.col("status").notEqual(Doc.KEPT))
@@ -382,6 +385,51 @@ public final class PrepJob {
           .select("id", "signature")
           .write()
           .parquet(Storage.resolve(output, "dedup/signatures").toString());
+    }
+  }
+
+  static final String MINHASH_FILE = "dedup/minhash.json";
+
+  /** How the saved signatures were made (scheme and parameters), beside them. */
+  private static void writeMinHashDescription(Storage storage, PrepConfig.Dedup params, URI output)
+      throws IOException {
+    if (params.near()) {
+      storage.writeString(
+          Storage.resolve(output, MINHASH_FILE),
+          new ObjectMapper().writeValueAsString(new MinHasher(params).description()),
+          true);
+    }
+  }
+
+  /**
+   * An earlier corpus' signatures are comparable only when made by the same scheme with the same
+   * shingles, hashes and seed: otherwise refuse, naming what differs.
+   */
+  static void requireSameMinHash(Storage storage, PrepConfig.Dedup params, URI earlier)
+      throws IOException {
+    if (!params.near() || !storage.exists(Storage.resolve(earlier, "dedup/signatures"))) {
+      return;
+    }
+    Map<String, Object> ours = new MinHasher(params).description();
+    URI file = Storage.resolve(earlier, MINHASH_FILE);
+    Map<String, Object> theirs =
+        storage.exists(file)
+            ? new ObjectMapper()
+                .readValue(
+                    storage.readString(file),
+                    new com.fasterxml.jackson.core.type.TypeReference<
+                        LinkedHashMap<String, Object>>() {})
+            : Map.of("scheme", "an earlier Forja version's");
+    if (!ours.toString().equals(theirs.toString())) {
+      throw new IllegalArgumentException(
+          "--dedup-against "
+              + earlier
+              + ": its MinHash signatures were made with "
+              + theirs
+              + " but this run uses "
+              + ours
+              + "; set prep.dedup.shingle, ngram, bands x rows and seed as that run did, or run"
+              + " forja prep on its inputs again");
     }
   }
 

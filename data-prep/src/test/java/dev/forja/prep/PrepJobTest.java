@@ -226,6 +226,24 @@ class PrepJobTest {
                 + a.reasons().getOrDefault("rejected:dedup.near", 0L));
     assertThat(new Storage(LOCAL).listFiles(Storage.resolve(second, "rejected")))
         .anyMatch(e -> e.uri().getPath().endsWith(".json"));
+    // signatures made with another seed cannot be compared: refused before any work, naming it
+    assertThatThrownBy(
+            () ->
+                PrepJob.run(
+                    TestSpark.local(),
+                    LOCAL,
+                    cfg("prep.dedup.seed=2"),
+                    new PrepJob.Options(
+                        List.of(corpus.toString()),
+                        TestDirs.create("prep-d-").resolve("out").toUri(),
+                        false,
+                        first,
+                        null,
+                        Map.of())))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("--dedup-against")
+        .hasMessageContaining("seed=2")
+        .hasMessageContaining("prep.dedup.shingle, ngram, bands x rows and seed");
 
     // an evaluation set quoting one kept document
     Dataset<Row> kept = TestSpark.local().read().parquet(Storage.resolve(first, "kept").toString());

@@ -13,28 +13,52 @@ import java.util.SplittableRandom;
  * J.
  */
 public final class MinHasher implements Serializable {
+  /**
+   * The signature scheme; saved beside persisted signatures, so signatures made another way (or
+   * with other parameters) are never compared with these.
+   */
+  public static final String SCHEME = "shingle-hash-high32-linear-mod-2^32";
+
   private final PrepConfig.Dedup params;
-  private final long[] seeds;
+  private final int[] mul;
+  private final int[] add;
 
   public MinHasher(PrepConfig.Dedup params) {
     this.params = params;
     SplittableRandom r = new SplittableRandom(params.seed());
-    seeds = new long[params.numHashes()];
-    for (int i = 0; i < seeds.length; i++) {
-      seeds[i] = r.nextLong();
+    mul = new int[params.numHashes()];
+    add = new int[params.numHashes()];
+    for (int i = 0; i < mul.length; i++) {
+      mul[i] = r.nextInt() | 1; // odd: a permutation of the 32-bit values
+      add[i] = r.nextInt();
     }
   }
 
-  /** The signature: for each hash function, the smallest (32-bit) value over all shingles. */
+  /** What a signature depends on: the scheme and the parameters that change its values. */
+  public java.util.Map<String, Object> description() {
+    java.util.Map<String, Object> d = new java.util.LinkedHashMap<>();
+    d.put("scheme", SCHEME);
+    d.put("shingle", params.shingle());
+    d.put("ngram", params.ngram());
+    d.put("hashes", params.numHashes());
+    d.put("seed", params.seed());
+    return d;
+  }
+
+  /**
+   * The signature: for each of the {@code bands x rows} hash functions {@code h(x) = a x + b} (mod
+   * 2^32, a odd) of the high 32 bits of each shingle's 64-bit hash, the smallest value (signed)
+   * over all shingles. The inner loop is plain int arithmetic that the JIT turns into vector
+   * instructions.
+   */
   public int[] signature(String text) {
-    int[] sig = new int[seeds.length];
+    int n = mul.length;
+    int[] sig = new int[n];
     Arrays.fill(sig, Integer.MAX_VALUE);
     for (long shingle : shingles(text)) {
-      for (int i = 0; i < seeds.length; i++) {
-        int h = (int) (mix(shingle ^ seeds[i]) >>> 33);
-        if (h < sig[i]) {
-          sig[i] = h;
-        }
+      int x = (int) (shingle >>> 32);
+      for (int i = 0; i < n; i++) {
+        sig[i] = Math.min(sig[i], mul[i] * x + add[i]);
       }
     }
     return sig;
