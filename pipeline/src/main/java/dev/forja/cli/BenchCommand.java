@@ -88,15 +88,7 @@ final class BenchCommand implements Runnable {
           "bench prep",
           List.of(work),
           spark -> {
-            if (CommitManifest.read(storage, corpus).isEmpty()) {
-              CorpusGenerateJob.Result g =
-                  CorpusGenerateJob.run(spark, cfg.storage(), cc, corpus, true);
-              out.printf(
-                  Locale.ROOT,
-                  "generated %.0f MiB in %.1f s%n",
-                  g.bytes() / 1048576.0,
-                  g.seconds());
-            }
+            generateCorpusIfMissing(spark, cfg, cc, corpus, out);
             for (String mode : modes) {
               PrepConfig p = cfg.prep();
               if (mode.equals("no-near-dedup")) {
@@ -138,6 +130,20 @@ final class BenchCommand implements Runnable {
       results.forEach(out::println);
       out.flush();
       return 0;
+    }
+  }
+
+  /** Generates the benchmark corpus unless a committed one is there already (it is reused). */
+  static void generateCorpusIfMissing(
+      org.apache.spark.sql.SparkSession spark,
+      ForjaConfig cfg,
+      CorpusConfig cc,
+      URI corpus,
+      PrintWriter out)
+      throws java.io.IOException {
+    if (CommitManifest.read(new Storage(cfg.storage()), corpus).isEmpty()) {
+      CorpusGenerateJob.Result g = CorpusGenerateJob.run(spark, cfg.storage(), cc, corpus, true);
+      out.printf(Locale.ROOT, "generated %.0f MiB in %.1f s%n", g.bytes() / 1048576.0, g.seconds());
     }
   }
 
@@ -189,9 +195,10 @@ final class BenchCommand implements Runnable {
               cfg,
               "bench prep-stages",
               List.of(work),
-              spark ->
-                  CorpusGenerateJob.run(
-                      spark, cfg.storage(), cfg.corpus().withSizeMb(64), corpus, true));
+              spark -> {
+                generateCorpusIfMissing(spark, cfg, cfg.corpus().withSizeMb(64), corpus, out);
+                return null;
+              });
         }
         file = Storage.resolve(corpus, "docs-00000.jsonl").toString();
       }

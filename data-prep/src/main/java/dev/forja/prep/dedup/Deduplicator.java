@@ -140,17 +140,12 @@ public final class Deduplicator implements Serializable {
                 earlierKeys.select(col("key"), lit(0).as("flag"), col("id"), lit(-1L).as("node")));
       }
       marks =
-          keys.withColumn(
-                  "rep", min(struct(col("flag"), col("id"))).over(Window.partitionBy("key")))
-              .filter(col("flag").equalTo(1).and(not(isRep())))
-              .select(
-                  col("node"),
-                  when(col("rep.flag").equalTo(0), "dedup.exact-earlier")
-                      .otherwise("dedup.exact")
-                      .as("rule"),
-                  col("rep.id").as("of"),
-                  lit(1.0).as("similarity"),
-                  lit(0).as("priority"));
+          duplicates(
+              keys.withColumn(
+                  "rep", min(struct(col("flag"), col("id"))).over(Window.partitionBy("key"))),
+              "dedup.exact",
+              lit(1.0),
+              0);
     }
 
     long candidates = 0;
@@ -211,18 +206,8 @@ public final class Deduplicator implements Serializable {
               .groupBy("node")
               .agg(max("j").as("similarity"));
       Dataset<Row> near =
-          members
-              .join(reps, "label")
-              .filter(col("flag").equalTo(1).and(not(isRep())))
-              .join(best, "node")
-              .select(
-                  col("node"),
-                  when(col("rep.flag").equalTo(0), "dedup.near-earlier")
-                      .otherwise("dedup.near")
-                      .as("rule"),
-                  col("rep.id").as("of"),
-                  col("similarity"),
-                  lit(1).as("priority"));
+          duplicates(
+              members.join(reps, "label").join(best, "node"), "dedup.near", col("similarity"), 1);
       marks = marks == null ? near : marks.unionByName(near);
     }
     // exact marks win over near ones for the same document
@@ -236,13 +221,24 @@ public final class Deduplicator implements Serializable {
     return new Result(one, count, candidates, similar, iterations);
   }
 
-  /** Whether the row is its group's representative {@code rep} (same flag and id). */
-  private static org.apache.spark.sql.Column isRep() {
-    return col("rep.flag").equalTo(col("flag")).and(col("rep.id").equalTo(col("id")));
-  }
-
-  private static org.apache.spark.sql.Column not(org.apache.spark.sql.Column c) {
-    return functions.not(c);
+  /**
+   * The marks of a group's members (rows with flag, id, node and their group's representative
+   * {@code rep}): every new document that is not the representative, with {@code rule} (or {@code
+   * rule-earlier} when the representative is from the earlier corpus), the representative's id, the
+   * similarity and a priority (lower wins for a document marked twice).
+   */
+  private static Dataset<Row> duplicates(
+      Dataset<Row> withRep, String rule, org.apache.spark.sql.Column similarity, int priority) {
+    org.apache.spark.sql.Column isRep =
+        col("rep.flag").equalTo(col("flag")).and(col("rep.id").equalTo(col("id")));
+    return withRep
+        .filter(col("flag").equalTo(1).and(functions.not(isRep)))
+        .select(
+            col("node"),
+            when(col("rep.flag").equalTo(0), rule + "-earlier").otherwise(rule).as("rule"),
+            col("rep.id").as("of"),
+            similarity.as("similarity"),
+            lit(priority).as("priority"));
   }
 
   /** An earlier corpus' signatures as nodes below -1 (they sort first), with their band keys. */

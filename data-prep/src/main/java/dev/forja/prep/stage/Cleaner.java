@@ -224,7 +224,7 @@ public final class Cleaner implements DocStage {
       if (folded != null) {
         boolean candidate = false;
         for (int k = 0; k < folded.length && !candidate; k++) {
-          candidate = contains(foldedText, folded[k], start, end);
+          candidate = Spans.contains(foldedText, folded[k], start, end);
         }
         if (!candidate) {
           return false;
@@ -232,19 +232,6 @@ public final class Cleaner implements DocStage {
       }
       return matcher.reset(text).region(start, end).find();
     }
-  }
-
-  /** Whether {@code text[start, end)} contains {@code p}; never looks past {@code end}. */
-  private static boolean contains(String text, String p, int start, int end) {
-    char first = p.charAt(0);
-    for (int at = text.indexOf(first, start);
-        at >= 0 && at + p.length() <= end;
-        at = text.indexOf(first, at + 1)) {
-      if (text.startsWith(p, at)) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /**

@@ -36,7 +36,9 @@ public final class QualityFilter implements DocStage {
           "es", Set.of("de", "la", "que", "el", "en", "y", "a", "los", "del", "se", "las", "por"),
           "pt", Set.of("de", "a", "o", "que", "e", "do", "da", "em", "um", "para", "com", "os"));
 
-  private static final String[] POLICY = {
+  /** C4 drops lines holding any of these (lower case). */
+  private static final String[] DROPPED_LINE_PHRASES = {
+    "javascript",
     "terms of use",
     "privacy policy",
     "cookie policy",
@@ -44,6 +46,7 @@ public final class QualityFilter implements DocStage {
     "use of cookies",
     "use cookies"
   };
+
   private static final String BULLETS = "•‣⁃○●◦■□▪▫–-*·";
 
   private static final String[] TOP_NGRAM_SIGNALS = {
@@ -381,13 +384,13 @@ public final class QualityFilter implements DocStage {
         int e = Spans.stripEnd(text, s, lines.end[i]);
         boolean drop = false;
         if (s < e) {
-          String l = aligned ? null : text.substring(s, e).toLowerCase(Locale.ROOT);
+          String hay = aligned ? lower : text.substring(s, e).toLowerCase(Locale.ROOT);
+          int from = aligned ? s : 0;
+          int to = aligned ? e : hay.length();
           drop =
               !endsWithTerminalPunct(text.charAt(e - 1))
                   || !wordsFit(text, s, e, sc.lineWords)
-                  || (aligned
-                      ? containsAny(lower, s, e, JAVASCRIPT) || containsAny(lower, s, e, POLICY)
-                      : l.contains("javascript") || policy(l));
+                  || containsAny(hay, from, to, DROPPED_LINE_PHRASES);
         }
         if (drop) {
           if (kept == null) {
@@ -415,8 +418,6 @@ public final class QualityFilter implements DocStage {
     return text;
   }
 
-  private static final String[] JAVASCRIPT = {"javascript"};
-
   /** A kept line: stripped (empty when blank), followed by '\n'. */
   private static void appendLine(StringBuilder sb, String text, Spans lines, int i) {
     int s = Spans.stripStart(text, lines.start[i], lines.end[i]);
@@ -441,19 +442,7 @@ public final class QualityFilter implements DocStage {
   /** Whether {@code lower[from, to)} contains one of the needles. */
   private static boolean containsAny(String lower, int from, int to, String[] needles) {
     for (String p : needles) {
-      char first = p.charAt(0);
-      for (int at = from; at + p.length() <= to; at++) {
-        if (lower.charAt(at) == first && lower.startsWith(p, at)) {
-          return true;
-        }
-      }
-    }
-    return false;
-  }
-
-  private static boolean policy(String lowerLine) {
-    for (String p : POLICY) {
-      if (lowerLine.contains(p)) {
+      if (Spans.contains(lower, p, from, to)) {
         return true;
       }
     }

@@ -119,6 +119,19 @@ final class Spans {
     return to;
   }
 
+  /** Whether {@code text[from, to)} contains {@code needle}; never looks past {@code to}. */
+  static boolean contains(String text, String needle, int from, int to) {
+    char first = needle.charAt(0);
+    for (int at = text.indexOf(first, from);
+        at >= 0 && at + needle.length() <= to;
+        at = text.indexOf(first, at + 1)) {
+      if (text.startsWith(needle, at)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** A 64-bit hash of the characters of {@code text[from, to)} and their number. */
   static long hash(String text, int from, int to) {
     long h = 0xcbf29ce484222325L;
