@@ -88,7 +88,15 @@ class ForjaConfigTest {
     assertThat(t.optimizer()).isEqualTo("adamw");
     assertThat(t.engine()).isEqualTo("auto");
     assertThat(c.distributed())
-        .isEqualTo(new dev.forja.training.distributed.DistributedConfig(0, 8, true, 0, 120));
+        .isEqualTo(
+            new dev.forja.training.distributed.DistributedConfig(
+                0,
+                8,
+                true,
+                0,
+                120,
+                dev.forja.training.distributed.DistributedConfig.Transport.TCP,
+                0));
     // the schedule: linear warmup, cosine to the floor, the floor after the end
     assertThat(t.learningRate(0)).isCloseTo(3e-6, org.assertj.core.data.Offset.offset(1e-15));
     assertThat(t.learningRate(99)).isEqualTo(3e-4);

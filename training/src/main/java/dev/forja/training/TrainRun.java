@@ -232,7 +232,12 @@ public final class TrainRun {
       long cap = nativeLimit();
       trainer.setNativeBudget(
           engine == GptModel.Engine.SAMEDIFF ? 0 : cap > 0 ? cap / 4 * 3 : Long.MAX_VALUE);
-      TrainingResult result = trainer.run(req.stopAfter());
+      TrainingResult result;
+      try {
+        result = trainer.run(req.stopAfter());
+      } finally {
+        strategy.close(); // a distributed run's weight exchange stops listening
+      }
       if (divergence.message() != null) {
         throw new TrainingDivergedException(divergence.message(), result);
       }

@@ -24,9 +24,9 @@ import org.nd4j.linalg.api.buffer.DataType;
  * {@code forja bench distributed}: what parameter averaging costs. For each averaging period K it
  * trains {@code rounds + 1} rounds with N workers on random tokens (the first round, which builds
  * the executors' graphs, is not counted) and reports the mean round: the slowest worker's compute,
- * the broadcast, the rest of the Spark stage (fetching the broadcast, returning results,
- * scheduling), the driver's averaging, the overhead's share of the round, tokens/s of all workers
- * together, and the bytes moved.
+ * the driver's publishing of the weights, the rest of the Spark stage (the workers' transfers of
+ * weights, scheduling) and of it the slowest worker's transfers, the driver's averaging, the
+ * overhead's share of the round, tokens/s of all workers together, and the bytes moved.
  */
 public final class DistributedBenchmark {
   private DistributedBenchmark() {}
@@ -40,6 +40,7 @@ public final class DistributedBenchmark {
       double computeSeconds,
       double broadcastSeconds,
       double stageOverheadSeconds,
+      double transferSeconds,
       double aggregateSeconds,
       double overheadShare,
       double tokensPerSecond,
@@ -73,8 +74,8 @@ public final class DistributedBenchmark {
         base.sequencesPerStep(),
         dc.averageOptimizerState() ? "averaged" : "kept on the workers");
     out.println(
-        "K | round s | compute s | broadcast s | stage-compute s | aggregate s | overhead |"
-            + " tokens/s | MiB out | MiB back");
+        "K | round s | compute s | publish s | stage-compute s | of which transfers s |"
+            + " aggregate s | overhead | tokens/s | MiB out | MiB back");
     out.flush();
     List<Row> rows = new ArrayList<>();
     PrintStream quiet = new PrintStream(java.io.OutputStream.nullOutputStream());
@@ -102,12 +103,13 @@ public final class DistributedBenchmark {
       rows.add(row);
       out.printf(
           Locale.ROOT,
-          "%d | %.2f | %.2f | %.3f | %.3f | %.3f | %.1f%% | %,.0f | %.1f | %.1f%n",
+          "%d | %.2f | %.2f | %.3f | %.3f | %.3f | %.3f | %.1f%% | %,.0f | %.1f | %.1f%n",
           k,
           row.roundSeconds(),
           row.computeSeconds(),
           row.broadcastSeconds(),
           row.stageOverheadSeconds(),
+          row.transferSeconds(),
           row.aggregateSeconds(),
           100 * row.overheadShare(),
           row.tokensPerSecond(),
@@ -123,6 +125,7 @@ public final class DistributedBenchmark {
     double compute = 0;
     double broadcast = 0;
     double stageExtra = 0;
+    double transfer = 0;
     double aggregate = 0;
     long tokens = 0;
     long out = 0;
@@ -133,6 +136,7 @@ public final class DistributedBenchmark {
       compute += r.computeSeconds();
       broadcast += r.broadcastSeconds();
       stageExtra += Math.max(0, r.stageSeconds() - r.computeSeconds());
+      transfer += r.transferSeconds();
       aggregate += r.aggregateSeconds();
       tokens += m.tokens();
       out = r.bytesBroadcast();
@@ -147,6 +151,7 @@ public final class DistributedBenchmark {
         compute / n,
         broadcast / n,
         stageExtra / n,
+        transfer / n,
         aggregate / n,
         total > 0 ? (total - compute) / total : 0,
         total > 0 ? tokens / total : 0,

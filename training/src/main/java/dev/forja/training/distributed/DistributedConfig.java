@@ -17,16 +17,31 @@ import java.io.Serializable;
  *     task slots)
  * @param executorWaitSeconds how long to wait for enough task slots for all workers before failing
  *     (each round checks)
+ * @param transport how weights travel between the driver and the workers ({@link Transport})
+ * @param transportPort the driver's port for {@link Transport#TCP}; 0 picks a free one
  */
 public record DistributedConfig(
     int workers,
     int averagingPeriod,
     boolean averageOptimizerState,
     int threadsPerTask,
-    int executorWaitSeconds)
+    int executorWaitSeconds,
+    Transport transport,
+    int transportPort)
     implements Serializable {
 
-  public static final DistributedConfig LOCAL = new DistributedConfig(0, 8, true, 0, 120);
+  /**
+   * {@code TCP}: the driver serves and receives weights on a port of its own ({@link TcpExchange});
+   * {@code SPARK}: a broadcast out and the tasks' results back ({@link SparkExchange}), slower, for
+   * clusters whose executors can reach no driver port but Spark's.
+   */
+  public enum Transport {
+    TCP,
+    SPARK
+  }
+
+  public static final DistributedConfig LOCAL =
+      new DistributedConfig(0, 8, true, 0, 120, Transport.TCP, 0);
 
   public static DistributedConfig read(ConfigReader r) {
     return new DistributedConfig(
@@ -57,7 +72,23 @@ public record DistributedConfig(
             120,
             1,
             86_400,
-            "Wait this long for task slots for every worker, then fail with what is missing."));
+            "Wait this long for task slots for every worker, then fail with what is missing."),
+        Transport.valueOf(
+            r.choice(
+                    "distributed.transport",
+                    "tcp",
+                    java.util.List.of("tcp", "spark"),
+                    "How weights travel each round: tcp (the driver serves them on a port of its"
+                        + " own; several times faster) or spark (broadcast and task results, for"
+                        + " clusters where executors reach no other driver port).")
+                .toUpperCase(java.util.Locale.ROOT)),
+        r.intIn(
+            "distributed.transport-port",
+            0,
+            0,
+            65_535,
+            "The driver's port for distributed.transport=tcp; 0 picks a free one (set it where"
+                + " a firewall or a Kubernetes service must open it)."));
   }
 
   public boolean enabled() {
@@ -66,21 +97,56 @@ public record DistributedConfig(
 
   public DistributedConfig withWorkers(int n) {
     return new DistributedConfig(
-        n, averagingPeriod, averageOptimizerState, threadsPerTask, executorWaitSeconds);
+        n,
+        averagingPeriod,
+        averageOptimizerState,
+        threadsPerTask,
+        executorWaitSeconds,
+        transport,
+        transportPort);
   }
 
   public DistributedConfig withAveragingPeriod(int k) {
     return new DistributedConfig(
-        workers, k, averageOptimizerState, threadsPerTask, executorWaitSeconds);
+        workers,
+        k,
+        averageOptimizerState,
+        threadsPerTask,
+        executorWaitSeconds,
+        transport,
+        transportPort);
   }
 
   public DistributedConfig withAveragedMoments(boolean averaged) {
     return new DistributedConfig(
-        workers, averagingPeriod, averaged, threadsPerTask, executorWaitSeconds);
+        workers,
+        averagingPeriod,
+        averaged,
+        threadsPerTask,
+        executorWaitSeconds,
+        transport,
+        transportPort);
   }
 
   public DistributedConfig withExecutorWait(int seconds) {
     return new DistributedConfig(
-        workers, averagingPeriod, averageOptimizerState, threadsPerTask, seconds);
+        workers,
+        averagingPeriod,
+        averageOptimizerState,
+        threadsPerTask,
+        seconds,
+        transport,
+        transportPort);
+  }
+
+  public DistributedConfig withTransport(Transport t) {
+    return new DistributedConfig(
+        workers,
+        averagingPeriod,
+        averageOptimizerState,
+        threadsPerTask,
+        executorWaitSeconds,
+        t,
+        transportPort);
   }
 }

@@ -12,16 +12,15 @@ import java.util.List;
 import java.util.stream.IntStream;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.broadcast.Broadcast;
 
 /**
- * Distributed training as a {@link StepStrategy}: each advance is one round. The driver broadcasts
- * the parameters (and the optimizer moments when {@code distributed.average-optimizer-state}); N
- * ordinary Spark tasks each train K local steps on their own slice of the shards ({@link
- * WorkerRound}); the driver averages what they return, weighted by tokens, into its model and
- * optimizer, which the listeners (evaluation, checkpoints) then see as after any other step. No
- * barrier mode: a failed task is retried by Spark and, its inputs being deterministic, returns the
- * same bits.
+ * Distributed training as a {@link StepStrategy}: each advance is one round. The driver offers the
+ * parameters (and the optimizer moments when {@code distributed.average-optimizer-state}) through
+ * an {@link Exchange}; N ordinary Spark tasks each fetch them, train K local steps on their own
+ * slice of the shards ({@link WorkerRound}) and deliver theirs; the driver averages what they
+ * return, weighted by tokens, into its model and optimizer, which the listeners (evaluation,
+ * checkpoints) then see as after any other step. No barrier mode: a failed task is retried by Spark
+ * and, its inputs being deterministic, returns the same bits.
  */
 public final class ParameterAveraging implements StepStrategy {
   private final JavaSparkContext jsc;
@@ -30,6 +29,7 @@ public final class ParameterAveraging implements StepStrategy {
   private final Optimizer optimizer;
   private final FaultInjection fault;
   private final PrintStream out;
+  private Exchange exchange;
   private long round;
 
   public ParameterAveraging(
@@ -75,10 +75,14 @@ public final class ParameterAveraging implements StepStrategy {
 
     long t0 = System.nanoTime();
     boolean averaged = dc.averageOptimizerState();
-    RoundInput.Payload payload =
-        new RoundInput.Payload(
-            Tensors.of(model.parameters()), averaged ? Tensors.of(optimizer.state()) : null);
-    Broadcast<RoundInput.Payload> weights = jsc.broadcast(payload);
+    if (exchange == null) {
+      exchange =
+          dc.transport() == DistributedConfig.Transport.TCP
+              ? TcpExchange.forDriver(jsc.getConf(), dc.transportPort())
+              : new SparkExchange(jsc);
+    }
+    Exchange.Handle weights =
+        exchange.publish(round, model.parameters(), averaged ? optimizer.state() : null);
     long t1 = System.nanoTime();
 
     RoundInput in = new RoundInput(spec, round, state, k, weights, fault);
@@ -95,6 +99,7 @@ public final class ParameterAveraging implements StepStrategy {
             .map(w -> WorkerRound.run(in, w))
             .collect();
     long t2 = System.nanoTime();
+    List<Exchange.Returned> returnedArrays = exchange.collect(weights, results);
 
     long tokens = 0;
     long returned = 0;
@@ -122,9 +127,9 @@ public final class ParameterAveraging implements StepStrategy {
             "worker " + w + " ended at " + r.end() + ", worker 0 at " + results.get(0).end());
       }
       share[w] = tokens > 0 ? (double) r.stats().tokens() / tokens : 1.0 / results.size();
-      params.add(r.parameters());
+      params.add(returnedArrays.get(w).parameters());
       if (averaged) {
-        moments.add(r.moments());
+        moments.add(returnedArrays.get(w).moments());
       }
       loss += share[w] * r.stats().loss();
       norm += r.gradNorm() / results.size();
@@ -135,7 +140,6 @@ public final class ParameterAveraging implements StepStrategy {
     if (averaged) {
       Tensors.average(moments, share, optimizer.state());
     }
-    weights.destroy();
     long t3 = System.nanoTime();
 
     TrainState end = results.get(0).end();
@@ -158,11 +162,19 @@ public final class ParameterAveraging implements StepStrategy {
             compute,
             (t2 - t1) / 1e9,
             (t3 - t2) / 1e9,
-            payload.bytes(),
+            weights.bytesOut(),
             returned);
     return new Advance(
         next,
         new StepMetrics(
             next.step(), k, loss, end.learningRate(), norm, tokens, (t3 - t0) / 1e9, stats));
+  }
+
+  @Override
+  public void close() {
+    if (exchange != null) {
+      exchange.close();
+      exchange = null;
+    }
   }
 }

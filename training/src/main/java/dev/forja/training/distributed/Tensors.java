@@ -1,6 +1,9 @@
 package dev.forja.training.distributed;
 
 import dev.forja.training.runtime.Parallel;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -14,8 +17,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Named arrays as raw little-endian bytes, what travels between the driver and the workers: the
- * bytes of each array are one {@code byte[]}, which Spark's serializers copy in bulk.
+ * Named arrays as raw native-order bytes, what travels between the driver and the workers: the
+ * bytes of each array are one {@code byte[]}, which Spark's serializers copy in bulk. {@link
+ * #write} and {@link #readInto}/{@link #read} stream the same content over a socket straight from
+ * and into ND4J's memory ({@link TcpExchange}).
  */
 public record Tensors(DataType dtype, List<String> names, List<long[]> shapes, List<byte[]> data)
     implements Serializable {
@@ -86,16 +91,148 @@ public record Tensors(DataType dtype, List<String> names, List<long[]> shapes, L
 
   /** {@code target}'s memory when it can take array {@code i}'s bytes as they are, else null. */
   private ByteBuffer direct(INDArray target, int i) {
-    if (target.dataType() != dtype
-        || target.isView()
-        || target.ordering() != 'c'
-        || target.offset() != 0
-        || target.length() * dtype.width() != data.get(i).length) {
+    return memory(target, dtype, data.get(i).length);
+  }
+
+  /** {@code a}'s memory when it is a whole row-major array of {@code type} and {@code bytes}. */
+  private static ByteBuffer memory(INDArray a, DataType type, long bytes) {
+    if (a.dataType() != type
+        || a.isView()
+        || a.ordering() != 'c'
+        || a.offset() != 0
+        || a.length() * type.width() != bytes) {
       return null;
     }
-    ByteBuffer nio = target.data().asNio().order(ByteOrder.nativeOrder());
-    nio.position(0).limit(data.get(i).length);
+    ByteBuffer nio = a.data().asNio().order(ByteOrder.nativeOrder());
+    nio.position(0).limit(Math.toIntExact(bytes));
     return nio;
+  }
+
+  /** Bytes of all arrays in {@code arrays}. */
+  public static long bytes(Map<String, INDArray> arrays) {
+    long n = 0;
+    for (INDArray a : arrays.values()) {
+      n += a.length() * a.dataType().width();
+    }
+    return n;
+  }
+
+  private static final int CHUNK = 1 << 20;
+
+  /**
+   * Streams {@code arrays}: their count, then per array its name, type, shape, byte count and bytes
+   * (native order), copied out of ND4J's memory a chunk at a time.
+   */
+  public static void write(Map<String, INDArray> arrays, DataOutputStream out) throws IOException {
+    out.writeInt(arrays.size());
+    byte[] chunk = new byte[CHUNK];
+    for (Map.Entry<String, INDArray> e : arrays.entrySet()) {
+      INDArray a = e.getValue();
+      long bytes = a.length() * a.dataType().width();
+      ByteBuffer src = memory(a, a.dataType(), bytes);
+      if (src == null) {
+        INDArray c = a.dup('c');
+        src = memory(c, c.dataType(), bytes);
+      }
+      out.writeUTF(e.getKey());
+      out.writeUTF(a.dataType().name());
+      long[] shape = a.shape();
+      out.writeInt(shape.length);
+      for (long d : shape) {
+        out.writeLong(d);
+      }
+      out.writeLong(bytes);
+      while (src.hasRemaining()) {
+        int n = Math.min(chunk.length, src.remaining());
+        src.get(chunk, 0, n);
+        out.write(chunk, 0, n);
+      }
+    }
+  }
+
+  /** One streamed array's header. */
+  private record Header(String name, DataType dtype, long[] shape, long bytes) {
+    static Header read(DataInputStream in) throws IOException {
+      String name = in.readUTF();
+      DataType dtype = DataType.valueOf(in.readUTF());
+      int rank = in.readInt();
+      if (rank < 0 || rank > 32) {
+        throw new IOException("array " + name + ": rank " + rank);
+      }
+      long[] shape = new long[rank];
+      for (int d = 0; d < rank; d++) {
+        shape[d] = in.readLong();
+      }
+      long bytes = in.readLong();
+      if (bytes < 0 || bytes > Integer.MAX_VALUE) {
+        throw new IOException("array " + name + ": " + bytes + " bytes");
+      }
+      return new Header(name, dtype, shape, bytes);
+    }
+  }
+
+  /**
+   * Reads what {@link #write} wrote into the same-named arrays of {@code into} (names, types and
+   * sizes must match), straight into their memory.
+   */
+  public static void readInto(DataInputStream in, Map<String, INDArray> into, String what)
+      throws IOException {
+    int count = in.readInt();
+    if (count != into.size()) {
+      throw new IllegalStateException(
+          what + ": expected " + into.size() + " arrays, received " + count);
+    }
+    byte[] chunk = new byte[CHUNK];
+    for (int i = 0; i < count; i++) {
+      Header h = Header.read(in);
+      INDArray target = into.get(h.name());
+      if (target == null) {
+        throw new IllegalStateException(what + ": unexpected array " + h.name());
+      }
+      ByteBuffer dst = memory(target, h.dtype(), h.bytes());
+      INDArray staging = null;
+      if (dst == null) {
+        if (target.length() != java.util.Arrays.stream(h.shape()).reduce(1, (x, y) -> x * y)) {
+          throw new IllegalStateException(
+              what + ": " + h.name() + " has shape " + java.util.Arrays.toString(h.shape()));
+        }
+        staging = Nd4j.create(h.dtype(), h.shape(), 'c');
+        dst = memory(staging, h.dtype(), h.bytes());
+      }
+      while (dst.hasRemaining()) {
+        int n = Math.min(chunk.length, dst.remaining());
+        in.readFully(chunk, 0, n);
+        dst.put(chunk, 0, n);
+      }
+      if (staging != null) {
+        target.assign(staging.reshape(target.shape()));
+      }
+    }
+  }
+
+  /** Reads what {@link #write} wrote as a new {@code Tensors}. */
+  public static Tensors read(DataInputStream in) throws IOException {
+    int count = in.readInt();
+    if (count < 0 || count > 1 << 20) {
+      throw new IOException(count + " arrays");
+    }
+    List<String> names = new ArrayList<>(count);
+    List<long[]> shapes = new ArrayList<>(count);
+    List<byte[]> data = new ArrayList<>(count);
+    DataType dtype = null;
+    for (int i = 0; i < count; i++) {
+      Header h = Header.read(in);
+      if (dtype != null && dtype != h.dtype()) {
+        throw new IOException("mixed data types: " + h.name() + " " + h.dtype());
+      }
+      dtype = h.dtype();
+      byte[] bytes = new byte[(int) h.bytes()];
+      in.readFully(bytes);
+      names.add(h.name());
+      shapes.add(h.shape());
+      data.add(bytes);
+    }
+    return new Tensors(dtype == null ? DataType.FLOAT : dtype, names, shapes, data);
   }
 
   public LinkedHashMap<String, INDArray> toArrays() {

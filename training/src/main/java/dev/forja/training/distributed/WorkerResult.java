@@ -10,14 +10,14 @@ import java.io.Serializable;
  * @param stats its loss, tokens, time, executor, device and attempt
  * @param end its state after the round (the data cursor is the same for every worker)
  * @param gradNorm its last step's gradient norm
- * @param parameters its parameters after the round
- * @param moments its optimizer moments when they are averaged, else null
+ * @param delivered its parameters and moments after the round, or how many bytes of them went to
+ *     the driver by the round's {@link Exchange}
  */
 public record WorkerResult(
-    RoundStats.Worker stats, TrainState end, double gradNorm, Tensors parameters, Tensors moments)
+    RoundStats.Worker stats, TrainState end, double gradNorm, Exchange.Delivered delivered)
     implements Serializable {
 
   public long bytes() {
-    return parameters.bytes() + (moments == null ? 0 : moments.bytes());
+    return delivered.bytes();
   }
 }

@@ -46,16 +46,15 @@ public final class WorkerRound {
     String executor = SparkEnv.get() == null ? "driver" : SparkEnv.get().executorId();
     int attempt = task == null ? 0 : task.attemptNumber();
     WorkerSpec spec = in.spec();
-    RoundInput.Payload start = in.weights().value();
     Slot slot = borrow(spec);
     try {
       Map<String, INDArray> params = slot.model().parameters();
-      start.parameters().assignTo(params, "round " + in.round() + " parameters");
       boolean averaged = spec.distributed().averageOptimizerState();
+      long fetchStart = System.nanoTime();
+      in.weights().fetch(worker, params, averaged ? slot.optimizer().state() : null);
+      long fetchNanos = System.nanoTime() - fetchStart;
       String ownKey = spec.runId() + "|" + worker;
-      if (averaged) {
-        start.moments().assignTo(slot.optimizer().state(), "round " + in.round() + " moments");
-      } else {
+      if (!averaged) {
         OwnMoments own = OWN_MOMENTS.get(ownKey);
         if (own != null && own.round() == in.round() - 1) {
           own.moments().assignTo(slot.optimizer().state(), "worker " + worker + " moments");
@@ -101,14 +100,17 @@ public final class WorkerRound {
           in.fault().maybeKill(in.round(), worker);
         }
       }
-      Tensors moments = Tensors.of(slot.optimizer().state());
       if (!averaged) {
-        OWN_MOMENTS.put(ownKey, new OwnMoments(in.round(), moments));
+        OWN_MOMENTS.put(ownKey, new OwnMoments(in.round(), Tensors.of(slot.optimizer().state())));
       }
+      long deliverStart = System.nanoTime();
+      Exchange.Delivered delivered =
+          in.weights().deliver(worker, attempt, params, averaged ? slot.optimizer().state() : null);
+      double transfer = (fetchNanos + System.nanoTime() - deliverStart) / 1e9;
       RoundStats.Worker stats =
           new RoundStats.Worker(
-              worker, lossSum / in.steps(), tokens, seconds, executor, device, attempt);
-      return new WorkerResult(stats, state, norm, Tensors.of(params), averaged ? moments : null);
+              worker, lossSum / in.steps(), tokens, seconds, executor, device, attempt, transfer);
+      return new WorkerResult(stats, state, norm, delivered);
     } finally {
       release(spec, slot);
     }

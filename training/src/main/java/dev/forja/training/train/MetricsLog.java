@@ -79,6 +79,7 @@ public final class MetricsLog implements TrainListener {
       o.put("tokens", w.tokens());
       o.put("tokens_per_s", w.tokensPerSecond());
       o.put("compute_seconds", w.seconds());
+      o.put("transfer_seconds", w.transferSeconds());
       o.put("executor", w.executor());
       o.put("device", w.device());
       o.put("attempt", w.attempt());

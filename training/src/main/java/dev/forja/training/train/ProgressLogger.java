@@ -94,11 +94,12 @@ public final class ProgressLogger implements TrainListener {
     sb.append(
         String.format(
             Locale.ROOT,
-            " broadcast %.2fs, compute %.2fs, stage %.2fs, aggregate %.2fs: overhead %.1f%% |"
-                + " %s out, %s back",
+            " publish %.2fs, compute %.2fs, stage %.2fs (transfers %.2fs), aggregate %.2fs:"
+                + " overhead %.1f%% | %s out, %s back",
             r.broadcastSeconds(),
             r.computeSeconds(),
             r.stageSeconds(),
+            r.transferSeconds(),
             r.aggregateSeconds(),
             r.totalSeconds() > 0 ? 100 * r.overheadSeconds() / r.totalSeconds() : 0,
             bytes(r.bytesBroadcast()),

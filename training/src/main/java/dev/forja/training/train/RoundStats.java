@@ -7,12 +7,14 @@ import java.util.List;
  *
  * @param round the round number (1-based)
  * @param workers per worker, in worker order
- * @param broadcastSeconds driver: serialising and broadcasting the parameters
+ * @param broadcastSeconds driver: offering the round's weights (copying them into a broadcast with
+ *     {@code distributed.transport=spark}; nearly nothing with {@code tcp}, which serves them from
+ *     the model's memory)
  * @param computeSeconds the slowest worker's local steps
  * @param stageSeconds the Spark stage, from submission to the last result (compute + fetching the
- *     broadcast + returning results + scheduling)
- * @param aggregateSeconds driver: deserialising and averaging the results
- * @param bytesBroadcast bytes of the broadcast (sent to every executor that runs a worker)
+ *     weights + returning results + scheduling)
+ * @param aggregateSeconds driver: collecting and averaging the results
+ * @param bytesBroadcast bytes of the round's starting weights (fetched by every worker)
  * @param bytesReturned bytes of all workers' results together
  */
 public record RoundStats(
@@ -35,6 +37,7 @@ public record RoundStats(
    * @param executor the Spark executor that ran it
    * @param device the accelerator Spark assigned it, or "cpu"
    * @param attempt Spark's attempt number (above 0 after a retry)
+   * @param transferSeconds its time fetching the round's weights and delivering its own
    */
   public record Worker(
       int worker,
@@ -43,11 +46,21 @@ public record RoundStats(
       double seconds,
       String executor,
       String device,
-      int attempt)
+      int attempt,
+      double transferSeconds)
       implements java.io.Serializable {
     public double tokensPerSecond() {
       return seconds > 0 ? tokens / seconds : 0;
     }
+  }
+
+  /** The slowest worker's time fetching and delivering weights (part of the stage). */
+  public double transferSeconds() {
+    double t = 0;
+    for (Worker w : workers) {
+      t = Math.max(t, w.transferSeconds());
+    }
+    return t;
   }
 
   /** The round's wall time besides the workers' compute: what averaging costs. */

@@ -118,6 +118,23 @@ class ParameterAveragingTest {
   }
 
   @Test
+  void bothTransportsGiveTheSameBits(@TempDir Path tmp) throws Exception {
+    TrainConfig tc = Fixtures.trainConfig(Map.of("train.steps", "4"));
+    DistributedConfig dc = DistributedConfig.LOCAL.withWorkers(2).withAveragingPeriod(2);
+    TrainingResult tcp = train(tmp.resolve("tcp").toUri(), tc, dc, local(), quiet());
+    TrainingResult spark =
+        train(
+            tmp.resolve("spark").toUri(),
+            tc,
+            dc.withTransport(DistributedConfig.Transport.SPARK),
+            local(),
+            quiet());
+    assertThat(spark.losses()).hasSize(2).isEqualTo(tcp.losses());
+    assertThat(TcpExchangeTest.bits(finalWeights(tmp.resolve("spark").toUri())))
+        .isEqualTo(TcpExchangeTest.bits(finalWeights(tmp.resolve("tcp").toUri())));
+  }
+
+  @Test
   void roundsReportEachWorkerAndWhereTheTimeWent(@TempDir Path tmp) throws Exception {
     TrainConfig tc =
         Fixtures.trainConfig(
@@ -162,6 +179,7 @@ class ParameterAveragingTest {
     assertThat(round.path("workers").get(1).path("worker").asInt()).isEqualTo(1);
     assertThat(round.path("workers").get(1).path("tokens").asLong()).isEqualTo(2 * 4 * 16);
     assertThat(round.path("workers").get(0).path("tokens_per_s").asDouble()).isPositive();
+    assertThat(round.path("workers").get(0).path("transfer_seconds").asDouble()).isPositive();
     assertThat(round.path("seconds").path("compute").asDouble()).isPositive();
     assertThat(round.path("seconds").path("stage").asDouble())
         .isGreaterThanOrEqualTo(round.path("seconds").path("compute").asDouble());
