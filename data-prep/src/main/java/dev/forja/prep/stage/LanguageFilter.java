@@ -7,7 +7,6 @@ import java.io.UncheckedIOException;
 import java.util.Map;
 import opennlp.tools.langdetect.LanguageDetectorModel;
 import opennlp.tools.ml.model.MaxentModel;
-import opennlp.tools.util.normalizer.EmojiCharSequenceNormalizer;
 import opennlp.tools.util.normalizer.NumberCharSequenceNormalizer;
 import opennlp.tools.util.normalizer.TwitterCharSequenceNormalizer;
 import opennlp.tools.util.normalizer.UrlCharSequenceNormalizer;
@@ -71,8 +70,8 @@ public final class LanguageFilter implements DocStage {
    *       rare in prose;
    *   <li>n-grams are packed into {@code long}s and looked up in an open-addressing table built
    *       once from the model, with no strings built per n-gram;
-   *   <li>an n-gram seen twice in a document is skipped by a stamp per model predicate, with no
-   *       hash set per document.
+   *   <li>an n-gram seen twice in a document is skipped by a small reusable set of the document's
+   *       predicates.
    * </ul>
    *
    * The test compares its probabilities with OpenNLP's {@code LanguageDetectorME} on texts that
@@ -80,26 +79,20 @@ public final class LanguageFilter implements DocStage {
    */
   public static java.util.function.Function<String, Guess> detector(int maxChars) {
     CompiledModel m = CompiledModel.get();
-    int[] stamps = new int[m.predicates];
     double[] sums = new double[m.outcomes.length];
-    int[] epoch = {0};
+    Seen seen = new Seen();
     return text -> {
       CharSequence cut = text.length() > maxChars ? text.subSequence(0, maxChars) : text;
       String s = lower(normalize(cut));
-      if (++epoch[0] == Integer.MAX_VALUE) {
-        java.util.Arrays.fill(stamps, 0);
-        epoch[0] = 1;
-      }
-      int e = epoch[0];
-      java.util.Arrays.fill(sums, 0);
       int len = s.length();
+      seen.reset(3 * len);
+      java.util.Arrays.fill(sums, 0);
       for (int i = 0; i < len; i++) {
         long key = 0;
         for (int n = 1; n <= 3 && i + n <= len; n++) {
           key = (key << 16) | s.charAt(i + n - 1);
           int p = m.find(key | ((long) n << 48));
-          if (p >= 0 && stamps[p] != e) {
-            stamps[p] = e;
+          if (p >= 0 && seen.add(p)) {
             m.add(p, sums);
           }
         }
@@ -120,6 +113,47 @@ public final class LanguageFilter implements DocStage {
   }
 
   /**
+   * The predicates one document has added: a small open-addressing set sized to the document (so it
+   * stays in the core's cache, unlike a stamp per model predicate), emptied between documents by a
+   * generation number held beside each entry.
+   */
+  private static final class Seen {
+    private long[] slots = new long[1024]; // generation << 32 | predicate
+    private int mask = slots.length - 1;
+    private long generation;
+
+    void reset(int atMost) {
+      int want = Integer.highestOneBit(Math.max(512, atMost) * 2 - 1) << 1;
+      if (want > slots.length) {
+        slots = new long[want];
+        mask = want - 1;
+        generation = 0;
+      }
+      if (++generation == Integer.MAX_VALUE) {
+        java.util.Arrays.fill(slots, 0);
+        generation = 1;
+      }
+    }
+
+    /** Adds {@code p}; false if this document already has it. */
+    boolean add(int p) {
+      long entry = generation << 32 | p;
+      int h = (p * 0x9E3779B9) >>> 16 & mask;
+      while (true) {
+        long e = slots[h];
+        if (e == entry) {
+          return false;
+        }
+        if (e >>> 32 != generation) {
+          slots[h] = entry;
+          return true;
+        }
+        h = (h + 1) & mask;
+      }
+    }
+  }
+
+  /**
    * OpenNLP's language-detector normalizers (emoji, URL and e-mail, Twitter, numbers, shrink), in
    * its factory's order, each one skipped when the text holds nothing it could change; {@code
    * trim()} always applies, as in OpenNLP.
@@ -127,7 +161,7 @@ public final class LanguageFilter implements DocStage {
   static String normalize(CharSequence text) {
     String s = text.toString();
     if (mayEmoji(s)) {
-      s = EmojiCharSequenceNormalizer.getInstance().normalize(s).toString();
+      s = emoji(s);
     }
     if (s.contains("http") || s.indexOf('@') >= 0) {
       s = UrlCharSequenceNormalizer.getInstance().normalize(s).toString();
@@ -146,9 +180,61 @@ public final class LanguageFilter implements DocStage {
    * more ASCII whitespace characters ({@code \\s{2,}}) become one space, then a code point repeated
    * three or more times ({@code (.)\\1{2,}}, case-insensitive for ASCII letters only, as {@code
    * CASE_INSENSITIVE} without {@code UNICODE_CASE} is; '.' never matches a line terminator) is kept
-   * twice, in the case of its first occurrence. The caller trims.
+   * twice, in the case of its first occurrence. The caller trims. A supplementary code point never
+   * forms a run: the JDK's case-insensitive back reference compares such a group against the wrong
+   * chars, so OpenNLP's regex leaves a run of three of them alone (and throws on some longer ones
+   * at the end of the text); in the pipeline the emoji normalizer has already replaced every
+   * supplementary code point up to U+10FC00.
    */
   static String shrink(String text) {
+    if (!mayShrink(text)) {
+      return text;
+    }
+    int n = text.length();
+    char[] a = new char[n];
+    text.getChars(0, n, a, 0);
+    for (char c : a) {
+      if (Character.isSurrogate(c)) {
+        return shrinkCodePoints(text);
+      }
+    }
+    // without surrogates a char is a code point: the same two passes over arrays
+    int m = 0;
+    for (int i = 0; i < n; ) {
+      if (isAsciiSpace(a[i]) && i + 1 < n && isAsciiSpace(a[i + 1])) {
+        int j = i + 2;
+        while (j < n && isAsciiSpace(a[j])) {
+          j++;
+        }
+        a[m++] = ' ';
+        i = j;
+      } else {
+        a[m++] = a[i++];
+      }
+    }
+    int k = 0;
+    for (int i = 0; i < m; ) {
+      char c = a[i];
+      int j = i + 1;
+      if (!isLineTerminator(c)) {
+        while (j < m && sameAsciiIgnoringCase(a[j], c)) {
+          j++;
+        }
+      }
+      if (j - i >= 3) {
+        a[k++] = c;
+        a[k++] = c;
+      } else {
+        while (i < j) {
+          a[k++] = a[i++];
+        }
+      }
+      i = j;
+    }
+    return new String(a, 0, k);
+  }
+
+  private static String shrinkCodePoints(String text) {
     StringBuilder spaced = new StringBuilder(text.length());
     for (int i = 0; i < text.length(); ) {
       int j = i;
@@ -169,7 +255,7 @@ public final class LanguageFilter implements DocStage {
       int w = Character.charCount(cp);
       int run = 1;
       int j = i + w;
-      if (!isLineTerminator(cp)) {
+      if (!isLineTerminator(cp) && w == 1) {
         while (j < s.length() && sameAsciiIgnoringCase(s.codePointAt(j), cp)) {
           j += Character.charCount(s.codePointAt(j));
           run++;
@@ -198,8 +284,87 @@ public final class LanguageFilter implements DocStage {
     return c >= 'A' && c <= 'Z' ? c + 32 : c;
   }
 
+  /**
+   * Whether {@link #shrink} can change {@code text}: two ASCII whitespace characters in a row,
+   * three chars in a row equal up to ASCII case, or a surrogate (whose code points the char scan
+   * does not see). Collapsing whitespace never puts other characters side by side, so runs of three
+   * are runs of the original text.
+   */
+  private static boolean mayShrink(String text) {
+    int n = text.length();
+    for (int i = 0; i < n; i++) {
+      char c = text.charAt(i);
+      if (Character.isSurrogate(c)) {
+        return true;
+      }
+      if (i + 1 < n) {
+        char d = text.charAt(i + 1);
+        if (isAsciiSpace(c) && isAsciiSpace(d)) {
+          return true;
+        }
+        if (i + 2 < n
+            && sameAsciiIgnoringCase(c, d)
+            && sameAsciiIgnoringCase(c, text.charAt(i + 2))) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /**
+   * OpenNLP's {@code EmojiCharSequenceNormalizer} without its regular expression: its class {@code
+   * [\uD83C-\uDBFF\uDC00-\uDFFF]} holds the code points U+D83C to U+10FC00 (the middle escapes form
+   * one surrogate pair), '-' and U+DFFF; each maximal run of them becomes one space. Code points
+   * are read as the regex reads them (a valid pair is one, a lone surrogate is itself).
+   */
+  static String emoji(String s) {
+    StringBuilder out = new StringBuilder(s.length());
+    int n = s.length();
+    int i = 0;
+    while (i < n) {
+      int cp = s.codePointAt(i);
+      if (emojiClass(cp)) {
+        int j = i + Character.charCount(cp);
+        while (j < n && emojiClass(s.codePointAt(j))) {
+          j += Character.charCount(s.codePointAt(j));
+        }
+        out.append(' ');
+        i = j;
+      } else {
+        out.appendCodePoint(cp);
+        i += Character.charCount(cp);
+      }
+    }
+    return out.toString();
+  }
+
+  private static boolean emojiClass(int cp) {
+    return cp == '-' || (cp >= 0xD83C && cp <= 0x10FC00);
+  }
+
   /** Lower case code point by code point, as OpenNLP's {@code NGramCharModel} does. */
   static String lower(String s) {
+    int n = s.length();
+    char[] out = new char[n];
+    for (int i = 0; i < n; i++) {
+      char c = s.charAt(i);
+      if (c < 128) {
+        out[i] = c >= 'A' && c <= 'Z' ? (char) (c + 32) : c;
+      } else if (Character.isSurrogate(c)) {
+        return lowerCodePoints(s);
+      } else {
+        int lower = Character.toLowerCase((int) c);
+        if (lower > Character.MAX_VALUE) {
+          return lowerCodePoints(s);
+        }
+        out[i] = (char) lower;
+      }
+    }
+    return new String(out);
+  }
+
+  private static String lowerCodePoints(String s) {
     StringBuilder sb = new StringBuilder(s.length());
     for (int i = 0; i < s.length(); ) {
       int cp = s.codePointAt(i);
@@ -296,11 +461,13 @@ public final class LanguageFilter implements DocStage {
 
     final String[] outcomes;
     final int predicates;
-    private final long[] keys;
-    private final int[] slots;
+    // open addressing, key and predicate side by side (one cache line per probe); key 0: empty
+    private final long[] table;
     private final int mask;
-    private final int[][] outcomeIds;
-    private final double[][] params;
+    // sparse predicates' outcomes and parameters, flat: predicate p's are [start[p], start[p + 1])
+    private final int[] start;
+    private final int[] outcomeIds;
+    private final double[] params;
 
     /** Predicates with many outcomes (the common n-grams) as rows over all outcomes: no gather. */
     private final int[] denseRow;
@@ -343,38 +510,58 @@ public final class LanguageFilter implements DocStage {
       }
       predicates = ctx.size();
       int cap = Integer.highestOneBit(Math.max(16, predicates * 2 - 1)) << 1;
-      keys = new long[cap];
-      slots = new int[cap];
+      table = new long[2 * cap];
       mask = cap - 1;
-      java.util.Arrays.fill(slots, -1);
-      outcomeIds = new int[predicates][];
-      params = new double[predicates][];
       denseRow = new int[predicates];
+      start = new int[predicates + 1];
       int rows = 0;
+      int entries = 0;
       for (var c : ctx) {
-        rows += c.getOutcomes().length >= DENSE_OUTCOMES ? 1 : 0;
+        if (c.getOutcomes().length >= DENSE_OUTCOMES) {
+          rows++;
+        } else {
+          entries += c.getOutcomes().length;
+        }
       }
       dense = new double[rows * outcomes.length];
+      outcomeIds = new int[entries];
+      params = new double[entries];
+      // dense rows in order of n-gram length: the short, frequent n-grams share cache lines
+      Integer[] order = new Integer[predicates];
+      for (int p = 0; p < predicates; p++) {
+        order[p] = p;
+      }
+      java.util.Arrays.sort(order, java.util.Comparator.comparingLong(p -> packed.get(p)[0]));
       rows = 0;
+      for (int p : order) {
+        denseRow[p] = -1;
+        if (ctx.get(p).getOutcomes().length >= DENSE_OUTCOMES) {
+          denseRow[p] = rows++ * outcomes.length;
+        }
+      }
+      entries = 0;
       for (int p = 0; p < predicates; p++) {
         long key = packed.get(p)[0];
         int h = slot(key);
-        while (slots[h] >= 0) {
+        while (table[2 * h] != 0) {
           h = (h + 1) & mask;
         }
-        keys[h] = key;
-        slots[h] = p;
-        outcomeIds[p] = ctx.get(p).getOutcomes();
-        params[p] = ctx.get(p).getParameters();
-        denseRow[p] = -1;
-        if (outcomeIds[p].length >= DENSE_OUTCOMES) {
-          denseRow[p] = rows * outcomes.length;
-          for (int i = 0; i < outcomeIds[p].length; i++) {
-            dense[denseRow[p] + outcomeIds[p][i]] = params[p][i];
+        table[2 * h] = key;
+        table[2 * h + 1] = p;
+        int[] ids = ctx.get(p).getOutcomes();
+        double[] ps = ctx.get(p).getParameters();
+        start[p] = entries;
+        if (denseRow[p] >= 0) {
+          for (int i = 0; i < ids.length; i++) {
+            dense[denseRow[p] + ids[i]] = ps[i];
           }
-          rows++;
+        } else {
+          System.arraycopy(ids, 0, outcomeIds, entries, ids.length);
+          System.arraycopy(ps, 0, params, entries, ids.length);
+          entries += ids.length;
         }
       }
+      start[predicates] = entries;
     }
 
     private static final int DENSE_OUTCOMES = 70;
@@ -388,12 +575,12 @@ public final class LanguageFilter implements DocStage {
     int find(long key) {
       int h = slot(key);
       while (true) {
-        int p = slots[h];
-        if (p < 0) {
-          return -1;
+        long k = table[2 * h];
+        if (k == key) {
+          return (int) table[2 * h + 1];
         }
-        if (keys[h] == key) {
-          return p;
+        if (k == 0) {
+          return -1;
         }
         h = (h + 1) & mask;
       }
@@ -408,10 +595,8 @@ public final class LanguageFilter implements DocStage {
         }
         return;
       }
-      int[] ids = outcomeIds[p];
-      double[] ps = params[p];
-      for (int i = 0; i < ids.length; i++) {
-        sums[ids[i]] += ps[i];
+      for (int i = start[p], end = start[p + 1]; i < end; i++) {
+        sums[outcomeIds[i]] += params[i];
       }
     }
   }

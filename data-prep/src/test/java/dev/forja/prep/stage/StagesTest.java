@@ -118,6 +118,91 @@ class StagesTest {
   }
 
   @Test
+  void handWrittenNormalizersEqualOpenNlpsOnRandomTrickyTexts() {
+    var emoji = opennlp.tools.util.normalizer.EmojiCharSequenceNormalizer.getInstance();
+    var shrink = opennlp.tools.util.normalizer.ShrinkCharSequenceNormalizer.getInstance();
+    var me = new opennlp.tools.langdetect.LanguageDetectorME(LanguageFilter.model());
+    var fast = LanguageFilter.detector(100_000);
+    String[] atoms = {
+      "a",
+      "A",
+      "b",
+      "e",
+      "é",
+      "É",
+      "İ",
+      "Σ",
+      "ς",
+      "ß",
+      "-",
+      "--",
+      " ",
+      "  ",
+      "\t",
+      "\n",
+      "\r\n",
+      "\u0085",
+      "\u2028",
+      "\u00a0",
+      "aaa",
+      "AaA",
+      "ééé",
+      "!!!",
+      "x-ray",
+      "\uD83D\uDE00",
+      "\uD83C\uDDEA",
+      "\uD83D",
+      "\uDE00",
+      "\uDFFF",
+      "\uD83B",
+      "\uE000",
+      "\uFFFF",
+      "\uDBFF\uDC00",
+      "\uDBFF\uDC01",
+      "\uD801\uDC00",
+      "7",
+      "word ",
+      "palavra ",
+      "Ωmega"
+    };
+    java.util.Random r = new java.util.Random(11);
+    int openNlpFailed = 0;
+    for (int n = 0; n < 20_000; n++) {
+      StringBuilder sb = new StringBuilder();
+      for (int k = r.nextInt(14); k >= 0; k--) {
+        sb.append(atoms[r.nextInt(atoms.length)]);
+      }
+      String t = sb.toString();
+      assertThat(LanguageFilter.emoji(t)).as(t).isEqualTo(emoji.normalize(t).toString());
+      if (n % 2 == 0) {
+        t = emoji.normalize(t).toString(); // as in the pipeline, for half of them
+      }
+      String shrunk;
+      try {
+        shrunk = shrink.normalize(t).toString();
+      } catch (StringIndexOutOfBoundsException e) {
+        // the JDK's case-insensitive back reference fails on some supplementary characters
+        // (e.g. "b\uD801\uDC00\uD801\uDC00"), so OpenNLP's own detector throws on them;
+        // Forja's does not
+        openNlpFailed++;
+        assertThat(fast.apply(t).lang()).isNotNull();
+        continue;
+      }
+      assertThat(LanguageFilter.shrink(t).trim()).as(t).isEqualTo(shrunk);
+      StringBuilder lower = new StringBuilder();
+      t.codePoints().forEach(cp -> lower.appendCodePoint(Character.toLowerCase(cp)));
+      assertThat(LanguageFilter.lower(t)).as(t).isEqualTo(lower.toString());
+      if (n % 50 == 0) {
+        var expected = me.predictLanguages(t)[0];
+        var got = fast.apply(t);
+        assertThat(got.lang()).as(t).isEqualTo(LanguageFilter.iso1(expected.getLang()));
+        assertThat(got.confidence()).as(t).isCloseTo(expected.getConfidence(), within(1e-9));
+      }
+    }
+    assertThat(openNlpFailed).isLessThan(1_000);
+  }
+
+  @Test
   void boilerplateLinesAreFoundOnlyWhereTheirLiteralTextIs() {
     assertThat(
             Cleaner.literalPrefixes(List.of("\\bcookies?\\b", "terms of (use|service)|click here")))
