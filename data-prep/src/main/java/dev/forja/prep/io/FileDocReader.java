@@ -1,5 +1,7 @@
 package dev.forja.prep.io;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.forja.prep.Doc;
@@ -284,58 +286,74 @@ public final class FileDocReader implements Iterator<Doc> {
   private void jsonLine() {
     String line = utf8.decode(lines.line, 0, lines.length);
     int repairs = utf8.lastRepairs;
-    JsonNode node;
-    try {
-      node = JSON.readTree(line);
+    // streamed, not read into a tree: the text and id are taken as they go by, other fields become
+    // metadata (strings as they are, anything else as its JSON); a duplicated field keeps its last
+    // value, as a tree would
+    String text = null;
+    JsonNode badText = null;
+    String id = null;
+    Map<String, String> meta = new java.util.HashMap<>();
+    try (JsonParser p = JSON.getFactory().createParser(line)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        pending.add(
+            Doc.quarantined(
+                file.uri(), lines.offset, "malformed-json", "not a JSON object", sample(line)));
+        return;
+      }
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        JsonToken t = p.nextToken();
+        String value = null;
+        JsonNode tree = null;
+        if (t == JsonToken.VALUE_STRING) {
+          value = p.getText();
+        } else {
+          tree = p.readValueAsTree();
+        }
+        if (name.equals(params.textField())) {
+          text = value;
+          badText = tree;
+        } else {
+          String v = value != null ? value : tree.toString();
+          if (name.equals(params.idField())) {
+            id = value != null ? value : tree.isValueNode() ? tree.asText() : null;
+          } else {
+            meta.put(name, v);
+          }
+        }
+      }
+      if (p.currentToken() != JsonToken.END_OBJECT) {
+        throw new com.fasterxml.jackson.core.JsonParseException(p, "unexpected end of input");
+      }
     } catch (IOException e) {
       pending.add(
           Doc.quarantined(
               file.uri(), lines.offset, "malformed-json", firstLine(e.getMessage()), sample(line)));
       return;
     }
-    if (node == null || !node.isObject()) {
-      pending.add(
-          Doc.quarantined(
-              file.uri(), lines.offset, "malformed-json", "not a JSON object", sample(line)));
-      return;
-    }
-    JsonNode text = node.get(params.textField());
-    if (text == null || !text.isTextual()) {
+    if (text == null) {
       pending.add(
           Doc.quarantined(
               file.uri(),
               lines.offset,
               "missing-text",
-              text == null
+              badText == null
                   ? "no field '" + params.textField() + "' (set prep.reader.text-field)"
-                  : "field '" + params.textField() + "' is " + text.getNodeType() + ", not text",
+                  : "field '" + params.textField() + "' is " + badText.getNodeType() + ", not text",
               sample(line)));
       return;
     }
     Doc d = new Doc();
-    JsonNode id = node.get(params.idField());
-    d.setId(
-        id != null && id.isValueNode() && !id.asText().isEmpty()
-            ? id.asText()
-            : file.uri() + "#" + lines.offset);
+    d.setId(id != null && !id.isEmpty() ? id : file.uri() + "#" + lines.offset);
     d.setSource(file.uri());
     d.setPosition(lines.offset);
     d.setFormat("jsonl");
-    d.setText(text.asText());
+    d.setText(text);
     d.setRawBytes(lines.length + 1L);
     if (repairs > 0) {
       d.signal("read.utf8-repairs", repairs);
     }
-    Map<String, String> meta = d.getMeta();
-    node.fields()
-        .forEachRemaining(
-            f -> {
-              if (!f.getKey().equals(params.textField()) && !f.getKey().equals(params.idField())) {
-                meta.put(
-                    f.getKey(),
-                    f.getValue().isTextual() ? f.getValue().asText() : f.getValue().toString());
-              }
-            });
+    d.getMeta().putAll(meta);
     records++;
     pending.add(d);
   }

@@ -84,6 +84,27 @@ class FileDocReaderTest {
   }
 
   @Test
+  void jsonlMetadataKeepsNonStringValuesAsJsonAndTheLastOfARepeatedField() throws Exception {
+    Path f =
+        write(
+            "m.jsonl",
+            utf8(
+                "{\"text\": 1, \"n\": 1.5, \"o\": {\"a\": [1, \"x\"]}, \"b\": true,"
+                    + " \"z\": null, \"id\": 7, \"s\": \"first\", \"s\": \"last\","
+                    + " \"text\": \"body\"}\n"));
+    List<Doc> docs = read(f, params());
+    assertThat(docs).hasSize(1);
+    Doc d = docs.get(0);
+    assertThat(d.kept()).isTrue();
+    assertThat(d.getText()).isEqualTo("body");
+    assertThat(d.getId()).isEqualTo("7");
+    assertThat(d.getMeta())
+        .containsExactlyInAnyOrderEntriesOf(
+            java.util.Map.of(
+                "n", "1.5", "o", "{\"a\":[1,\"x\"]}", "b", "true", "z", "null", "s", "last"));
+  }
+
+  @Test
   void invalidUtf8IsRepairedAndCounted() throws Exception {
     byte[] bad = {'c', 'a', 'f', (byte) 0xC3, ' ', 'o', 'k', (byte) 0xFF, '\n'};
     List<Doc> docs = read(write("bad.txt", bad), params("prep.reader.text-mode=line"));
