@@ -291,18 +291,7 @@ public final class PrepJob {
       writeDedupState(cfg.dedup(), docs, opts.output());
       writeMinHashDescription(storage, cfg.dedup(), opts.output());
     }
-    List<Row> examples =
-        all.filter(functions.col("status").notEqual(Doc.KEPT))
-            .withColumn(
-                "n",
-                functions
-                    .row_number()
-                    .over(
-                        org.apache.spark.sql.expressions.Window.partitionBy("status", "reason")
-                            .orderBy("id")))
-            .filter(functions.col("n").leq(cfg.output().examplesPerReason()))
-            .select("status", "reason", "id", "value", "detail", "text")
-            .collectAsList();
+    List<Row> examples = examples(all, cfg.output().examplesPerReason());
     phases.put("write", (System.nanoTime() - mark) / 1e9);
     double seconds = (System.nanoTime() - start) / 1e9;
     Result result =
@@ -339,6 +328,57 @@ public final class PrepJob {
     }
     docs.unpersist();
     return result;
+  }
+
+  /**
+   * The first {@code perReason} documents by id of each status and reason that was not kept, as
+   * rows (status, reason, id, value, detail, text) sorted by them: the ids are ranked without the
+   * text (a sort of small rows), then only the chosen documents are fetched, by a broadcast join.
+   */
+  static List<Row> examples(Dataset<Row> all, int perReason) {
+    Dataset<Row> notKept = all.filter(functions.col("status").notEqual(Doc.KEPT));
+    Dataset<Row> chosen =
+        notKept
+            .select("status", "reason", "id")
+            .withColumn(
+                "n",
+                functions
+                    .row_number()
+                    .over(
+                        org.apache.spark.sql.expressions.Window.partitionBy("status", "reason")
+                            .orderBy("id")))
+            .filter(functions.col("n").leq(perReason))
+            .select(
+                functions.col("status").as("c_status"),
+                functions.col("reason").as("c_reason"),
+                functions.col("id").as("c_id"));
+    List<Row> rows =
+        new ArrayList<>(
+            notKept
+                .join(
+                    functions.broadcast(chosen),
+                    notKept
+                        .col("id")
+                        .equalTo(chosen.col("c_id"))
+                        .and(notKept.col("status").equalTo(chosen.col("c_status")))
+                        .and(notKept.col("reason").eqNullSafe(chosen.col("c_reason"))),
+                    "left_semi")
+                .select("status", "reason", "id", "value", "detail", "text")
+                .collectAsList());
+    java.util.Comparator<String> order = java.util.Comparator.nullsFirst(String::compareTo);
+    rows.sort(
+        java.util.Comparator.comparing((Row r) -> r.getString(0), order)
+            .thenComparing(r -> r.getString(1), order)
+            .thenComparing(r -> r.getString(2), order));
+    // a repeated id could bring more than its share: keep perReason of each
+    List<Row> out = new ArrayList<>();
+    Map<String, Integer> taken = new java.util.HashMap<>();
+    for (Row r : rows) {
+      if (taken.merge(r.getString(0) + "\u0000" + r.getString(1), 1, Integer::sum) <= perReason) {
+        out.add(r);
+      }
+    }
+    return out;
   }
 
   /**
