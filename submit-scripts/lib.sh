@@ -23,6 +23,29 @@ forja_require_build() {
   # ND4J threads spin-wait by default: 20-37x slower on shared hosts.
   export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
   export SPARK_SCALA_VERSION=${SPARK_SCALA_VERSION:-2.13}
+  forja_blas_core
+}
+
+# OpenBLAS picks its kernels (its "core") from the CPU when it loads, and ND4J's OpenBLAS 0.3.19
+# predates AMD's Zen 5: it falls back to generic SSE kernels there (56 GFLOP/s of sgemm on 2 threads
+# where the AVX2 kernels reach 188 and the AVX-512 ones 367), and takes Zen 4 for an AVX2 Zen. With
+# OPENBLAS_CORETYPE unset, an AMD CPU with the AVX-512 subsets of OpenBLAS's SkylakeX kernels gets
+# those, and a Zen 5 without them the Haswell ones (dev.forja.training.runtime.BlasKernels decides
+# the same and tells JVMs this script did not start, such as Spark executors, what to set).
+forja_blas_core() {
+  [ -z "${OPENBLAS_CORETYPE:-}" ] || return 0
+  [ -r /proc/cpuinfo ] || return 0
+  local vendor family flags f
+  vendor=$(awk -F': *' '/^vendor_id/ {print $2; exit}' /proc/cpuinfo)
+  family=$(awk -F': *' '/^cpu family/ {print $2; exit}' /proc/cpuinfo)
+  flags=" $(awk -F': *' '/^flags/ {print $2; exit}' /proc/cpuinfo) "
+  [ "$vendor" = AuthenticAMD ] || return 0
+  forja_cpu_has() { for f in "$@"; do case "$flags" in *" $f "*) ;; *) return 1 ;; esac; done; }
+  if forja_cpu_has avx512f avx512cd avx512bw avx512dq avx512vl; then
+    export OPENBLAS_CORETYPE=SkylakeX
+  elif [[ "$family" =~ ^[0-9]+$ ]] && [ "$family" -ge 26 ] && forja_cpu_has avx2 fma; then
+    export OPENBLAS_CORETYPE=Haswell
+  fi
 }
 
 # ND4J's native-memory caps (-Dorg.bytedeco.javacpp.maxbytes / maxphysicalbytes): FORJA_NATIVE_MEMORY

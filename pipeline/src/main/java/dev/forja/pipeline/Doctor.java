@@ -3,6 +3,7 @@ package dev.forja.pipeline;
 import dev.forja.config.BuildInfo;
 import dev.forja.storage.Storage;
 import dev.forja.storage.StorageException;
+import dev.forja.training.runtime.BlasKernels;
 import dev.forja.training.runtime.Nd4jInfo;
 import java.io.IOException;
 import java.io.InputStream;
@@ -65,6 +66,8 @@ public final class Doctor {
           "OMP_WAIT_POLICY is not PASSIVE: ND4J threads spin and run 20-37x slower on shared"
               + " hosts. Export OMP_WAIT_POLICY=PASSIVE before starting the JVM.");
     }
+    threads.put("OpenBLAS kernels", BlasKernels.describe());
+    BlasKernels.advice().ifPresent(warnings::add);
     String maxBytes = System.getProperty("org.bytedeco.javacpp.maxbytes");
     String maxPhysical = System.getProperty("org.bytedeco.javacpp.maxphysicalbytes");
     threads.put("javacpp.maxbytes", maxBytes == null ? "(unset)" : maxBytes);

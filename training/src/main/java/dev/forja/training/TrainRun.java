@@ -13,6 +13,7 @@ import dev.forja.training.distributed.ParameterAveraging;
 import dev.forja.training.distributed.WorkerSpec;
 import dev.forja.training.model.GptModel;
 import dev.forja.training.model.ModelConfig;
+import dev.forja.training.runtime.BlasKernels;
 import dev.forja.training.runtime.MemoryPlan;
 import dev.forja.training.runtime.PeakFlops;
 import dev.forja.training.train.Batches;
@@ -101,6 +102,7 @@ public final class TrainRun {
       Storage storage, Request req, PrintStream out, Supplier<JavaSparkContext> spark)
       throws IOException {
     storage.requireUsable(req.runDir());
+    BlasKernels.advice().ifPresent(a -> out.println("note: " + a));
     TrainConfig tc = req.train();
     try (TokenShards shards = TokenShards.open(storage, req.data(), TokenShards.Verify.SIZES);
         CheckpointStore store = new CheckpointStore(storage, req.runDir(), out)) {

@@ -11,6 +11,7 @@ import dev.forja.training.TrainRun;
 import dev.forja.training.checkpoint.CheckpointStore;
 import dev.forja.training.model.GptModel;
 import dev.forja.training.model.ModelConfig;
+import dev.forja.training.runtime.BlasKernels;
 import dev.forja.training.runtime.PeakFlops;
 import dev.forja.training.train.StepMetrics;
 import dev.forja.training.train.TrainConfig;
@@ -89,7 +90,8 @@ public final class TrainBenchmark {
     out.printf(
         Locale.ROOT,
         "config: layers %d, d-model %d, heads %d, context %d, vocab %d, batch %d x %d; %,d"
-            + " parameters; %.1f MFLOP per token; engine %s; sgemm peak here %.1f GFLOP/s%n",
+            + " parameters; %.1f MFLOP per token; engine %s; sgemm peak here %.1f GFLOP/s;"
+            + " OpenBLAS kernels %s%n",
         mc.layers(),
         mc.dModel(),
         mc.heads(),
@@ -100,7 +102,9 @@ public final class TrainBenchmark {
         mc.parameters(),
         mc.flopsPerToken(t) / 1e6,
         GptModel.resolve(tc.engineChoice(), mc, DataType.FLOAT).name().toLowerCase(Locale.ROOT),
-        peak / 1e9);
+        peak / 1e9,
+        BlasKernels.describe());
+    BlasKernels.advice().ifPresent(a -> out.println("note: " + a));
     out.flush();
     List<Double> times = new ArrayList<>();
     TrainListener timer =

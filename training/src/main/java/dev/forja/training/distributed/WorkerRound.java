@@ -5,6 +5,7 @@ import dev.forja.shard.ShardFormat;
 import dev.forja.shard.TokenShards;
 import dev.forja.storage.Storage;
 import dev.forja.training.model.GptModel;
+import dev.forja.training.runtime.BlasKernels;
 import dev.forja.training.train.Batches;
 import dev.forja.training.train.LocalSteps;
 import dev.forja.training.train.Optimizer;
@@ -16,6 +17,7 @@ import java.io.UncheckedIOException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -35,6 +37,7 @@ public final class WorkerRound {
   private record OwnMoments(long round, Tensors moments) {}
 
   private static final Map<String, ConcurrentLinkedDeque<Slot>> POOL = new ConcurrentHashMap<>();
+  private static final AtomicBoolean BLAS_ADVISED = new AtomicBoolean();
   private static final Map<String, OwnMoments> OWN_MOMENTS = new ConcurrentHashMap<>();
 
   private WorkerRound() {}
@@ -123,6 +126,9 @@ public final class WorkerRound {
     Slot s = POOL.computeIfAbsent(key, k -> new ConcurrentLinkedDeque<>()).pollFirst();
     if (s != null) {
       return s;
+    }
+    if (!BLAS_ADVISED.getAndSet(true)) { // once per executor JVM, in its stderr log
+      BlasKernels.advice().ifPresent(a -> System.err.println("forja: " + a));
     }
     try {
       TokenShards shards =
