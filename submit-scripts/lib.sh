@@ -34,11 +34,11 @@ forja_require_build() {
 # the same and tells JVMs this script did not start, such as Spark executors, what to set).
 forja_blas_core() {
   [ -z "${OPENBLAS_CORETYPE:-}" ] || return 0
-  [ -r /proc/cpuinfo ] || return 0
-  local vendor family flags f
-  vendor=$(awk -F': *' '/^vendor_id/ {print $2; exit}' /proc/cpuinfo)
-  family=$(awk -F': *' '/^cpu family/ {print $2; exit}' /proc/cpuinfo)
-  flags=" $(awk -F': *' '/^flags/ {print $2; exit}' /proc/cpuinfo) "
+  local cpuinfo=${FORJA_CPUINFO:-/proc/cpuinfo} vendor family flags f  # FORJA_CPUINFO: for tests
+  [ -r "$cpuinfo" ] || return 0
+  vendor=$(awk -F'\t*: *' '/^vendor_id/ {print $2; exit}' "$cpuinfo")
+  family=$(awk -F'\t*: *' '/^cpu family/ {print $2; exit}' "$cpuinfo")
+  flags=" $(awk -F'\t*: *' '/^flags/ {print $2; exit}' "$cpuinfo") "
   [ "$vendor" = AuthenticAMD ] || return 0
   forja_cpu_has() { for f in "$@"; do case "$flags" in *" $f "*) ;; *) return 1 ;; esac; done; }
   if forja_cpu_has avx512f avx512cd avx512bw avx512dq avx512vl; then

@@ -2,8 +2,14 @@ package dev.forja.training.runtime;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class BlasKernelsTest {
   private static final String AVX2 =
@@ -50,5 +56,39 @@ class BlasKernelsTest {
         .hasValue("Haswell");
     assertThat(BlasKernels.choice(cpuinfo("AuthenticAMD", "26", "sse sse2 sse4_2"))).isEmpty();
     assertThat(BlasKernels.choice(cpuinfo("AuthenticAMD", "x", AVX2))).isEmpty();
+  }
+
+  /** submit-scripts/lib.sh sets OPENBLAS_CORETYPE before the JVM starts: it must choose alike. */
+  @Test
+  void theLaunchScriptsChooseTheSameCore(@TempDir Path tmp) throws Exception {
+    Path lib = Path.of("..", "submit-scripts", "lib.sh").toAbsolutePath().normalize();
+    assertThat(lib).exists();
+    List<String> cpus =
+        List.of(
+            cpuinfo("AuthenticAMD", "26", AVX512),
+            cpuinfo("AuthenticAMD", "25", AVX512),
+            cpuinfo("AuthenticAMD", "26", AVX2 + " avx512f"),
+            cpuinfo("AuthenticAMD", "26", "sse sse2"),
+            cpuinfo("AuthenticAMD", "25", AVX2),
+            cpuinfo("GenuineIntel", "6", AVX512));
+    for (int i = 0; i < cpus.size(); i++) {
+      Path info = tmp.resolve("cpuinfo-" + i);
+      Files.writeString(info, cpus.get(i));
+      ProcessBuilder pb =
+          new ProcessBuilder(
+              "bash",
+              "-c",
+              "source \"$1\"; forja_blas_core; printf %s \"${OPENBLAS_CORETYPE:-}\"",
+              "test",
+              lib.toString());
+      pb.environment().remove("OPENBLAS_CORETYPE");
+      pb.environment().put("FORJA_CPUINFO", info.toString());
+      pb.redirectErrorStream(true);
+      Process p = pb.start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(p.waitFor()).as(out).isZero();
+      Optional<String> java = BlasKernels.choice(cpus.get(i));
+      assertThat(out).as("cpu %d", i).isEqualTo(java.orElse(""));
+    }
   }
 }
