@@ -70,8 +70,8 @@ public final class LanguageFilter implements DocStage {
    *       rare in prose;
    *   <li>n-grams are packed into {@code long}s and looked up in an open-addressing table built
    *       once from the model, with no strings built per n-gram;
-   *   <li>an n-gram seen twice in a document is skipped by a small reusable set of the document's
-   *       predicates.
+   *   <li>an n-gram seen twice in a document is skipped by a reusable set of the document's
+   *       predicates ({@link Spans.Counter}).
    * </ul>
    *
    * The test compares its probabilities with OpenNLP's {@code LanguageDetectorME} on texts that
@@ -80,7 +80,7 @@ public final class LanguageFilter implements DocStage {
   public static java.util.function.Function<String, Guess> detector(int maxChars) {
     CompiledModel m = CompiledModel.get();
     double[] sums = new double[m.outcomes.length];
-    Seen seen = new Seen();
+    Spans.Counter seen = new Spans.Counter(); // the predicates this document has added
     return text -> {
       CharSequence cut = text.length() > maxChars ? text.subSequence(0, maxChars) : text;
       String s = lower(normalize(cut));
@@ -110,47 +110,6 @@ public final class LanguageFilter implements DocStage {
       }
       return new Guess(iso1(m.outcomes[best]), sums[best] / normal);
     };
-  }
-
-  /**
-   * The predicates one document has added: a small open-addressing set sized to the document (so it
-   * stays in the core's cache, unlike a stamp per model predicate), emptied between documents by a
-   * generation number held beside each entry.
-   */
-  private static final class Seen {
-    private long[] slots = new long[1024]; // generation << 32 | predicate
-    private int mask = slots.length - 1;
-    private long generation;
-
-    void reset(int atMost) {
-      int want = Integer.highestOneBit(Math.max(512, atMost) * 2 - 1) << 1;
-      if (want > slots.length) {
-        slots = new long[want];
-        mask = want - 1;
-        generation = 0;
-      }
-      if (++generation == Integer.MAX_VALUE) {
-        java.util.Arrays.fill(slots, 0);
-        generation = 1;
-      }
-    }
-
-    /** Adds {@code p}; false if this document already has it. */
-    boolean add(int p) {
-      long entry = generation << 32 | p;
-      int h = (p * 0x9E3779B9) >>> 16 & mask;
-      while (true) {
-        long e = slots[h];
-        if (e == entry) {
-          return false;
-        }
-        if (e >>> 32 != generation) {
-          slots[h] = entry;
-          return true;
-        }
-        h = (h + 1) & mask;
-      }
-    }
   }
 
   /**
