@@ -8,6 +8,7 @@ import dev.forja.prep.dedup.MinHasher;
 import dev.forja.prep.io.FileDocReader;
 import dev.forja.prep.io.InputFile;
 import dev.forja.prep.io.InputLister;
+import dev.forja.prep.report.Accounting;
 import dev.forja.prep.report.PrepReport;
 import dev.forja.prep.stage.Cleaner;
 import dev.forja.prep.stage.Decontaminator;
@@ -207,28 +208,11 @@ public final class PrepJob {
     mark = System.nanoTime();
 
     // ---- accounting ----
-    // one scan: counts per status, reason and language, and the kept text's length
-    Map<String, Long> byStatus = new TreeMap<>();
-    Map<String, Long> reasons = new TreeMap<>();
-    Map<String, Long> languages = new TreeMap<>();
-    long keptTextBytes = 0;
-    for (Row r :
-        all.groupBy("status", "reason", "lang")
-            .agg(functions.count("*"), functions.sum(functions.length(functions.col("text"))))
-            .collectAsList()) {
-      long n = r.getLong(3);
-      byStatus.merge(r.getString(0), n, Long::sum);
-      if (r.getString(1) != null) {
-        reasons.merge(r.getString(0) + ":" + r.getString(1), n, Long::sum);
-      }
-      if (Doc.KEPT.equals(r.getString(0))) {
-        languages.merge(String.valueOf(r.get(2)), n, Long::sum);
-        keptTextBytes += r.isNullAt(4) ? 0 : r.getLong(4);
-      }
-    }
-    long kept = byStatus.getOrDefault(Doc.KEPT, 0L);
-    long rejected = byStatus.getOrDefault(Doc.REJECTED, 0L);
-    long quarantined = byStatus.getOrDefault(Doc.QUARANTINED, 0L);
+    // one scan: counts per status, reason and language, kept text length, PII, report examples
+    Accounting acc = Accounting.of(all, PrepConfig.PII_TYPES, cfg.output().examplesPerReason());
+    long kept = acc.count(Doc.KEPT);
+    long rejected = acc.count(Doc.REJECTED);
+    long quarantined = acc.count(Doc.QUARANTINED);
     if (kept + rejected + quarantined != inputRecords) {
       throw new IllegalStateException(
           "Accounting failed: "
@@ -241,32 +225,24 @@ public final class PrepJob {
               + quarantined
               + " quarantined (output not committed)");
     }
-    Dataset<Row> keptDs = all.filter(functions.col("status").equalTo(Doc.KEPT));
-    Map<String, Long> pii = new TreeMap<>();
-    for (Row r :
-        all.select(functions.explode(functions.col("pii")))
-            .groupBy("key")
-            .agg(functions.sum("value"))
-            .collectAsList()) {
-      pii.put(r.getString(0), r.getLong(1));
-    }
 
     // ---- output ----
     String fmt = cfg.output().format();
     write(
-        keptDs.select(
-            functions.col("id"),
-            functions.col("text"),
-            functions.col("source"),
-            functions.col("lang").as("language"),
-            functions.col("langScore").as("language_score"),
-            functions.col("signals"),
-            functions.col("pii"),
-            functions.col("meta")),
+        only(all, Doc.KEPT, kept)
+            .select(
+                functions.col("id"),
+                functions.col("text"),
+                functions.col("source"),
+                functions.col("lang").as("language"),
+                functions.col("langScore").as("language_score"),
+                functions.col("signals"),
+                functions.col("pii"),
+                functions.col("meta")),
         Storage.resolve(opts.output(), "kept"),
         fmt);
     write(
-        all.filter(functions.col("status").equalTo(Doc.REJECTED))
+        only(all, Doc.REJECTED, rejected)
             .select(
                 functions.col("id"),
                 functions.col("source"),
@@ -278,7 +254,7 @@ public final class PrepJob {
         Storage.resolve(opts.output(), "rejected"),
         fmt);
     write(
-        all.filter(functions.col("status").equalTo(Doc.QUARANTINED))
+        only(all, Doc.QUARANTINED, quarantined)
             .select(
                 functions.col("source"),
                 functions.col("position"),
@@ -291,7 +267,6 @@ public final class PrepJob {
       writeDedupState(cfg.dedup(), docs, opts.output());
       writeMinHashDescription(storage, cfg.dedup(), opts.output());
     }
-    List<Row> examples = examples(all, cfg.output().examplesPerReason());
     phases.put("write", (System.nanoTime() - mark) / 1e9);
     double seconds = (System.nanoTime() - start) / 1e9;
     Result result =
@@ -304,15 +279,15 @@ public final class PrepJob {
             kept,
             rejected,
             quarantined,
-            reasons,
-            languages,
-            pii,
-            keptTextBytes,
+            acc.reasons(),
+            acc.languages(),
+            acc.pii(),
+            acc.keptTextChars(),
             dedupResult == null ? 0 : dedupResult.candidatePairs(),
             dedupResult == null ? 0 : dedupResult.similarPairs(),
             seconds,
             phases);
-    writeMetadata(storage, cfg, opts, stages, result, examples);
+    writeMetadata(storage, cfg, opts, stages, result, acc.examples());
     Map<String, String> props = new LinkedHashMap<>();
     props.put("run-id", runId);
     props.put("forja-version", BuildInfo.forjaVersion());
@@ -331,54 +306,11 @@ public final class PrepJob {
   }
 
   /**
-   * The first {@code perReason} documents by id of each status and reason that was not kept, as
-   * rows (status, reason, id, value, detail, text) sorted by them: the ids are ranked without the
-   * text (a sort of small rows), then only the chosen documents are fetched, by a broadcast join.
+   * The documents of one status; with none of them ({@code count} 0) a filter Spark's optimizer
+   * turns into an empty relation, so an empty output is written without a scan.
    */
-  static List<Row> examples(Dataset<Row> all, int perReason) {
-    Dataset<Row> notKept = all.filter(functions.col("status").notEqual(Doc.KEPT));
-    Dataset<Row> chosen =
-        notKept
-            .select("status", "reason", "id")
-            .withColumn(
-                "n",
-                functions
-                    .row_number()
-                    .over(
-                        org.apache.spark.sql.expressions.Window.partitionBy("status", "reason")
-                            .orderBy("id")))
-            .filter(functions.col("n").leq(perReason))
-            .select(
-                functions.col("status").as("c_status"),
-                functions.col("reason").as("c_reason"),
-                functions.col("id").as("c_id"));
-    List<Row> rows =
-        new ArrayList<>(
-            notKept
-                .join(
-                    functions.broadcast(chosen),
-                    notKept
-                        .col("id")
-                        .equalTo(chosen.col("c_id"))
-                        .and(notKept.col("status").equalTo(chosen.col("c_status")))
-                        .and(notKept.col("reason").eqNullSafe(chosen.col("c_reason"))),
-                    "left_semi")
-                .select("status", "reason", "id", "value", "detail", "text")
-                .collectAsList());
-    java.util.Comparator<String> order = java.util.Comparator.nullsFirst(String::compareTo);
-    rows.sort(
-        java.util.Comparator.comparing((Row r) -> r.getString(0), order)
-            .thenComparing(r -> r.getString(1), order)
-            .thenComparing(r -> r.getString(2), order));
-    // a repeated id could bring more than its share: keep perReason of each
-    List<Row> out = new ArrayList<>();
-    Map<String, Integer> taken = new java.util.HashMap<>();
-    for (Row r : rows) {
-      if (taken.merge(r.getString(0) + "\u0000" + r.getString(1), 1, Integer::sum) <= perReason) {
-        out.add(r);
-      }
-    }
-    return out;
+  private static Dataset<Row> only(Dataset<Row> all, String status, long count) {
+    return all.filter(count == 0 ? functions.lit(false) : functions.col("status").equalTo(status));
   }
 
   /**

@@ -99,39 +99,6 @@ class PrepJobTest {
   }
 
   @Test
-  void reportExamplesAreTheFirstIdsOfEachReasonWithTheirText() {
-    SparkSession spark = TestSpark.local();
-    org.apache.spark.sql.types.StructType schema =
-        new org.apache.spark.sql.types.StructType()
-            .add("status", "string")
-            .add("reason", "string")
-            .add("id", "string")
-            .add("value", "double")
-            .add("detail", "string")
-            .add("text", "string");
-    List<Row> rows =
-        List.of(
-            RowFactory.create("kept", null, "a", 0.0, null, "kept text"),
-            RowFactory.create("rejected", "dedup.exact", "d3", 1.0, "of d0", "t3"),
-            RowFactory.create("rejected", "dedup.exact", "d1", 1.0, "of d0", "t1"),
-            RowFactory.create("rejected", "dedup.exact", "d2", 1.0, "of d0", "t2"),
-            RowFactory.create("rejected", "dedup.exact", "d1", 1.0, "of d0", "t1 again"),
-            RowFactory.create("rejected", "gopher.min-doc-words", "g9", 3.0, "3 words", "a b c"),
-            RowFactory.create("quarantined", "malformed-json", "q1", 0.0, "cut", "{\"te"));
-    List<Row> ex = PrepJob.examples(spark.createDataFrame(rows, schema), 2);
-    assertThat(ex)
-        .extracting(r -> r.getString(0) + "|" + r.getString(1) + "|" + r.getString(2))
-        .containsExactly(
-            "quarantined|malformed-json|q1",
-            "rejected|dedup.exact|d1",
-            "rejected|dedup.exact|d1", // a repeated id: still two examples of the reason
-            "rejected|gopher.min-doc-words|g9");
-    assertThat(ex.get(3).getDouble(3)).isEqualTo(3.0);
-    assertThat(ex.get(3).getString(4)).isEqualTo("3 words");
-    assertThat(ex.get(3).getString(5)).isEqualTo("a b c");
-  }
-
-  @Test
   void accountsForEveryRecordAndWritesWhatUsersRead() throws Exception {
     URI out = TestDirs.create("prep-out-").resolve("out").toUri();
     PrepJob.Result r =

@@ -2,7 +2,6 @@ package dev.forja.prep.dedup;
 
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.concat;
-import static org.apache.spark.sql.functions.expr;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.max;
 import static org.apache.spark.sql.functions.min;
@@ -26,6 +25,8 @@ import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.api.java.UDF2;
+import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
@@ -59,8 +60,8 @@ import scala.Tuple2;
  * themselves never move).
  */
 public final class Deduplicator implements Serializable {
-  /** Marks up to this many are broadcast to the join with the documents. */
-  static final long BROADCAST_MARKS = 2_000_000;
+  /** Node sets up to this many rows (marks, candidates' nodes) are broadcast to their joins. */
+  static final long BROADCAST_ROWS = 2_000_000;
 
   private final PrepConfig.Dedup params;
   private final MinHasher hasher;
@@ -162,7 +163,7 @@ public final class Deduplicator implements Serializable {
       Dataset<Row> pairs =
           sigs.select(col("node"), functions.explode(col("bands")).as("band"))
               .repartition(col("band"))
-              .sortWithinPartitions("band", "node")
+              .sortWithinPartitions("band") // one long key: Spark radix-sorts it
               .mapPartitions(
                   (MapPartitionsFunction<Row, Tuple2<Long, Long>>)
                       rows -> new BucketPairs(rows, maxBucket),
@@ -174,21 +175,22 @@ public final class Deduplicator implements Serializable {
       candidates = pairs.count();
       Dataset<Row> nodes =
           pairs.select(col("a").as("node")).union(pairs.select(col("b").as("node"))).distinct();
+      // the candidates' nodes are few next to the documents: broadcast them to the semi-join, so
+      // the signatures are filtered where they lie instead of all being shuffled
       Dataset<Row> candidateSigs =
-          sigs.join(nodes, new String[] {"node"}, "left_semi")
+          sigs.join(
+                  2 * candidates <= BROADCAST_ROWS ? functions.broadcast(nodes) : nodes,
+                  new String[] {"node"},
+                  "left_semi")
               .select("node", "flag", "id", "signature")
               .persist(StorageLevel.DISK_ONLY());
+      candidateSigs.count(); // filled by one scan, before the two joins below read it
       double minJ = params.minJaccard();
       Dataset<Row> edges =
           pairs
               .join(candidateSigs.select(col("node").as("a"), col("signature").as("sa")), "a")
               .join(candidateSigs.select(col("node").as("b"), col("signature").as("sb")), "b")
-              .select(
-                  col("a"),
-                  col("b"),
-                  expr("aggregate(zip_with(sa, sb, (x, y) -> if(x = y, 1, 0)), 0,"
-                          + " (acc, v) -> acc + v) / size(sa)")
-                      .as("j"))
+              .select(col("a"), col("b"), JACCARD.apply(col("sa"), col("sb")).as("j"))
               .filter(col("j").geq(minJ))
               .persist(StorageLevel.DISK_ONLY());
       similar = edges.count();
@@ -220,6 +222,31 @@ public final class Deduplicator implements Serializable {
     long count = one.count();
     return new Result(one, count, candidates, similar, iterations);
   }
+
+  /**
+   * The share of equal positions of two signatures, the estimate of their documents' Jaccard
+   * similarity: a plain loop (Spark's zip_with and aggregate lambdas are interpreted, and cost
+   * seconds on a few ten thousand pairs).
+   */
+  static final UserDefinedFunction JACCARD =
+      functions
+          .udf(
+              (UDF2<scala.collection.Seq<Integer>, scala.collection.Seq<Integer>, Double>)
+                  (a, b) -> {
+                    int n = a.length();
+                    if (n == 0 || b.length() != n) {
+                      return 0.0; // never from one scheme (minhash.json is checked)
+                    }
+                    int same = 0;
+                    for (int i = 0; i < n; i++) {
+                      if (a.apply(i).intValue() == b.apply(i).intValue()) {
+                        same++;
+                      }
+                    }
+                    return same / (double) n;
+                  },
+              DataTypes.DoubleType)
+          .asNonNullable();
 
   /**
    * The marks of a group's members (rows with flag, id, node and their group's representative
@@ -279,7 +306,7 @@ public final class Deduplicator implements Serializable {
    */
   public static Dataset<Row> apply(Dataset<Row> docs, Result r) {
     Dataset<Row> marks =
-        r.markCount() <= BROADCAST_MARKS ? functions.broadcast(r.marks()) : r.marks();
+        r.markCount() <= BROADCAST_ROWS ? functions.broadcast(r.marks()) : r.marks();
     return docs.join(marks, new String[] {"node"}, "left")
         .withColumn("_dup", col("status").equalTo(Doc.KEPT).and(col("rule").isNotNull()))
         .withColumn("status", when(col("_dup"), lit(Doc.REJECTED)).otherwise(col("status")))
@@ -292,9 +319,9 @@ public final class Deduplicator implements Serializable {
   }
 
   /**
-   * Pairs from rows sorted by (band, node): each run of equal band keys is a bucket; a bucket of up
-   * to {@code maxBucket} members gives every pair, a larger one pairs its smallest node with each
-   * other member. Pairs are (smaller node, larger node).
+   * Pairs from rows (node, band) sorted by band: each run of equal band keys is a bucket, its
+   * members sorted by node; a bucket of up to {@code maxBucket} members gives every pair, a larger
+   * one pairs its smallest node with each other member. Pairs are (smaller node, larger node).
    */
   static final class BucketPairs implements Iterator<Tuple2<Long, Long>> {
     private final Iterator<Row> rows;
@@ -334,6 +361,7 @@ public final class Deduplicator implements Serializable {
           members[size++] = r.getLong(0);
         }
         if (size >= 2) {
+          java.util.Arrays.sort(members, 0, size);
           i = 0;
           j = 1;
           return;

@@ -108,12 +108,19 @@ class StagesTest {
             "Привет, как дела? Это тест на русском языке с цифрами 12345.",
             "Wait... what?!!! Noooo way,   AaA bbB \u00e9\u00e9\u00c9 \u00e9\u00e9\u00e9 line\n\n\nbreaks\r\n\r\nand a\u0085\u0085\u0085 x-ray -- well-known");
     var shrink = opennlp.tools.util.normalizer.ShrinkCharSequenceNormalizer.getInstance();
+    // the scalar loop that runs where the Vector API is missing gives the very same sums
+    var scalar =
+        LanguageFilter.detector(
+            new LanguageFilter.CompiledModel(LanguageFilter.model().getMaxentModel(), false),
+            100_000);
     for (String t : texts) {
       assertThat(LanguageFilter.shrink(t).trim()).isEqualTo(shrink.normalize(t).toString());
       var expected = me.predictLanguages(t)[0];
       var got = fast.apply(t);
       assertThat(got.lang()).as(t).isEqualTo(LanguageFilter.iso1(expected.getLang()));
-      assertThat(got.confidence()).as(t).isCloseTo(expected.getConfidence(), within(1e-9));
+      // float parameters summed in float: within 5e-7 of OpenNLP's doubles on 20,000 documents
+      assertThat(got.confidence()).as(t).isCloseTo(expected.getConfidence(), within(1e-6));
+      assertThat(scalar.apply(t)).as(t).isEqualTo(got);
     }
   }
 
@@ -196,7 +203,7 @@ class StagesTest {
         var expected = me.predictLanguages(t)[0];
         var got = fast.apply(t);
         assertThat(got.lang()).as(t).isEqualTo(LanguageFilter.iso1(expected.getLang()));
-        assertThat(got.confidence()).as(t).isCloseTo(expected.getConfidence(), within(1e-9));
+        assertThat(got.confidence()).as(t).isCloseTo(expected.getConfidence(), within(1e-6));
       }
     }
     assertThat(openNlpFailed).isLessThan(1_000);
