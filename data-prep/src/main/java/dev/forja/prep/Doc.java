@@ -2,6 +2,7 @@ package dev.forja.prep;
 
 import java.io.Serializable;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -23,7 +24,11 @@ public class Doc implements Serializable {
   private long rawBytes;
   private String lang;
   private double langScore;
-  private Map<String, Double> signals = new HashMap<>();
+  // signals: the known names' values by position (bit i of the mask: the i-th name has one), any
+  // other name in a map; see SIGNAL_NAMES
+  private long signalMask;
+  private double[] signalValues;
+  private Map<String, Double> extraSignals;
   private Map<String, Integer> pii = new HashMap<>();
   private Map<String, String> meta = new HashMap<>();
   private String status = KEPT;
@@ -34,7 +39,6 @@ public class Doc implements Serializable {
   private long node = -1;
   private String exactKey;
   private int[] signature;
-  private long[] bands;
 
   public Doc() {}
 
@@ -63,8 +67,98 @@ public class Doc implements Serializable {
     this.detail = why;
   }
 
+  /**
+   * The names of the signals the stages record, stored by position: in Spark's cache of the
+   * documents a map with these names as keys took half the space (a ~40-character key per value). A
+   * name not listed still works (kept in a small map).
+   */
+  public static final List<String> SIGNAL_NAMES =
+      List.of(
+          "read.utf8-repairs",
+          "clean.html",
+          "clean.boilerplate-lines",
+          "gopher.min-doc-words",
+          "gopher.max-doc-words",
+          "gopher.min-avg-word-length",
+          "gopher.max-avg-word-length",
+          "gopher.max-symbol-word-ratio",
+          "gopher.max-bullet-lines-ratio",
+          "gopher.max-ellipsis-lines-ratio",
+          "gopher.min-alpha-words-ratio",
+          "gopher.min-stop-words",
+          "repetition.dup-line-fraction",
+          "repetition.dup-para-fraction",
+          "repetition.dup-line-char-fraction",
+          "repetition.dup-para-char-fraction",
+          "repetition.top-ngram-char-fraction",
+          "repetition.dup-ngram-char-fraction",
+          "repetition.top-2gram-char-fraction",
+          "repetition.top-3gram-char-fraction",
+          "repetition.top-4gram-char-fraction",
+          "repetition.dup-5gram-char-fraction",
+          "repetition.dup-6gram-char-fraction",
+          "repetition.dup-7gram-char-fraction",
+          "repetition.dup-8gram-char-fraction",
+          "repetition.dup-9gram-char-fraction",
+          "repetition.dup-10gram-char-fraction",
+          "c4.lorem-ipsum",
+          "c4.curly-bracket",
+          "c4.min-sentences",
+          "c4.lines-dropped",
+          "fineweb.line-punct-ratio",
+          "fineweb.short-line-ratio",
+          "fineweb.char-dup-ratio",
+          "fineweb.newline-ratio",
+          "harmful.blocked-fraction",
+          "harmful.score",
+          "decontaminate.overlapping-ngrams");
+
+  private static final Map<String, Integer> SIGNAL_INDEX = new HashMap<>();
+
+  static {
+    if (SIGNAL_NAMES.size() > Long.SIZE) {
+      throw new IllegalStateException("more signal names than bits in a long");
+    }
+    for (int i = 0; i < SIGNAL_NAMES.size(); i++) {
+      SIGNAL_INDEX.put(SIGNAL_NAMES.get(i), i);
+    }
+  }
+
+  /** Records a measured value (a quality signal) under {@code name}; a later one replaces it. */
   public void signal(String name, double v) {
-    signals.put(name, v);
+    Integer i = SIGNAL_INDEX.get(name);
+    if (i == null) {
+      if (extraSignals == null) {
+        extraSignals = new HashMap<>();
+      }
+      extraSignals.put(name, v);
+      return;
+    }
+    if (signalValues == null) {
+      signalValues = new double[SIGNAL_NAMES.size()];
+    }
+    signalValues[i] = v;
+    signalMask |= 1L << i;
+  }
+
+  /** The signals by name: the known ones in {@link #SIGNAL_NAMES} order, then any other. */
+  public Map<String, Double> signals() {
+    double[] v = signalValues;
+    return signals(signalMask, i -> v[i], extraSignals);
+  }
+
+  /** The signals a mask, values and extra map hold (as {@link #signals()} reads them). */
+  public static Map<String, Double> signals(
+      long mask, java.util.function.IntToDoubleFunction values, Map<String, Double> extra) {
+    Map<String, Double> out = new java.util.LinkedHashMap<>();
+    for (long m = mask; m != 0; m &= m - 1) {
+      int i = Long.numberOfTrailingZeros(m);
+      out.put(SIGNAL_NAMES.get(i), values.applyAsDouble(i));
+    }
+    if (extra != null) {
+      out.putAll(extra);
+    }
+    return out;
   }
 
   // Bean accessors (Spark's bean encoder needs them).
@@ -132,12 +226,28 @@ public class Doc implements Serializable {
     this.langScore = langScore;
   }
 
-  public Map<String, Double> getSignals() {
-    return signals;
+  public long getSignalMask() {
+    return signalMask;
   }
 
-  public void setSignals(Map<String, Double> signals) {
-    this.signals = signals == null ? new HashMap<>() : new HashMap<>(signals);
+  public void setSignalMask(long signalMask) {
+    this.signalMask = signalMask;
+  }
+
+  public double[] getSignalValues() {
+    return signalValues;
+  }
+
+  public void setSignalValues(double[] signalValues) {
+    this.signalValues = signalValues;
+  }
+
+  public Map<String, Double> getExtraSignals() {
+    return extraSignals;
+  }
+
+  public void setExtraSignals(Map<String, Double> extraSignals) {
+    this.extraSignals = extraSignals == null ? null : new HashMap<>(extraSignals);
   }
 
   public Map<String, Integer> getPii() {
@@ -213,14 +323,5 @@ public class Doc implements Serializable {
 
   public void setSignature(int[] signature) {
     this.signature = signature;
-  }
-
-  /** The LSH band keys of the signature. */
-  public long[] getBands() {
-    return bands;
-  }
-
-  public void setBands(long[] bands) {
-    this.bands = bands;
   }
 }

@@ -39,6 +39,8 @@ import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.api.java.UDF3;
+import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
@@ -174,7 +176,7 @@ public final class PrepJob {
                   }
                   d.setNode(Deduplicator.node(partition, ordinal++));
                   if (features != null) {
-                    features.add(d); // kept documents: exact key, signature, band keys
+                    features.add(d); // kept documents: exact key, signature
                   }
                   return d;
                 }
@@ -236,7 +238,12 @@ public final class PrepJob {
                 functions.col("source"),
                 functions.col("lang").as("language"),
                 functions.col("langScore").as("language_score"),
-                functions.col("signals"),
+                SIGNALS
+                    .apply(
+                        functions.col("signalMask"),
+                        functions.col("signalValues"),
+                        functions.col("extraSignals"))
+                    .as("signals"),
                 functions.col("pii"),
                 functions.col("meta")),
         Storage.resolve(opts.output(), "kept"),
@@ -304,6 +311,21 @@ public final class PrepJob {
     docs.unpersist();
     return result;
   }
+
+  /** The signals as the map users read (name to value), from the cache's compact columns. */
+  static final UserDefinedFunction SIGNALS =
+      functions.udf(
+          (UDF3<
+                  Long,
+                  scala.collection.Seq<Double>,
+                  scala.collection.Map<String, Double>,
+                  Map<String, Double>>)
+              (mask, values, extra) ->
+                  Doc.signals(
+                      mask,
+                      i -> values.apply(i),
+                      extra == null ? null : scala.jdk.javaapi.CollectionConverters.asJava(extra)),
+          DataTypes.createMapType(DataTypes.StringType, DataTypes.DoubleType));
 
   /**
    * The documents of one status; with none of them ({@code count} 0) a filter Spark's optimizer

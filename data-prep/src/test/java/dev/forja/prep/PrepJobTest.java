@@ -129,6 +129,11 @@ class PrepJobTest {
     assertThat(kept.count()).isEqualTo(r.kept());
     assertThat(kept.columns())
         .contains("id", "text", "source", "language", "language_score", "signals", "pii");
+    // each kept document carries its quality signals by name, as measured
+    Row signals =
+        kept.selectExpr("min(signals['gopher.min-doc-words'])", "min(size(signals))").first();
+    assertThat(signals.getDouble(0)).isGreaterThanOrEqualTo(50); // the rule's default minimum
+    assertThat(signals.getInt(1)).isGreaterThanOrEqualTo(20);
     List<String> texts =
         kept.select("text").as(org.apache.spark.sql.Encoders.STRING()).collectAsList();
     assertThat(texts).noneMatch(t -> t.matches("(?s).*[\\w.]+@example\\.[a-z.]+.*"));

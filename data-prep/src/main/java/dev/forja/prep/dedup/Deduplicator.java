@@ -25,6 +25,7 @@ import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.api.java.UDF2;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.expressions.Window;
@@ -37,9 +38,9 @@ import scala.Tuple2;
 /**
  * Exact and near-duplicate removal on Spark, over the documents still kept.
  *
- * <p>Its per-document half ({@link #addFeatures}) runs in the same pass as the stages: each kept
- * document gets its exact key, MinHash signature and LSH band keys. {@link #run} then works on
- * those columns only (never the text), as DataFrames:
+ * <p>Its per-document half ({@link Features}) runs in the same pass as the stages: each kept
+ * document gets its exact key and MinHash signature. {@link #run} then works on those columns only
+ * (never the text), as DataFrames:
  *
  * <ul>
  *   <li>Exact: SHA-256 of the text lowercased with whitespace collapsed; of each group the document
@@ -79,7 +80,7 @@ public final class Deduplicator implements Serializable {
   public final class Features {
     private final MessageDigest md = sha256();
 
-    /** Sets the exact key, signature and band keys of a kept document, as configured. */
+    /** Sets the exact key and signature of a kept document, as configured. */
     public void add(Doc d) {
       if (!d.kept()) {
         return;
@@ -90,7 +91,6 @@ public final class Deduplicator implements Serializable {
       if (params.near()) {
         int[] sig = hasher.signature(d.getText());
         d.setSignature(sig);
-        d.setBands(hasher.bandKeys(sig));
       }
     }
   }
@@ -123,8 +123,8 @@ public final class Deduplicator implements Serializable {
   }
 
   /**
-   * @param docs the documents with the columns of {@link Doc} (node, id, exactKey, signature,
-   *     bands)
+   * @param docs the documents with the columns of {@link Doc} (node, id, exactKey, signature, the
+   *     band keys come from the signature)
    * @param earlierKeys an earlier corpus' exact keys (key, id), or null
    * @param earlierSignatures an earlier corpus' signatures (id, signature), or null
    */
@@ -155,13 +155,13 @@ public final class Deduplicator implements Serializable {
     if (params.near()) {
       Dataset<Row> sigs =
           docs.filter(col("signature").isNotNull())
-              .select(col("node"), lit(1).as("flag"), col("id"), col("signature"), col("bands"));
+              .select(col("node"), lit(1).as("flag"), col("id"), col("signature"));
       if (earlierSignatures != null) {
         sigs = sigs.unionByName(earlier(spark, earlierSignatures));
       }
       int maxBucket = params.maxBucketSize();
       Dataset<Row> pairs =
-          sigs.select(col("node"), functions.explode(col("bands")).as("band"))
+          sigs.select(col("node"), functions.explode(bandKeys().apply(col("signature"))).as("band"))
               .repartition(col("band"))
               .sortWithinPartitions("band") // one long key: Spark radix-sorts it
               .mapPartitions(
@@ -268,7 +268,7 @@ public final class Deduplicator implements Serializable {
             lit(priority).as("priority"));
   }
 
-  /** An earlier corpus' signatures as nodes below -1 (they sort first), with their band keys. */
+  /** An earlier corpus' signatures as nodes below -1 (they sort first). */
   private Dataset<Row> earlier(SparkSession spark, Dataset<Row> earlierSignatures) {
     MinHasher h = hasher;
     JavaRDD<Row> rows =
@@ -283,21 +283,35 @@ public final class Deduplicator implements Serializable {
                   for (int i = 0; i < sig.length; i++) {
                     sig[i] = l.get(i);
                   }
-                  long[] bands = h.bandKeys(sig);
-                  Long[] boxed = new Long[bands.length];
-                  for (int i = 0; i < bands.length; i++) {
-                    boxed[i] = bands[i];
-                  }
-                  return RowFactory.create(-2 - t._2(), 0, t._1().getString(0), l.toArray(), boxed);
+                  return RowFactory.create(-2 - t._2(), 0, t._1().getString(0), l.toArray());
                 });
     StructType schema =
         new StructType()
             .add("node", DataTypes.LongType)
             .add("flag", DataTypes.IntegerType)
             .add("id", DataTypes.StringType)
-            .add("signature", DataTypes.createArrayType(DataTypes.IntegerType))
-            .add("bands", DataTypes.createArrayType(DataTypes.LongType));
+            .add("signature", DataTypes.createArrayType(DataTypes.IntegerType));
     return spark.createDataFrame(rows, schema);
+  }
+
+  /**
+   * The LSH band keys of a signature column, computed where the band rows are made: cached with
+   * every document they took 20 longs each, for one use.
+   */
+  private UserDefinedFunction bandKeys() {
+    MinHasher h = hasher;
+    return functions
+        .udf(
+            (UDF1<scala.collection.Seq<Integer>, long[]>)
+                l -> {
+                  int[] sig = new int[l.length()];
+                  for (int i = 0; i < sig.length; i++) {
+                    sig[i] = l.apply(i);
+                  }
+                  return h.bandKeys(sig);
+                },
+            DataTypes.createArrayType(DataTypes.LongType, false))
+        .asNonNullable();
   }
 
   /**

@@ -111,7 +111,7 @@ class FileDocReaderTest {
     assertThat(docs).hasSize(1);
     assertThat(docs.get(0).kept()).isTrue();
     assertThat(docs.get(0).getText()).isEqualTo("caf\uFFFD ok\uFFFD");
-    assertThat(docs.get(0).getSignals()).containsEntry("read.utf8-repairs", 2.0);
+    assertThat(docs.get(0).signals()).containsEntry("read.utf8-repairs", 2.0);
   }
 
   @Test

@@ -56,7 +56,7 @@ class StagesTest {
             "Cafe\u0301\u0007 au\u00A0lait\t\t here\r\n\r\n\r\n\nSubscribe to our newsletter\nAll rights reserved.\nreal line");
     run(new Cleaner(cfg().clean()), d);
     assertThat(d.getText()).isEqualTo("Café au lait here\n\nreal line");
-    assertThat(d.getSignals()).containsEntry("clean.boilerplate-lines", 2.0);
+    assertThat(d.signals()).containsEntry("clean.boilerplate-lines", 2.0);
     Doc nfkc = run(new Cleaner(cfg("prep.clean.unicode=nfkc").clean()), doc("ﬁne ①"));
     assertThat(nfkc.getText()).isEqualTo("fine 1");
     Doc empty = run(new Cleaner(cfg().clean()), doc(" \u0000 \n\t"));
@@ -275,7 +275,7 @@ class StagesTest {
     good.setLang("en");
     run(q, good);
     assertThat(good.kept()).as(good.getReason() + " " + good.getDetail()).isTrue();
-    assertThat(good.getSignals())
+    assertThat(good.signals())
         .containsKeys(
             "gopher.min-doc-words",
             "repetition.top-2gram-char-fraction",
@@ -307,7 +307,7 @@ class StagesTest {
     run(q, titled);
     assertThat(titled.kept()).isTrue();
     assertThat(titled.getText()).isEqualTo(EN);
-    assertThat(titled.getSignals()).containsEntry("c4.lines-dropped", 2.0);
+    assertThat(titled.signals()).containsEntry("c4.lines-dropped", 2.0);
 
     // a disabled rule is measured but does not reject
     Doc lenient =
@@ -372,7 +372,7 @@ class StagesTest {
     Doc rare = doc("zork " + EN + " " + EN + " " + EN); // 1 blocked word in about 300
     rare.setLang("en");
     assertThat(run(lenient, rare).kept()).isTrue();
-    assertThat(rare.getSignals().get("harmful.blocked-fraction")).isBetween(0.001, 0.005);
+    assertThat(rare.signals().get("harmful.blocked-fraction")).isBetween(0.001, 0.005);
   }
 
   /** A scorer for the plug-in test: scores the share of exclamation marks. */
