@@ -38,7 +38,7 @@ public class Doc implements Serializable {
   // dedup features, set in the per-document pass for documents still kept (see Deduplicator)
   private long node = -1;
   private String exactKey;
-  private int[] signature;
+  private byte[] signature;
 
   public Doc() {}
 
@@ -316,12 +316,12 @@ public class Doc implements Serializable {
     this.exactKey = exactKey;
   }
 
-  /** The MinHash signature (kept documents, near dedup on). */
-  public int[] getSignature() {
+  /** The MinHash signature as MinHasher.bytes (kept documents, near dedup on). */
+  public byte[] getSignature() {
     return signature;
   }
 
-  public void setSignature(int[] signature) {
+  public void setSignature(byte[] signature) {
     this.signature = signature;
   }
 }

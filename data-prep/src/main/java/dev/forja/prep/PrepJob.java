@@ -361,10 +361,6 @@ public final class PrepJob {
 
   static final StructType KEYS_SCHEMA =
       new StructType().add("key", DataTypes.StringType).add("id", DataTypes.StringType);
-  static final StructType SIGNATURES_SCHEMA =
-      new StructType()
-          .add("id", DataTypes.StringType)
-          .add("signature", DataTypes.createArrayType(DataTypes.IntegerType));
 
   /** The exact keys and signatures of the documents kept by the stages, for --dedup-against. */
   private static void writeDedupState(PrepConfig.Dedup params, Dataset<Row> docs, URI output) {
@@ -435,10 +431,24 @@ public final class PrepJob {
   }
 
   private static Dataset<Row> loadSignatures(SparkSession spark, URI earlier) {
-    return spark
-        .read()
-        .schema(SIGNATURES_SCHEMA)
-        .parquet(Storage.resolve(earlier, "dedup/signatures").toString());
+    // signatures are binary (MinHasher.bytes); outputs written before 25 November 2026 hold them
+    // as arrays of ints, which Deduplicator still reads
+    String path = Storage.resolve(earlier, "dedup/signatures").toString();
+    try {
+      return spark.read().parquet(path).select("id", "signature");
+    } catch (Exception e) {
+      if (!(e instanceof org.apache.spark.sql.AnalysisException)) {
+        throw e;
+      }
+      // no file to infer the schema from: no signature was saved
+      return spark
+          .read()
+          .schema(
+              new StructType()
+                  .add("id", DataTypes.StringType)
+                  .add("signature", DataTypes.BinaryType))
+          .parquet(path);
+    }
   }
 
   private static void requirePrepOutput(Storage storage, URI uri, String option)

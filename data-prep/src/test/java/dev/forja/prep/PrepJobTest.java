@@ -231,6 +231,57 @@ class PrepJobTest {
                 + a.reasons().getOrDefault("rejected:dedup.near", 0L));
     assertThat(new Storage(LOCAL).listFiles(Storage.resolve(second, "rejected")))
         .anyMatch(e -> e.uri().getPath().endsWith(".json"));
+    // an earlier output whose signatures are arrays of ints (as saved before they became binary)
+    // still deduplicates: with exact dedup off, every document is a near duplicate of A's
+    Path old = Path.of(TestDirs.create("prep-old-").resolve("out").toUri());
+    try (var files = Files.walk(Path.of(first))) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        Path to = old.resolve(Path.of(first).relativize(f).toString());
+        if (f.toString().contains("signatures")) {
+          continue; // written below in the old form
+        }
+        if (Files.isDirectory(f)) {
+          Files.createDirectories(to);
+        } else {
+          Files.copy(f, to);
+        }
+      }
+    }
+    SparkSession spark = TestSpark.local();
+    spark
+        .read()
+        .parquet(Storage.resolve(first, "dedup/signatures").toString())
+        .map(
+            (org.apache.spark.api.java.function.MapFunction<Row, Row>)
+                r -> {
+                  byte[] sig = r.getAs("signature");
+                  Integer[] ints = new Integer[sig.length / 4];
+                  for (int i = 0; i < ints.length; i++) {
+                    ints[i] = dev.forja.prep.dedup.MinHasher.value(sig, i);
+                  }
+                  return RowFactory.create(r.getAs("id"), ints);
+                },
+            org.apache.spark.sql.Encoders.row(
+                new StructType()
+                    .add("id", DataTypes.StringType)
+                    .add("signature", DataTypes.createArrayType(DataTypes.IntegerType))))
+        .write()
+        .parquet(old.resolve("dedup/signatures").toUri().toString());
+    PrepJob.Result n =
+        PrepJob.run(
+            spark,
+            LOCAL,
+            cfg("prep.dedup.exact=false"),
+            new PrepJob.Options(
+                List.of(corpus.toString()),
+                TestDirs.create("prep-n-").resolve("out").toUri(),
+                false,
+                old.toUri(),
+                null,
+                Map.of()));
+    assertThat(n.kept()).isZero();
+    assertThat(n.reasons()).containsKey("rejected:dedup.near-earlier");
+
     // signatures made with another seed cannot be compared: refused before any work, naming it
     assertThatThrownBy(
             () ->

@@ -89,8 +89,7 @@ public final class Deduplicator implements Serializable {
         d.setExactKey(exactKey(md, d.getText()));
       }
       if (params.near()) {
-        int[] sig = hasher.signature(d.getText());
-        d.setSignature(sig);
+        d.setSignature(MinHasher.bytes(hasher.signature(d.getText())));
       }
     }
   }
@@ -231,15 +230,15 @@ public final class Deduplicator implements Serializable {
   static final UserDefinedFunction JACCARD =
       functions
           .udf(
-              (UDF2<scala.collection.Seq<Integer>, scala.collection.Seq<Integer>, Double>)
+              (UDF2<byte[], byte[], Double>)
                   (a, b) -> {
-                    int n = a.length();
-                    if (n == 0 || b.length() != n) {
+                    int n = a.length / 4;
+                    if (n == 0 || b.length != a.length) {
                       return 0.0; // never from one scheme (minhash.json is checked)
                     }
                     int same = 0;
                     for (int i = 0; i < n; i++) {
-                      if (a.apply(i).intValue() == b.apply(i).intValue()) {
+                      if (MinHasher.value(a, i) == MinHasher.value(b, i)) {
                         same++;
                       }
                     }
@@ -268,9 +267,14 @@ public final class Deduplicator implements Serializable {
             lit(priority).as("priority"));
   }
 
-  /** An earlier corpus' signatures as nodes below -1 (they sort first). */
-  private Dataset<Row> earlier(SparkSession spark, Dataset<Row> earlierSignatures) {
-    MinHasher h = hasher;
+  /**
+   * An earlier corpus' signatures (id, signature as {@link MinHasher#bytes}, or as an array of ints
+   * as Forja wrote them before 25 November 2026) as nodes below -1 (they sort first).
+   */
+  private static Dataset<Row> earlier(SparkSession spark, Dataset<Row> earlierSignatures) {
+    boolean ints =
+        earlierSignatures.schema().apply("signature").dataType()
+            instanceof org.apache.spark.sql.types.ArrayType;
     JavaRDD<Row> rows =
         earlierSignatures
             .select("id", "signature")
@@ -278,19 +282,23 @@ public final class Deduplicator implements Serializable {
             .zipWithUniqueId()
             .map(
                 t -> {
-                  List<Integer> l = t._1().getList(1);
-                  int[] sig = new int[l.size()];
-                  for (int i = 0; i < sig.length; i++) {
-                    sig[i] = l.get(i);
+                  Object sig = t._1().get(1);
+                  if (ints) {
+                    List<Integer> l = t._1().getList(1);
+                    int[] v = new int[l.size()];
+                    for (int i = 0; i < v.length; i++) {
+                      v[i] = l.get(i);
+                    }
+                    sig = MinHasher.bytes(v);
                   }
-                  return RowFactory.create(-2 - t._2(), 0, t._1().getString(0), l.toArray());
+                  return RowFactory.create(-2 - t._2(), 0, t._1().getString(0), sig);
                 });
     StructType schema =
         new StructType()
             .add("node", DataTypes.LongType)
             .add("flag", DataTypes.IntegerType)
             .add("id", DataTypes.StringType)
-            .add("signature", DataTypes.createArrayType(DataTypes.IntegerType));
+            .add("signature", DataTypes.BinaryType);
     return spark.createDataFrame(rows, schema);
   }
 
@@ -302,14 +310,7 @@ public final class Deduplicator implements Serializable {
     MinHasher h = hasher;
     return functions
         .udf(
-            (UDF1<scala.collection.Seq<Integer>, long[]>)
-                l -> {
-                  int[] sig = new int[l.length()];
-                  for (int i = 0; i < sig.length; i++) {
-                    sig[i] = l.apply(i);
-                  }
-                  return h.bandKeys(sig);
-                },
+            (UDF1<byte[], long[]>) h::bandKeys,
             DataTypes.createArrayType(DataTypes.LongType, false))
         .asNonNullable();
   }

@@ -151,15 +151,41 @@ public final class MinHasher implements Serializable {
 
   /** The key of each band: the band index and a hash of its rows. */
   public long[] bandKeys(int[] sig) {
+    return bandKeys(bytes(sig));
+  }
+
+  /** {@link #bandKeys(int[])} of a signature as {@link #bytes}. */
+  public long[] bandKeys(byte[] sig) {
     long[] keys = new long[params.bands()];
     for (int b = 0; b < params.bands(); b++) {
       long h = b * 0x632BE59BD9B4E019L;
       for (int r = 0; r < params.rows(); r++) {
-        h = mix(h + sig[b * params.rows() + r]);
+        h = mix(h + value(sig, b * params.rows() + r));
       }
       keys[b] = h;
     }
     return keys;
+  }
+
+  private static final java.lang.invoke.VarHandle INT_LE =
+      java.lang.invoke.MethodHandles.byteArrayViewVarHandle(
+          int[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+
+  /**
+   * A signature as bytes, each value a little-endian int32: how signatures are cached and saved
+   * (Parquet BINARY, 4 bytes a value; an array of ints wrote and read several times slower).
+   */
+  public static byte[] bytes(int[] sig) {
+    byte[] out = new byte[4 * sig.length];
+    for (int i = 0; i < sig.length; i++) {
+      INT_LE.set(out, 4 * i, sig[i]);
+    }
+    return out;
+  }
+
+  /** The {@code i}-th value of a signature as {@link #bytes}. */
+  public static int value(byte[] sig, int i) {
+    return (int) INT_LE.get(sig, 4 * i);
   }
 
   /** The share of equal positions: an unbiased estimate of the Jaccard similarity. */
