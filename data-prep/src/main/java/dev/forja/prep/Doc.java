@@ -72,46 +72,30 @@ public class Doc implements Serializable {
    * documents a map with these names as keys took half the space (a ~40-character key per value). A
    * name not listed still works (kept in a small map).
    */
-  public static final List<String> SIGNAL_NAMES =
-      List.of(
-          "read.utf8-repairs",
-          "clean.html",
-          "clean.boilerplate-lines",
-          "gopher.min-doc-words",
-          "gopher.max-doc-words",
-          "gopher.min-avg-word-length",
-          "gopher.max-avg-word-length",
-          "gopher.max-symbol-word-ratio",
-          "gopher.max-bullet-lines-ratio",
-          "gopher.max-ellipsis-lines-ratio",
-          "gopher.min-alpha-words-ratio",
-          "gopher.min-stop-words",
-          "repetition.dup-line-fraction",
-          "repetition.dup-para-fraction",
-          "repetition.dup-line-char-fraction",
-          "repetition.dup-para-char-fraction",
-          "repetition.top-ngram-char-fraction",
-          "repetition.dup-ngram-char-fraction",
-          "repetition.top-2gram-char-fraction",
-          "repetition.top-3gram-char-fraction",
-          "repetition.top-4gram-char-fraction",
-          "repetition.dup-5gram-char-fraction",
-          "repetition.dup-6gram-char-fraction",
-          "repetition.dup-7gram-char-fraction",
-          "repetition.dup-8gram-char-fraction",
-          "repetition.dup-9gram-char-fraction",
-          "repetition.dup-10gram-char-fraction",
-          "c4.lorem-ipsum",
-          "c4.curly-bracket",
-          "c4.min-sentences",
-          "c4.lines-dropped",
-          "fineweb.line-punct-ratio",
-          "fineweb.short-line-ratio",
-          "fineweb.char-dup-ratio",
-          "fineweb.newline-ratio",
-          "harmful.blocked-fraction",
-          "harmful.score",
-          "decontaminate.overlapping-ngrams");
+  public static final List<String> SIGNAL_NAMES = signalNames();
+
+  private static List<String> signalNames() {
+    List<String> names =
+        new java.util.ArrayList<>(
+            List.of("read.utf8-repairs", "clean.html", "clean.boilerplate-lines"));
+    names.addAll(PrepConfig.QUALITY_RULES); // each rule records what it measured
+    names.addAll(
+        List.of(
+            "repetition.top-2gram-char-fraction",
+            "repetition.top-3gram-char-fraction",
+            "repetition.top-4gram-char-fraction",
+            "repetition.dup-5gram-char-fraction",
+            "repetition.dup-6gram-char-fraction",
+            "repetition.dup-7gram-char-fraction",
+            "repetition.dup-8gram-char-fraction",
+            "repetition.dup-9gram-char-fraction",
+            "repetition.dup-10gram-char-fraction",
+            "c4.lines-dropped",
+            "harmful.blocked-fraction",
+            "harmful.score",
+            "decontaminate.overlapping-ngrams"));
+    return List.copyOf(names);
+  }
 
   private static final Map<String, Integer> SIGNAL_INDEX = new HashMap<>();
 

@@ -375,6 +375,34 @@ class StagesTest {
     assertThat(rare.signals().get("harmful.blocked-fraction")).isBetween(0.001, 0.005);
   }
 
+  @Test
+  void signalsAreStoredByPositionAndReadBackByName() {
+    // what the stages measure on a kept document: every name a known position, none in the map
+    Doc d = doc(EN + "\n\n" + dev.forja.prep.StagesText.EN2);
+    for (DocStage s :
+        List.of(
+            new Cleaner(cfg().clean()),
+            new LanguageFilter(cfg().language()),
+            new QualityFilter(cfg().quality()),
+            new HarmfulFilter(cfg().harmful(), Map.of("en", List.of("zork"))))) {
+      run(s, d);
+    }
+    assertThat(d.kept()).as("%s %s", d.getReason(), d.getDetail()).isTrue();
+    assertThat(d.getExtraSignals()).isNull();
+    assertThat(Doc.SIGNAL_NAMES).containsAll(d.signals().keySet());
+    assertThat(d.signals())
+        .hasSizeGreaterThan(20)
+        .containsKeys("gopher.min-doc-words", "repetition.dup-10gram-char-fraction")
+        .containsEntry("harmful.blocked-fraction", 0.0);
+    assertThat(Long.bitCount(d.getSignalMask())).isEqualTo(d.signals().size());
+    // a name no stage of Forja records (a plug-in's) still comes back, after the known ones
+    d.signal("my-scorer.value", -1.5);
+    d.signal("gopher.min-doc-words", 7);
+    assertThat(d.getExtraSignals()).containsExactly(Map.entry("my-scorer.value", -1.5));
+    assertThat(d.signals()).containsEntry("gopher.min-doc-words", 7.0);
+    assertThat(d.signals().keySet()).last().isEqualTo("my-scorer.value");
+  }
+
   /** A scorer for the plug-in test: scores the share of exclamation marks. */
   public static final class ShoutScorer implements DocumentScorer {
     @Override
