@@ -223,28 +223,12 @@ public final class Deduplicator implements Serializable {
   }
 
   /**
-   * The share of equal positions of two signatures, the estimate of their documents' Jaccard
-   * similarity: a plain loop (Spark's zip_with and aggregate lambdas are interpreted, and cost
-   * seconds on a few ten thousand pairs).
+   * {@link MinHasher#estimate} of two signature columns: a plain UDF (Spark's zip_with and
+   * aggregate lambdas are interpreted, and cost seconds on a few ten thousand pairs).
    */
   static final UserDefinedFunction JACCARD =
       functions
-          .udf(
-              (UDF2<byte[], byte[], Double>)
-                  (a, b) -> {
-                    int n = a.length / 4;
-                    if (n == 0 || b.length != a.length) {
-                      return 0.0; // never from one scheme (minhash.json is checked)
-                    }
-                    int same = 0;
-                    for (int i = 0; i < n; i++) {
-                      if (MinHasher.value(a, i) == MinHasher.value(b, i)) {
-                        same++;
-                      }
-                    }
-                    return same / (double) n;
-                  },
-              DataTypes.DoubleType)
+          .udf((UDF2<byte[], byte[], Double>) MinHasher::estimate, DataTypes.DoubleType)
           .asNonNullable();
 
   /**

@@ -188,15 +188,22 @@ public final class MinHasher implements Serializable {
     return (int) INT_LE.get(sig, 4 * i);
   }
 
-  /** The share of equal positions: an unbiased estimate of the Jaccard similarity. */
-  public static double estimate(int[] a, int[] b) {
+  /**
+   * The share of equal positions of two signatures as {@link #bytes}: an unbiased estimate of the
+   * Jaccard similarity; 0 for signatures of different lengths (never from one scheme).
+   */
+  public static double estimate(byte[] a, byte[] b) {
+    int n = a.length / 4;
+    if (n == 0 || b.length != a.length) {
+      return 0.0;
+    }
     int same = 0;
-    for (int i = 0; i < a.length; i++) {
-      if (a[i] == b[i]) {
+    for (int i = 0; i < n; i++) {
+      if (value(a, i) == value(b, i)) {
         same++;
       }
     }
-    return same / (double) a.length;
+    return same / (double) n;
   }
 
   static long hash(String s) {

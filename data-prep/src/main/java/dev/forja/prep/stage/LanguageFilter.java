@@ -455,8 +455,8 @@ public final class LanguageFilter implements DocStage {
       return instance;
     }
 
-    @SuppressWarnings("unchecked")
     /** {@code vector}: sum dense rows with the Vector API (else a scalar loop, same sums). */
+    @SuppressWarnings("unchecked")
     CompiledModel(MaxentModel maxent, boolean vector) {
       this.vector = vector;
       outcomes = new String[maxent.getNumOutcomes()];
