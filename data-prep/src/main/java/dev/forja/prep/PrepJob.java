@@ -355,7 +355,15 @@ public final class PrepJob {
     if (format.equals("jsonl")) {
       ds.write().mode(SaveMode.ErrorIfExists).json(uri.toString());
     } else {
-      ds.write().mode(SaveMode.ErrorIfExists).parquet(uri.toString());
+      var w = ds.write().mode(SaveMode.ErrorIfExists);
+      // texts and ids are (nearly) all distinct: Parquet would build a dictionary of each page's
+      // values only to fall back to plain encoding
+      for (String c : List.of("id", "text", "sample")) {
+        if (List.of(ds.columns()).contains(c)) {
+          w = w.option("parquet.enable.dictionary#" + c, "false");
+        }
+      }
+      w.parquet(uri.toString());
     }
   }
 

@@ -68,8 +68,10 @@ public final class LanguageFilter implements DocStage {
    *   <li>each normalizer's regular expressions run only when the text holds a character they can
    *       match (a digit, {@code @}, {@code http}, a hyphen, a repeated character...), which is
    *       rare in prose;
-   *   <li>n-grams are packed into {@code long}s and looked up in an open-addressing table built
-   *       once from the model, with no strings built per n-gram;
+   *   <li>n-grams are packed into {@code int}s (or {@code long}s, for chars from U+0400 up) and
+   *       looked up in open-addressing tables built once from the model, with no strings built per
+   *       n-gram; the table of the common Latin-script n-grams fits a core's cache ({@link
+   *       CompiledModel});
    *   <li>an n-gram seen twice in a document is skipped by a reusable set of the document's
    *       predicates ({@link Spans.Counter});
    *   <li>the parameters are floats, summed in float, the common n-grams' rows with the Vector API
@@ -88,32 +90,122 @@ public final class LanguageFilter implements DocStage {
   static java.util.function.Function<String, Guess> detector(CompiledModel m, int maxChars) {
     float[] sums = new float[m.stride];
     Spans.Counter seen = new Spans.Counter(); // the predicates this document has added
+    char[][] buffer = {new char[Math.min(maxChars, 1024)]};
     return text -> {
-      CharSequence cut = text.length() > maxChars ? text.subSequence(0, maxChars) : text;
-      String s = lower(normalize(cut));
-      int len = s.length();
+      int cut = Math.min(text.length(), maxChars);
+      if (buffer[0].length < cut) {
+        buffer[0] = new char[cut];
+      }
+      char[] a = buffer[0];
+      text.getChars(0, cut, a, 0);
+      int len = normalizeLower(a, cut);
+      if (len < 0) { // a normalizer with regular expressions could apply: OpenNLP's own, in turn
+        String s = lower(normalize(text.subSequence(0, cut)));
+        len = s.length();
+        if (a.length < len) {
+          buffer[0] = a = new char[len];
+        }
+        s.getChars(0, len, a, 0);
+      }
       seen.reset(3 * len);
       java.util.Arrays.fill(sums, 0);
       for (int i = 0; i < len; i++) {
         long key = 0;
+        int small = 0;
         for (int n = 1; n <= 3 && i + n <= len; n++) {
-          key = (key << 16) | s.charAt(i + n - 1);
-          int p = m.find(key | ((long) n << 48));
-          if (p >= 0 && seen.add(p)) {
-            m.add(p, sums);
+          char c = a[i + n - 1];
+          key = (key << 16) | c;
+          small = small >= 0 && c < CompiledModel.SMALL_CHAR ? (small << 10) | c : -1;
+          int info =
+              small >= 0 ? m.findSmall(small | (n << 30)) : m.findLarge(key | ((long) n << 48));
+          if (info != CompiledModel.MISSING && seen.add(info)) {
+            m.add(info, sums);
           }
         }
       }
-      double normal = 0;
+      // softmax of the sums, as GISModel.eval, relative to the best one (the same quotient)
       int best = 0;
-      for (int o = 0; o < m.outcomes.length; o++) {
-        normal += StrictMath.exp(sums[o]);
+      for (int o = 1; o < m.outcomes.length; o++) {
         if (sums[o] > sums[best]) {
           best = o;
         }
       }
-      return new Guess(iso1(m.outcomes[best]), StrictMath.exp(sums[best]) / normal);
+      double normal = 0;
+      for (int o = 0; o < m.outcomes.length; o++) {
+        normal += Math.exp((double) sums[o] - sums[best]);
+      }
+      return new Guess(iso1(m.outcomes[best]), 1 / normal);
     };
+  }
+
+  /**
+   * {@code lower(normalize(text))} in place for the common text, {@code a[0, n)}, in one pass per
+   * step over the chars: returns the new length, or -1 (the chars left undefined) where the URL or
+   * Twitter normalizers' regular expressions could match, or the text holds a surrogate or a char
+   * from U+D800 up. Otherwise the emoji normalizer only turns each run of hyphens into a space and
+   * the number normalizer each run of ASCII digits (the runs never touch: the space is in neither
+   * class), then {@link #shrink}, {@code trim()} and {@link #lower} as OpenNLP applies them. The
+   * triggers are checked on the text before the emoji normalizer, a superset of those after it: a
+   * retweet's "rt-" becomes "rt ".
+   */
+  static int normalizeLower(char[] a, int n) {
+    for (int i = 0; i < n; i++) {
+      char c = a[i];
+      if (c >= '\uD800' || c == '@' || c == '#') {
+        return -1;
+      }
+      if (c == 'h' && i + 3 < n && a[i + 1] == 't' && a[i + 2] == 't' && a[i + 3] == 'p') {
+        return -1; // URL
+      }
+      if ((c | 0x20) == 'r'
+          && i + 2 < n
+          && (a[i + 1] | 0x20) == 't'
+          && (a[i + 2] == ' ' || a[i + 2] == ':' || a[i + 2] == '-')) {
+        return -1; // \b(rt[ :])+
+      }
+      if ((c == ':' || c == ';' || c == 'x' || c == 'X') && i + 1 < n) {
+        int j = a[i + 1] == '-' ? i + 2 : i + 1;
+        if (j < n && "()dopDOP".indexOf(a[j]) >= 0) {
+          return -1; // a face
+        }
+      }
+    }
+    if (mayLaugh(a, n)) {
+      return -1;
+    }
+    int m = 0;
+    for (int i = 0; i < n; ) {
+      char c = a[i];
+      boolean hyphen = c == '-';
+      if (hyphen || (c >= '0' && c <= '9')) {
+        int j = i + 1;
+        while (j < n && (hyphen ? a[j] == '-' : a[j] >= '0' && a[j] <= '9')) {
+          j++;
+        }
+        a[m++] = ' ';
+        i = j;
+      } else {
+        a[m++] = a[i++];
+      }
+    }
+    m = shrink(a, m);
+    int from = 0;
+    int to = m;
+    while (from < to && a[from] <= ' ') {
+      from++;
+    }
+    while (to > from && a[to - 1] <= ' ') {
+      to--;
+    }
+    for (int i = from; i < to; i++) {
+      char c = a[i];
+      int lower = c < 128 ? (c >= 'A' && c <= 'Z' ? c + 32 : c) : Character.toLowerCase((int) c);
+      if (lower > Character.MAX_VALUE) {
+        return -1;
+      }
+      a[i - from] = (char) lower;
+    }
+    return to - from;
   }
 
   /**
@@ -162,6 +254,11 @@ public final class LanguageFilter implements DocStage {
       }
     }
     // without surrogates a char is a code point: the same two passes over arrays
+    return new String(a, 0, shrink(a, n));
+  }
+
+  /** {@link #shrink} of chars without surrogates, {@code a[0, n)}, in place: the new length. */
+  static int shrink(char[] a, int n) {
     int m = 0;
     for (int i = 0; i < n; ) {
       if (isAsciiSpace(a[i]) && i + 1 < n && isAsciiSpace(a[i + 1])) {
@@ -194,7 +291,7 @@ public final class LanguageFilter implements DocStage {
       }
       i = j;
     }
-    return new String(a, 0, k);
+    return k;
   }
 
   private static String shrinkCodePoints(String text) {
@@ -395,54 +492,75 @@ public final class LanguageFilter implements DocStage {
    * same h or j right after the run.
    */
   private static boolean mayLaugh(String s) {
-    for (int i = 0; i + 2 < s.length(); i++) {
-      char c = Character.toLowerCase(s.charAt(i));
-      if (c != 'h' && c != 'j') {
+    return mayLaugh(s.toCharArray(), s.length());
+  }
+
+  private static boolean mayLaugh(char[] a, int n) {
+    for (int i = 0; i + 2 < n; i++) {
+      char c = a[i];
+      if (c != 'h' && c != 'j' && c != 'H' && c != 'J') {
         continue;
       }
+      c = (char) (c | 0x20);
       int j = i + 1;
-      while (j < s.length() && "aeiouAEIOU".indexOf(s.charAt(j)) >= 0) {
+      while (j < n && "aeiouAEIOU".indexOf(a[j]) >= 0) {
         j++;
       }
-      if (j > i + 1 && j < s.length() && Character.toLowerCase(s.charAt(j)) == c) {
+      if (j > i + 1 && j < n && (a[j] | 0x20) == c) {
         return true;
       }
     }
     return false;
   }
 
+  /** Bits 9 to 13 and 32: tab, line feed, vertical tab, form feed, carriage return, space. */
+  private static final long ASCII_SPACES = 0x1_0000_3E00L;
+
   private static boolean isAsciiSpace(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == 0x0B || c == '\f' || c == '\r';
+    return c <= ' ' && (ASCII_SPACES >>> c & 1) != 0;
   }
 
   /**
-   * The maxent model's predicates (n-grams) in an open-addressing table of packed keys (length in
-   * bits 48-49, up to three UTF-16 units below), and each predicate's parameters per outcome.
+   * The maxent model's predicates (n-grams) and their parameters, laid out for few cache misses:
+   * the lookups, not the arithmetic, are what language identification costs. An n-gram of chars
+   * below U+0400 (Latin, Greek and the like: almost every n-gram of the texts Forja filters) packs
+   * into an int, looked up in a table of longs holding key and parameters' offset side by side
+   * (under 1 MB: it stays in a core's cache); other n-grams go to a second table of packed longs. A
+   * predicate's offset ({@code info}) points at a dense row (the common n-grams: parameters over
+   * all outcomes) or a sparse block (its outcome ids and parameters in one run of ints).
    */
   static final class CompiledModel {
     private static volatile CompiledModel instance;
 
+    /** {@link #findSmall}/{@link #findLarge}: not a predicate of the model. */
+    static final int MISSING = Integer.MIN_VALUE;
+
     final String[] outcomes;
     final int predicates;
-    // open addressing, key and predicate side by side (one cache line per probe); key 0: empty
-    private final long[] table;
-    private final int mask;
-    // sparse predicates' outcomes and parameters, flat: predicate p's are [start[p], start[p + 1])
-    private final int[] start;
-    private final byte[] outcomeIds;
-    private final float[] params;
+    // n-grams of chars below SMALL_CHAR: (key << 32) | info, 0 for an empty slot
+    private final long[] small;
+    private final int smallShift;
+    // other n-grams: packed key (length in bits 48-49, the chars below) and info side by side
+    private final long[] large;
+    private final int largeMask;
+
+    /**
+     * Sparse predicates' blocks: a count {@code n}, the {@code n} outcome ids as bytes four to an
+     * int, then the {@code n} parameters as float bits. A block's offset is its info ({@code >=
+     * 0}).
+     */
+    private final int[] sparse;
 
     /**
      * Predicates with many outcomes (the common n-grams) as rows over all outcomes (no gather),
-     * each {@link #stride} floats long: the outcomes padded with zeros to whole vectors.
+     * each {@link #stride} floats long: the outcomes padded with zeros to whole vectors. A row at
+     * offset {@code r} has info {@code ~r} ({@code < 0}).
      */
-    private final int[] denseRow;
+    private final float[] dense;
 
     final int stride;
 
     private final boolean vector;
-
-    private final float[] dense;
 
     static CompiledModel get() {
       if (instance == null) {
@@ -463,86 +581,115 @@ public final class LanguageFilter implements DocStage {
       for (int i = 0; i < outcomes.length; i++) {
         outcomes[i] = maxent.getOutcome(i);
       }
+      if (outcomes.length > Byte.MAX_VALUE + 1) {
+        throw new IllegalStateException("more than 128 languages in the model: " + outcomes.length);
+      }
       Map<String, opennlp.tools.ml.model.Context> pmap =
           (Map<String, opennlp.tools.ml.model.Context>)
               ((opennlp.tools.ml.model.AbstractModel) maxent).getDataStructures()[1];
-      java.util.List<long[]> packed = new java.util.ArrayList<>();
-      java.util.List<opennlp.tools.ml.model.Context> ctx = new java.util.ArrayList<>();
+      // dense rows in order of n-gram: the short, frequent n-grams share cache lines
+      java.util.TreeMap<String, opennlp.tools.ml.model.Context> grams =
+          new java.util.TreeMap<>(
+              java.util.Comparator.comparingInt(String::length)
+                  .thenComparing(java.util.Comparator.naturalOrder()));
+      int smallCount = 0;
+      int rows = 0;
+      int sparseInts = 0;
       for (var en : pmap.entrySet()) {
         String g = en.getKey();
         if (g.isEmpty() || g.length() > 3) {
           continue; // never produced by 1- to 3-grams
         }
-        long key = 0;
-        for (int i = 0; i < g.length(); i++) {
-          key = (key << 16) | g.charAt(i);
-        }
-        packed.add(new long[] {key | ((long) g.length() << 48)});
-        ctx.add(en.getValue());
-      }
-      predicates = ctx.size();
-      int cap = Integer.highestOneBit(Math.max(16, predicates * 2 - 1)) << 1;
-      table = new long[2 * cap];
-      mask = cap - 1;
-      denseRow = new int[predicates];
-      start = new int[predicates + 1];
-      int rows = 0;
-      int entries = 0;
-      for (var c : ctx) {
-        if (c.getOutcomes().length >= DENSE_OUTCOMES) {
+        grams.put(g, en.getValue());
+        smallCount += smallKey(g) != 0 ? 1 : 0;
+        int n = en.getValue().getOutcomes().length;
+        if (n >= DENSE_OUTCOMES) {
           rows++;
         } else {
-          entries += c.getOutcomes().length;
+          sparseInts += 1 + (n + 3) / 4 + n;
         }
       }
-      if (outcomes.length > Byte.MAX_VALUE + 1) {
-        throw new IllegalStateException("more than 128 languages in the model: " + outcomes.length);
-      }
+      predicates = grams.size();
       stride =
           vector
               ? -Math.floorDiv(-outcomes.length, RowSums.lanes()) * RowSums.lanes()
               : outcomes.length;
       dense = new float[rows * stride];
-      outcomeIds = new byte[entries];
-      params = new float[entries];
-      // dense rows in order of n-gram length: the short, frequent n-grams share cache lines
-      Integer[] order = new Integer[predicates];
-      for (int p = 0; p < predicates; p++) {
-        order[p] = p;
-      }
-      java.util.Arrays.sort(order, java.util.Comparator.comparingLong(p -> packed.get(p)[0]));
+      sparse = new int[sparseInts];
+      int smallCap = capacity(smallCount);
+      small = new long[smallCap];
+      smallShift = 64 - Integer.numberOfTrailingZeros(smallCap);
+      int largeCap = capacity(predicates - smallCount);
+      large = new long[2 * largeCap];
+      largeMask = largeCap - 1;
       rows = 0;
-      for (int p : order) {
-        denseRow[p] = -1;
-        if (ctx.get(p).getOutcomes().length >= DENSE_OUTCOMES) {
-          denseRow[p] = rows++ * stride;
-        }
-      }
-      entries = 0;
-      for (int p = 0; p < predicates; p++) {
-        long key = packed.get(p)[0];
-        int h = slot(key);
-        while (table[2 * h] != 0) {
-          h = (h + 1) & mask;
-        }
-        table[2 * h] = key;
-        table[2 * h + 1] = p;
-        int[] ids = ctx.get(p).getOutcomes();
-        double[] ps = ctx.get(p).getParameters();
-        start[p] = entries;
-        if (denseRow[p] >= 0) {
+      int at = 0;
+      for (var en : grams.entrySet()) {
+        int[] ids = en.getValue().getOutcomes();
+        double[] ps = en.getValue().getParameters();
+        int info;
+        if (ids.length >= DENSE_OUTCOMES) {
+          int row = rows++ * stride;
           for (int i = 0; i < ids.length; i++) {
-            dense[denseRow[p] + ids[i]] = (float) ps[i];
+            dense[row + ids[i]] = (float) ps[i];
           }
+          info = ~row;
         } else {
+          info = at;
+          sparse[at++] = ids.length;
           for (int i = 0; i < ids.length; i++) {
-            outcomeIds[entries + i] = (byte) ids[i];
-            params[entries + i] = (float) ps[i];
+            sparse[at + i / 4] |= ids[i] << (8 * (i % 4));
           }
-          entries += ids.length;
+          at += (ids.length + 3) / 4;
+          for (int i = 0; i < ids.length; i++) {
+            sparse[at++] = Float.floatToRawIntBits((float) ps[i]);
+          }
         }
+        put(en.getKey(), info);
       }
-      start[predicates] = entries;
+    }
+
+    /** Slots for {@code n} keys, at most half full (linear probing stays short). */
+    private static int capacity(int n) {
+      return Integer.highestOneBit(Math.max(16, n * 2 - 1)) << 1;
+    }
+
+    private void put(String g, int info) {
+      int key = smallKey(g);
+      if (key != 0) {
+        int h = smallSlot(key);
+        while (small[h] != 0) {
+          h = (h + 1) & (small.length - 1);
+        }
+        small[h] = ((long) key << 32) | (info & 0xFFFFFFFFL);
+        return;
+      }
+      long packed = (long) g.length() << 48;
+      for (int i = 0; i < g.length(); i++) {
+        packed |= (long) g.charAt(i) << (16 * (g.length() - 1 - i));
+      }
+      int h = largeSlot(packed);
+      while (large[2 * h] != 0) {
+        h = (h + 1) & largeMask;
+      }
+      large[2 * h] = packed;
+      large[2 * h + 1] = info;
+    }
+
+    /** Chars below this pack ten bits each into an int key. */
+    static final int SMALL_CHAR = 1 << 10;
+
+    /** The int key of an n-gram of chars below {@link #SMALL_CHAR} (length in bits 30-31), or 0. */
+    static int smallKey(CharSequence g) {
+      int key = 0;
+      for (int i = 0; i < g.length(); i++) {
+        char c = g.charAt(i);
+        if (c >= SMALL_CHAR) {
+          return 0;
+        }
+        key = (key << 10) | c;
+      }
+      return key | (g.length() << 30);
     }
 
     private static final int DENSE_OUTCOMES = 70;
@@ -552,29 +699,51 @@ public final class LanguageFilter implements DocStage {
         ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
             && !"false".equals(System.getProperty("forja.vector"));
 
-    private int slot(long key) {
-      long z = key * 0x9E3779B97F4A7C15L;
-      return (int) (z >>> 40) & mask;
+    private int smallSlot(int key) {
+      return (int) ((key * 0x9E3779B97F4A7C15L) >>> smallShift);
     }
 
-    /** The predicate of a packed n-gram, or -1. */
-    int find(long key) {
-      int h = slot(key);
+    private int largeSlot(long key) {
+      long z = key * 0x9E3779B97F4A7C15L;
+      return (int) (z >>> 40) & largeMask;
+    }
+
+    /** The info of an n-gram's {@link #smallKey}, or {@link #MISSING}. */
+    int findSmall(int key) {
+      int h = smallSlot(key);
       while (true) {
-        long k = table[2 * h];
-        if (k == key) {
-          return (int) table[2 * h + 1];
+        long e = small[h];
+        if ((int) (e >>> 32) == key) {
+          return (int) e;
         }
-        if (k == 0) {
-          return -1;
+        if (e == 0) {
+          return MISSING;
         }
-        h = (h + 1) & mask;
+        h = (h + 1) & (small.length - 1);
       }
     }
 
-    void add(int p, float[] sums) {
-      int row = denseRow[p];
-      if (row >= 0) {
+    /**
+     * The info of an n-gram packed as chars below bit 48 and its length above, or {@link #MISSING}.
+     */
+    int findLarge(long key) {
+      int h = largeSlot(key);
+      while (true) {
+        long k = large[2 * h];
+        if (k == key) {
+          return (int) large[2 * h + 1];
+        }
+        if (k == 0) {
+          return MISSING;
+        }
+        h = (h + 1) & largeMask;
+      }
+    }
+
+    /** Adds the parameters of the predicate with this info to the outcomes' sums. */
+    void add(int info, float[] sums) {
+      if (info < 0) {
+        int row = ~info;
         // adding the zeros of absent outcomes leaves those sums exactly as they were
         if (vector) {
           RowSums.add(sums, dense, row, stride);
@@ -585,8 +754,12 @@ public final class LanguageFilter implements DocStage {
         }
         return;
       }
-      for (int i = start[p], end = start[p + 1]; i < end; i++) {
-        sums[outcomeIds[i] & 0xFF] += params[i];
+      int n = sparse[info];
+      int ids = info + 1;
+      int ps = ids + ((n + 3) >> 2);
+      for (int k = 0; k < n; k++) {
+        int id = (sparse[ids + (k >> 2)] >>> ((k & 3) << 3)) & 0xFF;
+        sums[id] += Float.intBitsToFloat(sparse[ps + k]);
       }
     }
   }

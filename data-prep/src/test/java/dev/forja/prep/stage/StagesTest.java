@@ -210,6 +210,76 @@ class StagesTest {
   }
 
   @Test
+  void inPlaceNormalizationEqualsTheNormalizersChainWhereverItApplies() {
+    String[] atoms = {
+      "a",
+      "A",
+      "é",
+      "É",
+      "İ",
+      "ß",
+      "Σ",
+      "-",
+      "--",
+      "0",
+      "42",
+      "1-2",
+      " ",
+      "  ",
+      "\t",
+      "\n",
+      "\r\n",
+      "\u0085",
+      "\u00a0",
+      "\u0001",
+      "aaa",
+      "AaA",
+      "11",
+      "rt",
+      "RT",
+      " ",
+      ":",
+      ";",
+      "x",
+      ")",
+      "o",
+      "ha",
+      "jaja",
+      "h",
+      "http",
+      "@",
+      "#",
+      "\u2014",
+      "\u2019",
+      "\u00ff\u00ff\u00ff",
+      "\uD83D\uDE00",
+      "word ",
+      "Привет "
+    };
+    java.util.Random r = new java.util.Random(5);
+    int fast = 0;
+    for (int n = 0; n < 50_000; n++) {
+      StringBuilder sb = new StringBuilder();
+      for (int k = r.nextInt(16); k >= 0; k--) {
+        sb.append(atoms[r.nextInt(atoms.length)]);
+      }
+      String t = sb.toString();
+      char[] a = t.toCharArray();
+      int len = LanguageFilter.normalizeLower(a, a.length);
+      if (len >= 0) {
+        fast++;
+        assertThat(new String(a, 0, len))
+            .as(t)
+            .isEqualTo(LanguageFilter.lower(LanguageFilter.normalize(t)));
+      }
+    }
+    assertThat(fast).isGreaterThan(10_000); // the in-place path is the common one
+    char[] prose = "El año 2024 fue bien-conocido:  muuuy\n\nbueno ".toCharArray();
+    int len = LanguageFilter.normalizeLower(prose, prose.length);
+    assertThat(new String(prose, 0, len)).isEqualTo("el año fue bien conocido: muuy bueno");
+  }
+
+  @Test
   void boilerplateLinesAreFoundOnlyWhereTheirLiteralTextIs() {
     assertThat(
             Cleaner.literalPrefixes(List.of("\\bcookies?\\b", "terms of (use|service)|click here")))
