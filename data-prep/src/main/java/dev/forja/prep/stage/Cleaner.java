@@ -176,34 +176,46 @@ public final class Cleaner implements DocStage {
 
   /** Spaces of every kind to ' ', runs collapsed, lines trimmed, at most one blank line. */
   static String normalizeWhitespace(String s) {
-    StringBuilder sb = new StringBuilder(s.length());
+    int n = s.length();
+    char[] out = new char[n]; // every char written stands for at least one read
+    int m = 0;
     int newlines = 0;
     boolean space = false;
-    for (int i = 0; i < s.length(); i++) {
+    for (int i = 0; i < n; i++) {
       char c = s.charAt(i);
       if (c == '\n') {
         newlines++;
         space = false;
         continue;
       }
-      if (c == '\t' || Character.isSpaceChar(c) || Character.isWhitespace(c)) {
+      if (c < 128
+          ? c <= ' ' && (ASCII_SPACES >>> c & 1) != 0
+          : Character.isSpaceChar(c) || Character.isWhitespace(c)) {
         space = true;
         continue;
       }
       if (newlines > 0) {
-        if (sb.length() > 0) {
-          sb.append(newlines > 1 ? "\n\n" : "\n");
+        if (m > 0) {
+          out[m++] = '\n';
+          if (newlines > 1) {
+            out[m++] = '\n';
+          }
         }
         newlines = 0;
-        space = false;
-      } else if (space && sb.length() > 0) {
-        sb.append(' ');
+      } else if (space && m > 0) {
+        out[m++] = ' ';
       }
       space = false;
-      sb.append(c);
+      out[m++] = c;
     }
-    return sb.toString();
+    return new String(out, 0, m);
   }
+
+  /**
+   * The ASCII chars {@code Character.isSpaceChar} or {@code isWhitespace} accepts, as bits: tab to
+   * carriage return (9-13), the information separators (28-31) and space (32).
+   */
+  private static final long ASCII_SPACES = 0x1_F000_3E00L;
 
   /**
    * Finds boilerplate in a line: the patterns' matcher, run only on lines that contain (ignoring
@@ -213,6 +225,7 @@ public final class Cleaner implements DocStage {
   static final class Boilerplate {
     private final java.util.regex.Matcher matcher;
     private final String[] folded;
+    private String input; // the text the matcher was last reset to
 
     Boilerplate(java.util.regex.Matcher matcher, List<String> prefixes) {
       this.matcher = matcher;
@@ -230,7 +243,11 @@ public final class Cleaner implements DocStage {
           return false;
         }
       }
-      return matcher.reset(text).region(start, end).find();
+      if (input != text) { // region() resets the matcher's state, not its input
+        matcher.reset(text);
+        input = text;
+      }
+      return matcher.region(start, end).find();
     }
   }
 
@@ -241,7 +258,11 @@ public final class Cleaner implements DocStage {
   static String fold(String s) {
     char[] out = new char[s.length()];
     for (int i = 0; i < out.length; i++) {
-      out[i] = Character.toLowerCase(Character.toUpperCase(s.charAt(i)));
+      char c = s.charAt(i);
+      out[i] =
+          c < 128
+              ? (c >= 'A' && c <= 'Z' ? (char) (c + 32) : c)
+              : Character.toLowerCase(Character.toUpperCase(c));
     }
     return new String(out);
   }

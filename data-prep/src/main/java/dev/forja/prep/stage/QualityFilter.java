@@ -65,6 +65,51 @@ public final class QualityFilter implements DocStage {
   private static final int MAX_STOP_WORD_LENGTH =
       STOP_WORDS.values().stream().flatMap(Set::stream).mapToInt(String::length).max().orElse(0);
 
+  /** {@link #STOP_WORDS} as sorted {@link #packLower} keys: no string per word is made. */
+  static final Map<String, long[]> PACKED_STOP_WORDS = packStopWords();
+
+  private static Map<String, long[]> packStopWords() {
+    Map<String, long[]> out = new java.util.HashMap<>();
+    STOP_WORDS.forEach(
+        (lang, words) -> {
+          long[] keys =
+              words.stream().mapToLong(w -> packLower(w, 0, w.length())).sorted().toArray();
+          if (java.util.Arrays.stream(keys).anyMatch(k -> k < 0)) {
+            throw new IllegalStateException(
+                "stop words must be ASCII of up to 7 letters: " + words);
+          }
+          out.put(lang, keys);
+        });
+    return Map.copyOf(out);
+  }
+
+  /** Whether {@code text[from, to)}, lower-cased, is one of these {@link #PACKED_STOP_WORDS}. */
+  static boolean isStopWord(long[] stops, String text, int from, int to) {
+    long key = packLower(text, from, to);
+    return key >= 0 && java.util.Arrays.binarySearch(stops, key) >= 0;
+  }
+
+  /**
+   * {@code text[from, to)} lower-cased as {@code toLowerCase(Locale.ROOT)} does, packed a char per
+   * byte with the length on top, when that is ASCII of up to 7 chars; else -1 (never a stop word).
+   * U+0130 lower-cases to "i" and a combining dot in a string, so it never packs.
+   */
+  static long packLower(String text, int from, int to) {
+    if (to - from > 7) {
+      return -1;
+    }
+    long key = (long) (to - from) << 56;
+    for (int i = from; i < to; i++) {
+      char c = text.charAt(i);
+      int lower = c < 128 ? (c >= 'A' && c <= 'Z' ? c + 32 : c) : Character.toLowerCase((int) c);
+      if (lower >= 128 || c == '\u0130') {
+        return -1;
+      }
+      key |= (long) lower << (8 * (i - from));
+    }
+    return key;
+  }
+
   /**
    * What one thread reuses from document to document: the rules scan ranges of the text ({@link
    * Spans}) and count 64-bit keys in a reusable table instead of building a string per word, line
@@ -77,6 +122,7 @@ public final class QualityFilter implements DocStage {
     final Spans pieces = new Spans();
     final Spans.Counter counter = new Spans.Counter();
     long[] hashes = new long[256];
+    long[] grams = new long[256];
     int[] lengths = new int[256];
   }
 
@@ -155,40 +201,66 @@ public final class QualityFilter implements DocStage {
             q.maxDupLineCharFraction())) {
       return false;
     }
+    int n = wordHashes(text, words, sc);
+    double[] f = ngramCharFractions(sc.hashes, sc.lengths, n, len, sc);
+    for (int g = 2; g <= 10; g++) {
+      String signal = g <= 4 ? TOP_NGRAM_SIGNALS[g - 2] : DUP_NGRAM_SIGNALS[g - 5];
+      String rule =
+          g <= 4 ? "repetition.top-ngram-char-fraction" : "repetition.dup-ngram-char-fraction";
+      double limit =
+          g <= 4 ? q.maxTopNgramCharFraction().get(g - 2) : q.maxDupNgramCharFraction().get(g - 5);
+      doc.signal(signal, f[g - 2]);
+      if (q.enabled(rule) && f[g - 2] > limit) {
+        return fail(doc, rule, f[g - 2], limit);
+      }
+    }
+    return true;
+  }
+
+  /** Fills {@code sc.hashes} and {@code sc.lengths} with the words' hashes and lengths. */
+  static int wordHashes(String text, Spans words, Scratch sc) {
     int n = words.count;
     if (sc.hashes.length < n) {
       sc.hashes = new long[n * 2];
       sc.lengths = new int[n * 2];
     }
-    long[] hashes = sc.hashes;
-    int[] lengths = sc.lengths;
     for (int i = 0; i < n; i++) {
       int h = 0; // String.hashCode of the word
       for (int k = words.start[i]; k < words.end[i]; k++) {
         h = 31 * h + text.charAt(k);
       }
-      lengths[i] = words.length(i);
-      hashes[i] = h * 0x9E3779B97F4A7C15L + lengths[i];
+      sc.lengths[i] = words.length(i);
+      sc.hashes[i] = h * 0x9E3779B97F4A7C15L + sc.lengths[i];
     }
-    for (int g = 2; g <= 4; g++) {
-      double f = topNgramChars(hashes, lengths, n, g, sc.counter) / (double) len;
-      doc.signal(TOP_NGRAM_SIGNALS[g - 2], f);
-      if (q.enabled("repetition.top-ngram-char-fraction")
-          && f > q.maxTopNgramCharFraction().get(g - 2)) {
-        return fail(
-            doc, "repetition.top-ngram-char-fraction", f, q.maxTopNgramCharFraction().get(g - 2));
+    return n;
+  }
+
+  /**
+   * Gopher's n-gram repetition measures of a text of {@code len} chars whose {@code n} words have
+   * these hashes and lengths: for n = 2..4 the characters of the most frequent n-gram, for n =
+   * 5..10 those in duplicated n-grams, over {@code len}; element {@code n - 2}. The n-grams' hashes
+   * are grown a word at a time ({@link #ngramStep}), not recomputed from their words for each n.
+   */
+  static double[] ngramCharFractions(long[] hashes, int[] lengths, int n, int len, Scratch sc) {
+    double[] f = new double[9];
+    if (sc.grams.length < n) {
+      sc.grams = new long[n * 2];
+    }
+    long[] grams = sc.grams; // grams[i]: the hash of the g-gram at word i
+    java.util.Arrays.fill(grams, 0, n, NGRAM_SEED);
+    for (int g = 1; g <= 10 && g <= n; g++) {
+      for (int i = 0; i + g <= n; i++) {
+        grams[i] = ngramStep(grams[i], hashes[i + g - 1]);
+      }
+      if (g >= 2) {
+        long chars =
+            g <= 4
+                ? topNgramChars(grams, lengths, n, g, sc.counter)
+                : dupNgramChars(grams, lengths, n, g, sc.counter);
+        f[g - 2] = chars / (double) len;
       }
     }
-    for (int g = 5; g <= 10; g++) {
-      double f = dupNgramChars(hashes, lengths, n, g, sc.counter) / (double) len;
-      doc.signal(DUP_NGRAM_SIGNALS[g - 5], f);
-      if (q.enabled("repetition.dup-ngram-char-fraction")
-          && f > q.maxDupNgramCharFraction().get(g - 5)) {
-        return fail(
-            doc, "repetition.dup-ngram-char-fraction", f, q.maxDupNgramCharFraction().get(g - 5));
-      }
-    }
-    return true;
+    return f; // n-grams longer than the text: 0, none repeats
   }
 
   /** [number of pieces equal to an earlier one, their characters]; pieces compared by hash. */
@@ -205,14 +277,12 @@ public final class QualityFilter implements DocStage {
     return new long[] {n, chars};
   }
 
-  /** The hash of the n-gram starting at {@code i} (words given as hashes). */
-  private static long ngram(long[] h, int i, int n) {
-    long g = 0xcbf29ce484222325L;
-    for (int k = 0; k < n; k++) {
-      g = (g ^ h[i + k]) * 0x100000001b3L;
-      g ^= g >>> 29;
-    }
-    return g;
+  /** An n-gram's hash folds its words' hashes into this, one {@link #ngramStep} per word. */
+  static final long NGRAM_SEED = 0xcbf29ce484222325L;
+
+  static long ngramStep(long g, long word) {
+    g = (g ^ word) * 0x100000001b3L;
+    return g ^ (g >>> 29);
   }
 
   /** Characters of the n-gram at {@code i} joined with spaces. */
@@ -226,10 +296,10 @@ public final class QualityFilter implements DocStage {
 
   /**
    * Characters covered by the most frequent n-gram (joined with spaces), if it occurs more than
-   * once. N-grams are compared by 64-bit hash; of equally frequent ones the first to reach the
-   * count wins.
+   * once. N-grams are compared by 64-bit hash ({@code grams[i]}: the n-gram at word {@code i}); of
+   * equally frequent ones the first to reach the count wins.
    */
-  static long topNgramChars(long[] h, int[] len, int words, int n, Spans.Counter counts) {
+  static long topNgramChars(long[] grams, int[] len, int words, int n, Spans.Counter counts) {
     if (words < n) {
       return 0;
     }
@@ -237,7 +307,7 @@ public final class QualityFilter implements DocStage {
     int best = -1;
     int bestCount = 0;
     for (int i = 0; i + n <= words; i++) {
-      int c = counts.increment(ngram(h, i, n));
+      int c = counts.increment(grams[i]);
       if (c > bestCount) {
         bestCount = c;
         best = i;
@@ -247,13 +317,12 @@ public final class QualityFilter implements DocStage {
   }
 
   /** Characters in n-grams that repeat an earlier one (non-overlapping, as Gopher counts). */
-  static long dupNgramChars(long[] h, int[] len, int words, int n, Spans.Counter seen) {
+  static long dupNgramChars(long[] grams, int[] len, int words, int n, Spans.Counter seen) {
     seen.reset(words);
     long total = 0;
     int i = 0;
     while (i + n <= words) {
-      long g = ngram(h, i, n);
-      if (!seen.add(g)) {
+      if (!seen.add(grams[i])) {
         total += chars(len, i, n);
         i += n;
       } else {
@@ -275,14 +344,19 @@ public final class QualityFilter implements DocStage {
     long nonSymbolChars = 0;
     int alpha = 0;
     int stop = 0;
-    Set<String> stops =
-        STOP_WORDS.getOrDefault(doc.getLang() == null ? "en" : doc.getLang(), STOP_WORDS.get("en"));
+    long[] stops =
+        PACKED_STOP_WORDS.getOrDefault(
+            doc.getLang() == null ? "en" : doc.getLang(), PACKED_STOP_WORDS.get("en"));
     for (int w = 0; w < words.count; w++) {
       boolean hasNonPunct = false;
       boolean hasAlpha = false;
       for (int i = words.start[w]; i < words.end[w]; i++) {
         char c = text.charAt(i);
-        if (Character.isLetter(c)) {
+        if (c < 128) { // ASCII: no table lookups
+          boolean letter = (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+          hasAlpha |= letter;
+          hasNonPunct |= letter || (c >= '0' && c <= '9');
+        } else if (Character.isLetter(c)) {
           hasAlpha = true;
           hasNonPunct = true;
         } else if (Character.isLetterOrDigit(c)) {
@@ -298,8 +372,7 @@ public final class QualityFilter implements DocStage {
       }
       // lower-casing never shortens a word, so longer words cannot be stop words
       if (words.length(w) <= MAX_STOP_WORD_LENGTH
-          && stops.contains(
-              text.substring(words.start[w], words.end[w]).toLowerCase(Locale.ROOT))) {
+          && isStopWord(stops, text, words.start[w], words.end[w])) {
         stop++;
       }
     }

@@ -339,6 +339,118 @@ class StagesTest {
   }
 
   @Test
+  void ngramRepetitionEqualsGophersDefinitionOnWordStrings() {
+    String[] vocab = {"the", "cat", "sat", "on", "a", "mat", "é", "Über", "x", "...", "cat,"};
+    java.util.Random r = new java.util.Random(3);
+    QualityFilter.Scratch sc = new QualityFilter.Scratch();
+    for (int t = 0; t < 3_000; t++) {
+      StringBuilder sb = new StringBuilder(r.nextBoolean() ? "  " : "");
+      for (int k = r.nextInt(60); k >= 0; k--) {
+        sb.append(vocab[r.nextInt(r.nextInt(vocab.length) + 1)])
+            .append(r.nextInt(9) == 0 ? "\n" : " ");
+      }
+      String text = sb.toString();
+      Spans spans = QualityFilter.words(text, new Spans());
+      int n = QualityFilter.wordHashes(text, spans, sc);
+      double[] got = QualityFilter.ngramCharFractions(sc.hashes, sc.lengths, n, text.length(), sc);
+      List<String> words = List.of(text.strip().split("\\s+"));
+      assertThat(n).isEqualTo(words.get(0).isEmpty() ? 0 : words.size());
+      for (int g = 2; g <= 10; g++) {
+        // the reference: n-grams as strings joined by spaces
+        long chars = 0;
+        if (g <= 4) {
+          Map<String, Integer> counts = new java.util.HashMap<>();
+          int best = 0;
+          String top = null;
+          for (int i = 0; i + g <= n; i++) {
+            String gram = String.join(" ", words.subList(i, i + g));
+            int c = counts.merge(gram, 1, Integer::sum);
+            if (c > best) {
+              best = c;
+              top = gram;
+            }
+          }
+          chars = best > 1 ? (long) top.length() * best : 0;
+        } else {
+          java.util.Set<String> seen = new java.util.HashSet<>();
+          for (int i = 0; i + g <= n; ) {
+            String gram = String.join(" ", words.subList(i, i + g));
+            if (!seen.add(gram)) {
+              chars += gram.length();
+              i += g;
+            } else {
+              i++;
+            }
+          }
+        }
+        assertThat(got[g - 2])
+            .as(g + "-grams of " + text)
+            .isEqualTo(chars / (double) text.length());
+      }
+    }
+  }
+
+  @Test
+  void stopWordsMatchTheirLowerCaseFormsOnly() {
+    List<String> words =
+        List.of(
+            "the",
+            "THE",
+            "The",
+            "tHe",
+            "de",
+            "DE",
+            "para",
+            "with",
+            "WITH",
+            "a",
+            "y",
+            "x",
+            "",
+            "thé",
+            "theory",
+            "\u0130n",
+            "in",
+            "\u212Aa",
+            "o",
+            "Os",
+            "doS",
+            "\u0000",
+            "the\u0000");
+    for (String lang : QualityFilter.STOP_WORDS.keySet()) {
+      for (String w : words) {
+        // the sets hold lower-case words; a text's word is lower-cased as the Locale.ROOT string
+        boolean expected =
+            QualityFilter.STOP_WORDS.get(lang).contains(w.toLowerCase(java.util.Locale.ROOT));
+        assertThat(
+                QualityFilter.isStopWord(
+                    QualityFilter.PACKED_STOP_WORDS.get(lang), "<" + w + ">", 1, w.length() + 1))
+            .as(lang + " " + w)
+            .isEqualTo(expected);
+      }
+    }
+    assertThat(QualityFilter.STOP_WORDS.get("en")).contains("the", "with");
+  }
+
+  @Test
+  void whitespaceAndCaseFoldingAgreeWithCharactersDefinitionsForEveryChar() {
+    for (int c = 0; c <= Character.MAX_VALUE; c++) {
+      String one = String.valueOf((char) c);
+      assertThat(Cleaner.fold(one).charAt(0))
+          .as("U+%04X", c)
+          .isEqualTo(Character.toLowerCase(Character.toUpperCase((char) c)));
+      boolean space =
+          c != '\n' && (Character.isSpaceChar((char) c) || Character.isWhitespace((char) c));
+      // a space char between two letters becomes one ' '; any other char stays
+      assertThat(Cleaner.normalizeWhitespace("a" + one + "b"))
+          .as("U+%04X", c)
+          .isEqualTo(c == '\n' ? "a\nb" : space ? "a b" : "a" + one + "b");
+    }
+    assertThat(Cleaner.normalizeWhitespace("  a \t\u00a0 b \n \n\n\n c\u2003\n\u001c"))
+        .isEqualTo("a b\n\nc");
+  }
+
+  @Test
   void qualityRulesRejectWithRuleAndMeasuredValue() {
     QualityFilter q = new QualityFilter(cfg().quality());
     Doc good = doc(EN);
