@@ -186,6 +186,18 @@ public class Doc implements Serializable {
     this.text = text;
   }
 
+  /**
+   * The text's length in code points, derived from the text as the document is encoded, so the
+   * accounting sums kept characters without decoding every text again (Spark's {@code length} reads
+   * UTF-8 byte by byte).
+   */
+  public int getTextChars() {
+    return text == null ? 0 : text.codePointCount(0, text.length());
+  }
+
+  /** Derived from the text ({@link #getTextChars}); the bean encoder needs a setter. */
+  public void setTextChars(int ignored) {}
+
   public long getRawBytes() {
     return rawBytes;
   }

@@ -356,10 +356,10 @@ public final class PrepJob {
       ds.write().mode(SaveMode.ErrorIfExists).json(uri.toString());
     } else {
       var w = ds.write().mode(SaveMode.ErrorIfExists);
-      // texts and ids are (nearly) all distinct: Parquet would build a dictionary of each page's
-      // values only to fall back to plain encoding
-      for (String c : List.of("id", "text", "sample")) {
-        if (List.of(ds.columns()).contains(c)) {
+      // texts, ids and metadata values (URLs) are (nearly) all distinct: Parquet would build a
+      // dictionary of each page's values only to fall back to plain encoding
+      for (String c : List.of("id", "text", "sample", "meta.key_value.value")) {
+        if (List.of(ds.columns()).contains(c.split("\\.")[0])) {
           w = w.option("parquet.enable.dictionary#" + c, "false");
         }
       }

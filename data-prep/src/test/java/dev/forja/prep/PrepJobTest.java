@@ -137,6 +137,9 @@ class PrepJobTest {
     List<String> texts =
         kept.select("text").as(org.apache.spark.sql.Encoders.STRING()).collectAsList();
     assertThat(texts).noneMatch(t -> t.matches("(?s).*[\\w.]+@example\\.[a-z.]+.*"));
+    // the report's kept characters: code points of the kept texts, as written
+    assertThat(r.keptTextBytes())
+        .isEqualTo(texts.stream().mapToLong(t -> t.codePointCount(0, t.length())).sum());
     Set<String> unique = new HashSet<>();
     for (String t : texts) {
       assertThat(unique.add(t.toLowerCase().replaceAll("\\s+", " ")))

@@ -49,7 +49,7 @@ public record Accounting(
 
   /**
    * @param docs columns status, reason, lang, id, value, detail, text and pii (a map from type to
-   *     count)
+   *     count); textChars (the text's code points) if it has them
    * @param piiTypes the PII types whose counts are summed
    * @param perReason examples of each status and reason not kept
    */
@@ -59,7 +59,10 @@ public record Accounting(
         functions.udaf(new FirstIds(perReason), Encoders.row(FirstIds.INPUT));
     List<Column> aggs = new ArrayList<>();
     aggs.add(functions.count("*"));
-    aggs.add(sum(length(col("text"))));
+    // kept characters: the documents' textChars where the frame has it (the prep job's cache)
+    Column chars =
+        List.of(docs.columns()).contains("textChars") ? col("textChars") : length(col("text"));
+    aggs.add(sum(when(col("status").equalTo(Doc.KEPT), chars)));
     aggs.add(
         firstIds.apply(
             when(notKept, col("id")),
