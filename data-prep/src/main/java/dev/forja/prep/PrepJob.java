@@ -306,7 +306,7 @@ public final class PrepJob {
     props.put("format", fmt);
     CommitManifest.commit(storage, opts.output(), KIND, props);
     if (dedupResult != null) {
-      dedupResult.marks().unpersist();
+      dedupResult.release();
     }
     docs.unpersist();
     return result;

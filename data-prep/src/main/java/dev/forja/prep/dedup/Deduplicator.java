@@ -74,7 +74,25 @@ public final class Deduplicator implements Serializable {
 
   /** What dedup found: one row per duplicate (node, rule, of, similarity), and the counts. */
   public record Result(
-      Dataset<Row> marks, long markCount, long candidatePairs, long similarPairs, int iterations) {}
+      Dataset<Row> marks,
+      long markCount,
+      long candidatePairs,
+      long similarPairs,
+      int iterations,
+      List<Dataset<Row>> cached) {
+
+    /**
+     * Unpersists the marks and the caches they were built from, the latest first: unpersisting a
+     * plan makes Spark drop and rebuild every cache built on it, so none is released while a later
+     * one still needs it.
+     */
+    public void release() {
+      marks.unpersist();
+      for (int i = cached.size() - 1; i >= 0; i--) {
+        cached.get(i).unpersist();
+      }
+    }
+  }
 
   /** A per-partition helper that adds the dedup features to kept documents. */
   public final class Features {
@@ -129,6 +147,7 @@ public final class Deduplicator implements Serializable {
    */
   public Result run(Dataset<Row> docs, Dataset<Row> earlierKeys, Dataset<Row> earlierSignatures) {
     SparkSession spark = docs.sparkSession();
+    List<Dataset<Row>> cached = new java.util.ArrayList<>();
     Dataset<Row> marks = null;
     if (params.exact()) {
       Dataset<Row> keys =
@@ -161,7 +180,9 @@ public final class Deduplicator implements Serializable {
       int maxBucket = params.maxBucketSize();
       Dataset<Row> pairs =
           sigs.select(col("node"), functions.explode(bandKeys().apply(col("signature"))).as("band"))
-              .repartition(col("band"))
+              // as many partitions as asked for, not fewer: coalesced to a count that is not a
+              // multiple of the cores, the sort's last wave ran on one core
+              .repartition(bandPartitions(spark), col("band"))
               .sortWithinPartitions("band") // one long key: Spark radix-sorts it
               .mapPartitions(
                   (MapPartitionsFunction<Row, Tuple2<Long, Long>>)
@@ -193,7 +214,9 @@ public final class Deduplicator implements Serializable {
               .filter(col("j").geq(minJ))
               .persist(StorageLevel.DISK_ONLY());
       similar = edges.count();
-      pairs.unpersist();
+      // pairs stay cached until the end (Result.release): unpersisting a plan makes Spark drop
+      // and rebuild every cache built on it (candidateSigs, edges), with scans of all documents
+      cached.addAll(List.of(pairs, candidateSigs, edges));
 
       Components cc = Components.of(edges.select("a", "b"));
       iterations = cc.iterations();
@@ -219,7 +242,14 @@ public final class Deduplicator implements Serializable {
             .select(col("node"), col("m.rule"), col("m.of"), col("m.similarity"))
             .persist(StorageLevel.DISK_ONLY());
     long count = one.count();
-    return new Result(one, count, candidates, similar, iterations);
+    return new Result(one, count, candidates, similar, iterations, cached);
+  }
+
+  /** The shuffle partitions (sized to the input by the prep job), rounded up to whole waves. */
+  private static int bandPartitions(SparkSession spark) {
+    int cores = Math.max(1, spark.sparkContext().defaultParallelism());
+    int n = Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions"));
+    return -Math.floorDiv(-Math.max(n, cores), cores) * cores;
   }
 
   /**
