@@ -111,16 +111,23 @@ public final class MinHasher implements Serializable {
     boolean in = false;
     for (int i = 0; i <= text.length(); i++) {
       char c = i < text.length() ? text.charAt(i) : ' ';
-      boolean word =
-          Character.isLetterOrDigit(c)
-              || (in
-                  && (Character.getType(c) == Character.NON_SPACING_MARK || c == '\'' || c == '’'));
+      int lower; // ASCII without the Character tables
+      boolean word;
+      if (c < 128) {
+        lower = c >= 'A' && c <= 'Z' ? c + 32 : c;
+        word = (lower >= 'a' && lower <= 'z') || (c >= '0' && c <= '9') || (in && c == '\'');
+      } else {
+        lower = Character.toLowerCase(c);
+        word =
+            Character.isLetterOrDigit(c)
+                || (in && (Character.getType(c) == Character.NON_SPACING_MARK || c == '’'));
+      }
       if (word) {
         if (!in) {
           h = 0xcbf29ce484222325L;
           in = true;
         }
-        h ^= Character.toLowerCase(c);
+        h ^= lower;
         h *= 0x100000001b3L;
       } else if (in) {
         if (n == out.length) {

@@ -89,7 +89,7 @@ public final class LanguageFilter implements DocStage {
 
   static java.util.function.Function<String, Guess> detector(CompiledModel m, int maxChars) {
     float[] sums = new float[m.stride];
-    Spans.Counter seen = new Spans.Counter(); // the predicates this document has added
+    NgramSet seen = new NgramSet(); // the n-grams this document has looked up
     char[][] buffer = {new char[Math.min(maxChars, 1024)]};
     return text -> {
       int cut = Math.min(text.length(), maxChars);
@@ -116,9 +116,12 @@ public final class LanguageFilter implements DocStage {
           char c = a[i + n - 1];
           key = (key << 16) | c;
           small = small >= 0 && c < CompiledModel.SMALL_CHAR ? (small << 10) | c : -1;
-          int info =
-              small >= 0 ? m.findSmall(small | (n << 30)) : m.findLarge(key | ((long) n << 48));
-          if (info != CompiledModel.MISSING && seen.add(info)) {
+          long packed = key | ((long) n << 48);
+          if (!seen.add(packed)) {
+            continue; // looked up already: an n-gram's parameters count once per document
+          }
+          int info = small >= 0 ? m.findSmall(small | (n << 30)) : m.findLarge(packed);
+          if (info != CompiledModel.MISSING) {
             m.add(info, sums);
           }
         }
@@ -134,7 +137,7 @@ public final class LanguageFilter implements DocStage {
       for (int o = 0; o < m.outcomes.length; o++) {
         normal += Math.exp((double) sums[o] - sums[best]);
       }
-      return new Guess(iso1(m.outcomes[best]), 1 / normal);
+      return new Guess(m.languages[best], 1 / normal);
     };
   }
 
@@ -521,6 +524,49 @@ public final class LanguageFilter implements DocStage {
   }
 
   /**
+   * The n-grams of one document, packed as in {@link CompiledModel#findLarge} (50 bits), in a small
+   * open-addressing table that stays in the core's first-level cache: a repeated n-gram (most
+   * unigrams, half the bigrams) is answered here without a probe of the model's tables. Each slot
+   * holds the document's number above bit 50, so a new document needs no clearing.
+   */
+  static final class NgramSet {
+    private static final int SHIFT = 50;
+    private long[] slots = new long[2048];
+    private long doc;
+
+    /** Empties the set, with room for {@code expected} n-grams. */
+    void reset(int expected) {
+      int cap = Integer.highestOneBit(Math.max(16, expected)) << 1;
+      if (cap > slots.length) {
+        slots = new long[cap];
+        doc = 0;
+      }
+      if (++doc == 1 << (64 - SHIFT - 1)) { // the numbers ran out: clear once
+        java.util.Arrays.fill(slots, 0);
+        doc = 1;
+      }
+    }
+
+    /** Adds a packed n-gram; true when the document did not have it. */
+    boolean add(long packed) {
+      long stamped = packed | (doc << SHIFT);
+      int mask = slots.length - 1;
+      int h = (int) ((packed * 0x9E3779B97F4A7C15L) >>> 40) & mask;
+      while (true) {
+        long e = slots[h];
+        if (e == stamped) {
+          return false;
+        }
+        if (e >>> SHIFT != doc) { // empty for this document
+          slots[h] = stamped;
+          return true;
+        }
+        h = (h + 1) & mask;
+      }
+    }
+  }
+
+  /**
    * The maxent model's predicates (n-grams) and their parameters, laid out for few cache misses:
    * the lookups, not the arithmetic, are what language identification costs. An n-gram of chars
    * below U+0400 (Latin, Greek and the like: almost every n-gram of the texts Forja filters) packs
@@ -536,6 +582,10 @@ public final class LanguageFilter implements DocStage {
     static final int MISSING = Integer.MIN_VALUE;
 
     final String[] outcomes;
+
+    /** The outcomes as Forja reports languages ({@link #iso1}). */
+    final String[] languages;
+
     final int predicates;
     // n-grams of chars below SMALL_CHAR: (key << 32) | info, 0 for an empty slot
     private final long[] small;
@@ -584,6 +634,8 @@ public final class LanguageFilter implements DocStage {
       if (outcomes.length > Byte.MAX_VALUE + 1) {
         throw new IllegalStateException("more than 128 languages in the model: " + outcomes.length);
       }
+      languages =
+          java.util.Arrays.stream(outcomes).map(LanguageFilter::iso1).toArray(String[]::new);
       Map<String, opennlp.tools.ml.model.Context> pmap =
           (Map<String, opennlp.tools.ml.model.Context>)
               ((opennlp.tools.ml.model.AbstractModel) maxent).getDataStructures()[1];

@@ -67,6 +67,41 @@ class DeduplicatorTest {
   }
 
   @Test
+  void wordHashesTreatEveryCharAsCharactersTablesSay() {
+    for (int c = 0; c <= Character.MAX_VALUE; c++) {
+      String t = "Ab" + (char) c + "c " + (char) c + "D'x" + (char) c;
+      assertThat(MinHasher.wordHashes(t)).as("U+%04X", c).isEqualTo(referenceWordHashes(t));
+    }
+  }
+
+  /** Words as the Character tables define them (letters, digits; marks and apostrophes inside). */
+  private static long[] referenceWordHashes(String text) {
+    java.util.List<Long> out = new java.util.ArrayList<>();
+    long h = 0;
+    boolean in = false;
+    for (int i = 0; i <= text.length(); i++) {
+      char c = i < text.length() ? text.charAt(i) : ' ';
+      boolean word =
+          Character.isLetterOrDigit(c)
+              || (in
+                  && (Character.getType(c) == Character.NON_SPACING_MARK
+                      || c == '\''
+                      || c == '\u2019'));
+      if (word) {
+        if (!in) {
+          h = 0xcbf29ce484222325L;
+          in = true;
+        }
+        h = (h ^ Character.toLowerCase(c)) * 0x100000001b3L;
+      } else if (in) {
+        out.add(MinHasher.mix(h));
+        in = false;
+      }
+    }
+    return out.stream().mapToLong(Long::longValue).toArray();
+  }
+
+  @Test
   void plantedPairsMeetTheRecallAndFalsePositiveTargets() {
     DedupBenchmark.Result r = DedupBenchmark.run(TestSpark.local(), params(), 600, 7);
     assertThat(r.highPairs()).isGreaterThan(100);

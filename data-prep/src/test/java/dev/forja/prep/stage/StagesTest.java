@@ -210,6 +210,21 @@ class StagesTest {
   }
 
   @Test
+  void ngramSetKnowsEachDocumentsNgramsOnlyAcrossManyDocuments() {
+    var set = new LanguageFilter.NgramSet();
+    java.util.Random r = new java.util.Random(9);
+    for (int doc = 0; doc < 20_000; doc++) { // past the 8,191 documents its stamps number
+      int n = doc % 97 == 0 ? 5_000 : r.nextInt(300);
+      set.reset(n);
+      java.util.Set<Long> expected = new java.util.HashSet<>();
+      for (int i = 0; i < n; i++) {
+        long packed = ((long) (1 + r.nextInt(3)) << 48) | r.nextInt(doc % 2 == 0 ? 50 : 1 << 20);
+        assertThat(set.add(packed)).isEqualTo(expected.add(packed));
+      }
+    }
+  }
+
+  @Test
   void inPlaceNormalizationEqualsTheNormalizersChainWhereverItApplies() {
     String[] atoms = {
       "a",
