@@ -34,6 +34,10 @@ public final class SparkSessions {
     // faster and smaller than Java serialization for them.
     conf.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
     conf.setIfMissing("spark.kryo.registrator", ForjaKryoRegistrator.class.getName());
+    // forja prep caches its documents on local disk and scans them several times: compressed
+    // (LZ4) they are a third of the bytes (1.6 GB -> 490 MB for 1 GiB of input), and every scan
+    // reads that much less
+    conf.setIfMissing("spark.rdd.compress", "true");
     settings.conf().forEach(conf::set);
     return conf;
   }

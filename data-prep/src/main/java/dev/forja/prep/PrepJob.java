@@ -338,18 +338,25 @@ public final class PrepJob {
   /**
    * Dedup shuffles small columns (ids, keys, band rows): Spark's default of 200 partitions would
    * make most of its stages hundreds of tiny tasks. Unless the user set {@code
-   * spark.sql.shuffle.partitions}, use one partition per 128 MiB of input, at least two per core.
+   * spark.sql.shuffle.partitions}, use one partition per 128 MiB of input, at least two per core,
+   * in whole waves (a multiple of the cores), and keep adaptive execution from coalescing them
+   * below that: coalesced to, say, 3 or 5, a sort's last wave ran on one core of two.
    */
   static void shufflePartitions(SparkSession spark, long inputBytes) {
     if (spark.sparkContext().getConf().contains("spark.sql.shuffle.partitions")) {
       return;
     }
-    long n =
-        Math.max(
-            2L * spark.sparkContext().defaultParallelism(),
-            (inputBytes + (128L << 20) - 1) / (128L << 20));
-    spark.conf().set("spark.sql.shuffle.partitions", Long.toString(Math.min(n, 100_000)));
+    int cores = Math.max(1, spark.sparkContext().defaultParallelism());
+    long n = Math.max(2L * cores, (inputBytes + (128L << 20) - 1) / (128L << 20));
+    n = Math.min(-Math.floorDiv(-n, cores) * cores, 100_000);
+    spark.conf().set("spark.sql.shuffle.partitions", Long.toString(n));
+    if (!spark.sparkContext().getConf().contains(MIN_PARTITIONS)) {
+      spark.conf().set(MIN_PARTITIONS, Long.toString(n));
+    }
   }
+
+  private static final String MIN_PARTITIONS =
+      "spark.sql.adaptive.coalescePartitions.minPartitionNum";
 
   private static void write(Dataset<Row> ds, URI uri, String format) {
     if (format.equals("jsonl")) {

@@ -180,9 +180,7 @@ public final class Deduplicator implements Serializable {
       int maxBucket = params.maxBucketSize();
       Dataset<Row> pairs =
           sigs.select(col("node"), functions.explode(bandKeys().apply(col("signature"))).as("band"))
-              // as many partitions as asked for, not fewer: coalesced to a count that is not a
-              // multiple of the cores, the sort's last wave ran on one core
-              .repartition(bandPartitions(spark), col("band"))
+              .repartition(col("band"))
               .sortWithinPartitions("band") // one long key: Spark radix-sorts it
               .mapPartitions(
                   (MapPartitionsFunction<Row, Tuple2<Long, Long>>)
@@ -243,13 +241,6 @@ public final class Deduplicator implements Serializable {
             .persist(StorageLevel.DISK_ONLY());
     long count = one.count();
     return new Result(one, count, candidates, similar, iterations, cached);
-  }
-
-  /** The shuffle partitions (sized to the input by the prep job), rounded up to whole waves. */
-  private static int bandPartitions(SparkSession spark) {
-    int cores = Math.max(1, spark.sparkContext().defaultParallelism());
-    int n = Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions"));
-    return -Math.floorDiv(-Math.max(n, cores), cores) * cores;
   }
 
   /**
