@@ -271,7 +271,7 @@ public final class PrepJob {
         Storage.resolve(opts.output(), "quarantine"),
         fmt);
     if (dedup != null) {
-      writeDedupState(cfg.dedup(), docs, opts.output());
+      writeDedupState(dedupResult, opts.output());
       writeMinHashDescription(storage, cfg.dedup(), opts.output());
     }
     phases.put("write", (System.nanoTime() - mark) / 1e9);
@@ -378,15 +378,17 @@ public final class PrepJob {
       new StructType().add("key", DataTypes.StringType).add("id", DataTypes.StringType);
 
   /** The exact keys and signatures of the documents kept by the stages, for --dedup-against. */
-  private static void writeDedupState(PrepConfig.Dedup params, Dataset<Row> docs, URI output) {
-    if (params.exact()) {
-      docs.filter(functions.col("exactKey").isNotNull())
-          .select(functions.col("exactKey").as("key"), functions.col("id"))
+  private static void writeDedupState(Deduplicator.Result dedup, URI output) {
+    if (dedup.keys() != null) {
+      dedup
+          .keys()
+          .select("key", "id")
           .write()
           .parquet(Storage.resolve(output, "dedup/exact-keys").toString());
     }
-    if (params.near()) {
-      docs.filter(functions.col("signature").isNotNull())
+    if (dedup.signatures() != null) {
+      dedup
+          .signatures()
           .select("id", "signature")
           .write()
           .parquet(Storage.resolve(output, "dedup/signatures").toString());

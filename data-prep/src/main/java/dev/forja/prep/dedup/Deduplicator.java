@@ -72,13 +72,19 @@ public final class Deduplicator implements Serializable {
     this.hasher = new MinHasher(params);
   }
 
-  /** What dedup found: one row per duplicate (node, rule, of, similarity), and the counts. */
+  /**
+   * What dedup found: one row per duplicate (node, rule, of, similarity), and the counts; the
+   * documents' own exact keys (key, flag, id, node) and signatures (node, flag, id, signature), or
+   * null where that dedup is off, cached until {@link #release}.
+   */
   public record Result(
       Dataset<Row> marks,
       long markCount,
       long candidatePairs,
       long similarPairs,
       int iterations,
+      Dataset<Row> keys,
+      Dataset<Row> signatures,
       List<Dataset<Row>> cached) {
 
     /**
@@ -148,11 +154,17 @@ public final class Deduplicator implements Serializable {
   public Result run(Dataset<Row> docs, Dataset<Row> earlierKeys, Dataset<Row> earlierSignatures) {
     SparkSession spark = docs.sparkSession();
     List<Dataset<Row>> cached = new java.util.ArrayList<>();
+    Dataset<Row> ownKeys = null;
+    Dataset<Row> ownSignatures = null;
     Dataset<Row> marks = null;
     if (params.exact()) {
-      Dataset<Row> keys =
+      // cached as the window reads them: the prep job writes them out for --dedup-against
+      ownKeys =
           docs.filter(col("exactKey").isNotNull())
-              .select(col("exactKey").as("key"), lit(1).as("flag"), col("id"), col("node"));
+              .select(col("exactKey").as("key"), lit(1).as("flag"), col("id"), col("node"))
+              .persist(StorageLevel.DISK_ONLY());
+      cached.add(ownKeys);
+      Dataset<Row> keys = ownKeys;
       if (earlierKeys != null) {
         keys =
             keys.unionByName(
@@ -171,9 +183,14 @@ public final class Deduplicator implements Serializable {
     long similar = 0;
     int iterations = 0;
     if (params.near()) {
-      Dataset<Row> sigs =
+      // cached as the band rows are made: the candidates' signatures and the prep job's copy of
+      // them read these instead of every document
+      ownSignatures =
           docs.filter(col("signature").isNotNull())
-              .select(col("node"), lit(1).as("flag"), col("id"), col("signature"));
+              .select(col("node"), lit(1).as("flag"), col("id"), col("signature"))
+              .persist(StorageLevel.DISK_ONLY());
+      cached.add(ownSignatures);
+      Dataset<Row> sigs = ownSignatures;
       if (earlierSignatures != null) {
         sigs = sigs.unionByName(earlier(spark, earlierSignatures));
       }
@@ -240,7 +257,7 @@ public final class Deduplicator implements Serializable {
             .select(col("node"), col("m.rule"), col("m.of"), col("m.similarity"))
             .persist(StorageLevel.DISK_ONLY());
     long count = one.count();
-    return new Result(one, count, candidates, similar, iterations, cached);
+    return new Result(one, count, candidates, similar, iterations, ownKeys, ownSignatures, cached);
   }
 
   /**
