@@ -175,11 +175,7 @@ class StagesTest {
     java.util.Random r = new java.util.Random(11);
     int openNlpFailed = 0;
     for (int n = 0; n < 20_000; n++) {
-      StringBuilder sb = new StringBuilder();
-      for (int k = r.nextInt(14); k >= 0; k--) {
-        sb.append(atoms[r.nextInt(atoms.length)]);
-      }
-      String t = sb.toString();
+      String t = randomText(r, atoms, 14);
       assertThat(LanguageFilter.emoji(t)).as(t).isEqualTo(emoji.normalize(t).toString());
       if (n % 2 == 0) {
         t = emoji.normalize(t).toString(); // as in the pipeline, for half of them
@@ -222,6 +218,15 @@ class StagesTest {
         assertThat(set.add(packed)).isEqualTo(expected.add(packed));
       }
     }
+  }
+
+  /** One to {@code most} atoms picked at random, joined. */
+  private static String randomText(java.util.Random r, String[] atoms, int most) {
+    StringBuilder sb = new StringBuilder();
+    for (int k = r.nextInt(most); k >= 0; k--) {
+      sb.append(atoms[r.nextInt(atoms.length)]);
+    }
+    return sb.toString();
   }
 
   @Test
@@ -274,11 +279,7 @@ class StagesTest {
     java.util.Random r = new java.util.Random(5);
     int fast = 0;
     for (int n = 0; n < 50_000; n++) {
-      StringBuilder sb = new StringBuilder();
-      for (int k = r.nextInt(16); k >= 0; k--) {
-        sb.append(atoms[r.nextInt(atoms.length)]);
-      }
-      String t = sb.toString();
+      String t = randomText(r, atoms, 16);
       char[] a = t.toCharArray();
       int len = LanguageFilter.normalizeLower(a, a.length);
       if (len >= 0) {
