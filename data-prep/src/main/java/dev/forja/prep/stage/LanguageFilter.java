@@ -65,15 +65,16 @@ public final class LanguageFilter implements DocStage {
    * the way {@code GISModel.eval} does (a softmax of the summed parameters), but:
    *
    * <ul>
-   *   <li>each normalizer's regular expressions run only when the text holds a character they can
-   *       match (a digit, {@code @}, {@code http}, a hyphen, a repeated character...), which is
-   *       rare in prose;
+   *   <li>the URL and Twitter normalizers' regular expressions run only when the text holds
+   *       something they can match ({@code @}, {@code #}, {@code http}, a face, a laugh...), which
+   *       is rare in prose; the others (hyphen and digit runs to spaces, shrinking, trimming, lower
+   *       case) run in place over a reused char array ({@link #normalizeLower});
    *   <li>n-grams are packed into {@code int}s (or {@code long}s, for chars from U+0400 up) and
    *       looked up in open-addressing tables built once from the model, with no strings built per
-   *       n-gram; the table of the common Latin-script n-grams fits a core's cache ({@link
-   *       CompiledModel});
-   *   <li>an n-gram seen twice in a document is skipped by a reusable set of the document's
-   *       predicates ({@link Spans.Counter});
+   *       n-gram; the table of the Latin-script n-grams takes 1 MB where one table of all n-grams
+   *       took 8 ({@link CompiledModel});
+   *   <li>an n-gram seen twice in a document is answered by a small set of the document's n-grams
+   *       ({@link NgramSet}) without a probe of the model's tables;
    *   <li>the parameters are floats, summed in float, the common n-grams' rows with the Vector API
    *       ({@link RowSums}) where the JVM has it: the sums are memory- and add-bound, and this
    *       halves both. Probabilities stay within 5e-7 of OpenNLP's doubles (20,000 generated
@@ -570,10 +571,11 @@ public final class LanguageFilter implements DocStage {
    * The maxent model's predicates (n-grams) and their parameters, laid out for few cache misses:
    * the lookups, not the arithmetic, are what language identification costs. An n-gram of chars
    * below U+0400 (Latin, Greek and the like: almost every n-gram of the texts Forja filters) packs
-   * into an int, looked up in a table of longs holding key and parameters' offset side by side
-   * (under 1 MB: it stays in a core's cache); other n-grams go to a second table of packed longs. A
-   * predicate's offset ({@code info}) points at a dense row (the common n-grams: parameters over
-   * all outcomes) or a sparse block (its outcome ids and parameters in one run of ints).
+   * into an int, looked up in a table of longs holding key and parameters' offset side by side (1
+   * MB, the size of a core's second-level cache); other n-grams go to a second table of packed
+   * longs. A predicate's offset ({@code info}) points at a dense row (the common n-grams:
+   * parameters over all outcomes) or a sparse block (its outcome ids and parameters in one run of
+   * ints).
    */
   static final class CompiledModel {
     private static volatile CompiledModel instance;
