@@ -79,17 +79,9 @@ public class Doc implements Serializable {
         new java.util.ArrayList<>(
             List.of("read.utf8-repairs", "clean.html", "clean.boilerplate-lines"));
     names.addAll(PrepConfig.QUALITY_RULES); // each rule records what it measured
+    names.addAll(PrepConfig.NGRAM_SIGNALS);
     names.addAll(
         List.of(
-            "repetition.top-2gram-char-fraction",
-            "repetition.top-3gram-char-fraction",
-            "repetition.top-4gram-char-fraction",
-            "repetition.dup-5gram-char-fraction",
-            "repetition.dup-6gram-char-fraction",
-            "repetition.dup-7gram-char-fraction",
-            "repetition.dup-8gram-char-fraction",
-            "repetition.dup-9gram-char-fraction",
-            "repetition.dup-10gram-char-fraction",
             "c4.lines-dropped",
             "harmful.blocked-fraction",
             "harmful.score",

@@ -144,6 +144,22 @@ public record PrepConfig(
           "fineweb.char-dup-ratio",
           "fineweb.newline-ratio");
 
+  /**
+   * The signals Gopher's n-gram repetition rules record, one per n: the top 2- to 4-gram's and the
+   * duplicated 5- to 10-grams' character fractions (element {@code n - 2}).
+   */
+  public static final List<String> NGRAM_SIGNALS =
+      List.of(
+          "repetition.top-2gram-char-fraction",
+          "repetition.top-3gram-char-fraction",
+          "repetition.top-4gram-char-fraction",
+          "repetition.dup-5gram-char-fraction",
+          "repetition.dup-6gram-char-fraction",
+          "repetition.dup-7gram-char-fraction",
+          "repetition.dup-8gram-char-fraction",
+          "repetition.dup-9gram-char-fraction",
+          "repetition.dup-10gram-char-fraction");
+
   public static PrepConfig read(ConfigReader r) {
     Reader reader =
         new Reader(

@@ -111,17 +111,12 @@ public final class MinHasher implements Serializable {
     boolean in = false;
     for (int i = 0; i <= text.length(); i++) {
       char c = i < text.length() ? text.charAt(i) : ' ';
-      int lower; // ASCII without the Character tables
-      boolean word;
-      if (c < 128) {
-        lower = c >= 'A' && c <= 'Z' ? c + 32 : c;
-        word = (lower >= 'a' && lower <= 'z') || (c >= '0' && c <= '9') || (in && c == '\'');
-      } else {
-        lower = Character.toLowerCase(c);
-        word =
-            Character.isLetterOrDigit(c)
-                || (in && (Character.getType(c) == Character.NON_SPACING_MARK || c == '’'));
-      }
+      int lower = dev.forja.prep.Words.lowerCase(c);
+      boolean word =
+          c < 128 // ASCII without the Character tables
+              ? (lower >= 'a' && lower <= 'z') || (c >= '0' && c <= '9') || (in && c == '\'')
+              : Character.isLetterOrDigit(c)
+                  || (in && (Character.getType(c) == Character.NON_SPACING_MARK || c == '’'));
       if (word) {
         if (!in) {
           h = 0xcbf29ce484222325L;
@@ -156,12 +151,9 @@ public final class MinHasher implements Serializable {
     return union.isEmpty() ? 1 : sa.size() / (double) union.size();
   }
 
-  /** The key of each band: the band index and a hash of its rows. */
-  public long[] bandKeys(int[] sig) {
-    return bandKeys(bytes(sig));
-  }
-
-  /** {@link #bandKeys(int[])} of a signature as {@link #bytes}. */
+  /**
+   * The key of each band of a signature as {@link #bytes}: the band index and a hash of its rows.
+   */
   public long[] bandKeys(byte[] sig) {
     long[] keys = new long[params.bands()];
     for (int b = 0; b < params.bands(); b++) {

@@ -261,7 +261,7 @@ public final class Cleaner implements DocStage {
       char c = s.charAt(i);
       out[i] =
           c < 128
-              ? (c >= 'A' && c <= 'Z' ? (char) (c + 32) : c)
+              ? (char) dev.forja.prep.Words.lowerCase(c)
               : Character.toLowerCase(Character.toUpperCase(c));
     }
     return new String(out);

@@ -202,8 +202,7 @@ public final class LanguageFilter implements DocStage {
       to--;
     }
     for (int i = from; i < to; i++) {
-      char c = a[i];
-      int lower = c < 128 ? (c >= 'A' && c <= 'Z' ? c + 32 : c) : Character.toLowerCase((int) c);
+      int lower = dev.forja.prep.Words.lowerCase(a[i]);
       if (lower > Character.MAX_VALUE) {
         return -1;
       }
@@ -341,11 +340,11 @@ public final class LanguageFilter implements DocStage {
   }
 
   private static boolean sameAsciiIgnoringCase(int a, int b) {
-    return a == b || (a < 128 && b < 128 && asciiLower(a) == asciiLower(b));
-  }
-
-  private static int asciiLower(int c) {
-    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+    return a == b
+        || (a < 128
+            && b < 128
+            && dev.forja.prep.Words.lowerCase((char) a)
+                == dev.forja.prep.Words.lowerCase((char) b));
   }
 
   /**
@@ -413,17 +412,11 @@ public final class LanguageFilter implements DocStage {
     char[] out = new char[n];
     for (int i = 0; i < n; i++) {
       char c = s.charAt(i);
-      if (c < 128) {
-        out[i] = c >= 'A' && c <= 'Z' ? (char) (c + 32) : c;
-      } else if (Character.isSurrogate(c)) {
+      int lower = dev.forja.prep.Words.lowerCase(c);
+      if (Character.isSurrogate(c) || lower > Character.MAX_VALUE) {
         return lowerCodePoints(s);
-      } else {
-        int lower = Character.toLowerCase((int) c);
-        if (lower > Character.MAX_VALUE) {
-          return lowerCodePoints(s);
-        }
-        out[i] = (char) lower;
       }
+      out[i] = (char) lower;
     }
     return new String(out);
   }

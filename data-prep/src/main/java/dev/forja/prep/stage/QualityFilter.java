@@ -49,19 +49,6 @@ public final class QualityFilter implements DocStage {
 
   private static final String BULLETS = "•‣⁃○●◦■□▪▫–-*·";
 
-  private static final String[] TOP_NGRAM_SIGNALS = {
-    "repetition.top-2gram-char-fraction",
-    "repetition.top-3gram-char-fraction",
-    "repetition.top-4gram-char-fraction"
-  };
-  private static final String[] DUP_NGRAM_SIGNALS = {
-    "repetition.dup-5gram-char-fraction",
-    "repetition.dup-6gram-char-fraction",
-    "repetition.dup-7gram-char-fraction",
-    "repetition.dup-8gram-char-fraction",
-    "repetition.dup-9gram-char-fraction",
-    "repetition.dup-10gram-char-fraction"
-  };
   private static final int MAX_STOP_WORD_LENGTH =
       STOP_WORDS.values().stream().flatMap(Set::stream).mapToInt(String::length).max().orElse(0);
 
@@ -101,7 +88,7 @@ public final class QualityFilter implements DocStage {
     long key = (long) (to - from) << 56;
     for (int i = from; i < to; i++) {
       char c = text.charAt(i);
-      int lower = c < 128 ? (c >= 'A' && c <= 'Z' ? c + 32 : c) : Character.toLowerCase((int) c);
+      int lower = dev.forja.prep.Words.lowerCase(c);
       if (lower >= 128 || c == '\u0130') {
         return -1;
       }
@@ -202,9 +189,9 @@ public final class QualityFilter implements DocStage {
       return false;
     }
     int n = wordHashes(text, words, sc);
-    double[] f = ngramCharFractions(sc.hashes, sc.lengths, n, len, sc);
+    double[] f = ngramCharFractions(n, len, sc);
     for (int g = 2; g <= 10; g++) {
-      String signal = g <= 4 ? TOP_NGRAM_SIGNALS[g - 2] : DUP_NGRAM_SIGNALS[g - 5];
+      String signal = PrepConfig.NGRAM_SIGNALS.get(g - 2);
       String rule =
           g <= 4 ? "repetition.top-ngram-char-fraction" : "repetition.dup-ngram-char-fraction";
       double limit =
@@ -237,11 +224,14 @@ public final class QualityFilter implements DocStage {
 
   /**
    * Gopher's n-gram repetition measures of a text of {@code len} chars whose {@code n} words have
-   * these hashes and lengths: for n = 2..4 the characters of the most frequent n-gram, for n =
-   * 5..10 those in duplicated n-grams, over {@code len}; element {@code n - 2}. The n-grams' hashes
-   * are grown a word at a time ({@link #ngramStep}), not recomputed from their words for each n.
+   * the hashes and lengths {@link #wordHashes} left in {@code sc}: for n = 2..4 the characters of
+   * the most frequent n-gram, for n = 5..10 those in duplicated n-grams, over {@code len}; element
+   * {@code n - 2}. The n-grams' hashes are grown a word at a time ({@link #ngramStep}), not
+   * recomputed from their words for each n.
    */
-  static double[] ngramCharFractions(long[] hashes, int[] lengths, int n, int len, Scratch sc) {
+  static double[] ngramCharFractions(int n, int len, Scratch sc) {
+    long[] hashes = sc.hashes;
+    int[] lengths = sc.lengths;
     double[] f = new double[9];
     if (sc.grams.length < n) {
       sc.grams = new long[n * 2];

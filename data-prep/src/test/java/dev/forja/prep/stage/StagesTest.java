@@ -368,7 +368,7 @@ class StagesTest {
       String text = sb.toString();
       Spans spans = QualityFilter.words(text, new Spans());
       int n = QualityFilter.wordHashes(text, spans, sc);
-      double[] got = QualityFilter.ngramCharFractions(sc.hashes, sc.lengths, n, text.length(), sc);
+      double[] got = QualityFilter.ngramCharFractions(n, text.length(), sc);
       List<String> words = List.of(text.strip().split("\\s+"));
       assertThat(n).isEqualTo(words.get(0).isEmpty() ? 0 : words.size());
       for (int g = 2; g <= 10; g++) {
