@@ -15,20 +15,15 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
-import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
 import org.apache.spark.api.java.JavaRDD;
-import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.api.java.UDF2;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
-import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
@@ -40,17 +35,18 @@ import scala.Tuple2;
  *
  * <p>Its per-document half ({@link Features}) runs in the same pass as the stages: each kept
  * document gets its exact key and MinHash signature. {@link #run} then works on those columns only
- * (never the text), as DataFrames:
+ * (never the text):
  *
  * <ul>
- *   <li>Exact: SHA-256 of the text lowercased with whitespace collapsed; of each group the document
- *       with the smallest id is kept.
- *   <li>Near: MinHash LSH ({@link MinHasher}); candidate pairs from shared band keys (rows sorted
- *       by band key, each run of equal keys paired; a bucket larger than {@code max-bucket-size}
- *       pairs its members only with its smallest node), kept when the signatures' Jaccard estimate
- *       reaches {@code min-jaccard}; clusters are the connected components of those pairs (label
- *       propagation, computed with Spark); of each cluster the document with the smallest id is
+ *   <li>Exact: SHA-256 of the text lowercased with whitespace collapsed; keys are counted with a
+ *       hash aggregate, and of each key seen more than once the document with the smallest id is
  *       kept.
+ *   <li>Near: MinHash LSH ({@link MinHasher}); candidate pairs from shared band keys (band rows
+ *       shuffled as blocks of longs, {@link BandRows}, sorted by band key in memory, each run of
+ *       equal keys paired; a bucket larger than {@code max-bucket-size} pairs its members only with
+ *       its smallest node), kept when the signatures' Jaccard estimate reaches {@code min-jaccard};
+ *       clusters are the connected components of those pairs (label propagation, computed with
+ *       Spark); of each cluster the document with the smallest id is kept.
  *   <li>Against an earlier corpus: its persisted keys and signatures take part and sort first, so a
  *       cluster touching the earlier corpus keeps the earlier document and rejects every new one.
  * </ul>
@@ -63,6 +59,9 @@ import scala.Tuple2;
 public final class Deduplicator implements Serializable {
   /** Node sets up to this many rows (marks, candidates' nodes) are broadcast to their joins. */
   static final long BROADCAST_ROWS = 2_000_000;
+
+  /** Band rows (16 bytes each) per partition where candidates are found: sorted in memory. */
+  static final long BAND_ROWS_PER_PARTITION = 4_000_000;
 
   private final PrepConfig.Dedup params;
   private final MinHasher hasher;
@@ -170,10 +169,19 @@ public final class Deduplicator implements Serializable {
             keys.unionByName(
                 earlierKeys.select(col("key"), lit(0).as("flag"), col("id"), lit(-1L).as("node")));
       }
+      // groups of one key are nearly all the documents: aggregate (hashing, no sort of every
+      // key), keep the keys seen twice and join those few back
+      Dataset<Row> groups =
+          keys.groupBy("key")
+              .agg(functions.count("*").as("n"), min(struct(col("flag"), col("id"))).as("rep"))
+              .filter(col("n").gt(1))
+              .drop("n")
+              .persist(StorageLevel.DISK_ONLY());
+      cached.add(groups);
+      long duplicated = groups.count();
       marks =
           duplicates(
-              keys.withColumn(
-                  "rep", min(struct(col("flag"), col("id"))).over(Window.partitionBy("key"))),
+              keys.join(duplicated <= BROADCAST_ROWS ? functions.broadcast(groups) : groups, "key"),
               "dedup.exact",
               lit(1.0),
               0);
@@ -195,14 +203,25 @@ public final class Deduplicator implements Serializable {
         sigs = sigs.unionByName(earlier(spark, earlierSignatures));
       }
       int maxBucket = params.maxBucketSize();
+      // band rows in blocks of longs, at most BAND_ROWS_PER_PARTITION of them to a partition
+      long bandRows = sigs.count() * params.bands();
+      int parts =
+          (int)
+              Math.max(
+                  spark.sessionState().conf().numShufflePartitions(),
+                  Math.min(
+                      100_000, (bandRows + BAND_ROWS_PER_PARTITION - 1) / BAND_ROWS_PER_PARTITION));
+      MinHasher h = hasher;
+      JavaRDD<Tuple2<Long, Long>> bucketPairs =
+          sigs.select("node", "signature")
+              .javaRDD()
+              .mapPartitionsToPair(rows -> BandRows.split(rows, h, parts, BandRows.BLOCK_ROWS))
+              .partitionBy(new org.apache.spark.HashPartitioner(parts))
+              .values()
+              .mapPartitions(blocks -> BandRows.pairs(blocks, maxBucket));
       Dataset<Row> pairs =
-          sigs.select(col("node"), functions.explode(bandKeys().apply(col("signature"))).as("band"))
-              .repartition(col("band"))
-              .sortWithinPartitions("band") // one long key: Spark radix-sorts it
-              .mapPartitions(
-                  (MapPartitionsFunction<Row, Tuple2<Long, Long>>)
-                      rows -> new BucketPairs(rows, maxBucket),
-                  Encoders.tuple(Encoders.LONG(), Encoders.LONG()))
+          spark
+              .createDataset(bucketPairs.rdd(), Encoders.tuple(Encoders.LONG(), Encoders.LONG()))
               .toDF("a", "b")
               .filter(col("a").geq(0).or(col("b").geq(0))) // at least one new document
               .distinct()
@@ -325,19 +344,6 @@ public final class Deduplicator implements Serializable {
   }
 
   /**
-   * The LSH band keys of a signature column, computed where the band rows are made: cached with
-   * every document they took 20 longs each, for one use.
-   */
-  private UserDefinedFunction bandKeys() {
-    MinHasher h = hasher;
-    return functions
-        .udf(
-            (UDF1<byte[], long[]>) h::bandKeys,
-            DataTypes.createArrayType(DataTypes.LongType, false))
-        .asNonNullable();
-  }
-
-  /**
    * The documents with the marks applied: a kept document with a mark becomes rejected with the
    * mark's rule, the similarity as its value and "duplicate of ID" as its detail.
    */
@@ -353,80 +359,6 @@ public final class Deduplicator implements Serializable {
             "detail",
             when(col("_dup"), concat(lit("duplicate of "), col("of"))).otherwise(col("detail")))
         .drop("_dup", "rule", "of", "similarity");
-  }
-
-  /**
-   * Pairs from rows (node, band) sorted by band: each run of equal band keys is a bucket, its
-   * members sorted by node; a bucket of up to {@code maxBucket} members gives every pair, a larger
-   * one pairs its smallest node with each other member. Pairs are (smaller node, larger node).
-   */
-  static final class BucketPairs implements Iterator<Tuple2<Long, Long>> {
-    private final Iterator<Row> rows;
-    private final int maxBucket;
-    private long[] members = new long[16];
-    private int size;
-    private int i;
-    private int j;
-    private Row pending;
-
-    BucketPairs(Iterator<Row> rows, int maxBucket) {
-      this.rows = rows;
-      this.maxBucket = maxBucket;
-      nextBucket();
-    }
-
-    /** Loads buckets until one has a pair, or the rows run out. */
-    private void nextBucket() {
-      while (true) {
-        size = 0;
-        if (pending == null && !rows.hasNext()) {
-          return;
-        }
-        Row first = pending != null ? pending : rows.next();
-        pending = null;
-        long band = first.getLong(1);
-        members[size++] = first.getLong(0);
-        while (rows.hasNext()) {
-          Row r = rows.next();
-          if (r.getLong(1) != band) {
-            pending = r;
-            break;
-          }
-          if (size == members.length) {
-            members = java.util.Arrays.copyOf(members, size * 2);
-          }
-          members[size++] = r.getLong(0);
-        }
-        if (size >= 2) {
-          java.util.Arrays.sort(members, 0, size);
-          i = 0;
-          j = 1;
-          return;
-        }
-      }
-    }
-
-    @Override
-    public boolean hasNext() {
-      return size >= 2;
-    }
-
-    @Override
-    public Tuple2<Long, Long> next() {
-      if (!hasNext()) {
-        throw new NoSuchElementException();
-      }
-      Tuple2<Long, Long> out = new Tuple2<>(members[i], members[j]);
-      j++;
-      if (j == size) {
-        i++;
-        j = i + 1;
-      }
-      if (size > maxBucket ? i > 0 : j >= size) {
-        nextBucket();
-      }
-      return out;
-    }
   }
 
   static String exactKey(MessageDigest md, String text) {
