@@ -24,6 +24,7 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF2;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
+import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
@@ -39,8 +40,8 @@ import scala.Tuple2;
  *
  * <ul>
  *   <li>Exact: SHA-256 of the text lowercased with whitespace collapsed; keys are counted with a
- *       hash aggregate, and of each key seen more than once the document with the smallest id is
- *       kept.
+ *       hash aggregate, and of the documents of each key seen more than once the one with the
+ *       smallest id is kept.
  *   <li>Near: MinHash LSH ({@link MinHasher}); candidate pairs from shared band keys (band rows
  *       shuffled as blocks of longs, {@link BandRows}, sorted by band key in memory, each run of
  *       equal keys paired; a bucket larger than {@code max-bucket-size} pairs its members only with
@@ -157,7 +158,7 @@ public final class Deduplicator implements Serializable {
     Dataset<Row> ownSignatures = null;
     Dataset<Row> marks = null;
     if (params.exact()) {
-      // cached as the window reads them: the prep job writes them out for --dedup-against
+      // cached as they are counted: the prep job writes them out for --dedup-against
       ownKeys =
           docs.filter(col("exactKey").isNotNull())
               .select(col("exactKey").as("key"), lit(1).as("flag"), col("id"), col("node"))
@@ -169,19 +170,22 @@ public final class Deduplicator implements Serializable {
             keys.unionByName(
                 earlierKeys.select(col("key"), lit(0).as("flag"), col("id"), lit(-1L).as("node")));
       }
-      // groups of one key are nearly all the documents: aggregate (hashing, no sort of every
-      // key), keep the keys seen twice and join those few back
-      Dataset<Row> groups =
+      // keys seen once are nearly all of them: count every key (a hash aggregate of fixed-width
+      // counts, no sort), keep those seen twice, and rank only their documents
+      Dataset<Row> twice =
           keys.groupBy("key")
-              .agg(functions.count("*").as("n"), min(struct(col("flag"), col("id"))).as("rep"))
-              .filter(col("n").gt(1))
-              .drop("n")
+              .count()
+              .filter(col("count").gt(1))
+              .select("key")
               .persist(StorageLevel.DISK_ONLY());
-      cached.add(groups);
-      long duplicated = groups.count();
+      cached.add(twice);
+      long duplicated = twice.count();
+      Dataset<Row> members =
+          keys.join(duplicated <= BROADCAST_ROWS ? functions.broadcast(twice) : twice, "key");
       marks =
           duplicates(
-              keys.join(duplicated <= BROADCAST_ROWS ? functions.broadcast(groups) : groups, "key"),
+              members.withColumn(
+                  "rep", min(struct(col("flag"), col("id"))).over(Window.partitionBy("key"))),
               "dedup.exact",
               lit(1.0),
               0);
