@@ -28,10 +28,14 @@ public final class PiiRedactor implements DocStage {
     return params;
   }
 
-  /** Secret shapes, each behind a literal prefix that is looked for first (cheap). */
+  /**
+   * Secret shapes, each behind the literals one of its matches must hold, looked for first (cheap):
+   * as literal as the pattern allows, since a match of the prefix runs the regular expression over
+   * the whole text ("gh" alone is in most English texts).
+   */
   static final String[][] SECRET_PREFIXES = {
     {"AKIA", "ASIA"},
-    {"gh", "github_pat_"},
+    {"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"},
     {"xox"},
     {"AIza"},
     {"k_live_", "k_test_"},

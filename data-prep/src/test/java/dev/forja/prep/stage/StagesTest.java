@@ -524,6 +524,41 @@ class StagesTest {
             "'gopher.min-doc-word' is not a quality rule (did you mean 'gopher.min-doc-words'?)");
   }
 
+  /**
+   * One token of every secret shape, each kind of GitHub token included: the literal prefixes
+   * looked for before each pattern runs must let every one through.
+   */
+  @Test
+  void everySecretShapeIsRedactedBehindItsPrefix() {
+    String a36 = "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5";
+    List<String> secrets =
+        List.of(
+            "AKIAIOSFODNN7EXAMPLE",
+            "ASIAIOSFODNN7EXAMPLE",
+            "ghp_" + a36,
+            "gho_" + a36,
+            "ghu_" + a36,
+            "ghs_" + a36,
+            "ghr_" + a36,
+            "github_pat_11ABCDEFG0123456789_abcdefghij",
+            "xoxb-1234567890-abcdefghij",
+            "AIzaSyA1234567890abcdefghijklmnopqrstuv",
+            "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+            "rk_test_4eC39HqLyjWDarjtT1zdp7dc",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----");
+    for (String secret : secrets) {
+      Doc d =
+          run(
+              new PiiRedactor(cfg().pii()),
+              doc("Though the night was right, see " + secret + " here."));
+      assertThat(d.getText())
+          .as(secret)
+          .isEqualTo("Though the night was right, see <SECRET> here.");
+      assertThat(d.getPii()).as(secret).isEqualTo(Map.of("secret", 1));
+    }
+  }
+
   @Test
   void personalDataIsReplacedByTypedPlaceholdersAndCounted() {
     Doc d =
