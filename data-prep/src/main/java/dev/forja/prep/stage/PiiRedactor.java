@@ -90,7 +90,7 @@ public final class PiiRedactor implements DocStage {
             }
           }
         }
-        if (text.indexOf('=') >= 0 || text.indexOf(':') >= 0) {
+        if ((text.indexOf('=') >= 0 || text.indexOf(':') >= 0) && mayAssignSecret(text)) {
           text =
               replace(
                   doc,
@@ -149,6 +149,27 @@ public final class PiiRedactor implements DocStage {
       doc.getPii().merge(type, n, Integer::sum);
     }
     return sb.toString();
+  }
+
+  /** The words one of which every {@link #SECRET_ASSIGNMENT} match holds, in lower case. */
+  static final String[] ASSIGNMENT_WORDS = {"key", "secret", "token", "passw"};
+
+  /**
+   * Whether {@code text} holds one of {@link #ASSIGNMENT_WORDS} in any case: the assignment pattern
+   * runs only then (most texts with a colon name no secret).
+   */
+  static boolean mayAssignSecret(String text) {
+    for (String w : ASSIGNMENT_WORDS) {
+      char first = w.charAt(0);
+      for (int i = 0; i + w.length() <= text.length(); i++) {
+        char c = text.charAt(i);
+        if ((c == first || Character.toLowerCase(c) == first)
+            && text.regionMatches(true, i, w, 0, w.length())) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   private static int countDigits(String s) {

@@ -559,6 +559,51 @@ class StagesTest {
     }
   }
 
+  /**
+   * The word check in front of the assignment pattern passes every text the pattern matches: random
+   * texts of assignment words in mixed case, separators and values.
+   */
+  @Test
+  void secretAssignmentsAreLookedForInEveryTextThatHoldsOne() {
+    String[] parts = {
+      "API_KEY",
+      "access-key",
+      "SecretKey",
+      "secret",
+      "TOKEN",
+      "PassWord",
+      "passwd",
+      "kEy",
+      "tok",
+      "pass",
+      "word",
+      ":",
+      "=",
+      " = ",
+      ": '",
+      "\"",
+      " ",
+      "abcdEFGH1234ijkl5678",
+      "x1",
+      "\u212Aey"
+    };
+    java.util.Random rnd = new java.util.Random(3);
+    int matched = 0;
+    for (int t = 0; t < 20_000; t++) {
+      StringBuilder sb = new StringBuilder();
+      for (int i = rnd.nextInt(6); i >= 0; i--) {
+        sb.append(parts[rnd.nextInt(parts.length)]);
+      }
+      String text = sb.toString();
+      if (PiiRedactor.SECRET_ASSIGNMENT.matcher(text).find()) {
+        matched++;
+        assertThat(PiiRedactor.mayAssignSecret(text)).as(text).isTrue();
+      }
+    }
+    assertThat(matched).isGreaterThan(300);
+    assertThat(PiiRedactor.mayAssignSecret("Dated 2024-01-15: twelve people came.")).isFalse();
+  }
+
   @Test
   void personalDataIsReplacedByTypedPlaceholdersAndCounted() {
     Doc d =
