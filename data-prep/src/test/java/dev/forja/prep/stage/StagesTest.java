@@ -590,11 +590,7 @@ class StagesTest {
     java.util.Random rnd = new java.util.Random(3);
     int matched = 0;
     for (int t = 0; t < 20_000; t++) {
-      StringBuilder sb = new StringBuilder();
-      for (int i = rnd.nextInt(6); i >= 0; i--) {
-        sb.append(parts[rnd.nextInt(parts.length)]);
-      }
-      String text = sb.toString();
+      String text = randomText(rnd, parts, 6);
       if (PiiRedactor.SECRET_ASSIGNMENT.matcher(text).find()) {
         matched++;
         assertThat(PiiRedactor.mayAssignSecret(text)).as(text).isTrue();
