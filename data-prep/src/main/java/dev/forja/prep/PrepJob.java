@@ -34,8 +34,10 @@ import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Observation;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
@@ -184,12 +186,32 @@ public final class PrepJob {
             },
             false);
     // one pass over the input: read, stages, dedup features; cached as columns on local disk
-    Dataset<Row> docs =
+    // the text is cached as binary: for a string column the columnar cache hashes every value of
+    // each batch of 10,000 looking for a dictionary (6 CPU-s of 240 at 1 GiB), and texts are all
+    // distinct; binary columns are stored as they are
+    Dataset<Row> cache =
         spark
             .createDataset(processed.rdd(), Encoders.bean(Doc.class))
             .toDF()
+            .withColumn("text", functions.col("text").cast(DataTypes.BinaryType))
             .persist(StorageLevel.DISK_ONLY());
-    long inputRecords = docs.count();
+    Dataset<Row> docs = cache.withColumn("text", functions.col("text").cast(DataTypes.StringType));
+    // the action that fills the cache counts the documents of each status the stages left, and
+    // with dedup on writes the features dedup reads (dedup/documents), so dedup never scans it
+    Map<String, Long> staged;
+    Dataset<Row> features = null;
+    if (dedup == null) {
+      staged = new java.util.HashMap<>();
+      for (Row r : docs.groupBy("status").count().collectAsList()) {
+        staged.put(r.getString(0), r.getLong(1));
+      }
+    } else {
+      URI featuresUri = Storage.resolve(opts.output(), DEDUP_DOCUMENTS);
+      staged = writeFeatures(docs, cfg.dedup(), featuresUri);
+      features =
+          spark.read().parquet(featuresUri.toString()).withColumnRenamed("exact_key", "exactKey");
+    }
+    long inputRecords = staged.values().stream().mapToLong(Long::longValue).sum();
     Map<String, Double> phases = new LinkedHashMap<>();
     long mark = System.nanoTime();
     phases.put("read-and-filter", (mark - start) / 1e9);
@@ -200,39 +222,32 @@ public final class PrepJob {
       Dataset<Row> earlierKeys = null;
       Dataset<Row> earlierSigs = null;
       if (opts.dedupAgainst() != null) {
-        earlierKeys = loadKeys(spark, opts.dedupAgainst());
-        earlierSigs = loadSignatures(spark, opts.dedupAgainst());
+        earlierKeys = loadKeys(storage, spark, opts.dedupAgainst());
+        earlierSigs = loadSignatures(storage, spark, opts.dedupAgainst());
       }
-      dedupResult = dedup.run(docs, earlierKeys, earlierSigs);
+      dedupResult = dedup.run(features, earlierKeys, earlierSigs);
       all = Deduplicator.apply(docs, dedupResult);
     }
     phases.put("dedup", (System.nanoTime() - mark) / 1e9);
     mark = System.nanoTime();
 
-    // ---- accounting ----
-    // one scan: counts per status, reason and language, kept text length, PII, report examples
-    Accounting acc = Accounting.of(all, PrepConfig.PII_TYPES, cfg.output().examplesPerReason());
-    long kept = acc.count(Doc.KEPT);
-    long rejected = acc.count(Doc.REJECTED);
-    long quarantined = acc.count(Doc.QUARANTINED);
-    if (kept + rejected + quarantined != inputRecords) {
-      throw new IllegalStateException(
-          "Accounting failed: "
-              + inputRecords
-              + " input records but "
-              + kept
-              + " kept + "
-              + rejected
-              + " rejected + "
-              + quarantined
-              + " quarantined (output not committed)");
-    }
-
     // ---- output ----
+    // dedup turns kept documents into rejected ones: how many of each the writes will find
+    long marked = dedupResult == null ? 0 : dedupResult.markCount();
+    long kept = staged.getOrDefault(Doc.KEPT, 0L) - marked;
+    long rejected = staged.getOrDefault(Doc.REJECTED, 0L) + marked;
+    long quarantined = staged.getOrDefault(Doc.QUARANTINED, 0L);
+    // each write counts what it writes (Dataset.observe): the accounting needs no scan of its own
     String fmt = cfg.output().format();
-    write(
-        only(all, Doc.KEPT, kept)
-            .select(
+    int perReason = cfg.output().examplesPerReason();
+    List<byte[]> tallies = new ArrayList<>();
+    tallies.add(
+        write(
+            all,
+            Doc.KEPT,
+            kept,
+            perReason,
+            List.of(
                 functions.col("id"),
                 functions.col("text"),
                 functions.col("source"),
@@ -246,11 +261,15 @@ public final class PrepJob {
                     .as("signals"),
                 functions.col("pii"),
                 functions.col("meta")),
-        Storage.resolve(opts.output(), "kept"),
-        fmt);
-    write(
-        only(all, Doc.REJECTED, rejected)
-            .select(
+            Storage.resolve(opts.output(), "kept"),
+            fmt));
+    tallies.add(
+        write(
+            all,
+            Doc.REJECTED,
+            rejected,
+            perReason,
+            List.of(
                 functions.col("id"),
                 functions.col("source"),
                 functions.col("reason"),
@@ -258,20 +277,25 @@ public final class PrepJob {
                 functions.col("detail"),
                 functions.col("lang").as("language"),
                 functions.col("text")),
-        Storage.resolve(opts.output(), "rejected"),
-        fmt);
-    write(
-        only(all, Doc.QUARANTINED, quarantined)
-            .select(
+            Storage.resolve(opts.output(), "rejected"),
+            fmt));
+    tallies.add(
+        write(
+            all,
+            Doc.QUARANTINED,
+            quarantined,
+            perReason,
+            List.of(
                 functions.col("source"),
                 functions.col("position"),
                 functions.col("reason"),
                 functions.col("detail"),
                 functions.col("text").as("sample")),
-        Storage.resolve(opts.output(), "quarantine"),
-        fmt);
+            Storage.resolve(opts.output(), "quarantine"),
+            fmt));
+    Accounting acc = Accounting.from(tallies, PrepConfig.PII_TYPES, perReason);
+    checkAccounts(inputRecords, acc, kept, rejected, quarantined);
     if (dedup != null) {
-      writeDedupState(dedupResult, opts.output());
       writeMinHashDescription(storage, cfg.dedup(), opts.output());
     }
     phases.put("write", (System.nanoTime() - mark) / 1e9);
@@ -308,7 +332,7 @@ public final class PrepJob {
     if (dedupResult != null) {
       dedupResult.release();
     }
-    docs.unpersist();
+    cache.unpersist();
     return result;
   }
 
@@ -358,7 +382,56 @@ public final class PrepJob {
   private static final String MIN_PARTITIONS =
       "spark.sql.adaptive.coalescePartitions.minPartitionNum";
 
-  private static void write(Dataset<Row> ds, URI uri, String format) {
+  /**
+   * Every input document is in exactly one output: the writes' own counts must add up to the
+   * documents read, and match the counts dedup and the stages gave; otherwise the job stops before
+   * the commit manifest, naming the counts.
+   */
+  static void checkAccounts(
+      long inputRecords, Accounting acc, long kept, long rejected, long quarantined) {
+    long k = acc.count(Doc.KEPT);
+    long r = acc.count(Doc.REJECTED);
+    long q = acc.count(Doc.QUARANTINED);
+    if (k + r + q != inputRecords || k != kept || r != rejected || q != quarantined) {
+      throw new IllegalStateException(
+          "Accounting failed: "
+              + inputRecords
+              + " input records but "
+              + k
+              + " kept + "
+              + r
+              + " rejected + "
+              + q
+              + " quarantined written (expected "
+              + kept
+              + " + "
+              + rejected
+              + " + "
+              + quarantined
+              + "; output not committed)");
+    }
+  }
+
+  /**
+   * Writes the columns {@code select} of the documents of one status ({@code count} of them, as
+   * dedup and the stages said) and returns the {@link Accounting#tally} of the documents written,
+   * observed as the write reads them; null when there were none, and nothing was read.
+   */
+  private static byte[] write(
+      Dataset<Row> all,
+      String status,
+      long count,
+      int perReason,
+      List<Column> select,
+      URI uri,
+      String format) {
+    Observation seen = count == 0 ? null : new Observation("accounting " + status);
+    Dataset<Row> docs = only(all, status, count);
+    if (seen != null) {
+      docs =
+          docs.observe(seen, Accounting.tally(docs, PrepConfig.PII_TYPES, perReason).as("tally"));
+    }
+    Dataset<Row> ds = docs.select(select.toArray(new Column[0]));
     if (format.equals("jsonl")) {
       ds.write().mode(SaveMode.ErrorIfExists).json(uri.toString());
     } else {
@@ -372,27 +445,72 @@ public final class PrepJob {
       }
       w.parquet(uri.toString());
     }
+    if (seen == null) {
+      return null;
+    }
+    try {
+      return (byte[]) seen.getAsJava().get("tally");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while counting " + uri, e);
+    }
   }
 
-  static final StructType KEYS_SCHEMA =
-      new StructType().add("key", DataTypes.StringType).add("id", DataTypes.StringType);
+  /**
+   * The dedup features of the documents the stages kept, for dedup and a later --dedup-against:
+   * node (the document's number in this run), id, exact_key and signature (each where that dedup is
+   * on).
+   */
+  static final String DEDUP_DOCUMENTS = "dedup/documents";
 
-  /** The exact keys and signatures of the documents kept by the stages, for --dedup-against. */
-  private static void writeDedupState(Deduplicator.Result dedup, URI output) {
-    if (dedup.keys() != null) {
-      dedup
-          .keys()
-          .select("key", "id")
-          .write()
-          .parquet(Storage.resolve(output, "dedup/exact-keys").toString());
+  /**
+   * Writes the dedup features of the documents the stages kept to {@code uri}, in the scan that
+   * fills the documents' cache, and returns the number of documents of each status, counted in the
+   * same scan ({@code Dataset.observe}).
+   */
+  static Map<String, Long> writeFeatures(Dataset<Row> docs, PrepConfig.Dedup params, URI uri) {
+    Observation seen = new Observation("statuses");
+    List<String> statuses = List.of(Doc.KEPT, Doc.REJECTED, Doc.QUARANTINED);
+    List<Column> counts = new ArrayList<>();
+    for (String s : statuses) {
+      counts.add(
+          functions
+              .sum(functions.when(functions.col("status").equalTo(s), 1L).otherwise(0L))
+              .as(s));
     }
-    if (dedup.signatures() != null) {
-      dedup
-          .signatures()
-          .select("id", "signature")
-          .write()
-          .parquet(Storage.resolve(output, "dedup/signatures").toString());
+    List<Column> columns = new ArrayList<>(List.of(functions.col("node"), functions.col("id")));
+    if (params.exact()) {
+      columns.add(functions.col("exactKey").as("exact_key"));
     }
+    if (params.near()) {
+      columns.add(functions.col("signature"));
+    }
+    docs.observe(seen, functions.count("*").as("all"), counts.toArray(new Column[0]))
+        .filter(functions.col("status").equalTo(Doc.KEPT))
+        .select(columns.toArray(new Column[0]))
+        .write()
+        // ids, keys and signatures are all distinct: no dictionary
+        .option("parquet.enable.dictionary", "false")
+        .parquet(uri.toString());
+    Map<String, Object> m;
+    try {
+      m = seen.getAsJava();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while counting the documents", e);
+    }
+    Map<String, Long> out = new java.util.HashMap<>();
+    long known = 0;
+    for (String s : statuses) {
+      long n = m.get(s) == null ? 0 : ((Number) m.get(s)).longValue();
+      out.put(s, n);
+      known += n;
+    }
+    long all = ((Number) m.get("all")).longValue();
+    if (all != known) {
+      out.put("unknown", all - known); // a status no output takes: the accounts check fails
+    }
+    return out;
   }
 
   static final String MINHASH_FILE = "dedup/minhash.json";
@@ -414,7 +532,7 @@ public final class PrepJob {
    */
   static void requireSameMinHash(Storage storage, PrepConfig.Dedup params, URI earlier)
       throws IOException {
-    if (!params.near() || !storage.exists(Storage.resolve(earlier, "dedup/signatures"))) {
+    if (!params.near() || !hasSignatures(storage, earlier)) {
       return;
     }
     Map<String, Object> ours = new MinHasher(params).description();
@@ -440,17 +558,53 @@ public final class PrepJob {
     }
   }
 
-  private static Dataset<Row> loadKeys(SparkSession spark, URI earlier) {
-    return spark
-        .read()
-        .schema(KEYS_SCHEMA)
-        .parquet(Storage.resolve(earlier, "dedup/exact-keys").toString());
+  /**
+   * Whether an earlier output saved signatures: its {@link #DEDUP_DOCUMENTS} (with {@link
+   * #MINHASH_FILE}, written when near-dedup ran), or dedup/signatures as Forja wrote it before 3
+   * December 2026.
+   */
+  private static boolean hasSignatures(Storage storage, URI earlier) throws IOException {
+    return storage.exists(Storage.resolve(earlier, OLD_SIGNATURES))
+        || (storage.exists(Storage.resolve(earlier, DEDUP_DOCUMENTS))
+            && storage.exists(Storage.resolve(earlier, MINHASH_FILE)));
   }
 
-  private static Dataset<Row> loadSignatures(SparkSession spark, URI earlier) {
-    // signatures are binary (MinHasher.bytes); outputs written before 25 November 2026 hold them
-    // as arrays of ints, which Deduplicator still reads
-    String path = Storage.resolve(earlier, "dedup/signatures").toString();
+  /** Where outputs written before 3 December 2026 kept exact keys and signatures. */
+  private static final String OLD_KEYS = "dedup/exact-keys";
+
+  private static final String OLD_SIGNATURES = "dedup/signatures";
+
+  /** An earlier output's exact keys (key, id), or null where it saved none. */
+  private static Dataset<Row> loadKeys(Storage storage, SparkSession spark, URI earlier)
+      throws IOException {
+    URI docs = Storage.resolve(earlier, DEDUP_DOCUMENTS);
+    if (storage.exists(docs)) {
+      Dataset<Row> d = spark.read().parquet(docs.toString());
+      return List.of(d.columns()).contains("exact_key")
+          ? d.select(functions.col("exact_key").as("key"), functions.col("id"))
+          : null;
+    }
+    URI old = Storage.resolve(earlier, OLD_KEYS);
+    return storage.exists(old) ? spark.read().schema(KEYS_SCHEMA).parquet(old.toString()) : null;
+  }
+
+  static final StructType KEYS_SCHEMA =
+      new StructType().add("key", DataTypes.StringType).add("id", DataTypes.StringType);
+
+  /** An earlier output's signatures (id, signature), or null where it saved none. */
+  private static Dataset<Row> loadSignatures(Storage storage, SparkSession spark, URI earlier)
+      throws IOException {
+    URI docs = Storage.resolve(earlier, DEDUP_DOCUMENTS);
+    if (storage.exists(docs)) {
+      Dataset<Row> d = spark.read().parquet(docs.toString());
+      return List.of(d.columns()).contains("signature") ? d.select("id", "signature") : null;
+    }
+    // outputs written before 25 November 2026 hold signatures as arrays of ints, which
+    // Deduplicator still reads
+    String path = Storage.resolve(earlier, OLD_SIGNATURES).toString();
+    if (!storage.exists(Storage.resolve(earlier, OLD_SIGNATURES))) {
+      return null;
+    }
     try {
       return spark.read().parquet(path).select("id", "signature");
     } catch (Exception e) {
@@ -482,8 +636,9 @@ public final class PrepJob {
               + KIND
               + ")");
     }
-    if (!storage.exists(Storage.resolve(uri, "dedup/signatures"))
-        && !storage.exists(Storage.resolve(uri, "dedup/exact-keys"))) {
+    if (!storage.exists(Storage.resolve(uri, DEDUP_DOCUMENTS))
+        && !storage.exists(Storage.resolve(uri, OLD_SIGNATURES))
+        && !storage.exists(Storage.resolve(uri, OLD_KEYS))) {
       throw new IllegalArgumentException(
           option + " " + uri + " holds no dedup state (it ran with dedup disabled)");
     }

@@ -99,6 +99,23 @@ class PrepJobTest {
   }
 
   @Test
+  void writesThatDoNotAddUpToTheInputStopTheJobBeforeItCommits() {
+    dev.forja.prep.report.Accounting written =
+        new dev.forja.prep.report.Accounting(
+            Map.of(Doc.KEPT, 7L, Doc.REJECTED, 2L), Map.of(), Map.of(), 0, Map.of(), List.of());
+    PrepJob.checkAccounts(9, written, 7, 2, 0); // adds up: no error
+    // one document read but written nowhere
+    assertThatThrownBy(() -> PrepJob.checkAccounts(10, written, 7, 2, 0))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage(
+            "Accounting failed: 10 input records but 7 kept + 2 rejected + 0 quarantined written"
+                + " (expected 7 + 2 + 0; output not committed)");
+    // the right total, but not where dedup and the stages put them
+    assertThatThrownBy(() -> PrepJob.checkAccounts(9, written, 6, 3, 0))
+        .hasMessageContaining("7 kept + 2 rejected + 0 quarantined written (expected 6 + 3 + 0");
+  }
+
+  @Test
   void accountsForEveryRecordAndWritesWhatUsersRead() throws Exception {
     URI out = TestDirs.create("prep-out-").resolve("out").toUri();
     PrepJob.Result r =
@@ -234,14 +251,15 @@ class PrepJobTest {
                 + a.reasons().getOrDefault("rejected:dedup.near", 0L));
     assertThat(new Storage(LOCAL).listFiles(Storage.resolve(second, "rejected")))
         .anyMatch(e -> e.uri().getPath().endsWith(".json"));
-    // an earlier output whose signatures are arrays of ints (as saved before they became binary)
-    // still deduplicates: with exact dedup off, every document is a near duplicate of A's
+    // an earlier output whose signatures are arrays of ints in dedup/signatures (as saved before
+    // they became binary, and before dedup/documents held them) still deduplicates: with exact
+    // dedup off, every document is a near duplicate of A's
     Path old = Path.of(TestDirs.create("prep-old-").resolve("out").toUri());
     try (var files = Files.walk(Path.of(first))) {
       for (Path f : (Iterable<Path>) files::iterator) {
         Path to = old.resolve(Path.of(first).relativize(f).toString());
-        if (f.toString().contains("signatures")) {
-          continue; // written below in the old form
+        if (f.toString().contains("dedup/documents")) {
+          continue; // its signatures written below in the old form
         }
         if (Files.isDirectory(f)) {
           Files.createDirectories(to);
@@ -253,7 +271,8 @@ class PrepJobTest {
     SparkSession spark = TestSpark.local();
     spark
         .read()
-        .parquet(Storage.resolve(first, "dedup/signatures").toString())
+        .parquet(Storage.resolve(first, PrepJob.DEDUP_DOCUMENTS).toString())
+        .select("id", "signature")
         .map(
             (org.apache.spark.api.java.function.MapFunction<Row, Row>)
                 r -> {

@@ -73,9 +73,8 @@ public final class Deduplicator implements Serializable {
   }
 
   /**
-   * What dedup found: one row per duplicate (node, rule, of, similarity), and the counts; the
-   * documents' own exact keys (key, flag, id, node) and signatures (node, flag, id, signature), or
-   * null where that dedup is off, cached until {@link #release}.
+   * What dedup found: one row per duplicate (node, rule, of, similarity), and the counts; the marks
+   * and what they were built from stay cached until {@link #release}.
    */
   public record Result(
       Dataset<Row> marks,
@@ -83,8 +82,6 @@ public final class Deduplicator implements Serializable {
       long candidatePairs,
       long similarPairs,
       int iterations,
-      Dataset<Row> keys,
-      Dataset<Row> signatures,
       List<Dataset<Row>> cached) {
 
     /**
@@ -146,25 +143,21 @@ public final class Deduplicator implements Serializable {
   }
 
   /**
-   * @param docs the documents with the columns of {@link Doc} (node, id, exactKey, signature, the
-   *     band keys come from the signature)
+   * @param docs the documents' columns node, id, exactKey and signature (the band keys come from
+   *     the signature), each where that dedup is on, null for a document not to deduplicate; read
+   *     several times, so a cache or a Parquet dataset (the prep job's dedup/documents), not a plan
+   *     that computes them
    * @param earlierKeys an earlier corpus' exact keys (key, id), or null
    * @param earlierSignatures an earlier corpus' signatures (id, signature), or null
    */
   public Result run(Dataset<Row> docs, Dataset<Row> earlierKeys, Dataset<Row> earlierSignatures) {
     SparkSession spark = docs.sparkSession();
     List<Dataset<Row>> cached = new java.util.ArrayList<>();
-    Dataset<Row> ownKeys = null;
-    Dataset<Row> ownSignatures = null;
     Dataset<Row> marks = null;
     if (params.exact()) {
-      // cached as they are counted: the prep job writes them out for --dedup-against
-      ownKeys =
+      Dataset<Row> keys =
           docs.filter(col("exactKey").isNotNull())
-              .select(col("exactKey").as("key"), lit(1).as("flag"), col("id"), col("node"))
-              .persist(StorageLevel.DISK_ONLY());
-      cached.add(ownKeys);
-      Dataset<Row> keys = ownKeys;
+              .select(col("exactKey").as("key"), lit(1).as("flag"), col("id"), col("node"));
       if (earlierKeys != null) {
         keys =
             keys.unionByName(
@@ -195,14 +188,9 @@ public final class Deduplicator implements Serializable {
     long similar = 0;
     int iterations = 0;
     if (params.near()) {
-      // cached as the band rows are made: the candidates' signatures and the prep job's copy of
-      // them read these instead of every document
-      ownSignatures =
+      Dataset<Row> sigs =
           docs.filter(col("signature").isNotNull())
-              .select(col("node"), lit(1).as("flag"), col("id"), col("signature"))
-              .persist(StorageLevel.DISK_ONLY());
-      cached.add(ownSignatures);
-      Dataset<Row> sigs = ownSignatures;
+              .select(col("node"), lit(1).as("flag"), col("id"), col("signature"));
       if (earlierSignatures != null) {
         sigs = sigs.unionByName(earlier(spark, earlierSignatures));
       }
@@ -280,7 +268,7 @@ public final class Deduplicator implements Serializable {
             .select(col("node"), col("m.rule"), col("m.of"), col("m.similarity"))
             .persist(StorageLevel.DISK_ONLY());
     long count = one.count();
-    return new Result(one, count, candidates, similar, iterations, ownKeys, ownSignatures, cached);
+    return new Result(one, count, candidates, similar, iterations, cached);
   }
 
   /**

@@ -3,7 +3,6 @@ package dev.forja.prep.report;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.length;
 import static org.apache.spark.sql.functions.substring;
-import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
 
 import dev.forja.prep.Doc;
@@ -25,9 +24,10 @@ import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.StructType;
 
 /**
- * Where the documents went, from one scan of them: counts per status, reason and language, the kept
- * text's length, redactions per PII type, and the report's examples (the first documents by id of
- * each status and reason that was not kept), all in one aggregation.
+ * Where the documents went: counts per status, reason and language, the kept text's length,
+ * redactions per PII type, and the report's examples (the first documents by id of each status and
+ * reason that was not kept), all in one aggregate ({@link #tally}). The prep job observes it on its
+ * writes, so the documents are counted as they are written, not in a scan of their own.
  *
  * @param examples rows (status, reason, id, value, detail, text) sorted by them; the text cut to
  *     {@link #EXAMPLE_CHARS} characters, more than the report shows
@@ -49,82 +49,88 @@ public record Accounting(
 
   /**
    * @param docs columns status, reason, lang, id, value, detail, text and pii (a map from type to
-   *     count); textChars (the text's code points) if it has them
+   *     count)
    * @param piiTypes the PII types whose counts are summed
    * @param perReason examples of each status and reason not kept
    */
   public static Accounting of(Dataset<Row> docs, List<String> piiTypes, int perReason) {
+    byte[] tally = (byte[]) docs.agg(tally(docs, piiTypes, perReason)).first().get(0);
+    return from(List.of(tally), piiTypes, perReason);
+  }
+
+  /**
+   * The aggregate of {@link #of} as one column (a {@link Tally}, serialized), over the columns
+   * status, reason, lang, id, value, detail, text and pii of {@code docs}, and textChars (the
+   * text's code points) where it has them: for {@code Dataset.observe}, so that the writes that
+   * read the documents count them as they go, with no scan of their own. {@link #from} merges the
+   * tallies of several.
+   */
+  public static Column tally(Dataset<Row> docs, List<String> piiTypes, int perReason) {
     Column notKept = col("status").notEqual(Doc.KEPT);
-    UserDefinedFunction firstIds =
-        functions.udaf(new FirstIds(perReason), Encoders.row(FirstIds.INPUT));
-    List<Column> aggs = new ArrayList<>();
-    aggs.add(functions.count("*"));
+    UserDefinedFunction agg =
+        functions.udaf(
+            new TallyAggregator(piiTypes, perReason),
+            Encoders.row(TallyAggregator.input(piiTypes.size())));
+    List<Column> in = new ArrayList<>();
+    in.add(col("status"));
+    in.add(col("reason"));
+    in.add(col("lang"));
     // kept characters: the documents' textChars where the frame has it (the prep job's cache)
     Column chars =
         List.of(docs.columns()).contains("textChars") ? col("textChars") : length(col("text"));
-    aggs.add(sum(when(col("status").equalTo(Doc.KEPT), chars)));
-    aggs.add(
-        firstIds.apply(
-            when(notKept, col("id")),
-            when(notKept, col("value")),
-            when(notKept, col("detail")),
-            when(notKept, substring(col("text"), 1, EXAMPLE_CHARS))));
+    in.add(when(col("status").equalTo(Doc.KEPT), chars));
+    in.add(when(notKept, col("id")));
+    in.add(when(notKept, col("value")));
+    in.add(when(notKept, col("detail")));
+    in.add(when(notKept, substring(col("text"), 1, EXAMPLE_CHARS)));
     for (String t : piiTypes) {
-      aggs.add(sum(col("pii").getItem(t)));
+      in.add(col("pii").getItem(t));
     }
-    List<Row> groups =
-        docs.groupBy("status", "reason", "lang")
-            .agg(aggs.get(0), aggs.subList(1, aggs.size()).toArray(new Column[0]))
-            .collectAsList();
+    return agg.apply(in.toArray(new Column[0]));
+  }
+
+  /** The accounting of the documents that {@link #tally} columns counted, merged (null: none). */
+  public static Accounting from(List<byte[]> tallies, List<String> piiTypes, int perReason) {
+    Tally all = new Tally(piiTypes.size());
+    for (byte[] t : tallies) {
+      if (t != null) { // null: nothing was there to count
+        all.merge(Tally.read(t), perReason);
+      }
+    }
     Map<String, Long> byStatus = new TreeMap<>();
     Map<String, Long> reasons = new TreeMap<>();
     Map<String, Long> languages = new TreeMap<>();
     Map<String, Long> pii = new TreeMap<>();
-    Map<String, List<Row>> picks = new TreeMap<>();
     long keptChars = 0;
-    for (Row r : groups) {
-      String status = r.getString(0);
-      String reason = r.getString(1);
-      long n = r.getLong(3);
+    for (var g : all.groups.entrySet()) {
+      String[] k = g.getKey().split("\u0000", -1);
+      String status = k[0];
+      String reason = k[1].isEmpty() ? null : k[1].substring(1);
+      long n = g.getValue()[0];
       byStatus.merge(status, n, Long::sum);
       if (reason != null) {
         reasons.merge(status + ":" + reason, n, Long::sum);
       }
       if (Doc.KEPT.equals(status)) {
-        languages.merge(String.valueOf(r.get(2)), n, Long::sum);
-        keptChars += r.isNullAt(4) ? 0 : r.getLong(4);
-      } else {
-        // the picks' struct: the bean's properties, by name (the encoder orders them)
-        for (Row p : r.getStruct(5).<Row>getList(0)) {
-          picks
-              .computeIfAbsent(
-                  status + "\u0000" + (reason == null ? "" : reason), k -> new ArrayList<>())
-              .add(
-                  RowFactory.create(
-                      status,
-                      reason,
-                      p.<String>getAs("id"),
-                      p.<Double>getAs("value"),
-                      p.<String>getAs("detail"),
-                      p.<String>getAs("text")));
-        }
-      }
-      for (int i = 0; i < piiTypes.size(); i++) {
-        if (!r.isNullAt(6 + i) && r.getLong(6 + i) > 0) {
-          pii.merge(piiTypes.get(i), r.getLong(6 + i), Long::sum);
-        }
+        languages.merge(k[2].isEmpty() ? "null" : k[2].substring(1), n, Long::sum);
+        keptChars += g.getValue()[1];
       }
     }
-    // each group's picks are its first ids; a reason's first ids are the first of its groups'
+    for (int i = 0; i < piiTypes.size(); i++) {
+      if (all.pii[i] > 0) {
+        pii.put(piiTypes.get(i), all.pii[i]);
+      }
+    }
     List<Row> examples = new ArrayList<>();
-    Comparator<String> order = Comparator.nullsFirst(String::compareTo);
-    for (List<Row> rows : picks.values()) {
-      rows.sort(
-          Comparator.comparing((Row x) -> x.getString(2), order)
-              .thenComparing(x -> x.getString(4), order)
-              .thenComparing(x -> x.getString(5), order));
-      examples.addAll(rows.subList(0, Math.min(perReason, rows.size())));
+    for (var e : all.picks.entrySet()) {
+      String[] k = e.getKey().split("\u0000", -1);
+      String reason = k[1].isEmpty() ? null : k[1].substring(1);
+      for (Pick p : e.getValue()) {
+        examples.add(
+            RowFactory.create(k[0], reason, p.getId(), p.getValue(), p.getDetail(), p.getText()));
+      }
     }
+    Comparator<String> order = Comparator.nullsFirst(String::compareTo);
     examples.sort(
         Comparator.comparing((Row x) -> x.getString(0), order)
             .thenComparing(x -> x.getString(1), order)
@@ -133,6 +139,87 @@ public record Accounting(
             .thenComparing(x -> x.getString(5), order));
     return new Accounting(byStatus, reasons, languages, keptChars, pii, examples);
   }
+
+  /**
+   * What the rows seen so far hold: per (status, reason, language) the count and the kept text's
+   * characters, the PII counts, and per (status, reason) not kept the first picks by (id, detail,
+   * text). A key's parts are joined by NUL, each but the status with a '+' before it, or empty for
+   * null.
+   */
+  public static final class Tally implements Serializable {
+    private static final long serialVersionUID = 1L;
+    final Map<String, long[]> groups = new java.util.HashMap<>();
+    final long[] pii;
+    final Map<String, ArrayList<Pick>> picks = new java.util.HashMap<>();
+
+    Tally(int piiTypes) {
+      pii = new long[piiTypes];
+    }
+
+    static String part(String s) {
+      return s == null ? "" : "+" + s;
+    }
+
+    void pick(String key, Pick p, int k) {
+      ArrayList<Pick> l = picks.computeIfAbsent(key, x -> new ArrayList<>());
+      if (l.size() == k && ORDER.compare(p, l.get(k - 1)) >= 0) {
+        return;
+      }
+      int at = 0;
+      while (at < l.size() && ORDER.compare(l.get(at), p) <= 0) {
+        at++;
+      }
+      l.add(at, p);
+      if (l.size() > k) {
+        l.remove(k);
+      }
+    }
+
+    Tally merge(Tally o, int k) {
+      o.groups.forEach(
+          (key, v) -> {
+            long[] mine = groups.computeIfAbsent(key, x -> new long[2]);
+            mine[0] += v[0];
+            mine[1] += v[1];
+          });
+      for (int i = 0; i < pii.length; i++) {
+        pii[i] += o.pii[i];
+      }
+      o.picks.forEach(
+          (key, l) -> {
+            for (Pick p : l) {
+              pick(key, p, k);
+            }
+          });
+      return this;
+    }
+
+    byte[] bytes() {
+      var out = new java.io.ByteArrayOutputStream();
+      try (var o = new java.io.ObjectOutputStream(out)) {
+        o.writeObject(this);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      return out.toByteArray();
+    }
+
+    static Tally read(byte[] b) {
+      try (var in = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(b))) {
+        return (Tally) in.readObject();
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      } catch (ClassNotFoundException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+  }
+
+  private static final Comparator<String> NULLS_FIRST = Comparator.nullsFirst(String::compareTo);
+  private static final Comparator<Pick> ORDER =
+      Comparator.comparing(Pick::getId, NULLS_FIRST)
+          .thenComparing(Pick::getDetail, NULLS_FIRST)
+          .thenComparing(Pick::getText, NULLS_FIRST);
 
   /** One example: a document's id, value, detail and (cut) text. */
   public static final class Pick implements Serializable {
@@ -183,97 +270,86 @@ public record Accounting(
     }
   }
 
-  /** Up to k picks, sorted by (id, detail, text). */
-  public static final class Picks implements Serializable {
-    private List<Pick> picks = new ArrayList<>();
-
-    public List<Pick> getPicks() {
-      return picks;
-    }
-
-    public void setPicks(List<Pick> picks) {
-      this.picks = picks == null ? new ArrayList<>() : new ArrayList<>(picks);
-    }
-  }
-
-  /**
-   * The k documents with the smallest (id, detail, text) of a group, ties included in that order;
-   * rows with a null id (kept documents) are skipped. Its buffer is never larger than k picks.
-   */
-  static final class FirstIds extends Aggregator<Row, Picks, Picks> {
-    static final StructType INPUT =
+  /** {@link #tally}: rows in, a serialized {@link Tally} out; its buffer holds k picks a reason. */
+  static final class TallyAggregator extends Aggregator<Row, Tally, byte[]> {
+    static final StructType BASE =
         new StructType()
+            .add("status", "string")
+            .add("reason", "string")
+            .add("lang", "string")
+            .add("chars", "int")
             .add("id", "string")
             .add("value", "double")
             .add("detail", "string")
             .add("text", "string");
 
-    private static final Comparator<String> NULLS_FIRST = Comparator.nullsFirst(String::compareTo);
-    private static final Comparator<Pick> ORDER =
-        Comparator.comparing(Pick::getId, NULLS_FIRST)
-            .thenComparing(Pick::getDetail, NULLS_FIRST)
-            .thenComparing(Pick::getText, NULLS_FIRST);
+    static StructType input(int piiTypes) {
+      StructType t = BASE;
+      for (int i = 0; i < piiTypes; i++) {
+        t = t.add("pii" + i, "int");
+      }
+      return t;
+    }
 
+    private final int piiTypes;
     private final int k;
 
-    FirstIds(int k) {
+    TallyAggregator(List<String> piiTypes, int k) {
+      this.piiTypes = piiTypes.size();
       this.k = k;
     }
 
     @Override
-    public Picks zero() {
-      return new Picks();
+    public Tally zero() {
+      return new Tally(piiTypes);
     }
 
     @Override
-    public Picks reduce(Picks b, Row r) {
-      if (r.isNullAt(0) || k == 0) {
-        return b;
+    public Tally reduce(Tally b, Row r) {
+      String status = r.getString(0);
+      String key = status + "\u0000" + Tally.part(r.getString(1));
+      long[] g =
+          b.groups.computeIfAbsent(key + "\u0000" + Tally.part(r.getString(2)), x -> new long[2]);
+      g[0]++;
+      if (!r.isNullAt(3)) {
+        g[1] += r.getInt(3);
       }
-      List<Pick> l = b.getPicks();
-      Pick p =
-          new Pick(
-              r.getString(0),
-              r.isNullAt(1) ? null : r.getDouble(1),
-              r.getString(2),
-              r.getString(3));
-      if (l.size() == k && ORDER.compare(p, l.get(k - 1)) >= 0) {
-        return b;
+      for (int i = 0; i < piiTypes; i++) {
+        if (!r.isNullAt(8 + i)) {
+          b.pii[i] += r.getInt(8 + i);
+        }
       }
-      int at = 0;
-      while (at < l.size() && ORDER.compare(l.get(at), p) <= 0) {
-        at++;
-      }
-      l.add(at, p);
-      if (l.size() > k) {
-        l.remove(k);
+      if (!r.isNullAt(4) && k > 0) {
+        b.pick(
+            key,
+            new Pick(
+                r.getString(4),
+                r.isNullAt(5) ? null : r.getDouble(5),
+                r.getString(6),
+                r.getString(7)),
+            k);
       }
       return b;
     }
 
     @Override
-    public Picks merge(Picks a, Picks b) {
-      List<Pick> all = new ArrayList<>(a.getPicks());
-      all.addAll(b.getPicks());
-      all.sort(ORDER);
-      Picks out = new Picks();
-      out.setPicks(all.subList(0, Math.min(k, all.size())));
-      return out;
+    public Tally merge(Tally a, Tally b) {
+      return a.merge(b, k);
     }
 
     @Override
-    public Picks finish(Picks b) {
-      return b;
+    public byte[] finish(Tally b) {
+      return b.bytes();
     }
 
     @Override
-    public Encoder<Picks> bufferEncoder() {
-      return Encoders.bean(Picks.class);
+    public Encoder<Tally> bufferEncoder() {
+      return Encoders.javaSerialization(Tally.class);
     }
 
     @Override
-    public Encoder<Picks> outputEncoder() {
-      return Encoders.bean(Picks.class);
+    public Encoder<byte[]> outputEncoder() {
+      return Encoders.BINARY();
     }
   }
 }

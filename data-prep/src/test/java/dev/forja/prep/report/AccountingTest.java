@@ -1,17 +1,22 @@
 package dev.forja.prep.report;
 
+import static org.apache.spark.sql.functions.col;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.forja.testing.TestSpark;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Observation;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The one aggregation that accounts for the documents and picks the report's examples. */
 class AccountingTest {
@@ -80,5 +85,51 @@ class AccountingTest {
     assertThat(g9.getString(5)).isEqualTo("a b c");
     // a long text comes cut, still longer than the report shows
     assertThat(a.examples().get(4).getString(5)).hasSize(Accounting.EXAMPLE_CHARS);
+  }
+
+  @Test
+  void aWriteCountsWhatItWritesAsTheWholeFrameWould(@TempDir Path dir) throws Exception {
+    SparkSession spark = TestSpark.local();
+    List<Row> rows = new ArrayList<>();
+    for (int i = 0; i < 500; i++) {
+      String status = i % 5 == 0 ? "rejected" : "kept";
+      rows.add(
+          RowFactory.create(
+              status,
+              status.equals("kept") ? null : "gopher.min-doc-words",
+              i % 3 == 0 ? "es" : "en",
+              String.format("d%03d", i),
+              (double) i,
+              "n=" + i,
+              "text " + i,
+              Map.of("email", i % 2)));
+    }
+    Dataset<Row> docs = spark.createDataFrame(rows, SCHEMA).repartition(4);
+    List<String> pii = List.of("email", "ip");
+    Accounting whole = Accounting.of(docs, pii, 3);
+
+    // each status written apart, its tally observed by its write, then merged
+    List<byte[]> tallies = new ArrayList<>();
+    for (String status : List.of("kept", "rejected")) {
+      Observation seen = new Observation(status);
+      docs.filter(col("status").equalTo(status))
+          .observe(seen, Accounting.tally(docs, pii, 3).as("tally"))
+          .select("id", "text")
+          .write()
+          .parquet(dir.resolve(status).toString());
+      tallies.add((byte[]) seen.getAsJava().get("tally"));
+    }
+    tallies.add(null); // a status with no documents: no write read anything
+    Accounting written = Accounting.from(tallies, pii, 3);
+
+    assertThat(written).isEqualTo(whole);
+    assertThat(written.byStatus())
+        .containsExactly(Map.entry("kept", 400L), Map.entry("rejected", 100L));
+    assertThat(written.languages()).containsExactly(Map.entry("en", 267L), Map.entry("es", 133L));
+    assertThat(written.pii()).containsExactly(Map.entry("email", 250L));
+    assertThat(written.examples())
+        .extracting(r -> r.getString(2))
+        .containsExactly("d000", "d005", "d010");
+    assertThat(spark.read().parquet(dir.resolve("kept").toString()).count()).isEqualTo(400);
   }
 }
