@@ -73,8 +73,11 @@ public final class LanguageFilter implements DocStage {
    *       looked up in open-addressing tables built once from the model, with no strings built per
    *       n-gram; the table of the Latin-script n-grams takes 1 MB where one table of all n-grams
    *       took 8 ({@link CompiledModel});
-   *   <li>an n-gram seen twice in a document is answered by a small set of the document's n-grams
-   *       ({@link NgramSet}) without a probe of the model's tables;
+   *   <li>the unigrams and bigrams of Latin-1 chars (most of a Latin-script text's) have their
+   *       parameters' offsets in direct tables ({@code uni}, {@code bi}: no hashing, no probe), and
+   *       a document number stamped per table entry tells one already counted; other n-grams seen
+   *       twice in a document are answered by a small set of the document's n-grams ({@link
+   *       NgramSet}) without a probe of the model's tables;
    *   <li>the parameters are floats, summed in float, the common n-grams' rows with the Vector API
    *       ({@link RowSums}) where the JVM has it: the sums are memory- and add-bound, and this
    *       halves both. Probabilities stay within 5e-7 of OpenNLP's doubles (20,000 generated
@@ -90,7 +93,11 @@ public final class LanguageFilter implements DocStage {
 
   static java.util.function.Function<String, Guess> detector(CompiledModel m, int maxChars) {
     float[] sums = new float[m.stride];
-    NgramSet seen = new NgramSet(); // the n-grams this document has looked up
+    NgramSet seen = new NgramSet(); // the other n-grams this document has looked up
+    // the document number at which each Latin-1 unigram and bigram was last looked up
+    int[] uniSeen = new int[CompiledModel.LATIN1];
+    int[] biSeen = new int[CompiledModel.LATIN1 * CompiledModel.LATIN1];
+    int[] doc = {0};
     char[][] buffer = {new char[Math.min(maxChars, 1024)]};
     return text -> {
       int cut = Math.min(text.length(), maxChars);
@@ -109,21 +116,38 @@ public final class LanguageFilter implements DocStage {
         s.getChars(0, len, a, 0);
       }
       seen.reset(3 * len);
+      if (++doc[0] == Integer.MAX_VALUE) { // the numbers ran out: clear once
+        java.util.Arrays.fill(uniSeen, 0);
+        java.util.Arrays.fill(biSeen, 0);
+        doc[0] = 1;
+      }
+      int d = doc[0];
       java.util.Arrays.fill(sums, 0);
+      // each distinct n-gram once, in OpenNLP's order (1-, 2-, 3-gram at each position): the
+      // Latin-1 unigrams and bigrams (most of them) by direct tables, the rest through the set
       for (int i = 0; i < len; i++) {
-        long key = 0;
-        int small = 0;
-        for (int n = 1; n <= 3 && i + n <= len; n++) {
-          char c = a[i + n - 1];
-          key = (key << 16) | c;
-          small = small >= 0 && c < CompiledModel.SMALL_CHAR ? (small << 10) | c : -1;
-          long packed = key | ((long) n << 48);
-          if (!seen.add(packed)) {
-            continue; // looked up already: an n-gram's parameters count once per document
+        char c0 = a[i];
+        if (c0 < CompiledModel.LATIN1) {
+          if (uniSeen[c0] != d) {
+            uniSeen[c0] = d;
+            addInfo(m, m.uni[c0], sums);
           }
-          int info = small >= 0 ? m.findSmall(small | (n << 30)) : m.findLarge(packed);
-          if (info != CompiledModel.MISSING) {
-            m.add(info, sums);
+        } else {
+          addOther(m, a, i, 1, seen, sums);
+        }
+        if (i + 1 < len) {
+          char c1 = a[i + 1];
+          if ((c0 | c1) < CompiledModel.LATIN1) {
+            int bi = c0 << 8 | c1;
+            if (biSeen[bi] != d) {
+              biSeen[bi] = d;
+              addInfo(m, m.bi[bi], sums);
+            }
+          } else {
+            addOther(m, a, i, 2, seen, sums);
+          }
+          if (i + 2 < len) {
+            addOther(m, a, i, 3, seen, sums);
           }
         }
       }
@@ -140,6 +164,32 @@ public final class LanguageFilter implements DocStage {
       }
       return new Guess(m.languages[best], 1 / normal);
     };
+  }
+
+  private static void addInfo(CompiledModel m, int info, float[] sums) {
+    if (info != CompiledModel.MISSING) {
+      m.add(info, sums);
+    }
+  }
+
+  /**
+   * The {@code n}-gram at {@code i}, looked up unless the document had it already: packed as {@link
+   * NgramSet} and {@link CompiledModel#findLarge} take it, and as {@link CompiledModel#findSmall}
+   * does where its chars are below {@link CompiledModel#SMALL_CHAR}.
+   */
+  private static void addOther(
+      CompiledModel m, char[] a, int i, int n, NgramSet seen, float[] sums) {
+    long key = 0;
+    int small = 0;
+    for (int k = 0; k < n; k++) {
+      char c = a[i + k];
+      key = (key << 16) | c;
+      small = small >= 0 && c < CompiledModel.SMALL_CHAR ? (small << 10) | c : -1;
+    }
+    long packed = key | ((long) n << 48);
+    if (seen.add(packed)) {
+      addInfo(m, small >= 0 ? m.findSmall(small | (n << 30)) : m.findLarge(packed), sums);
+    }
   }
 
   /**
@@ -607,6 +657,15 @@ public final class LanguageFilter implements DocStage {
 
     private final boolean vector;
 
+    /** Chars below this (Latin-1) have their unigrams' and bigrams' infos in direct tables. */
+    static final int LATIN1 = 256;
+
+    /** The info of each Latin-1 char's unigram ({@link #MISSING} where not a predicate). */
+    final int[] uni = new int[LATIN1];
+
+    /** The info of each bigram of two Latin-1 chars, at {@code c0 << 8 | c1}. */
+    final int[] bi = new int[LATIN1 * LATIN1];
+
     static CompiledModel get() {
       if (instance == null) {
         synchronized (CompiledModel.class) {
@@ -693,6 +752,12 @@ public final class LanguageFilter implements DocStage {
           }
         }
         put(en.getKey(), info);
+      }
+      for (int c0 = 0; c0 < LATIN1; c0++) {
+        uni[c0] = findSmall(c0 | (1 << 30));
+        for (int c1 = 0; c1 < LATIN1; c1++) {
+          bi[c0 << 8 | c1] = findSmall(((c0 << 10) | c1) | (2 << 30));
+        }
       }
     }
 
