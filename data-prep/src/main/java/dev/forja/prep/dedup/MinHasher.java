@@ -22,8 +22,27 @@ public final class MinHasher implements Serializable {
   private final PrepConfig.Dedup params;
   private final int[] mul;
   private final int[] add;
+  // the same, padded with zeros to whole vectors for SignatureMins (null without the Vector API)
+  private final int[] mulPadded;
+  private final int[] addPadded;
+
+  /**
+   * The Vector API is in this JVM ({@link SignatureMins}) and not switched off by -Dforja.vector.
+   */
+  static final boolean VECTOR =
+      ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
+          && !"false".equals(System.getProperty("forja.vector"));
+
+  private final boolean vector;
 
   public MinHasher(PrepConfig.Dedup params) {
+    this(params, true);
+  }
+
+  /**
+   * {@code vector}: the Vector API's loop where the JVM has it (else the scalar one, same ints).
+   */
+  MinHasher(PrepConfig.Dedup params, boolean vector) {
     this.params = params;
     SplittableRandom r = new SplittableRandom(params.seed());
     mul = new int[params.numHashes()];
@@ -31,6 +50,16 @@ public final class MinHasher implements Serializable {
     for (int i = 0; i < mul.length; i++) {
       mul[i] = r.nextInt() | 1; // odd: a permutation of the 32-bit values
       add[i] = r.nextInt();
+    }
+    this.vector = vector && VECTOR;
+    if (this.vector) {
+      int lanes = SignatureMins.lanes();
+      int padded = -Math.floorDiv(-mul.length, lanes) * lanes;
+      mulPadded = Arrays.copyOf(mul, padded);
+      addPadded = Arrays.copyOf(add, padded);
+    } else {
+      mulPadded = null;
+      addPadded = null;
     }
   }
 
@@ -48,14 +77,24 @@ public final class MinHasher implements Serializable {
   /**
    * The signature: for each of the {@code bands x rows} hash functions {@code h(x) = a x + b} (mod
    * 2^32, a odd) of the high 32 bits of each shingle's 64-bit hash, the smallest value (signed)
-   * over all shingles. The inner loop is plain int arithmetic that the JIT turns into vector
-   * instructions.
+   * over all shingles: with the Vector API ({@link SignatureMins}) a block of values at a time over
+   * every shingle, else a scalar loop.
    */
   public int[] signature(String text) {
     int n = mul.length;
+    long[] shingles = shingles(text);
+    if (vector && VECTOR) {
+      int[] xs = new int[shingles.length];
+      for (int j = 0; j < xs.length; j++) {
+        xs[j] = (int) (shingles[j] >>> 32);
+      }
+      int[] out = new int[mulPadded.length];
+      SignatureMins.mins(mulPadded, addPadded, xs, xs.length, out);
+      return out.length == n ? out : Arrays.copyOf(out, n);
+    }
     int[] sig = new int[n];
     Arrays.fill(sig, Integer.MAX_VALUE);
-    for (long shingle : shingles(text)) {
+    for (long shingle : shingles) {
       int x = (int) (shingle >>> 32);
       for (int i = 0; i < n; i++) {
         sig[i] = Math.min(sig[i], mul[i] * x + add[i]);

@@ -67,6 +67,34 @@ class DeduplicatorTest {
   }
 
   @Test
+  void vectorSignaturesEqualTheScalarLoopsAndTheDefinition() {
+    assertThat(MinHasher.VECTOR).as("the Vector API module is in the test JVM").isTrue();
+    java.util.SplittableRandom r = new java.util.SplittableRandom(3);
+    // 100 values (not a multiple of any vector's lanes), 16, and 7
+    for (String[] p :
+        List.of(
+            new String[] {},
+            new String[] {"prep.dedup.bands=4", "prep.dedup.rows=4"},
+            new String[] {"prep.dedup.bands=7", "prep.dedup.rows=1", "prep.dedup.shingle=char"})) {
+      PrepConfig.Dedup params = params(p);
+      MinHasher vector = new MinHasher(params, true);
+      MinHasher scalar = new MinHasher(params, false);
+      List<String> texts = new java.util.ArrayList<>(List.of("", "one", "two words", words(0, 3)));
+      for (int t = 0; t < 300; t++) {
+        texts.add(words(r.nextInt(1000), r.nextInt(400)));
+      }
+      for (String text : texts) {
+        int[] v = vector.signature(text);
+        assertThat(v).as(text).isEqualTo(scalar.signature(text)).hasSize(params.numHashes());
+      }
+      // a text with no words has no word shingle: every value stays at the maximum
+      if (params.shingle().equals("word")) {
+        assertThat(vector.signature(" ... ")).containsOnly(Integer.MAX_VALUE);
+      }
+    }
+  }
+
+  @Test
   void wordHashesTreatEveryCharAsCharactersTablesSay() {
     for (int c = 0; c <= Character.MAX_VALUE; c++) {
       String t = "Ab" + (char) c + "c " + (char) c + "D'x" + (char) c;
