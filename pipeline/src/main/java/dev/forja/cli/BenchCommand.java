@@ -150,7 +150,8 @@ final class BenchCommand implements Runnable {
   @Command(
       name = "prep-stages",
       description =
-          "Time each per-document step of forja prep (read, every stage, MinHash) on one thread,"
+          "Time each per-document step of forja prep (read, every stage, dedup keys: exact key and"
+              + " MinHash signature) on one thread,"
               + " without Spark, on the first documents of a file; prints us/doc and MiB/s.")
   static final class PrepStages implements Callable<Integer> {
     @Spec picocli.CommandLine.Model.CommandSpec spec;

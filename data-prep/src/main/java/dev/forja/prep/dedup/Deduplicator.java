@@ -11,7 +11,6 @@ import static org.apache.spark.sql.functions.when;
 import dev.forja.prep.Doc;
 import dev.forja.prep.PrepConfig;
 import java.io.Serializable;
-import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -99,7 +98,7 @@ public final class Deduplicator implements Serializable {
 
   /** A per-partition helper that adds the dedup features to kept documents. */
   public final class Features {
-    private final MessageDigest md = sha256();
+    private final ExactKeys keys = new ExactKeys(sha256());
 
     /** Sets the exact key and signature of a kept document, as configured. */
     public void add(Doc d) {
@@ -107,7 +106,7 @@ public final class Deduplicator implements Serializable {
         return;
       }
       if (params.exact()) {
-        d.setExactKey(exactKey(md, d.getText()));
+        d.setExactKey(keys.key(d.getText()));
       }
       if (params.near()) {
         d.setSignature(MinHasher.bytes(hasher.signature(d.getText())));
@@ -354,23 +353,82 @@ public final class Deduplicator implements Serializable {
   }
 
   static String exactKey(MessageDigest md, String text) {
-    StringBuilder sb = new StringBuilder(text.length());
-    boolean space = false;
-    for (int i = 0; i < text.length(); i++) {
-      char c = text.charAt(i);
-      if (Character.isWhitespace(c)) {
-        space = sb.length() > 0;
-      } else {
+    return new ExactKeys(md).key(text);
+  }
+
+  /**
+   * The exact key of each text: SHA-256 of the text lower-cased with whitespace runs collapsed to
+   * one space (none at the ends), encoded as UTF-8 as {@code String.getBytes} does (an unpaired
+   * surrogate as '?'), its first 16 bytes in hex. The normalized text is written as UTF-8 into a
+   * reused buffer, with no string built per document.
+   */
+  static final class ExactKeys {
+    private final MessageDigest md;
+    private byte[] buf = new byte[4096];
+
+    ExactKeys(MessageDigest md) {
+      this.md = md;
+    }
+
+    String key(String text) {
+      int n = text.length();
+      if (buf.length < 3 * n) {
+        buf = new byte[3 * n];
+      }
+      byte[] b = buf;
+      int at = 0;
+      boolean space = false;
+      char high = 0; // a high surrogate written last, waiting for its low one
+      for (int i = 0; i < n; i++) {
+        char c = text.charAt(i);
+        if (Character.isWhitespace(c)) {
+          space = at > 0 || high != 0;
+          continue;
+        }
         if (space) {
-          sb.append(' ');
+          if (high != 0) {
+            b[at++] = '?';
+            high = 0;
+          }
+          b[at++] = ' ';
           space = false;
         }
-        sb.append(Character.toLowerCase(c));
+        c = Character.toLowerCase(c);
+        if (high != 0) {
+          if (Character.isLowSurrogate(c)) {
+            int cp = Character.toCodePoint(high, c);
+            b[at++] = (byte) (0xF0 | (cp >> 18));
+            b[at++] = (byte) (0x80 | ((cp >> 12) & 0x3F));
+            b[at++] = (byte) (0x80 | ((cp >> 6) & 0x3F));
+            b[at++] = (byte) (0x80 | (cp & 0x3F));
+            high = 0;
+            continue;
+          }
+          b[at++] = '?';
+          high = 0;
+        }
+        if (c < 0x80) {
+          b[at++] = (byte) c;
+        } else if (c < 0x800) {
+          b[at++] = (byte) (0xC0 | (c >> 6));
+          b[at++] = (byte) (0x80 | (c & 0x3F));
+        } else if (Character.isHighSurrogate(c)) {
+          high = c;
+        } else if (Character.isLowSurrogate(c)) {
+          b[at++] = '?';
+        } else {
+          b[at++] = (byte) (0xE0 | (c >> 12));
+          b[at++] = (byte) (0x80 | ((c >> 6) & 0x3F));
+          b[at++] = (byte) (0x80 | (c & 0x3F));
+        }
       }
+      if (high != 0) {
+        b[at++] = '?';
+      }
+      md.reset();
+      md.update(b, 0, at);
+      return HexFormat.of().formatHex(md.digest(), 0, 16);
     }
-    String norm = sb.toString();
-    md.reset();
-    return HexFormat.of().formatHex(md.digest(norm.getBytes(StandardCharsets.UTF_8)), 0, 16);
   }
 
   static MessageDigest sha256() {

@@ -95,6 +95,53 @@ class DeduplicatorTest {
   }
 
   @Test
+  void exactKeysAreTheHashOfTheNormalizedTextsUtf8() {
+    var keys = new Deduplicator.ExactKeys(Deduplicator.sha256());
+    java.util.SplittableRandom r = new java.util.SplittableRandom(11);
+    char[] atoms = {
+      'a', 'Z', 'é', 'É', 'ß', 'İ', 'Σ', '中', ' ', '\t', '\n', '\u2003', '\u00a0', '\u0085',
+      '\uD83D', '\uDE00', '\uDBFF', '\uDC00', '?', '\u0000'
+    };
+    List<String> texts =
+        new java.util.ArrayList<>(List.of("", " ", "\uD83D", "a \uD83D", "\uDE00 b"));
+    for (int t = 0; t < 20_000; t++) {
+      StringBuilder sb = new StringBuilder();
+      for (int k = r.nextInt(12); k > 0; k--) {
+        sb.append(atoms[r.nextInt(atoms.length)]);
+      }
+      texts.add(sb.toString());
+    }
+    for (String t : texts) {
+      assertThat(keys.key(t)).as(t).isEqualTo(referenceExactKey(t));
+    }
+    assertThat(keys.key("  Hello\n\tWORLD ")).isEqualTo(referenceExactKey("hello world"));
+  }
+
+  /**
+   * The exact key as defined: SHA-256 of the normalized text's String.getBytes(UTF_8), 16 bytes.
+   */
+  private static String referenceExactKey(String text) {
+    StringBuilder sb = new StringBuilder();
+    boolean space = false;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (Character.isWhitespace(c)) {
+        space = sb.length() > 0;
+      } else {
+        if (space) {
+          sb.append(' ');
+          space = false;
+        }
+        sb.append(Character.toLowerCase(c));
+      }
+    }
+    byte[] d =
+        Deduplicator.sha256()
+            .digest(sb.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    return java.util.HexFormat.of().formatHex(d, 0, 16);
+  }
+
+  @Test
   void wordHashesTreatEveryCharAsCharactersTablesSay() {
     for (int c = 0; c <= Character.MAX_VALUE; c++) {
       String t = "Ab" + (char) c + "c " + (char) c + "D'x" + (char) c;
