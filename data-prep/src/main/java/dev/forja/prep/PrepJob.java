@@ -225,7 +225,9 @@ public final class PrepJob {
         earlierKeys = loadKeys(storage, spark, opts.dedupAgainst());
         earlierSigs = loadSignatures(storage, spark, opts.dedupAgainst());
       }
-      dedupResult = dedup.run(features, earlierKeys, earlierSigs);
+      // every document the stages kept has its features (dedup/documents holds just those)
+      dedupResult =
+          dedup.run(features, staged.getOrDefault(Doc.KEPT, 0L), earlierKeys, earlierSigs);
       all = Deduplicator.apply(docs, dedupResult);
     }
     phases.put("dedup", (System.nanoTime() - mark) / 1e9);

@@ -150,6 +150,15 @@ public final class Deduplicator implements Serializable {
    * @param earlierSignatures an earlier corpus' signatures (id, signature), or null
    */
   public Result run(Dataset<Row> docs, Dataset<Row> earlierKeys, Dataset<Row> earlierSignatures) {
+    return run(docs, -1, earlierKeys, earlierSignatures);
+  }
+
+  /**
+   * {@link #run(Dataset, Dataset, Dataset)} where the caller knows how many of {@code docs} have a
+   * signature ({@code signed}; -1: count them), which sizes the band rows' partitions.
+   */
+  public Result run(
+      Dataset<Row> docs, long signed, Dataset<Row> earlierKeys, Dataset<Row> earlierSignatures) {
     SparkSession spark = docs.sparkSession();
     List<Dataset<Row>> cached = new java.util.ArrayList<>();
     Dataset<Row> marks = null;
@@ -195,7 +204,9 @@ public final class Deduplicator implements Serializable {
       }
       int maxBucket = params.maxBucketSize();
       // band rows in blocks of longs, at most BAND_ROWS_PER_PARTITION of them to a partition
-      long bandRows = sigs.count() * params.bands();
+      long own = signed >= 0 ? signed : docs.filter(col("signature").isNotNull()).count();
+      long bandRows =
+          (own + (earlierSignatures == null ? 0 : earlierSignatures.count())) * params.bands();
       int parts =
           (int)
               Math.max(

@@ -227,7 +227,8 @@ public final class QualityFilter implements DocStage {
    * the hashes and lengths {@link #wordHashes} left in {@code sc}: for n = 2..4 the characters of
    * the most frequent n-gram, for n = 5..10 those in duplicated n-grams, over {@code len}; element
    * {@code n - 2}. The n-grams' hashes are grown a word at a time ({@link #ngramStep}), not
-   * recomputed from their words for each n.
+   * recomputed from their words for each n, and stop growing at the first n none of whose n-grams
+   * repeats.
    */
   static double[] ngramCharFractions(int n, int len, Scratch sc) {
     long[] hashes = sc.hashes;
@@ -248,6 +249,11 @@ public final class QualityFilter implements DocStage {
                 ? topNgramChars(grams, lengths, n, g, sc.counter)
                 : dupNgramChars(grams, lengths, n, g, sc.counter);
         f[g - 2] = chars / (double) len;
+        if (chars == 0) {
+          // no g-gram occurs twice, so no longer one does (it would hold a repeated g-gram): the
+          // fractions of the longer n-grams stay 0, and most texts skip most of this work
+          break;
+        }
       }
     }
     return f; // n-grams longer than the text: 0, none repeats
