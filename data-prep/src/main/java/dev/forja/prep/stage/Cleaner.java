@@ -47,14 +47,7 @@ public final class Cleaner implements DocStage {
 
   @Override
   public Processor open() {
-    Pattern boilerplate =
-        Pattern.compile(
-            String.join(
-                "|", params.boilerplatePatterns().stream().map(p -> "(?:" + p + ")").toList()),
-            Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE);
-    List<String> prefixes = literalPrefixes(params.boilerplatePatterns());
-    java.util.regex.Matcher matcher = boilerplate.matcher("");
-    Boilerplate lines = new Boilerplate(matcher, prefixes);
+    Boilerplate lines = Boilerplate.of(params.boilerplatePatterns());
     return doc -> {
       if (!doc.kept()) {
         return;
@@ -92,6 +85,9 @@ public final class Cleaner implements DocStage {
   }
 
   static boolean looksLikeMarkup(String text) {
+    if (text.indexOf('<') < 0) { // every match starts with one: most texts need no search
+      return false;
+    }
     java.util.regex.Matcher m = MARKUP.matcher(text);
     int n = 0;
     while (m.find()) {
@@ -218,36 +214,67 @@ public final class Cleaner implements DocStage {
   private static final long ASCII_SPACES = 0x1_F000_3E00L;
 
   /**
-   * Finds boilerplate in a line: the patterns' matcher, run only on lines that contain (ignoring
-   * case as the matcher does) one of the literal texts every match starts with; without such texts
-   * every line goes to the matcher.
+   * Finds boilerplate in a line: each pattern's matcher, run only on lines that contain (ignoring
+   * case as the matcher does) one of the literal texts every match of that pattern starts with; a
+   * pattern without such texts runs on every line. A line is boilerplate when some pattern finds a
+   * match in it, as the patterns joined by {@code |} would.
    */
   static final class Boilerplate {
-    private final java.util.regex.Matcher matcher;
-    private final String[] folded;
-    private String input; // the text the matcher was last reset to
+    private final java.util.regex.Matcher[] matchers;
+    private final String[][] folded; // per matcher, its folded literal texts; null: always run
+    private final String[] inputs; // the text each matcher was last reset to
 
+    /** One matcher, run where one of {@code prefixes} is (null: on every line). */
     Boilerplate(java.util.regex.Matcher matcher, List<String> prefixes) {
-      this.matcher = matcher;
-      this.folded =
-          prefixes == null ? null : prefixes.stream().map(Cleaner::fold).toArray(String[]::new);
+      this(
+          new java.util.regex.Matcher[] {matcher},
+          new String[][] {prefixes == null ? null : folded(prefixes)});
+    }
+
+    private Boilerplate(java.util.regex.Matcher[] matchers, String[][] folded) {
+      this.matchers = matchers;
+      this.folded = folded;
+      this.inputs = new String[matchers.length];
+    }
+
+    /** The patterns (case-insensitive), each with its own matcher and literal texts. */
+    static Boilerplate of(List<String> patterns) {
+      java.util.regex.Matcher[] ms = new java.util.regex.Matcher[patterns.size()];
+      String[][] fs = new String[patterns.size()][];
+      for (int k = 0; k < ms.length; k++) {
+        ms[k] =
+            Pattern.compile(patterns.get(k), Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE)
+                .matcher("");
+        List<String> prefixes = literalPrefixes(List.of(patterns.get(k)));
+        fs[k] = prefixes == null ? null : folded(prefixes);
+      }
+      return new Boilerplate(ms, fs);
+    }
+
+    private static String[] folded(List<String> prefixes) {
+      return prefixes.stream().map(Cleaner::fold).toArray(String[]::new);
     }
 
     boolean matches(String text, String foldedText, int start, int end) {
-      if (folded != null) {
-        boolean candidate = false;
-        for (int k = 0; k < folded.length && !candidate; k++) {
-          candidate = Spans.contains(foldedText, folded[k], start, end);
+      for (int k = 0; k < matchers.length; k++) {
+        if (folded[k] != null) {
+          boolean candidate = false;
+          for (int p = 0; p < folded[k].length && !candidate; p++) {
+            candidate = Spans.contains(foldedText, folded[k][p], start, end);
+          }
+          if (!candidate) {
+            continue;
+          }
         }
-        if (!candidate) {
-          return false;
+        if (inputs[k] != text) { // region() resets the matcher's state, not its input
+          matchers[k].reset(text);
+          inputs[k] = text;
+        }
+        if (matchers[k].region(start, end).find()) {
+          return true;
         }
       }
-      if (input != text) { // region() resets the matcher's state, not its input
-        matcher.reset(text);
-        input = text;
-      }
-      return matcher.region(start, end).find();
+      return false;
     }
   }
 

@@ -308,7 +308,8 @@ class StagesTest {
         java.util.regex.Pattern.compile(
             String.join("|", patterns.stream().map(p -> "(?:" + p + ")").toList()),
             java.util.regex.Pattern.CASE_INSENSITIVE | java.util.regex.Pattern.UNICODE_CASE);
-    var fast = new Cleaner.Boilerplate(pattern.matcher(""), Cleaner.literalPrefixes(patterns));
+    var fast = Cleaner.Boilerplate.of(patterns); // each pattern behind its own literal texts
+    var joined = new Cleaner.Boilerplate(pattern.matcher(""), Cleaner.literalPrefixes(patterns));
     var slow = new Cleaner.Boilerplate(pattern.matcher(""), null);
     String[] atoms = {
       "ALL RIGHTS RESERVED",
@@ -351,6 +352,9 @@ class StagesTest {
           .as(text)
           .isEqualTo(Cleaner.removeBoilerplate(text, slow, 200, b));
       assertThat(a[0]).isEqualTo(b[0]);
+      assertThat(Cleaner.removeBoilerplate(text, joined, 200, a))
+          .as(text)
+          .isEqualTo(Cleaner.removeBoilerplate(text, slow, 200, b));
     }
   }
 
