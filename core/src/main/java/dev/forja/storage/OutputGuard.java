@@ -8,7 +8,9 @@ public final class OutputGuard {
   private OutputGuard() {}
 
   /**
-   * Throws {@link OutputExistsException} when {@code output} holds files and not {@code overwrite}.
+   * Throws {@link OutputExistsException} when {@code output} holds files and not {@code overwrite};
+   * otherwise leaves it empty (what it held deleted, with {@code overwrite}; empty directories
+   * without).
    */
   public static void prepare(Storage storage, URI output, boolean overwrite) throws IOException {
     storage.requireUsable(output);
@@ -21,6 +23,12 @@ public final class OutputGuard {
                 + " it)");
       }
       storage.delete(output, true);
+      return;
+    }
+    // no files, but maybe the empty directories a killed job left behind (a Spark write's own
+    // directory, say): no data, and in the way of writes that refuse an existing path
+    for (Storage.Entry e : storage.list(output)) {
+      storage.delete(e.uri(), true);
     }
   }
 
