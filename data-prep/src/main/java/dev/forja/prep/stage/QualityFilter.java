@@ -129,12 +129,15 @@ public final class QualityFilter implements DocStage {
     if (!repetition(doc, text, words, sc) || !gopher(doc, text, words, sc)) {
       return;
     }
+    String before = text;
+    int wordCount = words.count;
     text = c4(doc, text, sc);
     if (text == null) {
       return;
     }
     doc.setText(text);
-    fineweb(doc, text, sc);
+    // the words counted at the start still stand where the C4 rules dropped no line
+    fineweb(doc, text, text == before ? wordCount : -1, sc);
   }
 
   private boolean fail(Doc doc, String rule, double value, double limit) {
@@ -573,7 +576,8 @@ public final class QualityFilter implements DocStage {
   }
 
   // ---- FineWeb ----
-  private void fineweb(Doc doc, String text, Scratch sc) {
+  /** {@code wordCount}: the text's words, or -1 to count them. */
+  private void fineweb(Doc doc, String text, int wordCount, Scratch sc) {
     Spans all = sc.lines.splitLines(text, 0, text.length(), false, 1, false); // split("\n")
     Spans lines = sc.pieces;
     lines.clear();
@@ -600,7 +604,7 @@ public final class QualityFilter implements DocStage {
     long[] dup = duplicates(text, lines, sc.counter);
     int newlines = count(text, "\n");
     int chars = Math.max(1, text.length() - newlines);
-    int words = Math.max(1, words(text, sc.words).count);
+    int words = Math.max(1, wordCount >= 0 ? wordCount : words(text, sc.words).count);
     if (check(
             doc,
             "fineweb.line-punct-ratio",

@@ -100,8 +100,11 @@ final class Spans {
 
   /** {@code \s} without UNICODE_CHARACTER_CLASS. */
   static boolean isAsciiSpace(char c) {
-    return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == 0x0B || c == '\f';
+    return c <= ' ' && (ASCII_SPACES >>> c & 1) != 0; // one compare for most chars
   }
+
+  /** Bits 9 to 13 and 32: tab, line feed, vertical tab, form feed, carriage return, space. */
+  private static final long ASCII_SPACES = 0x1_0000_3E00L;
 
   /** The first index of {@code text[from, to)} that {@code String.strip()} keeps. */
   static int stripStart(String text, int from, int to) {
