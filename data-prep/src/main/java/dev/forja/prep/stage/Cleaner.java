@@ -172,6 +172,9 @@ public final class Cleaner implements DocStage {
 
   /** Spaces of every kind to ' ', runs collapsed, lines trimmed, at most one blank line. */
   static String normalizeWhitespace(String s) {
+    if (whitespaceNormal(s)) {
+      return s; // most texts, the second time round: one read, no copy
+    }
     int n = s.length();
     char[] out = new char[n]; // every char written stands for at least one read
     int m = 0;
@@ -205,6 +208,37 @@ public final class Cleaner implements DocStage {
       out[m++] = c;
     }
     return new String(out, 0, m);
+  }
+
+  /**
+   * Whether {@link #normalizeWhitespace} would return {@code s} unchanged: no whitespace but single
+   * spaces between words and one or two newlines between lines, none at either end.
+   */
+  static boolean whitespaceNormal(String s) {
+    int n = s.length();
+    char prev = '\n'; // as if after a newline: a leading space or newline is not normal
+    int newlines = 0;
+    for (int i = 0; i < n; i++) {
+      char c = s.charAt(i);
+      if (c == '\n') {
+        if (prev == ' ' || i == 0 || ++newlines > 2) {
+          return false;
+        }
+      } else if (c == ' ') {
+        if (prev == ' ' || prev == '\n') {
+          return false;
+        }
+        newlines = 0;
+      } else if (c < 128
+          ? c <= ' ' && (ASCII_SPACES >>> c & 1) != 0
+          : Character.isSpaceChar(c) || Character.isWhitespace(c)) {
+        return false;
+      } else {
+        newlines = 0;
+      }
+      prev = c;
+    }
+    return n == 0 || (prev != ' ' && prev != '\n');
   }
 
   /**

@@ -471,6 +471,24 @@ class StagesTest {
   }
 
   @Test
+  void aTextIsLeftAsItIsExactlyWhenNormalizingWouldNotChangeIt() {
+    String[] atoms = {
+      "a", "é", "b", " ", "  ", "\n", "\n\n", "\n\n\n", "\t", "\u00a0", "\u2003", "\r"
+    };
+    java.util.Random r = new java.util.Random(5);
+    for (int t = 0; t < 50_000; t++) {
+      StringBuilder sb = new StringBuilder();
+      for (int k = r.nextInt(8); k >= 0; k--) {
+        sb.append(atoms[r.nextInt(atoms.length)]);
+      }
+      String text = sb.toString();
+      String normal = Cleaner.normalizeWhitespace(text);
+      assertThat(Cleaner.whitespaceNormal(text)).as(text).isEqualTo(normal.equals(text));
+      assertThat(Cleaner.normalizeWhitespace(normal)).isSameAs(normal); // normalizing is idempotent
+    }
+  }
+
+  @Test
   void qualityRulesRejectWithRuleAndMeasuredValue() {
     QualityFilter q = new QualityFilter(cfg().quality());
     Doc good = doc(EN);
