@@ -364,16 +364,18 @@ public final class PrepJob {
   /**
    * Dedup shuffles small columns (ids, keys, band rows): Spark's default of 200 partitions would
    * make most of its stages hundreds of tiny tasks. Unless the user set {@code
-   * spark.sql.shuffle.partitions}, use one partition per 128 MiB of input, at least two per core,
-   * in whole waves (a multiple of the cores), and keep adaptive execution from coalescing them
-   * below that: coalesced to, say, 3 or 5, a sort's last wave ran on one core of two.
+   * spark.sql.shuffle.partitions}, use one partition per 512 MiB of input (dedup shuffles keys, ids
+   * and 16-byte band rows, a small part of the input: at 128 MiB a partition, 1 GiB ran many stages
+   * of eight tasks of a few MB each, about 2 s more), at least two per core, in whole waves (a
+   * multiple of the cores), and keep adaptive execution from coalescing them below that: coalesced
+   * to, say, 3 or 5, a sort's last wave ran on one core of two.
    */
   static void shufflePartitions(SparkSession spark, long inputBytes) {
     if (spark.sparkContext().getConf().contains("spark.sql.shuffle.partitions")) {
       return;
     }
     int cores = Math.max(1, spark.sparkContext().defaultParallelism());
-    long n = Math.max(2L * cores, (inputBytes + (128L << 20) - 1) / (128L << 20));
+    long n = Math.max(2L * cores, (inputBytes + (512L << 20) - 1) / (512L << 20));
     n = Math.min(-Math.floorDiv(-n, cores) * cores, 100_000);
     spark.conf().set("spark.sql.shuffle.partitions", Long.toString(n));
     if (!spark.sparkContext().getConf().contains(MIN_PARTITIONS)) {
