@@ -4,18 +4,93 @@ import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.least;
 import static org.apache.spark.sql.functions.min;
 
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 
 /**
- * Connected components of an undirected graph given as edges {@code (a, b)} of {@code long} nodes,
- * with Spark: every node starts labelled with the smallest of itself and its neighbours and takes
- * the smallest label among its neighbours until nothing changes. The label of a component is its
- * smallest node. Iterations grow with the component diameter, which is small for duplicate
- * clusters. Each iteration's labels are checkpointed locally, so plans do not grow.
+ * Connected components of an undirected graph given as edges {@code (a, b)} of {@code long} nodes:
+ * on the driver by union-find while the edges are few ({@link #DRIVER_EDGES}), else with Spark:
+ * every node starts labelled with the smallest of itself and its neighbours and takes the smallest
+ * label among its neighbours until nothing changes. The label of a component is its smallest node.
+ * Iterations grow with the component diameter, which is small for duplicate clusters. Each
+ * iteration's labels are checkpointed locally, so plans do not grow.
  */
 public record Components(Dataset<Row> labels, int iterations) {
   static final int MAX_ITERATIONS = 100;
+
+  /**
+   * Up to this many edges (two longs each, 32 MB) are brought to the driver and joined there by
+   * union-find: the duplicates of a corpus are few next to its documents, and each iteration of the
+   * Spark path is three jobs. Only node numbers travel, never documents or signatures.
+   */
+  static final long DRIVER_EDGES = 2_000_000;
+
+  /**
+   * The components of {@code count} edges: on the driver up to {@code driverEdges} of them
+   * (iterations 0), else with Spark ({@link #of(Dataset)}). Both label a component with its
+   * smallest node.
+   */
+  public static Components of(Dataset<Row> edges, long count, long driverEdges) {
+    if (count > driverEdges) {
+      return of(edges);
+    }
+    long[] a = new long[(int) count];
+    long[] b = new long[(int) count];
+    int n = 0;
+    java.util.Iterator<Row> it = edges.select("a", "b").toLocalIterator();
+    while (it.hasNext()) {
+      Row r = it.next();
+      if (n == a.length) { // more than counted: grow rather than lose an edge
+        a = java.util.Arrays.copyOf(a, 2 * n + 1);
+        b = java.util.Arrays.copyOf(b, 2 * n + 1);
+      }
+      a[n] = r.getLong(0);
+      b[n] = r.getLong(1);
+      n++;
+    }
+    long[] nodes = new long[2 * n];
+    System.arraycopy(a, 0, nodes, 0, n);
+    System.arraycopy(b, 0, nodes, n, n);
+    java.util.Arrays.sort(nodes);
+    int distinct = 0;
+    for (int i = 0; i < nodes.length; i++) {
+      if (i == 0 || nodes[i] != nodes[i - 1]) {
+        nodes[distinct++] = nodes[i];
+      }
+    }
+    // union-find over the nodes' ranks; a root is its component's smallest rank (smallest node)
+    int[] parent = new int[distinct];
+    for (int i = 0; i < distinct; i++) {
+      parent[i] = i;
+    }
+    for (int e = 0; e < n; e++) {
+      int x = find(parent, java.util.Arrays.binarySearch(nodes, 0, distinct, a[e]));
+      int y = find(parent, java.util.Arrays.binarySearch(nodes, 0, distinct, b[e]));
+      if (x != y) {
+        parent[Math.max(x, y)] = Math.min(x, y);
+      }
+    }
+    List<Row> rows = new ArrayList<>(distinct);
+    for (int i = 0; i < distinct; i++) {
+      rows.add(RowFactory.create(nodes[i], nodes[find(parent, i)]));
+    }
+    StructType schema =
+        new StructType().add("node", DataTypes.LongType).add("label", DataTypes.LongType);
+    return new Components(edges.sparkSession().createDataFrame(rows, schema), 0);
+  }
+
+  private static int find(int[] parent, int x) {
+    while (parent[x] != x) {
+      parent[x] = parent[parent[x]]; // path halving
+      x = parent[x];
+    }
+    return x;
+  }
 
   /** {@code edges}: columns a and b; {@code labels}: columns node and label. */
   public static Components of(Dataset<Row> edges) {

@@ -254,7 +254,7 @@ public final class Deduplicator implements Serializable {
       // and rebuild every cache built on it (candidateSigs, edges), with scans of all documents
       cached.addAll(List.of(pairs, candidateSigs, edges));
 
-      Components cc = Components.of(edges.select("a", "b"));
+      Components cc = Components.of(edges.select("a", "b"), similar, Components.DRIVER_EDGES);
       iterations = cc.iterations();
       Dataset<Row> members = cc.labels().join(candidateSigs.select("node", "flag", "id"), "node");
       Dataset<Row> reps =
