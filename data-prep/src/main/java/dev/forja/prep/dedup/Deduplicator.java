@@ -45,16 +45,17 @@ import scala.Tuple2;
  *       shuffled as blocks of longs, {@link BandRows}, sorted by band key in memory, each run of
  *       equal keys paired; a bucket larger than {@code max-bucket-size} pairs its members only with
  *       its smallest node), kept when the signatures' Jaccard estimate reaches {@code min-jaccard};
- *       clusters are the connected components of those pairs (label propagation, computed with
- *       Spark); of each cluster the document with the smallest id is kept.
+ *       clusters are the connected components of those pairs ({@link Components}: union-find on the
+ *       driver while the pairs are few, label propagation with Spark beyond); of each cluster the
+ *       document with the smallest id is kept.
  *   <li>Against an earlier corpus: its persisted keys and signatures take part and sort first, so a
  *       cluster touching the earlier corpus keeps the earlier document and rejects every new one.
  * </ul>
  *
  * Documents are numbered ({@code node}) so that the band rows shuffled are two {@code long}s each;
- * nothing is collected to the driver. The result is the marks, one row per duplicate; {@link
- * #apply} joins them onto the documents (a broadcast join while they are few, so the documents
- * themselves never move).
+ * no document or signature is collected to the driver (at most the verified pairs' nodes). The
+ * result is the marks, one row per duplicate; {@link #apply} joins them onto the documents (a
+ * broadcast join while they are few, so the documents themselves never move).
  */
 public final class Deduplicator implements Serializable {
   /** Node sets up to this many rows (marks, candidates' nodes) are broadcast to their joins. */
