@@ -449,14 +449,16 @@ public final class PrepJob {
       }
       w.parquet(uri.toString());
     }
-    if (seen == null) {
-      return null;
-    }
+    return seen == null ? null : (byte[]) observed(seen).get("tally");
+  }
+
+  /** What {@code seen} observed in the action that just ran. */
+  private static Map<String, Object> observed(Observation seen) {
     try {
-      return (byte[]) seen.getAsJava().get("tally");
+      return seen.getAsJava();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while counting " + uri, e);
+      throw new IllegalStateException("interrupted while reading " + seen.name(), e);
     }
   }
 
@@ -496,13 +498,7 @@ public final class PrepJob {
         // ids, keys and signatures are all distinct: no dictionary
         .option("parquet.enable.dictionary", "false")
         .parquet(uri.toString());
-    Map<String, Object> m;
-    try {
-      m = seen.getAsJava();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while counting the documents", e);
-    }
+    Map<String, Object> m = observed(seen);
     Map<String, Long> out = new java.util.HashMap<>();
     long known = 0;
     for (String s : statuses) {

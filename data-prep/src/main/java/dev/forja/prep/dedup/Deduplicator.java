@@ -364,19 +364,21 @@ public final class Deduplicator implements Serializable {
         .drop("_dup", "rule", "of", "similarity");
   }
 
-  static String exactKey(MessageDigest md, String text) {
-    return new ExactKeys(md).key(text);
-  }
-
   /**
    * The exact key of each text: SHA-256 of the text lower-cased with whitespace runs collapsed to
    * one space (none at the ends), encoded as UTF-8 as {@code String.getBytes} does (an unpaired
-   * surrogate as '?'), its first 16 bytes in hex. The normalized text is written as UTF-8 into a
-   * reused buffer, with no string built per document.
+   * surrogate as '?'), its first 16 bytes in hex. The normalized chars and their UTF-8 go into
+   * reused buffers (the JDK's encoder), with no string built per document.
    */
   static final class ExactKeys {
     private final MessageDigest md;
-    private byte[] buf = new byte[4096];
+    private final java.nio.charset.CharsetEncoder utf8 =
+        java.nio.charset.StandardCharsets.UTF_8
+            .newEncoder()
+            .onMalformedInput(java.nio.charset.CodingErrorAction.REPLACE)
+            .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPLACE);
+    private char[] chars = new char[4096];
+    private java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(3 * 4096);
 
     ExactKeys(MessageDigest md) {
       this.md = md;
@@ -384,61 +386,30 @@ public final class Deduplicator implements Serializable {
 
     String key(String text) {
       int n = text.length();
-      if (buf.length < 3 * n) {
-        buf = new byte[3 * n];
+      if (chars.length < n) {
+        chars = new char[n];
+        bytes = java.nio.ByteBuffer.allocate(3 * n);
       }
-      byte[] b = buf;
-      int at = 0;
+      int m = 0;
       boolean space = false;
-      char high = 0; // a high surrogate written last, waiting for its low one
       for (int i = 0; i < n; i++) {
         char c = text.charAt(i);
         if (Character.isWhitespace(c)) {
-          space = at > 0 || high != 0;
-          continue;
-        }
-        if (space) {
-          if (high != 0) {
-            b[at++] = '?';
-            high = 0;
-          }
-          b[at++] = ' ';
-          space = false;
-        }
-        c = Character.toLowerCase(c);
-        if (high != 0) {
-          if (Character.isLowSurrogate(c)) {
-            int cp = Character.toCodePoint(high, c);
-            b[at++] = (byte) (0xF0 | (cp >> 18));
-            b[at++] = (byte) (0x80 | ((cp >> 12) & 0x3F));
-            b[at++] = (byte) (0x80 | ((cp >> 6) & 0x3F));
-            b[at++] = (byte) (0x80 | (cp & 0x3F));
-            high = 0;
-            continue;
-          }
-          b[at++] = '?';
-          high = 0;
-        }
-        if (c < 0x80) {
-          b[at++] = (byte) c;
-        } else if (c < 0x800) {
-          b[at++] = (byte) (0xC0 | (c >> 6));
-          b[at++] = (byte) (0x80 | (c & 0x3F));
-        } else if (Character.isHighSurrogate(c)) {
-          high = c;
-        } else if (Character.isLowSurrogate(c)) {
-          b[at++] = '?';
+          space = m > 0;
         } else {
-          b[at++] = (byte) (0xE0 | (c >> 12));
-          b[at++] = (byte) (0x80 | ((c >> 6) & 0x3F));
-          b[at++] = (byte) (0x80 | (c & 0x3F));
+          if (space) {
+            chars[m++] = ' ';
+            space = false;
+          }
+          chars[m++] = Character.toLowerCase(c);
         }
       }
-      if (high != 0) {
-        b[at++] = '?';
-      }
+      bytes.clear();
+      utf8.reset();
+      utf8.encode(java.nio.CharBuffer.wrap(chars, 0, m), bytes, true);
+      utf8.flush(bytes);
       md.reset();
-      md.update(b, 0, at);
+      md.update(bytes.array(), 0, bytes.position());
       return HexFormat.of().formatHex(md.digest(), 0, 16);
     }
   }

@@ -103,16 +103,15 @@ public record Accounting(
     Map<String, Long> pii = new TreeMap<>();
     long keptChars = 0;
     for (var g : all.groups.entrySet()) {
-      String[] k = g.getKey().split("\u0000", -1);
-      String status = k[0];
-      String reason = k[1].isEmpty() ? null : k[1].substring(1);
+      String status = g.getKey().status();
+      String reason = g.getKey().reason();
       long n = g.getValue()[0];
       byStatus.merge(status, n, Long::sum);
       if (reason != null) {
         reasons.merge(status + ":" + reason, n, Long::sum);
       }
       if (Doc.KEPT.equals(status)) {
-        languages.merge(k[2].isEmpty() ? "null" : k[2].substring(1), n, Long::sum);
+        languages.merge(String.valueOf(g.getKey().lang()), n, Long::sum);
         keptChars += g.getValue()[1];
       }
     }
@@ -123,11 +122,11 @@ public record Accounting(
     }
     List<Row> examples = new ArrayList<>();
     for (var e : all.picks.entrySet()) {
-      String[] k = e.getKey().split("\u0000", -1);
-      String reason = k[1].isEmpty() ? null : k[1].substring(1);
+      Reason k = e.getKey();
       for (Pick p : e.getValue()) {
         examples.add(
-            RowFactory.create(k[0], reason, p.getId(), p.getValue(), p.getDetail(), p.getText()));
+            RowFactory.create(
+                k.status(), k.reason(), p.getId(), p.getValue(), p.getDetail(), p.getText()));
       }
     }
     Comparator<String> order = Comparator.nullsFirst(String::compareTo);
@@ -140,27 +139,28 @@ public record Accounting(
     return new Accounting(byStatus, reasons, languages, keptChars, pii, examples);
   }
 
+  /** A status, reason (null for kept documents) and language: the unit of the counts. */
+  record Group(String status, String reason, String lang) implements Serializable {}
+
+  /** A status and reason not kept: the unit of the examples. */
+  record Reason(String status, String reason) implements Serializable {}
+
   /**
    * What the rows seen so far hold: per (status, reason, language) the count and the kept text's
    * characters, the PII counts, and per (status, reason) not kept the first picks by (id, detail,
-   * text). A key's parts are joined by NUL, each but the status with a '+' before it, or empty for
-   * null.
+   * text).
    */
   public static final class Tally implements Serializable {
     private static final long serialVersionUID = 1L;
-    final Map<String, long[]> groups = new java.util.HashMap<>();
+    final Map<Group, long[]> groups = new java.util.HashMap<>();
     final long[] pii;
-    final Map<String, ArrayList<Pick>> picks = new java.util.HashMap<>();
+    final Map<Reason, ArrayList<Pick>> picks = new java.util.HashMap<>();
 
     Tally(int piiTypes) {
       pii = new long[piiTypes];
     }
 
-    static String part(String s) {
-      return s == null ? "" : "+" + s;
-    }
-
-    void pick(String key, Pick p, int k) {
+    void pick(Reason key, Pick p, int k) {
       ArrayList<Pick> l = picks.computeIfAbsent(key, x -> new ArrayList<>());
       if (l.size() == k && ORDER.compare(p, l.get(k - 1)) >= 0) {
         return;
@@ -306,10 +306,9 @@ public record Accounting(
 
     @Override
     public Tally reduce(Tally b, Row r) {
-      String status = r.getString(0);
-      String key = status + "\u0000" + Tally.part(r.getString(1));
       long[] g =
-          b.groups.computeIfAbsent(key + "\u0000" + Tally.part(r.getString(2)), x -> new long[2]);
+          b.groups.computeIfAbsent(
+              new Group(r.getString(0), r.getString(1), r.getString(2)), x -> new long[2]);
       g[0]++;
       if (!r.isNullAt(3)) {
         g[1] += r.getInt(3);
@@ -321,7 +320,7 @@ public record Accounting(
       }
       if (!r.isNullAt(4) && k > 0) {
         b.pick(
-            key,
+            new Reason(r.getString(0), r.getString(1)),
             new Pick(
                 r.getString(4),
                 r.isNullAt(5) ? null : r.getDouble(5),
