@@ -185,17 +185,20 @@ public final class PrepJob {
               };
             },
             false);
-    // one pass over the input: read, stages, dedup features; cached as columns on local disk
-    // the text is cached as binary: for a string column the columnar cache hashes every value of
-    // each batch of 10,000 looking for a dictionary (6 CPU-s of 240 at 1 GiB), and texts are all
-    // distinct; binary columns are stored as they are
-    Dataset<Row> cache =
-        spark
-            .createDataset(processed.rdd(), Encoders.bean(Doc.class))
-            .toDF()
-            .withColumn("text", functions.col("text").cast(DataTypes.BinaryType))
-            .persist(StorageLevel.DISK_ONLY());
-    Dataset<Row> docs = cache.withColumn("text", functions.col("text").cast(DataTypes.StringType));
+    // one pass over the input: read, stages, dedup features; cached as columns on local disk.
+    // Columns of (nearly) all-distinct strings are cached as binary: for a string column the
+    // columnar cache hashes every value of each batch of 10,000 looking for a dictionary (for the
+    // text 6 CPU-s of 240 at 1 GiB; for ids, exact keys and details 4-5 more); binary columns are
+    // stored as they are
+    Dataset<Row> cache = spark.createDataset(processed.rdd(), Encoders.bean(Doc.class)).toDF();
+    for (String c : DISTINCT_STRINGS) {
+      cache = cache.withColumn(c, functions.col(c).cast(DataTypes.BinaryType));
+    }
+    cache = cache.persist(StorageLevel.DISK_ONLY());
+    Dataset<Row> docs = cache;
+    for (String c : DISTINCT_STRINGS) {
+      docs = docs.withColumn(c, functions.col(c).cast(DataTypes.StringType));
+    }
     // the action that fills the cache counts the documents of each status the stages left, and
     // with dedup on writes the features dedup reads (dedup/documents), so dedup never scans it
     Map<String, Long> staged;
@@ -337,6 +340,9 @@ public final class PrepJob {
     cache.unpersist();
     return result;
   }
+
+  /** The documents' string columns whose values are (nearly) all distinct: cached as binary. */
+  private static final List<String> DISTINCT_STRINGS = List.of("text", "id", "detail", "exactKey");
 
   /** The signals as the map users read (name to value), from the cache's compact columns. */
   static final UserDefinedFunction SIGNALS =

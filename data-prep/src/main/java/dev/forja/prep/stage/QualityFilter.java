@@ -37,7 +37,7 @@ public final class QualityFilter implements DocStage {
           "pt", Set.of("de", "a", "o", "que", "e", "do", "da", "em", "um", "para", "com", "os"));
 
   /** C4 drops lines holding any of these (lower case). */
-  private static final String[] DROPPED_LINE_PHRASES = {
+  static final String[] DROPPED_LINE_PHRASES = {
     "javascript",
     "terms of use",
     "privacy policy",
@@ -111,6 +111,8 @@ public final class QualityFilter implements DocStage {
     long[] hashes = new long[256];
     long[] grams = new long[256];
     int[] lengths = new int[256];
+    // the next occurrence of each of C4's dropped-line phrases in the lower-cased text
+    final int[] phraseAt = new int[DROPPED_LINE_PHRASES.length];
   }
 
   @Override
@@ -449,6 +451,7 @@ public final class QualityFilter implements DocStage {
       // lower-casing maps char to char unless it lengthens a character (only U+0130 does)
       boolean aligned = lower.length() == text.length();
       Spans lines = sc.lines.splitLines(text, 0, text.length(), false, 1, true);
+      java.util.Arrays.fill(sc.phraseAt, UNKNOWN);
       StringBuilder kept = null;
       int dropped = 0;
       for (int i = 0; i < lines.count; i++) {
@@ -462,7 +465,9 @@ public final class QualityFilter implements DocStage {
           drop =
               !endsWithTerminalPunct(text.charAt(e - 1))
                   || !wordsFit(text, s, e, sc.lineWords)
-                  || containsAny(hay, from, to, DROPPED_LINE_PHRASES);
+                  || (aligned
+                      ? containsAny(lower, s, e, sc.phraseAt)
+                      : containsAny(hay, from, to, DROPPED_LINE_PHRASES));
         }
         if (drop) {
           if (kept == null) {
@@ -511,8 +516,31 @@ public final class QualityFilter implements DocStage {
     return true;
   }
 
+  /** {@link Scratch#phraseAt}: not yet looked for. */
+  static final int UNKNOWN = -2;
+
+  /**
+   * Whether {@code lower[from, to)} contains one of {@link #DROPPED_LINE_PHRASES}, for lines taken
+   * in order: {@code at[p]} holds the first occurrence of phrase p at or after an earlier line's
+   * start (-1: none), and moves on only when a line starts past it, so each phrase is searched for
+   * once over the whole text (the JDK's vectorized indexOf) instead of once per line, where a
+   * search for a rare first letter ran on past the line's end.
+   */
+  static boolean containsAny(String lower, int from, int to, int[] at) {
+    for (int p = 0; p < DROPPED_LINE_PHRASES.length; p++) {
+      int i = at[p];
+      if (i != -1 && i < from) {
+        at[p] = i = lower.indexOf(DROPPED_LINE_PHRASES[p], from);
+      }
+      if (i >= 0 && i + DROPPED_LINE_PHRASES[p].length() <= to) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Whether {@code lower[from, to)} contains one of the needles. */
-  private static boolean containsAny(String lower, int from, int to, String[] needles) {
+  static boolean containsAny(String lower, int from, int to, String[] needles) {
     for (String p : needles) {
       if (Spans.contains(lower, p, from, to)) {
         return true;

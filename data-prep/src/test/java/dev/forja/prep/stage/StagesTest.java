@@ -125,6 +125,53 @@ class StagesTest {
   }
 
   @Test
+  void urlAndMailReplacementEqualsOpenNlpsRegularExpressions() {
+    var urls = opennlp.tools.util.normalizer.UrlCharSequenceNormalizer.getInstance();
+    String[] atoms = {
+      "a",
+      "Z",
+      "7",
+      "-",
+      "+",
+      "_",
+      ".",
+      "..",
+      "@",
+      "@@",
+      " ",
+      "é",
+      "#",
+      "/",
+      "?",
+      "=",
+      "~",
+      ";",
+      "http://",
+      "https://",
+      "http:/",
+      "x.y",
+      "mail",
+      "\uD83D\uDE00",
+      "\uD83D",
+      "\n"
+    };
+    java.util.Random r = new java.util.Random(5);
+    for (int n = 0; n < 200_000; n++) {
+      String t = randomText(r, atoms, 1 + n % 16);
+      assertThat(LanguageFilter.urlsAndMails(t)).as(t).isEqualTo(urls.normalize(t).toString());
+    }
+    for (String t :
+        List.of(
+            "write to ana.silva+news@example.com.br today",
+            "a@bc_d@ef",
+            "x a.b@cd.e y http://q.com z",
+            "@home, me@x, me@xy, me@.xy, me@-x, _@--",
+            "no address here")) {
+      assertThat(LanguageFilter.urlsAndMails(t)).as(t).isEqualTo(urls.normalize(t).toString());
+    }
+  }
+
+  @Test
   void handWrittenNormalizersEqualOpenNlpsOnRandomTrickyTexts() {
     var emoji = opennlp.tools.util.normalizer.EmojiCharSequenceNormalizer.getInstance();
     var shrink = opennlp.tools.util.normalizer.ShrinkCharSequenceNormalizer.getInstance();
@@ -536,6 +583,58 @@ class StagesTest {
                 cfg("prep.quality.disabled-rules=gopher.min-doc-words,c4.min-sentences").quality()),
             doc("Too short to be a document, yet kept here. Really."));
     assertThat(lenient.getReason()).isNotEqualTo("gopher.min-doc-words");
+  }
+
+  @Test
+  void droppedLinePhrasesAreFoundInLinesTakenInOrderAsInEachLineAlone() {
+    String[] atoms = {
+      "a",
+      "j",
+      " ",
+      "  ",
+      "\n",
+      "\n\n",
+      ".",
+      "javascript",
+      "javascrip",
+      "java\nscript",
+      "terms ",
+      "of ",
+      "use",
+      "terms of use",
+      "privacy policy",
+      "cookie",
+      " policy",
+      "uses cookies",
+      "use of cookies",
+      "cookies",
+      "t",
+      "p",
+      "c",
+      "u"
+    };
+    java.util.Random r = new java.util.Random(3);
+    int withPhrase = 0;
+    for (int n = 0; n < 20_000; n++) {
+      String lower = randomText(r, atoms, 40);
+      int[] at = new int[QualityFilter.DROPPED_LINE_PHRASES.length];
+      java.util.Arrays.fill(at, QualityFilter.UNKNOWN);
+      int start = 0;
+      while (start <= lower.length()) {
+        int end = lower.indexOf('\n', start);
+        end = end < 0 ? lower.length() : end;
+        if (r.nextInt(3) > 0) { // lines skipped (blank, or rejected by an earlier rule) too
+          boolean expected =
+              QualityFilter.containsAny(lower, start, end, QualityFilter.DROPPED_LINE_PHRASES);
+          withPhrase += expected ? 1 : 0;
+          assertThat(QualityFilter.containsAny(lower, start, end, at))
+              .as("%s [%d, %d)", lower, start, end)
+              .isEqualTo(expected);
+        }
+        start = end + 1;
+      }
+    }
+    assertThat(withPhrase).isGreaterThan(1000);
   }
 
   @Test
