@@ -39,49 +39,81 @@ public record Components(Dataset<Row> labels, int iterations) {
     if (count > driverEdges) {
       return of(edges);
     }
-    long[] a = new long[(int) count];
-    long[] b = new long[(int) count];
-    int n = 0;
-    java.util.Iterator<Row> it = edges.select("a", "b").toLocalIterator();
-    while (it.hasNext()) {
-      Row r = it.next();
-      if (n == a.length) { // more than counted: grow rather than lose an edge
-        a = java.util.Arrays.copyOf(a, 2 * n + 1);
-        b = java.util.Arrays.copyOf(b, 2 * n + 1);
-      }
-      a[n] = r.getLong(0);
-      b[n] = r.getLong(1);
-      n++;
-    }
-    long[] nodes = new long[2 * n];
-    System.arraycopy(a, 0, nodes, 0, n);
-    System.arraycopy(b, 0, nodes, n, n);
-    java.util.Arrays.sort(nodes);
-    int distinct = 0;
-    for (int i = 0; i < nodes.length; i++) {
-      if (i == 0 || nodes[i] != nodes[i - 1]) {
-        nodes[distinct++] = nodes[i];
-      }
-    }
-    // union-find over the nodes' ranks; a root is its component's smallest rank (smallest node)
-    int[] parent = new int[distinct];
-    for (int i = 0; i < distinct; i++) {
-      parent[i] = i;
-    }
-    for (int e = 0; e < n; e++) {
-      int x = find(parent, java.util.Arrays.binarySearch(nodes, 0, distinct, a[e]));
-      int y = find(parent, java.util.Arrays.binarySearch(nodes, 0, distinct, b[e]));
-      if (x != y) {
-        parent[Math.max(x, y)] = Math.min(x, y);
-      }
-    }
-    List<Row> rows = new ArrayList<>(distinct);
-    for (int i = 0; i < distinct; i++) {
-      rows.add(RowFactory.create(nodes[i], nodes[find(parent, i)]));
+    Local local = Local.of(edges.select("a", "b").toLocalIterator(), count);
+    List<Row> rows = new ArrayList<>(local.nodes().length);
+    for (int i = 0; i < local.nodes().length; i++) {
+      rows.add(RowFactory.create(local.nodes()[i], local.nodes()[local.roots()[i]]));
     }
     StructType schema =
         new StructType().add("node", DataTypes.LongType).add("label", DataTypes.LongType);
     return new Components(edges.sparkSession().createDataFrame(rows, schema), 0);
+  }
+
+  /**
+   * Components found on the driver: the distinct nodes in order, each one's component as the rank
+   * of its smallest node ({@code roots}), and the edges read ({@code a}, {@code b}, and column 2 of
+   * each row where {@code weights} was asked for, else null), {@code edges} of them.
+   */
+  record Local(long[] nodes, int[] roots, long[] a, long[] b, double[] weights, int edges) {
+
+    /** Of rows (a, b), about {@code count} of them (more are not lost). */
+    static Local of(java.util.Iterator<Row> rows, long count) {
+      return of(rows, count, false);
+    }
+
+    /** Of rows (a, b[, weight]), about {@code count} of them (more are not lost). */
+    static Local of(java.util.Iterator<Row> rows, long count, boolean weighted) {
+      long[] a = new long[(int) count];
+      long[] b = new long[(int) count];
+      double[] w = weighted ? new double[(int) count] : null;
+      int n = 0;
+      while (rows.hasNext()) {
+        Row r = rows.next();
+        if (n == a.length) { // more than counted: grow rather than lose an edge
+          a = java.util.Arrays.copyOf(a, 2 * n + 1);
+          b = java.util.Arrays.copyOf(b, 2 * n + 1);
+          w = w == null ? null : java.util.Arrays.copyOf(w, 2 * n + 1);
+        }
+        a[n] = r.getLong(0);
+        b[n] = r.getLong(1);
+        if (w != null) {
+          w[n] = r.getDouble(2);
+        }
+        n++;
+      }
+      long[] nodes = new long[2 * n];
+      System.arraycopy(a, 0, nodes, 0, n);
+      System.arraycopy(b, 0, nodes, n, n);
+      java.util.Arrays.sort(nodes);
+      int distinct = 0;
+      for (int i = 0; i < nodes.length; i++) {
+        if (i == 0 || nodes[i] != nodes[i - 1]) {
+          nodes[distinct++] = nodes[i];
+        }
+      }
+      nodes = java.util.Arrays.copyOf(nodes, distinct);
+      // union-find over the nodes' ranks; a root is its component's smallest rank (smallest node)
+      int[] parent = new int[distinct];
+      for (int i = 0; i < distinct; i++) {
+        parent[i] = i;
+      }
+      for (int e = 0; e < n; e++) {
+        int x = find(parent, java.util.Arrays.binarySearch(nodes, a[e]));
+        int y = find(parent, java.util.Arrays.binarySearch(nodes, b[e]));
+        if (x != y) {
+          parent[Math.max(x, y)] = Math.min(x, y);
+        }
+      }
+      for (int i = 0; i < distinct; i++) {
+        parent[i] = find(parent, i);
+      }
+      return new Local(nodes, parent, a, b, w, n);
+    }
+
+    /** The rank of {@code node} in {@link #nodes}, or a negative number when it is not there. */
+    int rank(long node) {
+      return java.util.Arrays.binarySearch(nodes, node);
+    }
   }
 
   private static int find(int[] parent, int x) {

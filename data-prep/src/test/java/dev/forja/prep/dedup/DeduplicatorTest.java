@@ -67,6 +67,59 @@ class DeduplicatorTest {
   }
 
   @Test
+  void nearMarksOnTheDriverEqualSparksWithAnEarlierCorpus() {
+    // clusters of near duplicates (chains of small edits), ids whose UTF-16 and UTF-8 orders differ
+    // (U+E000 sorts before a surrogate pair in UTF-16, after it in UTF-8, as Spark compares), some
+    // ids shared by two documents, and an earlier corpus holding some of the originals
+    String[] prefixes = {"a", "Z", "é", "\uE000", "\uD83D\uDE00", "m"};
+    java.util.Random r = new java.util.Random(17);
+    List<Doc> docs = new java.util.ArrayList<>();
+    List<org.apache.spark.sql.Row> earlier = new java.util.ArrayList<>();
+    Deduplicator signer = new Deduplicator(params());
+    for (int c = 0; c < 40; c++) {
+      String text = words(c * 1000, 200);
+      int size = 1 + r.nextInt(5);
+      for (int k = 0; k < size; k++) {
+        String id = prefixes[r.nextInt(prefixes.length)] + (r.nextInt(4) == 0 ? c : c * 10 + k);
+        docs.add(doc(id, text));
+        text = text.replace("word" + ((c * 1000 + 3 + k * 7) * 7919 % 100_003), "edit" + k);
+      }
+      if (c % 3 == 0) {
+        Doc old = doc("old-" + prefixes[c % prefixes.length] + c, words(c * 1000, 200));
+        signer.features().add(old);
+        earlier.add(org.apache.spark.sql.RowFactory.create(old.getId(), old.getSignature()));
+      }
+    }
+    // Java's String order would pick the emoji's id; Spark's (UTF-8 bytes) picks U+E000's
+    docs.add(doc("\uD83D\uDE00k", words(90_000, 200)));
+    docs.add(doc("\uE000k", words(90_000, 200).replace("word", "Word")));
+    var spark = TestSpark.local();
+    var earlierSigs =
+        spark.createDataFrame(
+            earlier,
+            new org.apache.spark.sql.types.StructType()
+                .add("id", org.apache.spark.sql.types.DataTypes.StringType)
+                .add("signature", org.apache.spark.sql.types.DataTypes.BinaryType));
+    var near = params("prep.dedup.exact=false");
+    List<String> got = new java.util.ArrayList<>();
+    for (long driverEdges : new long[] {Components.DRIVER_EDGES, 0}) {
+      Deduplicator dedup = new Deduplicator(near, driverEdges);
+      var frame = Deduplicator.frame(spark, dedup, docs, 3);
+      Deduplicator.Result res = dedup.run(frame, null, earlierSigs);
+      // the driver's union-find runs no iterations; Spark's label propagation at least one
+      assertThat(res.iterations() > 0).isEqualTo(driverEdges == 0);
+      got.add(
+          res.marks().orderBy("node").collectAsList().stream()
+              .map(Object::toString)
+              .collect(Collectors.joining("\n")));
+      res.release();
+    }
+    assertThat(got.get(0))
+        .contains("dedup.near-earlier", "dedup.near,", "dedup.near,\uE000k,")
+        .isEqualTo(got.get(1));
+  }
+
+  @Test
   void vectorSignaturesEqualTheScalarLoopsAndTheDefinition() {
     assertThat(MinHasher.VECTOR).as("the Vector API module is in the test JVM").isTrue();
     java.util.SplittableRandom r = new java.util.SplittableRandom(3);
