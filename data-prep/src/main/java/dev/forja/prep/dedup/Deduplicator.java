@@ -46,8 +46,9 @@ import scala.Tuple2;
  *       equal keys paired; a bucket larger than {@code max-bucket-size} pairs its members only with
  *       its smallest node), kept when the signatures' Jaccard estimate reaches {@code min-jaccard};
  *       clusters are the connected components of those pairs ({@link Components}: union-find on the
- *       driver while the pairs are few, label propagation with Spark beyond); of each cluster the
- *       document with the smallest id is kept.
+ *       driver while the pairs are few, with the marks computed there too (nearMarks); label
+ *       propagation and joins with Spark beyond); of each cluster the document with the smallest id
+ *       is kept.
  *   <li>Against an earlier corpus: its persisted keys and signatures take part and sort first, so a
  *       cluster touching the earlier corpus keeps the earlier document and rejects every new one.
  * </ul>
