@@ -39,7 +39,7 @@ public record Components(Dataset<Row> labels, int iterations) {
     if (count > driverEdges) {
       return of(edges);
     }
-    Local local = Local.of(edges.select("a", "b").toLocalIterator(), count);
+    Local local = Local.of(edges.select("a", "b").toLocalIterator(), count, false);
     List<Row> rows = new ArrayList<>(local.nodes().length);
     for (int i = 0; i < local.nodes().length; i++) {
       rows.add(RowFactory.create(local.nodes()[i], local.nodes()[local.roots()[i]]));
@@ -55,11 +55,6 @@ public record Components(Dataset<Row> labels, int iterations) {
    * each row where {@code weights} was asked for, else null), {@code edges} of them.
    */
   record Local(long[] nodes, int[] roots, long[] a, long[] b, double[] weights, int edges) {
-
-    /** Of rows (a, b), about {@code count} of them (more are not lost). */
-    static Local of(java.util.Iterator<Row> rows, long count) {
-      return of(rows, count, false);
-    }
 
     /** Of rows (a, b[, weight]), about {@code count} of them (more are not lost). */
     static Local of(java.util.Iterator<Row> rows, long count, boolean weighted) {

@@ -299,12 +299,12 @@ public final class Deduplicator implements Serializable {
   }
 
   /**
-   * The near marks as {@link #duplicates} gives them, computed on the driver while the verified
-   * pairs ({@code count} of them) and the candidates' nodes are few: the pairs' nodes and
-   * similarities, and the candidates' (node, flag, id), never signatures or texts. Clusters by
-   * union-find ({@link Components.Local}); each cluster's representative is its smallest (flag,
-   * id), ids compared by their UTF-8 bytes as Spark compares strings; a member's similarity is the
-   * highest of its pairs'. Spark's path ran about 12 small stages for this (4 s at 1 GiB).
+   * The near marks, {@link #duplicates} of clusters computed on the driver while the verified pairs
+   * ({@code count} of them) and the candidates' nodes are few: the pairs' nodes and similarities,
+   * and the candidates' (node, flag, id), never signatures or texts. Clusters by union-find ({@link
+   * Components.Local}); each cluster's representative is its smallest (flag, id), ids compared by
+   * their UTF-8 bytes as Spark compares strings; a member's similarity is the highest of its
+   * pairs'. Spark's path ran about 12 small stages for this (4 s at 1 GiB).
    */
   private static Dataset<Row> nearMarks(
       SparkSession spark, Dataset<Row> edges, long count, Dataset<Row> candidates) {
@@ -343,27 +343,27 @@ public final class Deduplicator implements Serializable {
         rep[root] = i;
       }
     }
-    List<Row> rows = new java.util.ArrayList<>();
+    // the members with their representatives and similarities; duplicates() marks them as the
+    // Spark path does
+    List<Row> rows = new java.util.ArrayList<>(n);
     for (int i = 0; i < n; i++) {
       int r = rep[cc.roots()[i]];
-      if (flags[i] == 1 && !(flags[r] == flags[i] && ids[r].equals(ids[i]))) {
-        rows.add(
-            RowFactory.create(
-                cc.nodes()[i],
-                flags[r] == 0 ? "dedup.near-earlier" : "dedup.near",
-                ids[r],
-                best[i],
-                1));
-      }
+      rows.add(
+          RowFactory.create(
+              cc.nodes()[i], flags[i], ids[i], RowFactory.create(flags[r], ids[r]), best[i]));
     }
     StructType schema =
         new StructType()
             .add("node", DataTypes.LongType, false)
-            .add("rule", DataTypes.StringType, false)
-            .add("of", DataTypes.StringType)
-            .add("similarity", DataTypes.DoubleType)
-            .add("priority", DataTypes.IntegerType, false);
-    return spark.createDataFrame(rows, schema);
+            .add("flag", DataTypes.IntegerType, false)
+            .add("id", DataTypes.StringType)
+            .add(
+                "rep",
+                new StructType()
+                    .add("flag", DataTypes.IntegerType, false)
+                    .add("id", DataTypes.StringType))
+            .add("similarity", DataTypes.DoubleType, false);
+    return duplicates(spark.createDataFrame(rows, schema), "dedup.near", col("similarity"), 1);
   }
 
   /**

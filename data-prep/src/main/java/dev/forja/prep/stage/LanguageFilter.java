@@ -377,9 +377,9 @@ public final class LanguageFilter implements DocStage {
   static int shrink(char[] a, int n) {
     int m = 0;
     for (int i = 0; i < n; ) {
-      if (isAsciiSpace(a[i]) && i + 1 < n && isAsciiSpace(a[i + 1])) {
+      if (Spans.isAsciiSpace(a[i]) && i + 1 < n && Spans.isAsciiSpace(a[i + 1])) {
         int j = i + 2;
-        while (j < n && isAsciiSpace(a[j])) {
+        while (j < n && Spans.isAsciiSpace(a[j])) {
           j++;
         }
         a[m++] = ' ';
@@ -414,7 +414,7 @@ public final class LanguageFilter implements DocStage {
     StringBuilder spaced = new StringBuilder(text.length());
     for (int i = 0; i < text.length(); ) {
       int j = i;
-      while (j < text.length() && isAsciiSpace(text.charAt(j))) {
+      while (j < text.length() && Spans.isAsciiSpace(text.charAt(j))) {
         j++;
       }
       if (j - i >= 2) {
@@ -475,7 +475,7 @@ public final class LanguageFilter implements DocStage {
       }
       if (i + 1 < n) {
         char d = text.charAt(i + 1);
-        if (isAsciiSpace(c) && isAsciiSpace(d)) {
+        if (Spans.isAsciiSpace(c) && Spans.isAsciiSpace(d)) {
           return true;
         }
         if (i + 2 < n
@@ -621,13 +621,6 @@ public final class LanguageFilter implements DocStage {
       }
     }
     return false;
-  }
-
-  /** Bits 9 to 13 and 32: tab, line feed, vertical tab, form feed, carriage return, space. */
-  private static final long ASCII_SPACES = 0x1_0000_3E00L;
-
-  private static boolean isAsciiSpace(char c) {
-    return c <= ' ' && (ASCII_SPACES >>> c & 1) != 0;
   }
 
   /**
