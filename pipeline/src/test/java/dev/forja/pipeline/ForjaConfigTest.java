@@ -56,7 +56,6 @@ class ForjaConfigTest {
                 64,
                 2,
                 4,
-                0.0,
                 true,
                 true,
                 1e-5,

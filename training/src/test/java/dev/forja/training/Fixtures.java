@@ -15,7 +15,7 @@ public final class Fixtures {
 
   public static ModelConfig tinyModel(int vocab, int context) {
     return new ModelConfig(
-        vocab, context, 2, 32, 2, 4, 0.0, true, true, 1e-5, 0.02, ModelConfig.Objective.CAUSAL);
+        vocab, context, 2, 32, 2, 4, true, true, 1e-5, 0.02, ModelConfig.Objective.CAUSAL);
   }
 
   /** A short run's config; {@code overrides} as in {@code --set}. */

@@ -268,7 +268,7 @@ class TrainRunTest {
         .hasMessageContaining("train.sequence-length 32 exceeds model.context-length 16");
     ModelConfig huge =
         new ModelConfig(
-            0, 1024, 48, 4096, 32, 4, 0, true, true, 1e-5, 0.02, ModelConfig.Objective.CAUSAL);
+            0, 1024, 48, 4096, 32, 4, true, true, 1e-5, 0.02, ModelConfig.Objective.CAUSAL);
     assertThatThrownBy(
             () ->
                 train(
@@ -289,8 +289,7 @@ class TrainRunTest {
             GrammarShards.grammar(noMask, 5000, 1),
             GrammarShards.grammar(noMask, 500, 2));
     ModelConfig masked =
-        new ModelConfig(
-            0, 16, 1, 16, 2, 2, 0, true, true, 1e-5, 0.02, ModelConfig.Objective.MASKED);
+        new ModelConfig(0, 16, 1, 16, 2, 2, true, true, 1e-5, 0.02, ModelConfig.Objective.MASKED);
     assertThatThrownBy(
             () ->
                 TrainRun.run(
@@ -305,7 +304,7 @@ class TrainRunTest {
   @Test
   void maskedLanguageModellingTrains(@TempDir Path tmp) throws Exception {
     ModelConfig masked =
-        new ModelConfig(0, 8, 2, 32, 2, 4, 0, true, true, 1e-5, 0.02, ModelConfig.Objective.MASKED);
+        new ModelConfig(0, 8, 2, 32, 2, 4, true, true, 1e-5, 0.02, ModelConfig.Objective.MASKED);
     TrainConfig tc =
         Fixtures.trainConfig(
             Map.of(

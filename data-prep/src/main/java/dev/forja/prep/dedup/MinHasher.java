@@ -1,5 +1,6 @@
 package dev.forja.prep.dedup;
 
+import dev.forja.jvm.VectorApi;
 import dev.forja.prep.PrepConfig;
 import dev.forja.prep.Words;
 import java.io.Serializable;
@@ -26,12 +27,8 @@ public final class MinHasher implements Serializable {
   private final int[] mulPadded;
   private final int[] addPadded;
 
-  /**
-   * The Vector API is in this JVM ({@link SignatureMins}) and not switched off by -Dforja.vector.
-   */
-  static final boolean VECTOR =
-      ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
-          && !"false".equals(System.getProperty("forja.vector"));
+  /** The Vector API is in this JVM ({@link SignatureMins}) and not switched off. */
+  static final boolean VECTOR = VectorApi.AVAILABLE;
 
   private final boolean vector;
 

@@ -1,5 +1,6 @@
 package dev.forja.prep.stage;
 
+import dev.forja.jvm.VectorApi;
 import dev.forja.prep.PrepConfig;
 import java.io.IOException;
 import java.io.InputStream;
@@ -862,10 +863,8 @@ public final class LanguageFilter implements DocStage {
 
     private static final int DENSE_OUTCOMES = 70;
 
-    /** The Vector API is in this JVM ({@link RowSums}) and not switched off by -Dforja.vector. */
-    static final boolean VECTOR =
-        ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
-            && !"false".equals(System.getProperty("forja.vector"));
+    /** The Vector API is in this JVM ({@link RowSums}) and not switched off. */
+    static final boolean VECTOR = VectorApi.AVAILABLE;
 
     private int smallSlot(int key) {
       return (int) ((key * 0x9E3779B97F4A7C15L) >>> smallShift);

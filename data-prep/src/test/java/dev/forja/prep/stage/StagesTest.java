@@ -11,6 +11,7 @@ import dev.forja.prep.Doc;
 import dev.forja.prep.PrepConfig;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 class StagesTest {
@@ -65,6 +66,7 @@ class StagesTest {
   }
 
   @Test
+  @Tag("vector-twins")
   void languageIdentificationTellsEnglishSpanishAndPortugueseApart() {
     LanguageFilter f = new LanguageFilter(cfg("prep.language.allowed=en,es").language());
     Doc en = run(f, doc(EN));
@@ -91,6 +93,7 @@ class StagesTest {
   }
 
   @Test
+  @Tag("vector-twins")
   void fastLanguageDetectorGivesOpenNlpsProbabilities() {
     var me = new opennlp.tools.langdetect.LanguageDetectorME(LanguageFilter.model());
     var fast = LanguageFilter.detector(100_000);

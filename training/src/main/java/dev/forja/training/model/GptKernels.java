@@ -1,5 +1,6 @@
 package dev.forja.training.model;
 
+import dev.forja.jvm.VectorApi;
 import dev.forja.training.runtime.Parallel;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -104,9 +105,6 @@ public final class GptKernels implements LossPass {
     if (model.dataType() != DataType.FLOAT) {
       throw new IllegalArgumentException(
           "the CPU kernels compute in fp32 only, the model is " + model.dataType());
-    }
-    if (c.dropout() > 0) {
-      throw new IllegalArgumentException("the CPU kernels do not implement dropout");
     }
     batch = model.batch();
     len = model.length();
@@ -268,7 +266,7 @@ public final class GptKernels implements LossPass {
             int o = r * d;
             int e = id * d;
             int p = r % len * d;
-            if (VectorKernels.AVAILABLE) {
+            if (VectorApi.AVAILABLE) {
               VectorKernels.sum(x.b, o, wte.b, e, wpe.b, p, d);
               continue;
             }
@@ -339,7 +337,7 @@ public final class GptKernels implements LossPass {
     float zt = z.get(o + target);
     float max;
     double sum = 0;
-    if (VectorKernels.AVAILABLE) {
+    if (VectorApi.AVAILABLE) {
       max = VectorKernels.max(logits.b, o, vocab);
       sum = VectorKernels.expShifted(logits.b, o, vocab, max);
     } else {
@@ -355,7 +353,7 @@ public final class GptKernels implements LossPass {
     }
     if (training) {
       float inv = (float) (scale / sum);
-      if (VectorKernels.AVAILABLE) {
+      if (VectorApi.AVAILABLE) {
         VectorKernels.scale(logits.b, o, vocab, inv);
       } else {
         for (int v = 0; v < vocab; v++) {
@@ -434,7 +432,7 @@ public final class GptKernels implements LossPass {
     int i = r % len;
     int o = r * len;
     int valid = causal ? i + 1 : len;
-    if (VectorKernels.AVAILABLE) {
+    if (VectorApi.AVAILABLE) {
       float max = VectorKernels.max(p.b, o, valid);
       double sum = VectorKernels.expShifted(p.b, o, valid, max);
       VectorKernels.scale(p.b, o, valid, (float) (1 / sum));
@@ -523,7 +521,7 @@ public final class GptKernels implements LossPass {
             int o = r * d;
             int e = ids[r] * d;
             int p = r % len * d;
-            if (VectorKernels.AVAILABLE) {
+            if (VectorApi.AVAILABLE) {
               VectorKernels.add(dwte.b, e + from, dres.b, o + from, to - from);
               VectorKernels.add(dwpe.b, p + from, dres.b, o + from, to - from);
               continue;
@@ -638,7 +636,7 @@ public final class GptKernels implements LossPass {
     int i = r % len;
     int o = r * len;
     int valid = causal ? i + 1 : len;
-    if (VectorKernels.AVAILABLE) {
+    if (VectorApi.AVAILABLE) {
       VectorKernels.softmaxBackwardRow(p.b, dprobs.b, o, valid, attnScale);
     } else {
       double dot = 0;
@@ -666,7 +664,7 @@ public final class GptKernels implements LossPass {
           (from, to) -> {
             for (int r = from; r < to; r++) {
               int o = r * m;
-              if (VectorKernels.AVAILABLE) {
+              if (VectorApi.AVAILABLE) {
                 VectorKernels.addRow(out.b, b.b, o, m);
                 continue;
               }
@@ -731,7 +729,7 @@ public final class GptKernels implements LossPass {
     Parallel.forRange(
         n,
         (from, to) -> {
-          if (VectorKernels.AVAILABLE) {
+          if (VectorApi.AVAILABLE) {
             for (int r = from; r < to; r++) {
               rstd.f.put(
                   r,
@@ -779,7 +777,7 @@ public final class GptKernels implements LossPass {
     Parallel.forRange(
         n,
         (from, to) -> {
-          if (VectorKernels.AVAILABLE) {
+          if (VectorApi.AVAILABLE) {
             for (int r = from; r < to; r++) {
               VectorKernels.layerNormBackwardRow(
                   dy.b, xhat.b, w.b, prod.b, dx.b, r * d, d, rstd.f.get(r), accumulate);
@@ -821,7 +819,7 @@ public final class GptKernels implements LossPass {
     Parallel.forRange(
         n,
         (from, to) -> {
-          if (VectorKernels.AVAILABLE) {
+          if (VectorApi.AVAILABLE) {
             VectorKernels.gelu(
                 in.b, th.b, out.b, from * mlp, to * mlp, (float) GELU_K, (float) GELU_A);
             return;
@@ -840,7 +838,7 @@ public final class GptKernels implements LossPass {
     Parallel.forRange(
         n,
         (from, to) -> {
-          if (VectorKernels.AVAILABLE) {
+          if (VectorApi.AVAILABLE) {
             VectorKernels.geluOutput(in.b, th.b, out.b, from * mlp, to * mlp);
             return;
           }
@@ -857,7 +855,7 @@ public final class GptKernels implements LossPass {
     Parallel.forRange(
         n,
         (from, to) -> {
-          if (VectorKernels.AVAILABLE) {
+          if (VectorApi.AVAILABLE) {
             VectorKernels.geluBackward(in.b, th.b, dy.b, from * mlp, to * mlp, k, a3);
             return;
           }
@@ -1045,7 +1043,7 @@ public final class GptKernels implements LossPass {
       Parallel.forRange(
           (int) array.length(),
           (from, to) -> {
-            if (VectorKernels.AVAILABLE) {
+            if (VectorApi.AVAILABLE) {
               VectorKernels.zero(b, from, to - from);
               return;
             }

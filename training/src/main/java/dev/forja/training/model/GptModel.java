@@ -52,8 +52,8 @@ public final class GptModel {
 
   /**
    * What computes the loss and gradients: {@code train.engine}. {@code auto} takes the hand-written
-   * CPU kernels ({@link GptKernels}) when ND4J runs on the CPU in fp32 without dropout, and the
-   * SameDiff graph otherwise (GPUs, other precisions).
+   * CPU kernels ({@link GptKernels}) when ND4J runs on the CPU in fp32, and the SameDiff graph
+   * otherwise (GPUs, other precisions).
    */
   public enum Engine {
     AUTO,
@@ -104,16 +104,14 @@ public final class GptModel {
     return sd.getVariable(WTE).dataType();
   }
 
-  /** Whether {@link GptKernels} can run this model here: ND4J's CPU backend, fp32, no dropout. */
+  /** Whether {@link GptKernels} can run this model here: ND4J's CPU backend, fp32. */
   public boolean kernelsApply() {
     return kernelsApply(config, dataType());
   }
 
   /** Whether the hand-written kernels serve {@code c} in {@code dtype} on this ND4J backend. */
   public static boolean kernelsApply(ModelConfig c, DataType dtype) {
-    return Nd4j.getBackend().getClass().getName().contains(".cpu.")
-        && dtype == DataType.FLOAT
-        && c.dropout() == 0;
+    return Nd4j.getBackend().getClass().getName().contains(".cpu.") && dtype == DataType.FLOAT;
   }
 
   /**
@@ -151,13 +149,6 @@ public final class GptModel {
     if (c.vocabSize() < 2) {
       throw new IllegalArgumentException(
           "model.vocab-size is unresolved (0): take it from the tokenizer before building");
-    }
-    if (c.dropout() > 0) {
-      throw new IllegalArgumentException(
-          "model.dropout "
-              + c.dropout()
-              + " is not supported yet: set model.dropout to 0 (regularise with"
-              + " train.weight-decay)");
     }
     if (length > c.contextLength()) {
       throw new IllegalArgumentException(

@@ -17,7 +17,6 @@ import java.util.Locale;
  * @param dModel width of the residual stream
  * @param heads attention heads; must divide {@code dModel}
  * @param mlpRatio MLP width as a multiple of {@code dModel} (GPT-2: 4)
- * @param dropout dropout probability (0 disables it)
  * @param bias whether linear layers and norms have biases
  * @param tiedEmbeddings whether the output projection is the token embedding (GPT-2: yes)
  * @param normEpsilon layer-norm epsilon (GPT-2: 1e-5)
@@ -32,7 +31,6 @@ public record ModelConfig(
     int dModel,
     int heads,
     int mlpRatio,
-    double dropout,
     boolean bias,
     boolean tiedEmbeddings,
     double normEpsilon,
@@ -57,7 +55,6 @@ public record ModelConfig(
         dModel >= heads && dModel % heads == 0,
         "model.d-model (" + dModel + ") must be a multiple of model.heads (" + heads + ")");
     require(mlpRatio >= 1, "model.mlp-ratio must be positive, got " + mlpRatio);
-    require(dropout >= 0 && dropout < 1, "model.dropout must be in [0, 1), got " + dropout);
     require(normEpsilon > 0, "model.norm-epsilon must be positive, got " + normEpsilon);
     require(initStd > 0, "model.init-std must be positive, got " + initStd);
   }
@@ -77,7 +74,6 @@ public record ModelConfig(
     int d = r.intIn("model.d-model", 64, 1, 1 << 16, "Width of the residual stream.");
     int heads = r.intIn("model.heads", 2, 1, 1024, "Attention heads; must divide model.d-model.");
     int mlp = r.intIn("model.mlp-ratio", 4, 1, 64, "MLP width as a multiple of model.d-model.");
-    double dropout = r.doubleIn("model.dropout", 0.0, 0, 0.99, "Dropout probability (0: none).");
     boolean bias = r.bool("model.bias", true, "Biases in linear layers and norms.");
     boolean tied =
         r.bool("model.tied-embeddings", true, "Output projection shares the token embedding.");
@@ -103,7 +99,6 @@ public record ModelConfig(
         d,
         heads,
         mlp,
-        dropout,
         bias,
         tied,
         eps,
@@ -120,7 +115,6 @@ public record ModelConfig(
         dModel,
         heads,
         mlpRatio,
-        dropout,
         bias,
         tiedEmbeddings,
         normEpsilon,
@@ -173,13 +167,12 @@ public record ModelConfig(
 
   /** Two layers of width 16: trains in seconds, for tests. */
   public static ModelConfig tiny(int vocabSize) {
-    return new ModelConfig(
-        vocabSize, 32, 2, 16, 2, 4, 0.0, true, true, 1e-5, 0.02, Objective.CAUSAL);
+    return new ModelConfig(vocabSize, 32, 2, 16, 2, 4, true, true, 1e-5, 0.02, Objective.CAUSAL);
   }
 
   /** GPT-2 124M's shape. */
   public static ModelConfig small(int vocabSize) {
     return new ModelConfig(
-        vocabSize, 1024, 12, 768, 12, 4, 0.0, true, true, 1e-5, 0.02, Objective.CAUSAL);
+        vocabSize, 1024, 12, 768, 12, 4, true, true, 1e-5, 0.02, Objective.CAUSAL);
   }
 }

@@ -1,5 +1,6 @@
 package dev.forja.training.model;
 
+import dev.forja.jvm.VectorApi;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
@@ -12,15 +13,10 @@ import jdk.incubator.vector.VectorSpecies;
  * The element-wise loops of {@link GptKernels} that dominate after the matrix products (the
  * cross-entropy's exponentials over the vocabulary, the GELU's tanh) written with the JDK's Vector
  * API ({@code jdk.incubator.vector}, which Spark's JVM options already add), 3-4x faster than the
- * scalar loops once compiled. Loaded only when that module is present ({@link #AVAILABLE}); the
- * scalar loops remain the fallback. Offsets and lengths count floats.
+ * scalar loops once compiled. Loaded only when that module is present ({@link
+ * VectorApi#AVAILABLE}); the scalar loops remain the fallback. Offsets and lengths count floats.
  */
 public final class VectorKernels {
-  /** Whether the Vector API is in this JVM and not switched off ({@code -Dforja.vector=false}). */
-  public static final boolean AVAILABLE =
-      ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
-          && !"false".equals(System.getProperty("forja.vector"));
-
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
   private static final ByteOrder ORDER = ByteOrder.nativeOrder();
   private static final int WARM_CALLS = 20_000;
@@ -41,7 +37,7 @@ public final class VectorKernels {
    * skips it (to measure its effect).
    */
   public static synchronized void warmUp() {
-    if (warm || !AVAILABLE || "false".equals(System.getProperty("forja.warmup"))) {
+    if (warm || !VectorApi.AVAILABLE || "false".equals(System.getProperty("forja.warmup"))) {
       return;
     }
     warm = true;
@@ -102,21 +98,6 @@ public final class VectorKernels {
       add(b[5], off, b[1], off, n);
       sum(b[4], off, b[1], off, b[2], off, n);
       addRow(b[4], b[1], off, n);
-      adamw(
-          b[3],
-          b[1],
-          b[4],
-          b[2],
-          off,
-          to,
-          0.9f,
-          0.1f,
-          0.99f,
-          0.01f,
-          odd ? 1f : 0.999f,
-          1f,
-          1e-8f,
-          1e-3f);
     }
     if (sink == 42.4242) { // keeps the calls from being optimised away
       System.err.print("");
@@ -420,52 +401,6 @@ public final class VectorKernels {
     }
     for (int j = bound; j < m; j++) {
       out.putFloat(4 * (o + j), out.getFloat(4 * (o + j)) + b.getFloat(4 * j));
-    }
-  }
-
-  /**
-   * AdamW's fp32 update over {@code [from, to)}, as {@code AdamW}'s scalar loop: {@code m = b1 m +
-   * a1 g; v = b2 v + a2 g^2; p = keep p - m / (sqrt(v) / bc2 + eps) step}.
-   */
-  public static void adamw(
-      ByteBuffer p,
-      ByteBuffer g,
-      ByteBuffer m,
-      ByteBuffer v,
-      int from,
-      int to,
-      float b1,
-      float a1,
-      float b2,
-      float a2,
-      float keep,
-      float bc2,
-      float eps,
-      float step) {
-    int bound = from + S.loopBound(to - from);
-    int i = from;
-    for (; i < bound; i += S.length()) {
-      FloatVector gi = load(g, i);
-      FloatVector mi = load(m, i).mul(b1).add(gi.mul(a1));
-      FloatVector vi = load(v, i).mul(b2).add(gi.mul(gi).mul(a2));
-      mi.intoByteBuffer(m, 4 * i, ORDER);
-      vi.intoByteBuffer(v, 4 * i, ORDER);
-      FloatVector denom = vi.lanewise(VectorOperators.SQRT).div(bc2).add(eps);
-      FloatVector pi = load(p, i);
-      if (keep != 1f) {
-        pi = pi.mul(keep);
-      }
-      pi.sub(mi.div(denom).mul(step)).intoByteBuffer(p, 4 * i, ORDER);
-    }
-    for (; i < to; i++) {
-      float gi = g.getFloat(4 * i);
-      float mi = m.getFloat(4 * i) * b1 + gi * a1;
-      float vi = v.getFloat(4 * i) * b2 + gi * gi * a2;
-      m.putFloat(4 * i, mi);
-      v.putFloat(4 * i, vi);
-      float pi = keep != 1f ? p.getFloat(4 * i) * keep : p.getFloat(4 * i);
-      float denom = (float) Math.sqrt(vi) / bc2 + eps;
-      p.putFloat(4 * i, pi - mi / denom * step);
     }
   }
 

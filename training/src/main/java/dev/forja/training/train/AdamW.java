@@ -1,5 +1,6 @@
 package dev.forja.training.train;
 
+import dev.forja.jvm.VectorApi;
 import dev.forja.training.model.VectorKernels;
 import dev.forja.training.runtime.Parallel;
 import java.nio.ByteBuffer;
@@ -37,7 +38,10 @@ public final class AdamW implements Optimizer {
   @Override
   public void step(
       Map<String, INDArray> parameters, Map<String, INDArray> grads, long t, double lr) {
-    VectorKernels.warmUp(); // once per JVM, where steps are taken (not on a distributed driver)
+    if (VectorApi.AVAILABLE) { // once per JVM, where steps are taken (not on a distributed driver)
+      VectorKernels.warmUp();
+      AdamWKernel.warmUp();
+    }
     double b1 = config.beta1();
     double b2 = config.beta2();
     double bc1 = 1 - Math.pow(b1, t);
@@ -80,9 +84,8 @@ public final class AdamW implements Optimizer {
   /**
    * The same update in one pass over memory, in fp32 and in the order of the array operations
    * above, split over {@link Parallel#THREADS} threads (each element on its own, so the result does
-   * not depend on the split), vectorised where the Vector API is present ({@link VectorKernels}):
-   * at 14 M parameters the array operations take a quarter of a second, most of it allocating
-   * temporaries.
+   * not depend on the split), vectorised where the Vector API is present ({@link AdamWKernel}): the
+   * array operations allocate a temporary per operation.
    */
   private void fused(
       INDArray p,
@@ -109,22 +112,40 @@ public final class AdamW implements Optimizer {
     Parallel.forRange(
         (int) p.length(),
         (from, to) -> {
-          if (VectorKernels.AVAILABLE) {
-            VectorKernels.adamw(
-                pb, gb, mb, vb, from, to, fb1, fa1, fb2, fa2, keep, fbc2, eps, step);
-            return;
-          }
-          for (int i = from; i < to; i++) {
-            float gi = gb.getFloat(4 * i);
-            float mi = mb.getFloat(4 * i) * fb1 + gi * fa1;
-            float vi = vb.getFloat(4 * i) * fb2 + gi * gi * fa2;
-            mb.putFloat(4 * i, mi);
-            vb.putFloat(4 * i, vi);
-            float pi = keep != 1f ? pb.getFloat(4 * i) * keep : pb.getFloat(4 * i);
-            float denom = (float) Math.sqrt(vi) / fbc2 + eps;
-            pb.putFloat(4 * i, pi - mi / denom * step);
+          if (VectorApi.AVAILABLE) {
+            AdamWKernel.update(pb, gb, mb, vb, from, to, fb1, fa1, fb2, fa2, keep, fbc2, eps, step);
+          } else {
+            scalarUpdate(pb, gb, mb, vb, from, to, fb1, fa1, fb2, fa2, keep, fbc2, eps, step);
           }
         });
+  }
+
+  /** The fused update's scalar loop over {@code [from, to)} (the vector loop's tail, too). */
+  static void scalarUpdate(
+      ByteBuffer p,
+      ByteBuffer g,
+      ByteBuffer m,
+      ByteBuffer v,
+      int from,
+      int to,
+      float b1,
+      float a1,
+      float b2,
+      float a2,
+      float keep,
+      float bc2,
+      float eps,
+      float step) {
+    for (int i = from; i < to; i++) {
+      float gi = g.getFloat(4 * i);
+      float mi = m.getFloat(4 * i) * b1 + gi * a1;
+      float vi = v.getFloat(4 * i) * b2 + gi * gi * a2;
+      m.putFloat(4 * i, mi);
+      v.putFloat(4 * i, vi);
+      float pi = keep != 1f ? p.getFloat(4 * i) * keep : p.getFloat(4 * i);
+      float denom = (float) Math.sqrt(vi) / bc2 + eps;
+      p.putFloat(4 * i, pi - mi / denom * step);
+    }
   }
 
   private static ByteBuffer bytes(INDArray a) {
@@ -144,7 +165,7 @@ public final class AdamW implements Optimizer {
    * clip_grad_norm_}); returns the norm before clipping.
    */
   public static double clipGlobalNorm(Map<String, INDArray> grads, double maxNorm) {
-    boolean direct = VectorKernels.AVAILABLE && fusable(grads.values().toArray(INDArray[]::new));
+    boolean direct = VectorApi.AVAILABLE && fusable(grads.values().toArray(INDArray[]::new));
     double sq = 0;
     for (INDArray g : grads.values()) {
       if (direct) {

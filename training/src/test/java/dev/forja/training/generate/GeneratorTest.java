@@ -12,7 +12,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 class GeneratorTest {
   static final ModelConfig C =
-      new ModelConfig(13, 8, 2, 16, 4, 4, 0.0, true, true, 1e-5, 0.3, ModelConfig.Objective.CAUSAL);
+      new ModelConfig(13, 8, 2, 16, 4, 4, true, true, 1e-5, 0.3, ModelConfig.Objective.CAUSAL);
 
   @Test
   void incrementalLogitsEqualTheTrainingGraphsAtEveryPosition() {
@@ -57,8 +57,7 @@ class GeneratorTest {
     assertThatThrownBy(() -> new Sampling(1, 0, 0))
         .hasMessageContaining("--top-p must be in (0, 1]");
     ModelConfig masked =
-        new ModelConfig(
-            13, 8, 1, 16, 4, 4, 0.0, true, true, 1e-5, 0.3, ModelConfig.Objective.MASKED);
+        new ModelConfig(13, 8, 1, 16, 4, 4, true, true, 1e-5, 0.3, ModelConfig.Objective.MASKED);
     assertThatThrownBy(() -> new Generator(masked, java.util.Map.of()))
         .hasMessageContaining("model.objective=masked");
   }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -15,6 +16,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * {@link ReferenceStepTest} holds to finite differences of a plain-Java model): the loss and every
  * gradient element, for both objectives, with and without biases, tied and untied embeddings.
  */
+@Tag("vector-twins")
 class GptKernelsTest {
   private static final int BATCH = 3;
   private static final int LENGTH = 7;
@@ -24,7 +26,7 @@ class GptKernelsTest {
     boolean[][] variants = {{true, false}, {false, true}, {true, true}, {false, false}};
     for (ModelConfig.Objective objective : ModelConfig.Objective.values()) {
       for (boolean[] v : variants) {
-        ModelConfig c = new ModelConfig(13, 8, 2, 8, 2, 2, 0.0, v[0], v[1], 1e-5, 0.4, objective);
+        ModelConfig c = new ModelConfig(13, 8, 2, 8, 2, 2, v[0], v[1], 1e-5, 0.4, objective);
         compare(c, 17 + objective.ordinal(), GptKernels.ATTENTION_BLOCK);
         // causal attention in blocks of 3 query rows: 3, 3 and a last one of 1 at length 7
         compare(c, 17 + objective.ordinal(), 3);
@@ -83,8 +85,7 @@ class GptKernelsTest {
   }
 
   private static ModelConfig config() {
-    return new ModelConfig(
-        13, 8, 2, 8, 2, 2, 0.0, true, true, 1e-5, 0.4, ModelConfig.Objective.CAUSAL);
+    return new ModelConfig(13, 8, 2, 8, 2, 2, true, true, 1e-5, 0.4, ModelConfig.Objective.CAUSAL);
   }
 
   private static void compare(ModelConfig c, long seed, int attentionBlock) {

@@ -13,7 +13,7 @@ import org.nd4j.linalg.factory.Nd4j;
 
 class GptModelTest {
   static ModelConfig micro(int vocab, ModelConfig.Objective objective) {
-    return new ModelConfig(vocab, 8, 2, 8, 2, 2, 0.0, true, true, 1e-5, 0.2, objective);
+    return new ModelConfig(vocab, 8, 2, 8, 2, 2, true, true, 1e-5, 0.2, objective);
   }
 
   static Map<String, INDArray> batch(int[][] ids, int[][] targets) {
@@ -59,7 +59,7 @@ class GptModelTest {
 
   private static void checkAll() {
     for (ModelConfig.Objective o : ModelConfig.Objective.values()) {
-      ModelConfig oneLayer = new ModelConfig(7, 5, 1, 8, 2, 2, 0.0, true, true, 1e-5, 0.2, o);
+      ModelConfig oneLayer = new ModelConfig(7, 5, 1, 8, 2, 2, true, true, 1e-5, 0.2, o);
       GptModel m = GptModel.build(oneLayer, 2, 5, DataType.DOUBLE, 3);
       SameDiff sd = m.sameDiff();
       Map<String, INDArray> ph =
@@ -132,7 +132,7 @@ class GptModelTest {
     assertThatThrownBy(
             () ->
                 new ModelConfig(
-                    100, 16, 2, 30, 4, 4, 0, true, true, 1e-5, 0.02, ModelConfig.Objective.CAUSAL))
+                    100, 16, 2, 30, 4, 4, true, true, 1e-5, 0.02, ModelConfig.Objective.CAUSAL))
         .hasMessageContaining("model.d-model (30) must be a multiple of model.heads (4)");
     assertThatThrownBy(
             () -> GptModel.build(micro(5, ModelConfig.Objective.CAUSAL), 1, 9, DataType.FLOAT, 1))

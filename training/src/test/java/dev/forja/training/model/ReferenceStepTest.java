@@ -20,7 +20,7 @@ class ReferenceStepTest {
   @Test
   void oneStepMatchesThePlainJavaReferenceToOneInTenThousand() {
     for (ModelConfig.Objective objective : ModelConfig.Objective.values()) {
-      ModelConfig c = new ModelConfig(11, 6, 2, 8, 2, 2, 0.0, true, false, 1e-5, 0.3, objective);
+      ModelConfig c = new ModelConfig(11, 6, 2, 8, 2, 2, true, false, 1e-5, 0.3, objective);
       check(c);
     }
   }

@@ -1,4 +1,4 @@
-package dev.forja.training.runtime;
+package dev.forja.training.train;
 
 import dev.forja.training.model.GptKernels;
 import dev.forja.training.model.ModelConfig;
