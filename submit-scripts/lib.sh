@@ -17,6 +17,13 @@ forja_require_build() {
     exit 2
   fi
   FORJA_SPARK_CP=$(cat "$FORJA_ROOT/spark-dist/target/spark-classpath.txt")
+  # forja bench lives in its own jar (the bench module), used beside the runtime jar when built.
+  FORJA_BENCH_JAR=
+  local bench_props="$FORJA_ROOT/bench/target/launcher/bench.properties" bench_jar
+  if [ -f "$bench_props" ]; then
+    bench_jar="$FORJA_ROOT/bench/target/$(sed -n 's/^bench.jar=//p' "$bench_props")"
+    [ ! -f "$bench_jar" ] || FORJA_BENCH_JAR=$bench_jar
+  fi
   # --add-opens set for Spark on Java 17 and ND4J native-memory caps (from the pom).
   read -r -a FORJA_JVM_OPTS < "$FORJA_TARGET/launcher/jvm-options.txt"
   # The throughput collector: Forja's jobs are batch jobs, and on 2 cores G1's concurrent work cost

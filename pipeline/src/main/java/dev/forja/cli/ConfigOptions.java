@@ -20,6 +20,11 @@ public final class ConfigOptions {
       description = "Override one config key, e.g. --set corpus.size-mb=64; repeatable.")
   List<String> overrides = new ArrayList<>();
 
+  /** Adds an override after those given with {@code --set}. */
+  public void set(String keyValue) {
+    overrides.add(keyValue);
+  }
+
   public ForjaConfig load() {
     return ForjaConfig.load(confFiles, overrides);
   }

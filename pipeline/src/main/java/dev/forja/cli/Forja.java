@@ -7,6 +7,7 @@ import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.ServiceLoader;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -29,7 +30,6 @@ import picocli.CommandLine.Command;
       TokenizeCommand.class,
       TrainCommand.class,
       GenerateCommand.class,
-      BenchCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Forja implements Runnable {
@@ -53,6 +53,10 @@ public final class Forja implements Runnable {
   public static int execute(String[] args, PrintStream out, PrintStream err) {
     boolean verbose = Arrays.asList(args).contains("--verbose");
     CommandLine cmd = new CommandLine(new Forja());
+    for (ForjaPlugin plugin : ServiceLoader.load(ForjaPlugin.class)) {
+      cmd.addSubcommand(plugin);
+    }
+    withHelpOptions(cmd);
     cmd.setOut(new PrintWriter(out, true));
     cmd.setErr(new PrintWriter(err, true));
     cmd.setParameterExceptionHandler(
@@ -82,10 +86,29 @@ public final class Forja implements Runnable {
     return cmd.execute(args);
   }
 
+  /** {@code --help} on every command, not only the top one. */
+  private static void withHelpOptions(CommandLine cmd) {
+    for (CommandLine sub : cmd.getSubcommands().values()) {
+      CommandLine.Model.CommandSpec spec = sub.getCommandSpec();
+      if (spec.findOption("--help") == null && spec.findOption("-h") == null) {
+        spec.addOption(
+            CommandLine.Model.OptionSpec.builder("-h", "--help")
+                .usageHelp(true)
+                .description("Show this help message and exit.")
+                .build());
+      }
+      withHelpOptions(sub);
+    }
+  }
+
   /** picocli's message, with "unknown command" wording and its closest suggestion. */
   private static String usageMessage(CommandLine.ParameterException ex) {
     if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getUnmatched().isEmpty()) {
       String first = u.getUnmatched().get(0);
+      if (first.equals("bench") && ex.getCommandLine().getCommand() instanceof Forja) {
+        return "'forja bench' is in the bench module, not on this classpath: build it (mvn -B"
+            + " -DskipTests install) and run submit-scripts/forja bench";
+      }
       if (!first.startsWith("-") && !ex.getCommandLine().getCommandSpec().subcommands().isEmpty()) {
         java.util.List<String> suggestions = u.getSuggestions();
         return "unknown command '"
@@ -118,7 +141,7 @@ public final class Forja implements Runnable {
   }
 
   /** The {@code --verbose} flag every command accepts. */
-  static final class VerboseOption {
+  public static final class VerboseOption {
     @CommandLine.Option(names = "--verbose", description = "Print stack traces on errors.")
     boolean verbose;
   }

@@ -1,4 +1,4 @@
-package dev.forja.training.bench;
+package dev.forja.bench;
 
 import dev.forja.shard.ShardFormat;
 import dev.forja.shard.ShardManifest;

@@ -1,7 +1,9 @@
-package dev.forja.prep.dedup;
+package dev.forja.bench;
 
 import dev.forja.prep.Doc;
 import dev.forja.prep.PrepConfig;
+import dev.forja.prep.dedup.Deduplicator;
+import dev.forja.prep.dedup.MinHasher;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

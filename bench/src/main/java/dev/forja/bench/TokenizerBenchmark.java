@@ -1,4 +1,4 @@
-package dev.forja.pipeline.bench;
+package dev.forja.bench;
 
 import com.knuddels.jtokkit.Encodings;
 import com.knuddels.jtokkit.api.Encoding;

@@ -1,4 +1,4 @@
-package dev.forja.prep.bench;
+package dev.forja.bench;
 
 import dev.forja.prep.Doc;
 import dev.forja.prep.PrepConfig;

@@ -1,13 +1,14 @@
-package dev.forja.cli;
+package dev.forja.bench;
 
+import dev.forja.cli.ConfigOptions;
+import dev.forja.cli.Forja;
+import dev.forja.cli.ForjaPlugin;
 import dev.forja.pipeline.ForjaConfig;
 import dev.forja.pipeline.Jobs;
 import dev.forja.prep.PrepConfig;
 import dev.forja.prep.PrepJob;
-import dev.forja.prep.bench.StageBenchmark;
 import dev.forja.prep.corpus.CorpusConfig;
 import dev.forja.prep.corpus.CorpusGenerateJob;
-import dev.forja.prep.dedup.DedupBenchmark;
 import dev.forja.storage.CommitManifest;
 import dev.forja.storage.Storage;
 import java.io.PrintWriter;
@@ -22,7 +23,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code forja bench prep|dedup}: the figures the README and release notes quote. */
+/**
+ * {@code forja bench}: the measurements behind {@code docs/benchmarks.md}. Found by {@link
+ * dev.forja.cli.Forja} through {@link ForjaPlugin} when this module's jar is on the classpath.
+ */
 @Command(
     name = "bench",
     description =
@@ -37,13 +41,24 @@ import picocli.CommandLine.Spec;
       BenchCommand.Train.class,
       BenchCommand.Distributed.class
     })
-final class BenchCommand implements Runnable {
+public final class BenchCommand implements Runnable, ForjaPlugin {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
   @Override
   public void run() {
     throw new picocli.CommandLine.ParameterException(
-        spec.commandLine(), "Missing subcommand: prep, dedup, tokenizer or bpe-train");
+        spec.commandLine(),
+        "Missing subcommand: prep, prep-stages, dedup, tokenizer, bpe-train, train or distributed");
+  }
+
+  /** Phase times as {@code read-and-filter 6.3 s, dedup 6.9 s, ...}. */
+  static String phases(Map<String, Double> seconds) {
+    StringBuilder b = new StringBuilder();
+    seconds.forEach(
+        (phase, s) ->
+            b.append(b.length() == 0 ? "" : ", ")
+                .append(String.format(Locale.ROOT, "%s %.1f s", phase, s)));
+    return b.toString();
   }
 
   @Command(
@@ -115,7 +130,7 @@ final class BenchCommand implements Runnable {
                       r.megabytesPerSecond(),
                       r.kept(),
                       r.inputRecords(),
-                      r.phaseSeconds());
+                      phases(r.phaseSeconds()));
               results.add(line);
               out.println(line);
               out.flush();
@@ -335,7 +350,7 @@ final class BenchCommand implements Runnable {
         }
       }
       out.printf(Locale.ROOT, "%d files, %d documents%n", files.size(), docs.size());
-      var r = dev.forja.pipeline.bench.TokenizerBenchmark.run(docs, rounds, out);
+      var r = TokenizerBenchmark.run(docs, rounds, out);
       out.printf(
           Locale.ROOT,
           "Median: forja %.1f MB/s (cold cache), %.1f MB/s (warm); jtokkit 1.1.0 %.1f MB/s;"
@@ -537,7 +552,7 @@ final class BenchCommand implements Runnable {
       List<URI> targets =
           checkpointUris.isEmpty() ? List.of(dir.resolve("ck").toUri()) : checkpointUris;
       PrintWriter out = spec.commandLine().getOut();
-      dev.forja.training.bench.TrainBenchmark.run(
+      TrainBenchmark.run(
           cfg.model(),
           cfg.train(),
           steps,
@@ -591,7 +606,7 @@ final class BenchCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      config.overrides.add("distributed.workers=" + workers);
+      config.set("distributed.workers=" + workers);
       dev.forja.pipeline.ForjaConfig cfg = config.load();
       if (cfg.model().vocabSize() == 0) {
         throw new IllegalArgumentException(
@@ -604,7 +619,7 @@ final class BenchCommand implements Runnable {
       PrintWriter out = spec.commandLine().getOut();
       var session = dev.forja.pipeline.Jobs.startForTraining(cfg);
       try {
-        dev.forja.training.bench.DistributedBenchmark.run(
+        DistributedBenchmark.run(
             org.apache.spark.api.java.JavaSparkContext.fromSparkContext(session.sparkContext()),
             new dev.forja.storage.Storage(cfg.storage()),
             cfg.model(),

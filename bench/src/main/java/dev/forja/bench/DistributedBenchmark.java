@@ -1,4 +1,4 @@
-package dev.forja.training.bench;
+package dev.forja.bench;
 
 import dev.forja.storage.Storage;
 import dev.forja.training.TrainRun;
