@@ -26,14 +26,14 @@ forja_require_build() {
   fi
   # --add-opens set for Spark on Java 17 and ND4J native-memory caps (from the pom).
   read -r -a FORJA_JVM_OPTS < "$FORJA_TARGET/launcher/jvm-options.txt"
-  # The throughput collector: Forja's jobs are batch jobs, and on 2 cores G1's concurrent work cost
-  # forja prep 15-20% of its time (256 MiB: 71 against 88 s, and 49-59 against 58-71 s without
-  # near-dedup). A collector named in FORJA_JAVA_OPTS (or FORJA_GC=default: the JVM's) wins.
+  # The throughput collector: Forja's jobs are batch jobs, and on few cores G1's concurrent work
+  # competes with the tasks. A collector named in FORJA_JAVA_OPTS (or FORJA_GC=default: the JVM's)
+  # wins.
   if [[ "${FORJA_JAVA_OPTS:-}" != *-XX:+Use*GC* && "${FORJA_GC:-parallel}" == parallel ]]; then
     FORJA_JVM_OPTS+=(-XX:+UseParallelGC)
   fi
   # Spark generates classes for every query: with the JVM's ~21 MB first metaspace threshold each
-  # growth past it cost a full collection (two in a 1 GiB forja prep, 0.2-0.7 s each).
+  # growth past it costs a full collection.
   if [[ "${FORJA_JAVA_OPTS:-}" != *MetaspaceSize* ]]; then
     FORJA_JVM_OPTS+=(-XX:MetaspaceSize=256m)
   fi

@@ -7,6 +7,7 @@ import dev.forja.pipeline.ForjaConfig;
 import dev.forja.pipeline.Jobs;
 import dev.forja.prep.PrepConfig;
 import dev.forja.prep.PrepJob;
+import dev.forja.prep.PrepResult;
 import dev.forja.prep.corpus.CorpusConfig;
 import dev.forja.prep.corpus.CorpusGenerateJob;
 import dev.forja.storage.CommitManifest;
@@ -113,7 +114,7 @@ public final class BenchCommand implements Runnable, ForjaPlugin {
                     "--modes: unknown mode '" + mode + "' (full, no-near-dedup)");
               }
               URI outDir = Storage.resolve(work, "prep-" + sizeMb + "mb-" + mode);
-              PrepJob.Result r =
+              PrepResult r =
                   PrepJob.run(
                       spark,
                       cfg.storage(),

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.forja.storage.CommitManifest;
 import dev.forja.storage.Storage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -114,6 +115,20 @@ public record ShardManifest(
 
   /** Writes the manifest: call last, after every shard is closed. */
   public void commit(Storage storage, URI dir) throws IOException {
+    Map<String, String> contents = new java.util.LinkedHashMap<>();
+    contents.put(
+        "train-NNNNN.bin, validation-NNNNN.bin",
+        "token shards: a 32-byte header, then little-endian token ids, EOS after each document");
+    contents.put(
+        ShardFormat.MANIFEST,
+        "the commit, written last: tokenizer hash, dtype, counts and SHA-256 of every shard");
+    String readme =
+        CommitManifest.readme(
+                "Forja token shards (shard format version " + ShardFormat.VERSION + ").", contents)
+            .lines()
+            .filter(l -> !l.startsWith(CommitManifest.FILE_NAME))
+            .collect(java.util.stream.Collectors.joining("\n", "", "\n"));
+    storage.writeString(Storage.resolve(dir, CommitManifest.README), readme, true);
     storage.writeString(Storage.resolve(dir, ShardFormat.MANIFEST), toJson(), false);
   }
 }

@@ -27,7 +27,7 @@ public final class SparkSessions {
     for (Map.Entry<String, String> e : Storage.hadoopProperties(storage).entrySet()) {
       conf.set("spark.hadoop." + e.getKey(), e.getValue());
     }
-    // ND4J spin-waits by default, which is 20-37x slower on shared hosts (shared/STACK.md).
+    // ND4J spin-waits by default, which is 20-37x slower on shared hosts (docs/stack.md).
     conf.setIfMissing("spark.executorEnv.OMP_WAIT_POLICY", "PASSIVE");
     conf.setIfMissing("spark.executorEnv.SPARK_SCALA_VERSION", "2.13");
     // Forja shuffles and caches its own records (documents, signatures): Kryo is several times

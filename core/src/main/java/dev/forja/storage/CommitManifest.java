@@ -33,6 +33,10 @@ public record CommitManifest(
     List<FileRecord> files) {
 
   public static final String FILE_NAME = "_MANIFEST.json";
+
+  /** The plain-text note beside the manifest that tells a person what each file is. */
+  public static final String README = "README.txt";
+
   public static final int FORMAT_VERSION = 1;
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -69,6 +73,19 @@ public record CommitManifest(
         new CommitManifest(FORMAT_VERSION, kind, Instant.now().toString(), properties, files);
     storage.writeString(manifestUri, m.toJson(), false);
     return m;
+  }
+
+  /**
+   * The text of a committed directory's {@link #README}: {@code title}, then each path with what it
+   * holds, then the manifest.
+   */
+  public static String readme(String title, Map<String, String> contents) {
+    StringBuilder b = new StringBuilder(title).append("\n\n");
+    Map<String, String> all = new java.util.LinkedHashMap<>(contents);
+    all.put(FILE_NAME, "the commit, written last: every file with its size and SHA-256");
+    int width = all.keySet().stream().mapToInt(String::length).max().orElse(0) + 2;
+    all.forEach((path, what) -> b.append(String.format("%-" + width + "s%s%n", path, what)));
+    return b.toString();
   }
 
   /** The manifest of {@code dir}, or empty when the directory is not (validly) committed. */

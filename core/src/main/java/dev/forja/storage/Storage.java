@@ -53,6 +53,7 @@ public final class Storage {
    */
   public static Map<String, String> hadoopProperties(StorageConfig config) {
     Map<String, String> p = new LinkedHashMap<>();
+    p.put("fs.file.impl", NoChecksumLocalFileSystem.class.getName()); // no .crc side files
     if (!config.defaultFs().isEmpty()) {
       p.put("fs.defaultFS", config.defaultFs());
     }

@@ -45,17 +45,16 @@ import org.apache.spark.sql.api.java.UDF3;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
 import org.apache.spark.storage.StorageLevel;
 
 /**
  * {@code forja prep}: reads raw inputs, runs the per-document stages (clean, language, quality,
  * PII, harmful, decontaminate) fused in one pass, then exact and near deduplication, and writes
- * kept, rejected and quarantined records, stats, a report and the pipeline, committed by a manifest
- * (kind {@value #KIND}). Fails loudly unless input records = kept + rejected + quarantined.
+ * kept, rejected and quarantined records, stats, a report and the pipeline into a {@link
+ * PrepOutput}, committed by a manifest. Fails loudly unless input records = kept + rejected +
+ * quarantined.
  */
 public final class PrepJob {
-  public static final String KIND = "prep-output";
 
   /** The command's arguments beside the config. */
   public record Options(
@@ -65,29 +64,6 @@ public final class PrepJob {
       URI dedupAgainst,
       URI decontaminateAgainst,
       Map<String, Object> effectiveConfig) {}
-
-  /** What the run did. */
-  public record Result(
-      URI output,
-      String runId,
-      long inputFiles,
-      long inputBytes,
-      long inputRecords,
-      long kept,
-      long rejected,
-      long quarantined,
-      Map<String, Long> reasons,
-      Map<String, Long> languages,
-      Map<String, Long> pii,
-      long keptTextBytes,
-      long candidatePairs,
-      long similarPairs,
-      double seconds,
-      Map<String, Double> phaseSeconds) {
-    public double megabytesPerSecond() {
-      return inputBytes / 1048576.0 / Math.max(seconds, 1e-9);
-    }
-  }
 
   private PrepJob() {}
 
@@ -102,7 +78,11 @@ public final class PrepJob {
     return stages;
   }
 
-  public static Result run(
+  /**
+   * Runs the job: checks its inputs and output, then the three phases (read and filter, dedup,
+   * write), then commits. Each phase's time is in the result.
+   */
+  public static PrepResult run(
       SparkSession spark, StorageConfig storageConfig, PrepConfig cfg, Options opts)
       throws IOException {
     long start = System.nanoTime();
@@ -110,9 +90,11 @@ public final class PrepJob {
     Storage storage = new Storage(storageConfig);
     storage.requireUsable(opts.output());
     List<InputFile> files = InputLister.list(storage, opts.inputs()); // missing input: stop here
+    PrepOutput earlier = null;
     if (opts.dedupAgainst() != null) {
-      requirePrepOutput(storage, opts.dedupAgainst(), "--dedup-against");
-      requireSameMinHash(storage, cfg.dedup(), opts.dedupAgainst());
+      earlier = PrepOutput.open(storage, opts.dedupAgainst(), "--dedup-against");
+      requireDedupState(storage, earlier);
+      requireSameMinHash(storage, cfg.dedup(), earlier);
     }
     List<DocStage> stages = stages(cfg, storage);
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -121,75 +103,171 @@ public final class PrepJob {
       stages.add(new Decontaminator(cfg.decontaminate(), jsc.broadcast(ngrams)));
     }
     OutputGuard.prepare(storage, opts.output(), opts.overwrite());
-
     long inputBytes = files.stream().mapToLong(InputFile::size).sum();
     shufflePartitions(spark, inputBytes);
-    PrepConfig.Reader readerParams = cfg.reader();
-    JavaRDD<Doc> read =
-        jsc.parallelize(files, Math.max(1, files.size()))
-            .mapPartitions(
-                it -> {
-                  Configuration conf = new Storage(storageConfig).hadoopConfiguration();
-                  // One file after the other, one record at a time: never a whole file in memory
-                  // (a Stream.flatMap iterator would buffer each file's records).
-                  return new java.util.Iterator<Doc>() {
-                    private java.util.Iterator<Doc> current = java.util.Collections.emptyIterator();
-
-                    @Override
-                    public boolean hasNext() {
-                      while (!current.hasNext() && it.hasNext()) {
-                        current = new FileDocReader(it.next(), readerParams, conf);
-                      }
-                      return current.hasNext();
-                    }
-
-                    @Override
-                    public Doc next() {
-                      if (!hasNext()) {
-                        throw new java.util.NoSuchElementException();
-                      }
-                      return current.next();
-                    }
-                  };
-                });
     Deduplicator dedup =
         cfg.dedup().exact() || cfg.dedup().near() ? new Deduplicator(cfg.dedup()) : null;
-    JavaRDD<Doc> processed =
-        read.mapPartitionsWithIndex(
-            (partition, it) -> {
-              List<DocStage.Processor> ps = new ArrayList<>();
-              for (DocStage s : stages) {
-                ps.add(s.open());
-              }
-              Deduplicator.Features features = dedup == null ? null : dedup.features();
+
+    Map<String, Double> phases = new LinkedHashMap<>();
+    long mark = System.nanoTime();
+    JavaRDD<Doc> processed = process(read(jsc, files, storageConfig, cfg.reader()), stages, dedup);
+    Scanned scanned = scan(spark, processed, dedup, cfg.dedup(), opts.output());
+    phases.put("read-and-filter", (System.nanoTime() - mark) / 1e9);
+
+    mark = System.nanoTime();
+    Dataset<Row> all = scanned.docs();
+    Deduplicator.Result dedupResult = null;
+    if (dedup != null) {
+      Dataset<Row> earlierKeys = earlier == null ? null : earlier.exactKeys(storage, spark);
+      Dataset<Row> earlierSigs = earlier == null ? null : earlier.signatures(storage, spark);
+      // every document the stages kept has its features (dedup/documents holds just those)
+      dedupResult =
+          dedup.run(
+              scanned.features(),
+              scanned.staged().getOrDefault(Doc.KEPT, 0L),
+              earlierKeys,
+              earlierSigs);
+      all = Deduplicator.apply(scanned.docs(), dedupResult);
+    }
+    phases.put("dedup", (System.nanoTime() - mark) / 1e9);
+
+    mark = System.nanoTime();
+    // dedup turns kept documents into rejected ones: how many of each the writes will find
+    long marked = dedupResult == null ? 0 : dedupResult.markCount();
+    Map<String, Long> staged = scanned.staged();
+    long inputRecords = staged.values().stream().mapToLong(Long::longValue).sum();
+    long kept = staged.getOrDefault(Doc.KEPT, 0L) - marked;
+    long rejected = staged.getOrDefault(Doc.REJECTED, 0L) + marked;
+    long quarantined = staged.getOrDefault(Doc.QUARANTINED, 0L);
+    Accounting acc = writeOutputs(all, cfg.output(), opts.output(), kept, rejected, quarantined);
+    checkAccounts(inputRecords, acc, kept, rejected, quarantined);
+    if (dedup != null) {
+      writeMinHashDescription(storage, cfg.dedup(), opts.output());
+    }
+    phases.put("write", (System.nanoTime() - mark) / 1e9);
+
+    PrepResult result =
+        new PrepResult(
+            opts.output(),
+            runId,
+            files.size(),
+            inputBytes,
+            inputRecords,
+            kept,
+            rejected,
+            quarantined,
+            acc.reasons(),
+            acc.languages(),
+            acc.pii(),
+            acc.keptTextChars(),
+            dedupResult == null ? 0 : dedupResult.candidatePairs(),
+            dedupResult == null ? 0 : dedupResult.similarPairs(),
+            (System.nanoTime() - start) / 1e9,
+            phases);
+    writeMetadata(storage, cfg, opts, stages, result, acc.examples());
+    commit(storage, cfg, opts, result);
+    if (dedupResult != null) {
+      dedupResult.release();
+    }
+    scanned.cache().unpersist();
+    return result;
+  }
+
+  /**
+   * The input files' records, one file after the other and one record at a time: never a whole file
+   * in memory (a Stream.flatMap iterator would buffer each file's records).
+   */
+  private static JavaRDD<Doc> read(
+      JavaSparkContext jsc,
+      List<InputFile> files,
+      StorageConfig storageConfig,
+      PrepConfig.Reader readerParams) {
+    return jsc.parallelize(files, Math.max(1, files.size()))
+        .mapPartitions(
+            it -> {
+              Configuration conf = new Storage(storageConfig).hadoopConfiguration();
               return new java.util.Iterator<Doc>() {
-                private long ordinal;
+                private java.util.Iterator<Doc> current = java.util.Collections.emptyIterator();
 
                 @Override
                 public boolean hasNext() {
-                  return it.hasNext();
+                  while (!current.hasNext() && it.hasNext()) {
+                    current = new FileDocReader(it.next(), readerParams, conf);
+                  }
+                  return current.hasNext();
                 }
 
                 @Override
                 public Doc next() {
-                  Doc d = it.next();
-                  for (DocStage.Processor p : ps) {
-                    p.process(d);
+                  if (!hasNext()) {
+                    throw new java.util.NoSuchElementException();
                   }
-                  d.setNode(Deduplicator.node(partition, ordinal++));
-                  if (features != null) {
-                    features.add(d); // kept documents: exact key, signature
-                  }
-                  return d;
+                  return current.next();
                 }
               };
-            },
-            false);
-    // one pass over the input: read, stages, dedup features; cached as columns on local disk.
+            });
+  }
+
+  /**
+   * Each document through every stage (each stage opened once per partition), numbered for dedup
+   * (partition and ordinal), with its dedup features where the stages kept it.
+   */
+  private static JavaRDD<Doc> process(
+      JavaRDD<Doc> read, List<DocStage> stages, Deduplicator dedup) {
+    return read.mapPartitionsWithIndex(
+        (partition, it) -> {
+          List<DocStage.Processor> ps = new ArrayList<>();
+          for (DocStage s : stages) {
+            ps.add(s.open());
+          }
+          Deduplicator.Features features = dedup == null ? null : dedup.features();
+          return new java.util.Iterator<Doc>() {
+            private long ordinal;
+
+            @Override
+            public boolean hasNext() {
+              return it.hasNext();
+            }
+
+            @Override
+            public Doc next() {
+              Doc d = it.next();
+              for (DocStage.Processor p : ps) {
+                p.process(d);
+              }
+              d.setNode(Deduplicator.node(partition, ordinal++));
+              if (features != null) {
+                features.add(d); // kept documents: exact key, signature
+              }
+              return d;
+            }
+          };
+        },
+        false);
+  }
+
+  /**
+   * The processed documents, cached as columns on local disk ({@code cache}; {@code docs} reads it
+   * back with strings), the count of each status the stages left ({@code staged}) and, with dedup
+   * on, the features dedup reads ({@code features}, written to {@link PrepOutput#DEDUP_DOCUMENTS}).
+   */
+  private record Scanned(
+      Dataset<Row> cache, Dataset<Row> docs, Map<String, Long> staged, Dataset<Row> features) {}
+
+  /**
+   * The one pass over the input: the action that fills the cache also counts the documents of each
+   * status and, with dedup on, writes the features dedup reads, so that dedup never scans the
+   * cache.
+   */
+  private static Scanned scan(
+      SparkSession spark,
+      JavaRDD<Doc> processed,
+      Deduplicator dedup,
+      PrepConfig.Dedup params,
+      URI output) {
     // Columns of (nearly) all-distinct strings are cached as binary: for a string column the
-    // columnar cache hashes every value of each batch of 10,000 looking for a dictionary (for the
-    // text 6 CPU-s of 240 at 1 GiB; for ids, exact keys and details 4-5 more); binary columns are
-    // stored as they are
+    // columnar cache hashes every value of each batch looking for a dictionary; binary columns
+    // are stored as they are
     Dataset<Row> cache = spark.createDataset(processed.rdd(), Encoders.bean(Doc.class)).toDF();
     for (String c : DISTINCT_STRINGS) {
       cache = cache.withColumn(c, functions.col(c).cast(DataTypes.BinaryType));
@@ -199,52 +277,33 @@ public final class PrepJob {
     for (String c : DISTINCT_STRINGS) {
       docs = docs.withColumn(c, functions.col(c).cast(DataTypes.StringType));
     }
-    // the action that fills the cache counts the documents of each status the stages left, and
-    // with dedup on writes the features dedup reads (dedup/documents), so dedup never scans it
-    Map<String, Long> staged;
-    Dataset<Row> features = null;
     if (dedup == null) {
-      staged = new java.util.HashMap<>();
+      Map<String, Long> staged = new java.util.HashMap<>();
       for (Row r : docs.groupBy("status").count().collectAsList()) {
         staged.put(r.getString(0), r.getLong(1));
       }
-    } else {
-      URI featuresUri = Storage.resolve(opts.output(), DEDUP_DOCUMENTS);
-      staged = writeFeatures(docs, cfg.dedup(), featuresUri);
-      features =
-          spark.read().parquet(featuresUri.toString()).withColumnRenamed("exact_key", "exactKey");
+      return new Scanned(cache, docs, staged, null);
     }
-    long inputRecords = staged.values().stream().mapToLong(Long::longValue).sum();
-    Map<String, Double> phases = new LinkedHashMap<>();
-    long mark = System.nanoTime();
-    phases.put("read-and-filter", (mark - start) / 1e9);
+    URI featuresUri = Storage.resolve(output, PrepOutput.DEDUP_DOCUMENTS);
+    Map<String, Long> staged = writeFeatures(docs, params, featuresUri);
+    Dataset<Row> features =
+        spark.read().parquet(featuresUri.toString()).withColumnRenamed("exact_key", "exactKey");
+    return new Scanned(cache, docs, staged, features);
+  }
 
-    Dataset<Row> all = docs;
-    Deduplicator.Result dedupResult = null;
-    if (dedup != null) {
-      Dataset<Row> earlierKeys = null;
-      Dataset<Row> earlierSigs = null;
-      if (opts.dedupAgainst() != null) {
-        earlierKeys = loadKeys(storage, spark, opts.dedupAgainst());
-        earlierSigs = loadSignatures(storage, spark, opts.dedupAgainst());
-      }
-      // every document the stages kept has its features (dedup/documents holds just those)
-      dedupResult =
-          dedup.run(features, staged.getOrDefault(Doc.KEPT, 0L), earlierKeys, earlierSigs);
-      all = Deduplicator.apply(docs, dedupResult);
-    }
-    phases.put("dedup", (System.nanoTime() - mark) / 1e9);
-    mark = System.nanoTime();
-
-    // ---- output ----
-    // dedup turns kept documents into rejected ones: how many of each the writes will find
-    long marked = dedupResult == null ? 0 : dedupResult.markCount();
-    long kept = staged.getOrDefault(Doc.KEPT, 0L) - marked;
-    long rejected = staged.getOrDefault(Doc.REJECTED, 0L) + marked;
-    long quarantined = staged.getOrDefault(Doc.QUARANTINED, 0L);
-    // each write counts what it writes (Dataset.observe): the accounting needs no scan of its own
-    String fmt = cfg.output().format();
-    int perReason = cfg.output().examplesPerReason();
+  /**
+   * Writes kept, rejected and quarantined records; each write counts what it writes ({@code
+   * Dataset.observe}), so the accounting needs no scan of its own.
+   */
+  private static Accounting writeOutputs(
+      Dataset<Row> all,
+      PrepConfig.Output params,
+      URI output,
+      long kept,
+      long rejected,
+      long quarantined) {
+    String fmt = params.format();
+    int perReason = params.examplesPerReason();
     List<byte[]> tallies = new ArrayList<>();
     tallies.add(
         write(
@@ -266,7 +325,7 @@ public final class PrepJob {
                     .as("signals"),
                 functions.col("pii"),
                 functions.col("meta")),
-            Storage.resolve(opts.output(), "kept"),
+            Storage.resolve(output, PrepOutput.KEPT),
             fmt));
     tallies.add(
         write(
@@ -282,7 +341,7 @@ public final class PrepJob {
                 functions.col("detail"),
                 functions.col("lang").as("language"),
                 functions.col("text")),
-            Storage.resolve(opts.output(), "rejected"),
+            Storage.resolve(output, PrepOutput.REJECTED),
             fmt));
     tallies.add(
         write(
@@ -296,49 +355,27 @@ public final class PrepJob {
                 functions.col("reason"),
                 functions.col("detail"),
                 functions.col("text").as("sample")),
-            Storage.resolve(opts.output(), "quarantine"),
+            Storage.resolve(output, PrepOutput.QUARANTINE),
             fmt));
-    Accounting acc = Accounting.from(tallies, PrepConfig.PII_TYPES, perReason);
-    checkAccounts(inputRecords, acc, kept, rejected, quarantined);
-    if (dedup != null) {
-      writeMinHashDescription(storage, cfg.dedup(), opts.output());
-    }
-    phases.put("write", (System.nanoTime() - mark) / 1e9);
-    double seconds = (System.nanoTime() - start) / 1e9;
-    Result result =
-        new Result(
-            opts.output(),
-            runId,
-            files.size(),
-            inputBytes,
-            inputRecords,
-            kept,
-            rejected,
-            quarantined,
-            acc.reasons(),
-            acc.languages(),
-            acc.pii(),
-            acc.keptTextChars(),
-            dedupResult == null ? 0 : dedupResult.candidatePairs(),
-            dedupResult == null ? 0 : dedupResult.similarPairs(),
-            seconds,
-            phases);
-    writeMetadata(storage, cfg, opts, stages, result, acc.examples());
+    return Accounting.from(tallies, PrepConfig.PII_TYPES, perReason);
+  }
+
+  /** The directory's README.txt, then the manifest, written last: the commit. */
+  private static void commit(Storage storage, PrepConfig cfg, Options opts, PrepResult result)
+      throws IOException {
+    storage.writeString(
+        Storage.resolve(opts.output(), CommitManifest.README), PrepOutput.readme(), true);
     Map<String, String> props = new LinkedHashMap<>();
-    props.put("run-id", runId);
+    props.put("run-id", result.runId());
+    props.put("format-version", Integer.toString(PrepOutput.FORMAT_VERSION));
     props.put("forja-version", BuildInfo.forjaVersion());
     props.put("inputs", String.join(",", opts.inputs()));
-    props.put("input-records", Long.toString(inputRecords));
-    props.put("kept", Long.toString(kept));
-    props.put("rejected", Long.toString(rejected));
-    props.put("quarantined", Long.toString(quarantined));
-    props.put("format", fmt);
-    CommitManifest.commit(storage, opts.output(), KIND, props);
-    if (dedupResult != null) {
-      dedupResult.release();
-    }
-    cache.unpersist();
-    return result;
+    props.put("input-records", Long.toString(result.inputRecords()));
+    props.put("kept", Long.toString(result.kept()));
+    props.put("rejected", Long.toString(result.rejected()));
+    props.put("quarantined", Long.toString(result.quarantined()));
+    props.put("format", cfg.output().format());
+    CommitManifest.commit(storage, opts.output(), PrepOutput.KIND, props);
   }
 
   /** The documents' string columns whose values are (nearly) all distinct: cached as binary. */
@@ -469,13 +506,6 @@ public final class PrepJob {
   }
 
   /**
-   * The dedup features of the documents the stages kept, for dedup and a later --dedup-against:
-   * node (the document's number in this run), id, exact_key and signature (each where that dedup is
-   * on).
-   */
-  static final String DEDUP_DOCUMENTS = "dedup/documents";
-
-  /**
    * Writes the dedup features of the documents the stages kept to {@code uri}, in the scan that
    * fills the documents' cache, and returns the number of documents of each status, counted in the
    * same scan ({@code Dataset.observe}).
@@ -519,14 +549,12 @@ public final class PrepJob {
     return out;
   }
 
-  static final String MINHASH_FILE = "dedup/minhash.json";
-
   /** How the saved signatures were made (scheme and parameters), beside them. */
   private static void writeMinHashDescription(Storage storage, PrepConfig.Dedup params, URI output)
       throws IOException {
     if (params.near()) {
       storage.writeString(
-          Storage.resolve(output, MINHASH_FILE),
+          Storage.resolve(output, PrepOutput.MINHASH),
           new ObjectMapper().writeValueAsString(new MinHasher(params).description()),
           true);
     }
@@ -536,13 +564,13 @@ public final class PrepJob {
    * An earlier corpus' signatures are comparable only when made by the same scheme with the same
    * shingles, hashes and seed: otherwise refuse, naming what differs.
    */
-  static void requireSameMinHash(Storage storage, PrepConfig.Dedup params, URI earlier)
+  static void requireSameMinHash(Storage storage, PrepConfig.Dedup params, PrepOutput earlier)
       throws IOException {
-    if (!params.near() || !hasSignatures(storage, earlier)) {
+    if (!params.near() || !earlier.hasSignatures(storage)) {
       return;
     }
     Map<String, Object> ours = new MinHasher(params).description();
-    URI file = Storage.resolve(earlier, MINHASH_FILE);
+    URI file = earlier.path(PrepOutput.MINHASH);
     Map<String, Object> theirs =
         storage.exists(file)
             ? new ObjectMapper()
@@ -554,7 +582,7 @@ public final class PrepJob {
     if (!ours.toString().equals(theirs.toString())) {
       throw new IllegalArgumentException(
           "--dedup-against "
-              + earlier
+              + earlier.uri()
               + ": its MinHash signatures were made with "
               + theirs
               + " but this run uses "
@@ -564,89 +592,12 @@ public final class PrepJob {
     }
   }
 
-  /**
-   * Whether an earlier output saved signatures: its {@link #DEDUP_DOCUMENTS} (with {@link
-   * #MINHASH_FILE}, written when near-dedup ran), or dedup/signatures as Forja wrote it before 3
-   * December 2026.
-   */
-  private static boolean hasSignatures(Storage storage, URI earlier) throws IOException {
-    return storage.exists(Storage.resolve(earlier, OLD_SIGNATURES))
-        || (storage.exists(Storage.resolve(earlier, DEDUP_DOCUMENTS))
-            && storage.exists(Storage.resolve(earlier, MINHASH_FILE)));
-  }
-
-  /** Where outputs written before 3 December 2026 kept exact keys and signatures. */
-  private static final String OLD_KEYS = "dedup/exact-keys";
-
-  private static final String OLD_SIGNATURES = "dedup/signatures";
-
-  /** An earlier output's exact keys (key, id), or null where it saved none. */
-  private static Dataset<Row> loadKeys(Storage storage, SparkSession spark, URI earlier)
-      throws IOException {
-    URI docs = Storage.resolve(earlier, DEDUP_DOCUMENTS);
-    if (storage.exists(docs)) {
-      Dataset<Row> d = spark.read().parquet(docs.toString());
-      return List.of(d.columns()).contains("exact_key")
-          ? d.select(functions.col("exact_key").as("key"), functions.col("id"))
-          : null;
-    }
-    URI old = Storage.resolve(earlier, OLD_KEYS);
-    return storage.exists(old) ? spark.read().schema(KEYS_SCHEMA).parquet(old.toString()) : null;
-  }
-
-  static final StructType KEYS_SCHEMA =
-      new StructType().add("key", DataTypes.StringType).add("id", DataTypes.StringType);
-
-  /** An earlier output's signatures (id, signature), or null where it saved none. */
-  private static Dataset<Row> loadSignatures(Storage storage, SparkSession spark, URI earlier)
-      throws IOException {
-    URI docs = Storage.resolve(earlier, DEDUP_DOCUMENTS);
-    if (storage.exists(docs)) {
-      Dataset<Row> d = spark.read().parquet(docs.toString());
-      return List.of(d.columns()).contains("signature") ? d.select("id", "signature") : null;
-    }
-    // outputs written before 25 November 2026 hold signatures as arrays of ints, which
-    // Deduplicator still reads
-    String path = Storage.resolve(earlier, OLD_SIGNATURES).toString();
-    if (!storage.exists(Storage.resolve(earlier, OLD_SIGNATURES))) {
-      return null;
-    }
-    try {
-      return spark.read().parquet(path).select("id", "signature");
-    } catch (Exception e) {
-      if (!(e instanceof org.apache.spark.sql.AnalysisException)) {
-        throw e;
-      }
-      // no file to infer the schema from: no signature was saved
-      return spark
-          .read()
-          .schema(
-              new StructType()
-                  .add("id", DataTypes.StringType)
-                  .add("signature", DataTypes.BinaryType))
-          .parquet(path);
-    }
-  }
-
-  private static void requirePrepOutput(Storage storage, URI uri, String option)
-      throws IOException {
-    var m = CommitManifest.read(storage, uri);
-    if (m.isEmpty() || !KIND.equals(m.get().kind())) {
+  private static void requireDedupState(Storage storage, PrepOutput earlier) throws IOException {
+    if (!earlier.hasDedupState(storage)) {
       throw new IllegalArgumentException(
-          option
-              + " "
-              + uri
-              + " is not a committed forja prep output (no "
-              + CommitManifest.FILE_NAME
-              + " of kind "
-              + KIND
-              + ")");
-    }
-    if (!storage.exists(Storage.resolve(uri, DEDUP_DOCUMENTS))
-        && !storage.exists(Storage.resolve(uri, OLD_SIGNATURES))
-        && !storage.exists(Storage.resolve(uri, OLD_KEYS))) {
-      throw new IllegalArgumentException(
-          option + " " + uri + " holds no dedup state (it ran with dedup disabled)");
+          "--dedup-against "
+              + earlier.uri()
+              + " holds no dedup state (it ran with dedup disabled)");
     }
   }
 
@@ -684,12 +635,12 @@ public final class PrepJob {
       PrepConfig cfg,
       Options opts,
       List<DocStage> stages,
-      Result result,
+      PrepResult result,
       List<Row> examples)
       throws IOException {
     ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     Map<String, Object> pipeline = new LinkedHashMap<>();
-    pipeline.put("format-version", 1);
+    pipeline.put("format-version", PrepOutput.FORMAT_VERSION);
     pipeline.put("forja-version", BuildInfo.forjaVersion());
     pipeline.put("run-id", result.runId());
     pipeline.put("inputs", opts.inputs());
@@ -706,7 +657,9 @@ public final class PrepJob {
         "decontaminate-against",
         opts.decontaminateAgainst() == null ? null : opts.decontaminateAgainst().toString());
     storage.writeString(
-        Storage.resolve(opts.output(), "pipeline.json"), json.writeValueAsString(pipeline), true);
+        Storage.resolve(opts.output(), PrepOutput.PIPELINE),
+        json.writeValueAsString(pipeline),
+        true);
     Map<String, Object> prepKeys = new TreeMap<>();
     opts.effectiveConfig()
         .forEach(
@@ -719,9 +672,9 @@ public final class PrepJob {
         "# The configuration of this run: forja prep --conf prep-config.yaml repeats it.\n"
             + new ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
                 .writeValueAsString(prepKeys);
-    storage.writeString(Storage.resolve(opts.output(), "prep-config.yaml"), yaml, true);
+    storage.writeString(Storage.resolve(opts.output(), PrepOutput.CONFIG), yaml, true);
     storage.writeString(
-        Storage.resolve(opts.output(), "stats.json"),
+        Storage.resolve(opts.output(), PrepOutput.STATS),
         json.writeValueAsString(PrepReport.stats(result)),
         true);
     PrepReport.write(storage, opts.output(), result, examples);

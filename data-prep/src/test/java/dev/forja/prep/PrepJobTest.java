@@ -118,7 +118,7 @@ class PrepJobTest {
   @Test
   void accountsForEveryRecordAndWritesWhatUsersRead() throws Exception {
     URI out = TestDirs.create("prep-out-").resolve("out").toUri();
-    PrepJob.Result r =
+    PrepResult r =
         PrepJob.run(
             TestSpark.local(),
             LOCAL,
@@ -198,7 +198,7 @@ class PrepJobTest {
 
     Storage storage = new Storage(LOCAL);
     CommitManifest m = CommitManifest.read(storage, out).orElseThrow();
-    assertThat(m.kind()).isEqualTo(PrepJob.KIND);
+    assertThat(m.kind()).isEqualTo(PrepOutput.KIND);
     assertThat(m.properties()).containsEntry("kept", Long.toString(r.kept()));
     assertThat(storage.readString(Storage.resolve(out, "report.md")))
         .contains(String.format("%,d input records = %,d kept", r.inputRecords(), r.kept()))
@@ -212,6 +212,12 @@ class PrepJobTest {
         .contains("\"input-records\" : " + r.inputRecords());
     assertThat(storage.readString(Storage.resolve(out, "pipeline.json")))
         .contains("\"stage\" : \"quality\"");
+    // what a person finds: a README naming each file, and no Hadoop .crc side files
+    assertThat(storage.readString(Storage.resolve(out, CommitManifest.README)))
+        .contains("kept/", "rejected/", "quarantine/", "report.html", CommitManifest.FILE_NAME);
+    try (var files = java.nio.file.Files.walk(java.nio.file.Path.of(out))) {
+      assertThat(files.map(java.nio.file.Path::toString).filter(p -> p.endsWith(".crc"))).isEmpty();
+    }
 
     assertThatThrownBy(
             () -> PrepJob.run(spark, LOCAL, cfg(), opts(List.of(corpus.toString()), out)))
@@ -231,12 +237,12 @@ class PrepJobTest {
   @Test
   void earlierCorpusAndEvaluationSetRemoveWhatTheyHold() throws Exception {
     URI first = TestDirs.create("prep-a-").resolve("out").toUri();
-    PrepJob.Result a =
+    PrepResult a =
         PrepJob.run(TestSpark.local(), LOCAL, cfg(), opts(List.of(corpus.toString()), first));
     assertThat(a.kept()).isPositive();
 
     URI second = TestDirs.create("prep-b-").resolve("out").toUri();
-    PrepJob.Result b =
+    PrepResult b =
         PrepJob.run(
             TestSpark.local(),
             LOCAL,
@@ -271,7 +277,7 @@ class PrepJobTest {
     SparkSession spark = TestSpark.local();
     spark
         .read()
-        .parquet(Storage.resolve(first, PrepJob.DEDUP_DOCUMENTS).toString())
+        .parquet(Storage.resolve(first, PrepOutput.DEDUP_DOCUMENTS).toString())
         .select("id", "signature")
         .map(
             (org.apache.spark.api.java.function.MapFunction<Row, Row>)
@@ -289,7 +295,7 @@ class PrepJobTest {
                     .add("signature", DataTypes.createArrayType(DataTypes.IntegerType))))
         .write()
         .parquet(old.resolve("dedup/signatures").toUri().toString());
-    PrepJob.Result n =
+    PrepResult n =
         PrepJob.run(
             spark,
             LOCAL,
@@ -329,7 +335,7 @@ class PrepJobTest {
     Path eval = TestDirs.create("eval-").resolve("eval.txt");
     Files.writeString(eval, "unrelated question one\n" + quoted + "\n");
     URI third = TestDirs.create("prep-c-").resolve("out").toUri();
-    PrepJob.Result c =
+    PrepResult c =
         PrepJob.run(
             TestSpark.local(),
             LOCAL,
@@ -351,7 +357,7 @@ class PrepJobTest {
         hdfsCorpus,
         false);
     URI out = URI.create("s3a://" + S3Server.BUCKET + "/prep-" + System.nanoTime());
-    PrepJob.Result r = PrepJob.run(spark, both, cfg(), opts(List.of(hdfsCorpus.toString()), out));
+    PrepResult r = PrepJob.run(spark, both, cfg(), opts(List.of(hdfsCorpus.toString()), out));
     assertThat(r.kept()).isPositive();
     Storage storage = new Storage(both);
     CommitManifest.read(storage, out).orElseThrow().verify(storage, out, true);

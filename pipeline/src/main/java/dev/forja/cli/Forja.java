@@ -57,6 +57,12 @@ public final class Forja implements Runnable {
       cmd.addSubcommand(plugin);
     }
     withHelpOptions(cmd);
+    if (args.length > 0 && args[0].equals("bench") && !cmd.getSubcommands().containsKey("bench")) {
+      err.println(
+          "forja: 'forja bench' is in the bench module, not on this classpath: build it (mvn -B"
+              + " -DskipTests install) and run submit-scripts/forja bench");
+      return EXIT_USAGE;
+    }
     cmd.setOut(new PrintWriter(out, true));
     cmd.setErr(new PrintWriter(err, true));
     cmd.setParameterExceptionHandler(
@@ -105,10 +111,6 @@ public final class Forja implements Runnable {
   private static String usageMessage(CommandLine.ParameterException ex) {
     if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getUnmatched().isEmpty()) {
       String first = u.getUnmatched().get(0);
-      if (first.equals("bench") && ex.getCommandLine().getCommand() instanceof Forja) {
-        return "'forja bench' is in the bench module, not on this classpath: build it (mvn -B"
-            + " -DskipTests install) and run submit-scripts/forja bench";
-      }
       if (!first.startsWith("-") && !ex.getCommandLine().getCommandSpec().subcommands().isEmpty()) {
         java.util.List<String> suggestions = u.getSuggestions();
         return "unknown command '"

@@ -3,6 +3,8 @@ package dev.forja.cli;
 import dev.forja.pipeline.ForjaConfig;
 import dev.forja.pipeline.Jobs;
 import dev.forja.prep.PrepJob;
+import dev.forja.prep.PrepOutput;
+import dev.forja.prep.PrepResult;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.util.ArrayList;
@@ -76,7 +78,7 @@ final class PrepCommand implements Callable<Integer> {
     PrepJob.Options opts =
         new PrepJob.Options(
             inputs, output, overwrite, dedupAgainst, decontaminateAgainst, cfg.values());
-    PrepJob.Result r =
+    PrepResult r =
         Jobs.withSpark(
             cfg, "prep", uris, spark -> PrepJob.run(spark, cfg.storage(), cfg.prep(), opts));
     PrintWriter out = spec.commandLine().getOut();
@@ -93,7 +95,7 @@ final class PrepCommand implements Callable<Integer> {
         r.megabytesPerSecond());
     r.reasons().forEach((k, v) -> out.printf(Locale.ROOT, "  %-48s %,d%n", k, v));
     out.println("Seconds by phase: " + r.phaseSeconds());
-    out.println("Report: " + dev.forja.storage.Storage.resolve(output, "report.html"));
+    out.println("Report: " + dev.forja.storage.Storage.resolve(output, PrepOutput.REPORT_HTML));
     out.flush();
     return 0;
   }

@@ -53,6 +53,31 @@ class ForjaCliTest {
   }
 
   @Test
+  void everyCommandPrintsItsHelp() {
+    Run r = forja("train", "--help");
+    assertThat(r.code()).isZero();
+    assertThat(r.out()).contains("Usage: forja train").contains("--data=URI");
+    assertThat(forja("tokenizer", "train", "--help").out()).contains("--vocab-size");
+  }
+
+  @Test
+  void benchWithoutTheBenchJarSaysWhereItIs() {
+    Run r = forja("bench", "prep");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("'forja bench' is in the bench module");
+  }
+
+  @Test
+  void theCommittedKeyReferenceIsWhatTheCodeGenerates() throws Exception {
+    // docs/configuration.md is generated: mvn verify fails when a key changes and the file does
+    // not (regenerate with: submit-scripts/forja config keys --markdown > docs/configuration.md)
+    Run r = forja("config", "keys", "--markdown");
+    assertThat(r.code()).isZero();
+    assertThat(r.out()).contains("| `model.layers` | `2` |").contains("## `prep.*`");
+    assertThat(Files.readString(Path.of("../docs/configuration.md"))).isEqualTo(r.out());
+  }
+
+  @Test
   void unknownCommandIsOneClearMessageWithoutStackTrace() {
     Run r = forja("doctr");
     assertThat(r.code()).isEqualTo(2);

@@ -64,6 +64,11 @@ public final class CorpusGenerateJob {
     }
     Map<String, String> props = new LinkedHashMap<>();
     props.put("generator", "forja corpus generate");
+    // no README.txt here: a .txt file in a corpus directory would be read as a document
+    props.put(
+        "contents",
+        "docs-NNNNN.jsonl: one JSON object a line: id, url, text, and meta recording what was"
+            + " planted (lang, kind, of, pii, boilerplate)");
     props.put("seed", Long.toString(config.seed()));
     props.put("size-mb", Integer.toString(config.sizeMb()));
     props.put("languages", String.join(",", config.languages()));

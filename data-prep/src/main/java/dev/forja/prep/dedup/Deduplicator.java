@@ -304,7 +304,7 @@ public final class Deduplicator implements Serializable {
    * and the candidates' (node, flag, id), never signatures or texts. Clusters by union-find ({@link
    * Components.Local}); each cluster's representative is its smallest (flag, id), ids compared by
    * their UTF-8 bytes as Spark compares strings; a member's similarity is the highest of its
-   * pairs'. Spark's path ran about 12 small stages for this (4 s at 1 GiB).
+   * pairs'. On the driver because Spark's joins would run many small stages for few rows.
    */
   private static Dataset<Row> nearMarks(
       SparkSession spark, Dataset<Row> edges, long count, Dataset<Row> candidates) {
@@ -397,7 +397,7 @@ public final class Deduplicator implements Serializable {
 
   /**
    * An earlier corpus' signatures (id, signature as {@link MinHasher#bytes}, or as an array of ints
-   * as Forja wrote them before 25 November 2026) as nodes below -1 (they sort first).
+   * as version 0 prep outputs hold them) as nodes below -1 (they sort first).
    */
   private static Dataset<Row> earlier(SparkSession spark, Dataset<Row> earlierSignatures) {
     boolean ints =

@@ -1,6 +1,7 @@
 package dev.forja.prep.report;
 
-import dev.forja.prep.PrepJob;
+import dev.forja.prep.PrepOutput;
+import dev.forja.prep.PrepResult;
 import dev.forja.storage.Storage;
 import java.awt.Color;
 import java.io.ByteArrayOutputStream;
@@ -31,7 +32,7 @@ public final class PrepReport {
   private PrepReport() {}
 
   /** The content of {@code stats.json}. */
-  public static Map<String, Object> stats(PrepJob.Result r) {
+  public static Map<String, Object> stats(PrepResult r) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("run-id", r.runId());
     m.put("input-files", r.inputFiles());
@@ -52,17 +53,18 @@ public final class PrepReport {
     return m;
   }
 
-  public static void write(Storage storage, URI output, PrepJob.Result r, List<Row> examples)
+  public static void write(Storage storage, URI output, PrepResult r, List<Row> examples)
       throws IOException {
     byte[] png = chart(r);
-    try (OutputStream out = storage.create(Storage.resolve(output, "report.png"), true)) {
+    try (OutputStream out = storage.create(Storage.resolve(output, PrepOutput.REPORT_PNG), true)) {
       out.write(png);
     }
-    storage.writeString(Storage.resolve(output, "report.md"), markdown(r, examples), true);
-    storage.writeString(Storage.resolve(output, "report.html"), html(r, examples, png), true);
+    storage.writeString(Storage.resolve(output, PrepOutput.REPORT_MD), markdown(r, examples), true);
+    storage.writeString(
+        Storage.resolve(output, PrepOutput.REPORT_HTML), html(r, examples, png), true);
   }
 
-  static byte[] chart(PrepJob.Result r) throws IOException {
+  static byte[] chart(PrepResult r) throws IOException {
     System.setProperty("java.awt.headless", "true");
     DefaultCategoryDataset data = new DefaultCategoryDataset();
     data.addValue(r.kept(), "documents", "kept");
@@ -102,7 +104,7 @@ public final class PrepReport {
     return String.format(Locale.ROOT, "%.1f%%", 100.0 * n / Math.max(1, total));
   }
 
-  static List<String[]> rows(PrepJob.Result r) {
+  static List<String[]> rows(PrepResult r) {
     List<String[]> rows = new ArrayList<>();
     rows.add(
         new String[] {
@@ -120,7 +122,7 @@ public final class PrepReport {
     return rows;
   }
 
-  static String markdown(PrepJob.Result r, List<Row> examples) {
+  static String markdown(PrepResult r, List<Row> examples) {
     StringBuilder md = new StringBuilder();
     md.append("# forja prep report\n\n");
     md.append("Run `")
@@ -191,7 +193,7 @@ public final class PrepReport {
     return md.toString();
   }
 
-  static String html(PrepJob.Result r, List<Row> examples, byte[] png) {
+  static String html(PrepResult r, List<Row> examples, byte[] png) {
     StringBuilder h = new StringBuilder();
     h.append("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>forja prep report</title>")
         .append("<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}")

@@ -292,10 +292,10 @@ public final class LanguageFilter implements DocStage {
    * What {@link UrlCharSequenceNormalizer} gives: each URL, then each e-mail address, replaced by a
    * space. Its e-mail expression {@code (?<![-+_.0-9A-Za-z])[-+_.0-9A-Za-z]+@[-0-9A-Za-z]+
    * [-.0-9A-Za-z]+} has no literal to search for, so the JDK tries it at every word of a text with
-   * an '@' (4% of a prep run's CPU time); here each '@' is looked at once: the lookbehind leaves
-   * one possible start, the whole run of local-part chars before it (not inside an earlier match),
-   * and the match ends where the run of domain chars after it ends, when that run starts with a
-   * char other than '.' and is two chars or longer.
+   * an '@'; here each '@' is looked at once: the lookbehind leaves one possible start, the whole
+   * run of local-part chars before it (not inside an earlier match), and the match ends where the
+   * run of domain chars after it ends, when that run starts with a char other than '.' and is two
+   * chars or longer.
    */
   static String urlsAndMails(String text) {
     String s = text.contains("http") ? URL.matcher(text).replaceAll(" ") : text;

@@ -5,10 +5,10 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Adds a row of floats to running sums with the JDK's Vector API ({@code jdk.incubator.vector},
- * which Forja's JVM options add), for the language detector's dense parameter rows: 2x faster than
- * the loop C2 compiles by itself. Callers touch this class only where the module is there ({@code
- * LanguageFilter.CompiledModel.VECTOR}; loading it without the module fails) and keep a scalar loop
- * as the fallback.
+ * which Forja's JVM options add), for the language detector's dense parameter rows, which the loop
+ * C2 compiles by itself does not vectorize. Callers touch this class only where the module is there
+ * ({@code LanguageFilter.CompiledModel.VECTOR}; loading it without the module fails) and keep a
+ * scalar loop as the fallback.
  */
 final class RowSums {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;

@@ -1,6 +1,7 @@
 package dev.forja.prep.tokens;
 
 import dev.forja.config.BuildInfo;
+import dev.forja.prep.PrepOutput;
 import dev.forja.shard.ShardFormat;
 import dev.forja.shard.ShardManifest;
 import dev.forja.shard.ShardWriter;
@@ -65,7 +66,7 @@ public final class TokenizeJob {
     BpeTokenizer tokenizer = TokenizerFiles.load(storage, tokenizerUri);
     int eos = tokenizer.specialId(cfg.eosToken());
     storage.requireUsable(output);
-    PrepOutput prep = PrepOutput.read(spark, storage, input);
+    PrepOutput prep = PrepOutput.open(storage, input, "--input");
     OutputGuard.prepare(storage, output, overwrite);
     String json = TokenizerFiles.toTokenizerJson(tokenizer);
     String hash = tokenizer.hash();
@@ -75,7 +76,7 @@ public final class TokenizeJob {
     double validation = cfg.validationFraction();
     String outDir = output.toString();
     List<Written> written =
-        prep.kept()
+        prep.keptTexts(spark)
             .javaRDD()
             .mapPartitions(
                 rows -> {

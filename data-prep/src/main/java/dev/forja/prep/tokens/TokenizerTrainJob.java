@@ -2,6 +2,7 @@ package dev.forja.prep.tokens;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.forja.prep.PrepOutput;
 import dev.forja.storage.OutputGuard;
 import dev.forja.storage.Storage;
 import dev.forja.tokenizer.BpeTrainer;
@@ -43,10 +44,10 @@ public final class TokenizerTrainJob {
     BpeTrainer trainer =
         new BpeTrainer(cfg.vocabSize(), cfg.minFrequency(), cfg.specialTokens(), cfg.pattern());
     storage.requireUsable(output);
-    PrepOutput prep = PrepOutput.read(spark, storage, input);
+    PrepOutput prep = PrepOutput.open(storage, input, "--input");
     OutputGuard.prepare(storage, output, overwrite);
     long t0 = System.nanoTime();
-    Map<String, Long> counts = countPreTokens(prep.kept(), cfg.pattern());
+    Map<String, Long> counts = countPreTokens(prep.keptTexts(spark), cfg.pattern());
     double countSeconds = (System.nanoTime() - t0) / 1e9;
     BpeTrainer.Result r = trainer.train(counts);
     TokenizerFiles.save(storage, output, r.tokenizer());

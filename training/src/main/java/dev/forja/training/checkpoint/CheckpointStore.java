@@ -175,6 +175,11 @@ public final class CheckpointStore implements AutoCloseable {
     files.add(
         writeFile(
             dir, TOKENIZER, out -> out.write(s.tokenizerJson().getBytes(StandardCharsets.UTF_8))));
+    files.add(
+        writeFile(
+            dir,
+            CommitManifest.README,
+            out -> out.write(readme(s.state().step()).getBytes(StandardCharsets.UTF_8))));
     Map<String, String> props = new TreeMap<>();
     props.put("step", Long.toString(s.state().step()));
     props.put("checkpoint_format_version", Integer.toString(FORMAT_VERSION));
@@ -183,6 +188,25 @@ public final class CheckpointStore implements AutoCloseable {
             CommitManifest.FORMAT_VERSION, KIND, Instant.now().toString(), props, files);
     storage.writeString(Storage.resolve(dir, CommitManifest.FILE_NAME), m.toJson(), false);
     return dir;
+  }
+
+  /** A checkpoint directory's README.txt: what each file is. */
+  static String readme(long step) {
+    Map<String, String> contents = new java.util.LinkedHashMap<>();
+    contents.put(MODEL, "the weights (Hugging Face GPT-2 names and layout)");
+    contents.put(OPTIMIZER, "AdamW's moments: exp_avg.NAME, exp_avg_sq.NAME");
+    contents.put(
+        STATE, "step, tokens seen, learning rate, seed, data cursor, best validation loss");
+    contents.put(MODEL_CONFIG, "the architecture (model.*)");
+    contents.put(TRAIN_CONFIG, "the training configuration (train.*)");
+    contents.put(TOKENIZER, "the tokenizer, Hugging Face format");
+    return CommitManifest.readme(
+        "A Forja checkpoint of step "
+            + step
+            + " (checkpoint format version "
+            + FORMAT_VERSION
+            + ").",
+        contents);
   }
 
   private interface Body {

@@ -55,13 +55,12 @@ public final class ParameterAveraging implements StepStrategy {
     conf.setIfMissing("spark.executorEnv.OMP_NUM_THREADS", Integer.toString(threads));
     conf.setIfMissing("spark.executorEnv.OMP_WAIT_POLICY", "PASSIVE");
     conf.setIfMissing("spark.driver.maxResultSize", "0");
-    // the broadcast is fp32 weights and moments: LZ4 gains nothing on them and costs each round
-    // ~0.2 s on the driver (measured on bench (b): broadcast 0.53 -> 0.34 s)
+    // the broadcast is fp32 weights and moments: LZ4 gains nothing on them and costs driver time
+    // every round
     conf.setIfMissing("spark.broadcast.compress", "false");
     // results (whole parameter sets) ride in the task's status message instead of being stored
-    // in the executor's block manager and fetched by the driver afterwards (measured on bench
-    // (b), K = 8: the stage's time beyond compute 2.29 -> 1.49 s); larger results than this
-    // still take the block-manager path
+    // in the executor's block manager and fetched by the driver afterwards (a round trip less);
+    // larger results than this still take the block-manager path
     conf.setIfMissing("spark.rpc.message.maxSize", "1024");
     conf.setIfMissing("spark.task.maxDirectResultSize", "1g");
   }

@@ -26,9 +26,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * The driver serves each round's starting weights and receives the workers' trained weights on a
  * TCP port of its own, streamed straight from and into ND4J's memory: no broadcast blocks, no
- * serialized task results (bench (b), 2 workers, 159 MiB each way: a round's stage beyond compute
- * ~4 s through Spark, under 1 s here). Round stages stay ordinary Spark stages; only the bytes take
- * this path.
+ * serialized task results, which Spark fetches in pieces, stores and deserializes again. Round
+ * stages stay ordinary Spark stages; only the bytes take this path (docs/benchmarks.md compares the
+ * two transports).
  *
  * <p>Protocol, one connection per request: the client sends a magic number, version, the run's
  * random token (which the tasks carry in their closure; other clients are refused), the operation,

@@ -20,8 +20,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * of it is split over {@link #THREADS} Java threads, BLAS included (single-threaded, on a share of
  * the rows or of the (sequence, head) pairs each), so no BLAS worker spins beside a Java loop. The
  * SameDiff graph stays the reference: tests hold the two to the same loss and gradients. It exists
- * because SameDiff 1.0.0-M2.1 allocates every intermediate anew on each step (about 2 GB per step
- * for configuration (a) of the benchmark), which left training at a third of PyTorch's speed.
+ * because SameDiff 1.0.0-M2.1 allocates every intermediate anew on each step, and several of its
+ * kernels run far below memory bandwidth (docs/stack.md).
  *
  * <p>Every reduction runs in a fixed order for a given thread count, so results are
  * bit-reproducible. Attention keeps the softmax probabilities of every layer ({@code batch x heads
@@ -57,7 +57,8 @@ public final class GptKernels implements LossPass {
   /**
    * Query rows per block of causal attention: a block's rows attend to the keys up to the block's
    * end only, which skips most of the masked half of the scores (5/8 of the products are left at
-   * 256 positions). 64 was the fastest of 32, 64, 128 and 256 on bench (b).
+   * 256 positions). Smaller blocks skip more products but make each one less efficient; see
+   * docs/benchmarks.md for the sizes compared.
    */
   static final int ATTENTION_BLOCK = 64;
 

@@ -16,11 +16,11 @@ import org.nd4j.linalg.factory.Nd4j;
  * names follow Hugging Face's GPT-2 ({@code transformer.h.0.attn.c_attn.weight}), with weights laid
  * out as GPT-2's {@code Conv1D} ({@code [in, out]}), so exporting is a renaming-free copy.
  *
- * <p>Works around DL4J 1.0.0-M2.1 bugs ({@code ../shared/STACK.md}): the embedding lookup is a
- * one-hot matmul ({@code gather}'s gradient is wrong for repeated ids), cross-entropy is computed
- * explicitly from {@code logSoftmax} over the last dimension ({@code sparseSoftmaxCrossEntropy}
- * ignores the upstream gradient), causal attention is composed (scores, additive mask, softmax),
- * and GELU is GPT-2's tanh form written with basic ops.
+ * <p>Works around DL4J 1.0.0-M2.1 bugs (docs/stack.md): the embedding lookup is a one-hot matmul
+ * ({@code gather}'s gradient is wrong for repeated ids), cross-entropy is computed explicitly from
+ * {@code logSoftmax} over the last dimension ({@code sparseSoftmaxCrossEntropy} ignores the
+ * upstream gradient), causal attention is composed (scores, additive mask, softmax), and GELU is
+ * GPT-2's tanh form written with basic ops.
  */
 public final class GptModel {
   /** Placeholders and outputs, named once. */

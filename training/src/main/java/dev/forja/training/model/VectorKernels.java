@@ -12,9 +12,10 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The element-wise loops of {@link GptKernels} that dominate after the matrix products (the
  * cross-entropy's exponentials over the vocabulary, the GELU's tanh) written with the JDK's Vector
- * API ({@code jdk.incubator.vector}, which Spark's JVM options already add), 3-4x faster than the
- * scalar loops once compiled. Loaded only when that module is present ({@link
- * VectorApi#AVAILABLE}); the scalar loops remain the fallback. Offsets and lengths count floats.
+ * API ({@code jdk.incubator.vector}, which Spark's JVM options already add): C2 does not vectorize
+ * the scalar loops (the exponential, tanh, reductions) by itself. Loaded only when that module is
+ * present ({@link VectorApi#AVAILABLE}); the scalar loops remain the fallback. Offsets and lengths
+ * count floats.
  */
 public final class VectorKernels {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;

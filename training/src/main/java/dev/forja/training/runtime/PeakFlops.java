@@ -11,8 +11,8 @@ public final class PeakFlops {
   private PeakFlops() {}
 
   /**
-   * FLOP/s of a 2048-square sgemm through ND4J's BLAS, best of 5 runs (~0.5 s): 1024-square
-   * products (12 ms) measured between 80 and 170 GFLOP/s on the same 2-core machine.
+   * FLOP/s of a 2048-square sgemm through ND4J's BLAS, best of 5 runs (~0.5 s): smaller products
+   * are too short to time steadily.
    */
   public static double sgemm() {
     if (measured > 0) {

@@ -47,7 +47,7 @@ class GptModelTest {
 
   @Test
   void gradientsMatchFiniteDifferencesWithRepeatedIds() {
-    // repeated ids on purpose: sd.gather's gradient is wrong for them (STACK.md)
+    // repeated ids on purpose: sd.gather's gradient is wrong for them (docs/stack.md)
     DataType before = Nd4j.dataType();
     Nd4j.setDefaultDataTypes(DataType.DOUBLE, DataType.DOUBLE);
     try {
