@@ -17,8 +17,8 @@ import org.apache.spark.sql.types.StructType;
 /**
  * The output directory of {@code forja prep} (format version {@value #FORMAT_VERSION}, manifest
  * kind {@value #KIND}): its paths, what each holds, and how later jobs read it ({@code forja
- * tokenizer train}, {@code forja tokenize}, {@code --dedup-against}). Written by {@link PrepJob};
- * documented in {@code docs/formats.md}.
+ * tokenizer train}, {@code forja tokenize}, {@code --dedup-against}). Written by {@code
+ * dev.forja.prep.job.PrepJob}; documented in {@code docs/formats.md}.
  */
 public record PrepOutput(URI uri, CommitManifest manifest) {
   public static final String KIND = "prep-output";

@@ -2,9 +2,9 @@ package dev.forja.cli;
 
 import dev.forja.pipeline.ForjaConfig;
 import dev.forja.pipeline.Jobs;
-import dev.forja.prep.PrepJob;
 import dev.forja.prep.PrepOutput;
 import dev.forja.prep.PrepResult;
+import dev.forja.prep.job.PrepJob;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.util.ArrayList;

@@ -1,8 +1,12 @@
-package dev.forja.prep;
+package dev.forja.prep.job;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.forja.config.BuildInfo;
+import dev.forja.prep.Doc;
+import dev.forja.prep.PrepConfig;
+import dev.forja.prep.PrepOutput;
+import dev.forja.prep.PrepResult;
 import dev.forja.prep.dedup.Deduplicator;
 import dev.forja.prep.dedup.MinHasher;
 import dev.forja.prep.io.FileDocReader;

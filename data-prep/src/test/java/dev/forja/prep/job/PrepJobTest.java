@@ -1,10 +1,15 @@
-package dev.forja.prep;
+package dev.forja.prep.job;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.forja.config.ConfigReader;
 import dev.forja.config.ConfigSource;
+import dev.forja.prep.Doc;
+import dev.forja.prep.PrepConfig;
+import dev.forja.prep.PrepOutput;
+import dev.forja.prep.PrepResult;
+import dev.forja.prep.StagesText;
 import dev.forja.prep.corpus.CorpusConfig;
 import dev.forja.prep.corpus.CorpusGenerateJob;
 import dev.forja.storage.CommitManifest;
