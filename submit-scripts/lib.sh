@@ -45,8 +45,8 @@ forja_require_build() {
 }
 
 # OpenBLAS picks its kernels (its "core") from the CPU when it loads, and ND4J's OpenBLAS 0.3.19
-# predates AMD's Zen 5: it falls back to generic SSE kernels there (56 GFLOP/s of sgemm on 2 threads
-# where the AVX2 kernels reach 188 and the AVX-512 ones 367), and takes Zen 4 for an AVX2 Zen. With
+# predates AMD's Zen 5: it falls back to generic SSE kernels there (a third of the AVX2 kernels'
+# sgemm rate; docs/stack.md), and takes Zen 4 for an AVX2 Zen. With
 # OPENBLAS_CORETYPE unset, an AMD CPU with the AVX-512 subsets of OpenBLAS's SkylakeX kernels gets
 # those, and a Zen 5 without them the Haswell ones (dev.forja.training.runtime.BlasKernels decides
 # the same and tells JVMs this script did not start, such as Spark executors, what to set).

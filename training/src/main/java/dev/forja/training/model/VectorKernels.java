@@ -31,11 +31,10 @@ public final class VectorKernels {
   /**
    * Runs every kernel many times on short rows, once per JVM, so that the JIT compiles each whole
    * method with a full branch profile before the first training step. Without it a kernel called
-   * few times on long ranges (the GELU over a whole activation) was compiled on-stack in the middle
-   * of its loop, or its compilation was thrown away at the first branch the early calls had never
-   * taken, and the code C2 produced then stored vectors lane by lane (no intrinsic): about 1 run in
-   * 4 trained 15-25% slower from start to end. Takes about a second; {@code -Dforja.warmup=false}
-   * skips it (to measure its effect).
+   * few times on long ranges (the GELU over a whole activation) can be compiled on-stack in the
+   * middle of its loop, or have its compilation thrown away at the first branch the early calls
+   * never took, and C2 may then store vectors lane by lane (no intrinsic), slowing a whole run.
+   * Takes about a second; {@code -Dforja.warmup=false} skips it (to measure its effect).
    */
   public static synchronized void warmUp() {
     if (warm || !VectorApi.AVAILABLE || "false".equals(System.getProperty("forja.warmup"))) {

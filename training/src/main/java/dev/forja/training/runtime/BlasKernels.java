@@ -11,12 +11,11 @@ import java.util.Set;
  * Whether OpenBLAS runs the matrix kernels this CPU is best at. OpenBLAS picks its kernels (its
  * "core") from the CPU when it loads, and ND4J's OpenBLAS 0.3.19 predates AMD's Zen 5 (CPU family
  * 0x1A): it falls back to its generic SSE kernels ("Barcelona"), and takes Zen 4 for an AVX2 Zen.
- * On a 2-core Zen 5 machine sgemm reached 56 GFLOP/s that way, 188 with the Haswell (AVX2) kernels
- * and 367 with the SkylakeX (AVX-512) ones ({@code forja bench train}'s probe). The kernels are
- * chosen by the {@code OPENBLAS_CORETYPE} environment variable before the JVM starts: {@code
- * submit-scripts/forja} sets it as {@link #choice} does where it is unset, and this class says what
- * to set where nothing did (Spark executors, a plain {@code java} launch). A value already in the
- * environment is always left alone.
+ * The generic kernels run sgemm at about a third of the Haswell (AVX2) kernels' rate (figures in
+ * docs/benchmarks.md and docs/stack.md). The kernels are chosen by the {@code OPENBLAS_CORETYPE}
+ * environment variable before the JVM starts: {@code submit-scripts/forja} sets it as {@link
+ * #choice} does where it is unset, and this class says what to set where nothing did (Spark
+ * executors, a plain {@code java} launch). A value already in the environment is always left alone.
  */
 public final class BlasKernels {
   /** The AVX-512 subsets OpenBLAS's SkylakeX kernels use. */
