@@ -315,11 +315,15 @@ public final class CheckpointStore implements AutoCloseable {
     m.verify(storage, dir, true);
     LinkedHashMap<String, INDArray> weights;
     try (InputStream in = storage.open(Storage.resolve(dir, MODEL))) {
-      weights = SafeTensors.read(in, dir + "/" + MODEL).tensors();
+      weights =
+          SafeTensors.read(in, storage.size(Storage.resolve(dir, MODEL)), dir + "/" + MODEL)
+              .tensors();
     }
     LinkedHashMap<String, INDArray> opt;
     try (InputStream in = storage.open(Storage.resolve(dir, OPTIMIZER))) {
-      opt = SafeTensors.read(in, dir + "/" + OPTIMIZER).tensors();
+      opt =
+          SafeTensors.read(in, storage.size(Storage.resolve(dir, OPTIMIZER)), dir + "/" + OPTIMIZER)
+              .tensors();
     }
     TrainState state =
         JSON.readValue(storage.readString(Storage.resolve(dir, STATE)), TrainState.class);

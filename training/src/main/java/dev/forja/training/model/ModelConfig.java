@@ -146,21 +146,11 @@ public record ModelConfig(
     return dModel * mlpRatio;
   }
 
-  /** Trainable parameters (the tied output projection counted once). */
+  /** Trainable parameters (the tied output projection counted once): {@link ParameterSpec#of}. */
   public long parameters() {
-    long d = dModel;
-    long perLayer =
-        2 * (2 * d)
-            + (d * 3 * d + 3 * d)
-            + (d * d + d)
-            + (d * mlpWidth() + mlpWidth())
-            + (mlpWidth() * d + d);
-    if (!bias) {
-      perLayer -= 2 * d + 3 * d + d + mlpWidth() + d;
-    }
-    long total = (long) vocabSize * d + (long) contextLength * d + layers * perLayer + 2 * d;
-    if (!tiedEmbeddings) {
-      total += (long) vocabSize * d;
+    long total = 0;
+    for (ParameterSpec p : ParameterSpec.of(this)) {
+      total += p.count();
     }
     return total;
   }

@@ -3,6 +3,7 @@ package dev.forja.training.model;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -43,6 +44,29 @@ class GptModelTest {
             .mapToLong(n -> m.sameDiff().getVariable(n).getArr().length())
             .sum();
     assertThat(count).isEqualTo(m.config().parameters());
+  }
+
+  @Test
+  void theParameterListIsTheGraphsParameters() {
+    for (boolean bias : new boolean[] {true, false}) {
+      for (boolean tied : new boolean[] {true, false}) {
+        ModelConfig c =
+            new ModelConfig(13, 6, 2, 8, 2, 3, bias, tied, 1e-5, 0.2, ModelConfig.Objective.CAUSAL);
+        GptModel m = GptModel.build(c, 1, 4, DataType.FLOAT, 1);
+        List<String> names = new java.util.ArrayList<>();
+        for (ParameterSpec p : ParameterSpec.of(c)) {
+          names.add(p.name());
+          assertThat(m.sameDiff().getVariable(p.name()).getArr().shape())
+              .as(p.name())
+              .containsExactly(p.shape());
+        }
+        assertThat(m.parameterNames())
+            .as("bias %s, tied %s", bias, tied)
+            .containsExactlyInAnyOrderElementsOf(names);
+      }
+    }
+    // GPT-2 124M, as Hugging Face counts it
+    assertThat(ModelConfig.small(50257).parameters()).isEqualTo(124_439_808L);
   }
 
   @Test
