@@ -30,6 +30,7 @@ import picocli.CommandLine.Command;
       TokenizeCommand.class,
       TrainCommand.class,
       GenerateCommand.class,
+      ModelCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Forja implements Runnable {

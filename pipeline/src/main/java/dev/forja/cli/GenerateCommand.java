@@ -1,7 +1,6 @@
 package dev.forja.cli;
 
 import dev.forja.pipeline.ForjaConfig;
-import dev.forja.storage.CommitManifest;
 import dev.forja.storage.Storage;
 import dev.forja.tokenizer.BpeTokenizer;
 import dev.forja.tokenizer.TokenizerFiles;
@@ -93,22 +92,7 @@ final class GenerateCommand implements Callable<Integer> {
     }
     ForjaConfig cfg = config.load();
     Storage storage = new Storage(cfg.storage());
-    CheckpointStore.Loaded ck;
-    if (CommitManifest.read(storage, checkpoint).isPresent()) {
-      ck = CheckpointStore.load(storage, checkpoint);
-    } else {
-      try (CheckpointStore store = new CheckpointStore(storage, checkpoint, System.err)) {
-        ck =
-            store
-                .loadLatest()
-                .orElseThrow(
-                    () ->
-                        new IllegalArgumentException(
-                            checkpoint
-                                + " is neither a committed checkpoint nor a run directory with"
-                                + " one (expected _MANIFEST.json, or checkpoints/step-*/)"));
-      }
-    }
+    CheckpointStore.Loaded ck = CheckpointStore.loadAny(storage, checkpoint, "--checkpoint");
     BpeTokenizer tok = TokenizerFiles.fromTokenizerJson(ck.tokenizerJson(), ck.dir() + "");
     ModelConfig mc = ck.model();
     int[] ids = tok.encode(prompt);

@@ -59,6 +59,14 @@ final class TrainCommand implements Callable<Integer> {
   Integer workers;
 
   @Option(
+      names = "--init-from",
+      paramLabel = "URI",
+      description =
+          "Start from this checkpoint's weights and architecture, e.g. one forja model import"
+              + " wrote (train.init-from).")
+  String initFrom;
+
+  @Option(
       names = "--stop-after",
       paramLabel = "N",
       description =
@@ -72,6 +80,9 @@ final class TrainCommand implements Callable<Integer> {
     }
     if (workers != null) {
       config.overrides.add("distributed.workers=" + workers);
+    }
+    if (initFrom != null) {
+      config.overrides.add("train.init-from=" + initFrom);
     }
     ForjaConfig cfg = config.load();
     PrintStream out =

@@ -110,6 +110,7 @@ public final class TrainRun {
       Optional<CheckpointStore.Loaded> resume = store.loadLatest();
       ModelConfig mc;
       TrainState state;
+      LinkedHashMap<String, INDArray> initWeights = null;
       if (resume.isPresent()) {
         CheckpointStore.Loaded l = resume.get();
         mc = l.model();
@@ -122,6 +123,22 @@ public final class TrainRun {
               "note: model.* settings differ from the checkpoint's; the checkpoint's architecture"
                   + " is used");
         }
+      } else if (!tc.initFrom().isEmpty()) {
+        CheckpointStore.Loaded init =
+            CheckpointStore.loadAny(storage, URI.create(tc.initFrom()), "train.init-from");
+        mc = init.model();
+        BpeTokenizer initTok =
+            TokenizerFiles.fromTokenizerJson(init.tokenizerJson(), init.dir() + "");
+        shards.requireTokenizer(
+            initTok.hash(), "the tokenizer of train.init-from " + init.dir() + "");
+        state = TrainState.start(tc.seed());
+        initWeights = init.weights();
+        out.println(
+            "initialising from "
+                + init.dir()
+                + " (step "
+                + init.state().step()
+                + "; its architecture, not model.*)");
       } else {
         mc =
             req.model().vocabSize() == 0
@@ -177,6 +194,9 @@ public final class TrainRun {
       if (resume.isPresent()) {
         assign(model.parameters(), resume.get().weights(), resume.get().dir() + "");
         adam.load(resume.get().optimizer());
+      }
+      if (initWeights != null) {
+        assign(model.parameters(), initWeights, tc.initFrom());
       }
       Evaluator evaluator = evaluator(shards, tokenizer, model, tc, mc, length, maskId, out);
       MetricsLog metrics = new MetricsLog(storage, req.runDir(), state.step());

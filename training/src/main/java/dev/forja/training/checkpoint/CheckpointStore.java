@@ -160,23 +160,35 @@ public final class CheckpointStore implements AutoCloseable {
 
   /** Writes and commits a checkpoint now; returns its directory. */
   public URI write(Snapshot s) throws IOException {
-    URI dir = Storage.resolve(root, dirName(s.state().step()));
+    return writeTo(storage, Storage.resolve(root, dirName(s.state().step())), s);
+  }
+
+  /**
+   * Writes and commits {@code s} as the checkpoint directory {@code dir} (outside any run: what
+   * {@code forja model import} writes); returns {@code dir}.
+   */
+  public static URI writeTo(Storage storage, URI dir, Snapshot s) throws IOException {
     if (storage.exists(dir)) {
       storage.delete(dir, true); // an uncommitted leftover, or a checkpoint being redone
     }
     storage.mkdirs(dir);
     List<CommitManifest.FileRecord> files = new ArrayList<>();
     Map<String, String> meta = Map.of("format", "pt", "forja_step", "" + s.state().step());
-    files.add(writeFile(dir, MODEL, out -> SafeTensors.write(out, s.weights(), meta)));
-    files.add(writeFile(dir, OPTIMIZER, out -> SafeTensors.write(out, s.optimizer(), meta)));
-    files.add(writeFile(dir, STATE, out -> JSON.writeValue(out, s.state())));
-    files.add(writeFile(dir, MODEL_CONFIG, out -> JSON.writeValue(out, s.model())));
-    files.add(writeFile(dir, TRAIN_CONFIG, out -> JSON.writeValue(out, s.train())));
+    files.add(writeFile(storage, dir, MODEL, out -> SafeTensors.write(out, s.weights(), meta)));
+    files.add(
+        writeFile(storage, dir, OPTIMIZER, out -> SafeTensors.write(out, s.optimizer(), meta)));
+    files.add(writeFile(storage, dir, STATE, out -> JSON.writeValue(out, s.state())));
+    files.add(writeFile(storage, dir, MODEL_CONFIG, out -> JSON.writeValue(out, s.model())));
+    files.add(writeFile(storage, dir, TRAIN_CONFIG, out -> JSON.writeValue(out, s.train())));
     files.add(
         writeFile(
-            dir, TOKENIZER, out -> out.write(s.tokenizerJson().getBytes(StandardCharsets.UTF_8))));
+            storage,
+            dir,
+            TOKENIZER,
+            out -> out.write(s.tokenizerJson().getBytes(StandardCharsets.UTF_8))));
     files.add(
         writeFile(
+            storage,
             dir,
             CommitManifest.README,
             out -> out.write(readme(s.state().step()).getBytes(StandardCharsets.UTF_8))));
@@ -213,7 +225,8 @@ public final class CheckpointStore implements AutoCloseable {
     void write(OutputStream out) throws IOException;
   }
 
-  private CommitManifest.FileRecord writeFile(URI dir, String name, Body body) throws IOException {
+  private static CommitManifest.FileRecord writeFile(
+      Storage storage, URI dir, String name, Body body) throws IOException {
     MessageDigest sha;
     try {
       sha = MessageDigest.getInstance("SHA-256");
@@ -299,6 +312,28 @@ public final class CheckpointStore implements AutoCloseable {
       }
     }
     return Optional.empty();
+  }
+
+  /**
+   * A committed checkpoint directory, or the newest good checkpoint of a run directory; {@code
+   * option} names where the URI came from in the error.
+   */
+  public static Loaded loadAny(Storage storage, URI uri, String option) throws IOException {
+    if (CommitManifest.read(storage, uri).isPresent()) {
+      return load(storage, uri);
+    }
+    try (CheckpointStore store = new CheckpointStore(storage, uri, System.err)) {
+      return store
+          .loadLatest()
+          .orElseThrow(
+              () ->
+                  new IllegalArgumentException(
+                      option
+                          + " "
+                          + uri
+                          + " is neither a committed checkpoint nor a run directory with one"
+                          + " (expected _MANIFEST.json, or checkpoints/step-*/)"));
+    }
   }
 
   /** Reads one committed checkpoint, verifying every file's size and SHA-256 first. */

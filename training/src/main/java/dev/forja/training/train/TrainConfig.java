@@ -35,6 +35,8 @@ import java.util.List;
  * @param engine what computes loss and gradients ({@code train.engine}): {@code auto} (default: the
  *     hand-written CPU kernels on ND4J's CPU backend in fp32, SameDiff otherwise), {@code kernels}
  *     or {@code samediff} ({@link dev.forja.training.model.GptModel.Engine})
+ * @param initFrom a checkpoint or run directory whose weights and architecture a fresh run starts
+ *     from ({@code forja model import} writes such checkpoints); empty: random initialisation
  */
 public record TrainConfig(
     long steps,
@@ -60,13 +62,15 @@ public record TrainConfig(
     double maskProbability,
     String maskToken,
     String optimizer,
-    String engine)
+    String engine,
+    String initFrom)
     implements Serializable {
   public static final String ADAMW = "adamw";
   public static final String SGD = "sgd";
 
   public TrainConfig {
     noDecay = List.copyOf(noDecay);
+    initFrom = initFrom == null ? "" : initFrom; // train-config.json files written before the key
     if (minLr > lr) {
       throw new IllegalArgumentException(
           "train.min-lr (" + minLr + ") must not exceed train.lr (" + lr + ")");
@@ -165,6 +169,12 @@ public record TrainConfig(
             dev.forja.training.model.GptModel.Engine.NAMES,
             "auto (hand-written CPU kernels on ND4J's CPU backend in fp32, SameDiff otherwise),"
                 + " kernels or samediff (the reference graph).");
+    String initFrom =
+        r.string(
+            "train.init-from",
+            "",
+            "Start a fresh run from this checkpoint or run directory's weights and architecture"
+                + " (forja model import writes one); empty: random weights.");
     r.require(
         minLr <= lr, "train.min-lr", "must not exceed train.lr (" + lr + "); lower train.min-lr");
     return new TrainConfig(
@@ -191,7 +201,8 @@ public record TrainConfig(
         maskP,
         maskToken,
         optimizer,
-        engine);
+        engine,
+        initFrom);
   }
 
   /** The learning rate of step {@code step} (0-based): linear warmup, then cosine to the floor. */
@@ -245,7 +256,8 @@ public record TrainConfig(
         maskProbability,
         maskToken,
         optimizer,
-        engine);
+        engine,
+        initFrom);
   }
 
   /** This optimisation computed by another engine ({@code train.engine}). */
@@ -274,7 +286,8 @@ public record TrainConfig(
         maskProbability,
         maskToken,
         optimizer,
-        engine);
+        engine,
+        initFrom);
   }
 
   /** The engine as a value. */

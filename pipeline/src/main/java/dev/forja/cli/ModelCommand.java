@@ -1,0 +1,235 @@
+package dev.forja.cli;
+
+import dev.forja.pipeline.ForjaConfig;
+import dev.forja.storage.OutputGuard;
+import dev.forja.storage.Storage;
+import dev.forja.tokenizer.BpeTokenizer;
+import dev.forja.tokenizer.TokenizerFiles;
+import dev.forja.training.checkpoint.CheckpointStore;
+import dev.forja.training.checkpoint.SafeTensors;
+import dev.forja.training.hf.HfModel;
+import dev.forja.training.model.ModelConfig;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code forja model import|export|inspect}: models in and out of Forja. */
+@Command(
+    name = "model",
+    description = "Import a Hugging Face model, export a checkpoint to one, or inspect either.",
+    subcommands = {
+      ModelCommand.Import.class,
+      ModelCommand.Export.class,
+      ModelCommand.Inspect.class
+    })
+final class ModelCommand implements Runnable {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new picocli.CommandLine.ParameterException(
+        spec.commandLine(), "Missing subcommand: import, export or inspect");
+  }
+
+  @Command(
+      name = "import",
+      description =
+          "Read a Hugging Face model directory (config.json, safetensors weights, tokenizer.json)"
+              + " and write it as a Forja checkpoint that forja generate runs and forja train"
+              + " --init-from trains further.")
+  static final class Import implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin ConfigOptions config;
+    @Mixin Forja.VerboseOption verbose;
+
+    @Option(
+        names = "--from",
+        required = true,
+        paramLabel = "URI",
+        description = "The model directory (file:, hdfs:, s3a:).")
+    URI from;
+
+    @Option(
+        names = "--output",
+        required = true,
+        paramLabel = "URI",
+        description = "The checkpoint directory to write.")
+    URI output;
+
+    @Option(names = "--overwrite", description = "Replace an existing output.")
+    boolean overwrite;
+
+    @Override
+    public Integer call() throws Exception {
+      ForjaConfig cfg = config.load();
+      Storage storage = new Storage(cfg.storage());
+      storage.requireUsable(from);
+      storage.requireUsable(output);
+      long t0 = System.nanoTime();
+      OutputGuard.prepare(storage, output, overwrite);
+      HfModel.Read r = HfModel.importTo(storage, from, output);
+      PrintWriter out = spec.commandLine().getOut();
+      out.printf(
+          Locale.ROOT,
+          "Imported %s (%s, %,d parameters, %s) into %s in %.1f s%n",
+          from,
+          describe(r.model()),
+          r.model().parameters(),
+          r.dtypes().keySet(),
+          output,
+          (System.nanoTime() - t0) / 1e9);
+      out.flush();
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "export",
+      description =
+          "Write a checkpoint (or a run's newest) as a Hugging Face model directory that"
+              + " transformers, vLLM and TGI load, committed by a manifest.")
+  static final class Export implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin ConfigOptions config;
+    @Mixin Forja.VerboseOption verbose;
+
+    @Option(
+        names = "--checkpoint",
+        required = true,
+        paramLabel = "URI",
+        description = "A checkpoint directory, or a run directory (its newest good checkpoint).")
+    URI checkpoint;
+
+    @Option(
+        names = "--format",
+        defaultValue = "hf",
+        description = "hf: a Hugging Face model directory (default ${DEFAULT-VALUE}).")
+    String format;
+
+    @Option(
+        names = "--output",
+        required = true,
+        paramLabel = "URI",
+        description = "The directory to write.")
+    URI output;
+
+    @Option(
+        names = "--dtype",
+        defaultValue = "f32",
+        description = "Weights as f32, f16 or bf16 (default ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(
+        names = "--max-shard-mb",
+        defaultValue = "2048",
+        description = "Shard the weights above this size (default ${DEFAULT-VALUE} MiB).")
+    long maxShardMb;
+
+    @Option(names = "--overwrite", description = "Replace an existing output.")
+    boolean overwrite;
+
+    @Override
+    public Integer call() throws Exception {
+      if (!format.equals("hf")) {
+        throw new IllegalArgumentException("--format " + format + " is not supported (use hf)");
+      }
+      SafeTensors.Dtype d = SafeTensors.Dtype.of(dtype);
+      if (maxShardMb < 1) {
+        throw new IllegalArgumentException("--max-shard-mb must be at least 1");
+      }
+      ForjaConfig cfg = config.load();
+      Storage storage = new Storage(cfg.storage());
+      storage.requireUsable(checkpoint);
+      storage.requireUsable(output);
+      CheckpointStore.Loaded ck = CheckpointStore.loadAny(storage, checkpoint, "--checkpoint");
+      OutputGuard.prepare(storage, output, overwrite);
+      long t0 = System.nanoTime();
+      HfModel.write(storage, ck, output, d, maxShardMb << 20, Map.of());
+      PrintWriter out = spec.commandLine().getOut();
+      out.printf(
+          Locale.ROOT,
+          "Exported %s (step %d, %s) to %s as %s in %.1f s%n",
+          ck.dir(),
+          ck.state().step(),
+          describe(ck.model()),
+          output,
+          d.id,
+          (System.nanoTime() - t0) / 1e9);
+      out.flush();
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "inspect",
+      description =
+          "Print a model's architecture, parameter count, dtypes, tokenizer and special tokens: a"
+              + " Hugging Face model directory, a checkpoint or a run directory.")
+  static final class Inspect implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin ConfigOptions config;
+    @Mixin Forja.VerboseOption verbose;
+
+    @picocli.CommandLine.Parameters(paramLabel = "URI", description = "The model to inspect.")
+    URI uri;
+
+    @Override
+    public Integer call() throws Exception {
+      ForjaConfig cfg = config.load();
+      Storage storage = new Storage(cfg.storage());
+      storage.requireUsable(uri);
+      Map<String, String> lines = new LinkedHashMap<>();
+      ModelConfig mc;
+      BpeTokenizer tok;
+      if (storage.exists(Storage.resolve(uri, HfModel.CONFIG))) {
+        HfModel.Read r = HfModel.read(storage, uri);
+        mc = r.model();
+        tok = r.tokenizer();
+        lines.put("format", "Hugging Face model directory");
+        lines.put("dtypes", r.dtypes().toString());
+      } else {
+        CheckpointStore.Loaded ck = CheckpointStore.loadAny(storage, uri, "inspect");
+        mc = ck.model();
+        tok = TokenizerFiles.fromTokenizerJson(ck.tokenizerJson(), ck.dir() + "");
+        lines.put("format", "Forja checkpoint " + ck.dir() + " (step " + ck.state().step() + ")");
+        lines.put("dtypes", "{F32=" + ck.weights().size() + "}");
+      }
+      lines.put("architecture", describe(mc));
+      lines.put("parameters", String.format(Locale.ROOT, "%,d", mc.parameters()));
+      lines.put(
+          "tokenizer",
+          String.format(
+              Locale.ROOT,
+              "byte-level BPE, %,d tokens, %,d merges, pattern %s",
+              tok.vocabSize(),
+              tok.merges().size(),
+              tok.pattern().id));
+      lines.put("special tokens", tok.specials().toString());
+      PrintWriter out = spec.commandLine().getOut();
+      lines.forEach((k, v) -> out.printf("%-15s %s%n", k + ":", v));
+      out.flush();
+      return 0;
+    }
+  }
+
+  static String describe(ModelConfig c) {
+    return String.format(
+        Locale.ROOT,
+        "gpt2: %d layers, d-model %d, %d heads, MLP %d, context %d, vocab %d, %s embeddings%s",
+        c.layers(),
+        c.dModel(),
+        c.heads(),
+        c.mlpWidth(),
+        c.contextLength(),
+        c.vocabSize(),
+        c.tiedEmbeddings() ? "tied" : "untied",
+        c.bias() ? "" : ", no biases");
+  }
+}

@@ -1,0 +1,494 @@
+package dev.forja.training.hf;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.forja.storage.CommitManifest;
+import dev.forja.storage.Storage;
+import dev.forja.tokenizer.BpeTokenizer;
+import dev.forja.tokenizer.TokenizerException;
+import dev.forja.tokenizer.TokenizerFiles;
+import dev.forja.training.checkpoint.CheckpointStore;
+import dev.forja.training.checkpoint.SafeTensors;
+import dev.forja.training.model.GptModel;
+import dev.forja.training.model.ModelConfig;
+import dev.forja.training.model.ParameterSpec;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * A Hugging Face model directory, read and written: {@code config.json}, the weights in {@code
+ * model.safetensors} (or shards named by {@code model.safetensors.index.json}), {@code
+ * tokenizer.json} with {@code tokenizer_config.json}, and {@code generation_config.json}. This is
+ * what {@code transformers}' {@code from_pretrained}, vLLM and TGI load. Supported model types:
+ * {@link #SUPPORTED}.
+ */
+public final class HfModel {
+  public static final String CONFIG = "config.json";
+  public static final String WEIGHTS = "model.safetensors";
+  public static final String INDEX = "model.safetensors.index.json";
+  public static final String TOKENIZER_CONFIG = "tokenizer_config.json";
+  public static final String GENERATION_CONFIG = "generation_config.json";
+
+  /** The manifest kind of a directory {@code forja model export --format hf} writes. */
+  public static final String KIND = "hf-model";
+
+  /** The {@code model_type}s Forja reads and writes. */
+  public static final List<String> SUPPORTED = List.of("gpt2");
+
+  /** Above this many bytes of weights, {@link #write} shards them (as transformers does). */
+  public static final long DEFAULT_SHARD_BYTES = 2L << 30;
+
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  /**
+   * Buffers some GPT-2 files carry beside the parameters (the causal mask), which are not weights.
+   */
+  private static final List<String> GPT2_BUFFERS = List.of(".attn.bias", ".attn.masked_bias");
+
+  private HfModel() {}
+
+  /** A model read from a directory: its architecture, weights (fp32) and tokenizer. */
+  public record Read(
+      ModelConfig model,
+      LinkedHashMap<String, INDArray> weights,
+      String tokenizerJson,
+      BpeTokenizer tokenizer,
+      Map<String, String> dtypes) {}
+
+  // ---- config.json ----
+
+  /** The Forja architecture a {@code config.json} describes; an error names what is unsupported. */
+  public static ModelConfig modelConfig(JsonNode config, String where) {
+    String type = config.path("model_type").asText("");
+    if (!SUPPORTED.contains(type)) {
+      throw new IllegalArgumentException(
+          where
+              + ": model_type '"
+              + type
+              + "' is not supported (supported: "
+              + String.join(", ", SUPPORTED)
+              + ")");
+    }
+    int d = required(config, "n_embd", where);
+    int heads = required(config, "n_head", where);
+    int inner = config.path("n_inner").isNumber() ? config.path("n_inner").asInt() : 4 * d;
+    if (inner % d != 0) {
+      throw new IllegalArgumentException(
+          where + ": n_inner " + inner + " is not a multiple of n_embd " + d + " (not supported)");
+    }
+    String act = config.path("activation_function").asText("gelu_new");
+    if (!act.equals("gelu_new") && !act.equals("gelu_pytorch_tanh")) {
+      throw new IllegalArgumentException(
+          where
+              + ": activation_function '"
+              + act
+              + "' is not supported (Forja's GPT-2 uses the tanh GELU: gelu_new)");
+    }
+    if (!config.path("scale_attn_weights").asBoolean(true)
+        || config.path("scale_attn_by_inverse_layer_idx").asBoolean(false)) {
+      throw new IllegalArgumentException(
+          where
+              + ": attention scaling other than 1/sqrt(head size) is not supported"
+              + " (scale_attn_weights, scale_attn_by_inverse_layer_idx)");
+    }
+    return new ModelConfig(
+        required(config, "vocab_size", where),
+        required(config, "n_positions", where),
+        required(config, "n_layer", where),
+        d,
+        heads,
+        inner / d,
+        true,
+        config.path("tie_word_embeddings").asBoolean(true),
+        config.path("layer_norm_epsilon").asDouble(1e-5),
+        config.path("initializer_range").asDouble(0.02),
+        ModelConfig.Objective.CAUSAL);
+  }
+
+  private static int required(JsonNode config, String key, String where) {
+    JsonNode v = config.path(key);
+    if (!v.canConvertToInt()) {
+      throw new IllegalArgumentException(where + ": " + key + " is missing or not an integer");
+    }
+    return v.asInt();
+  }
+
+  /** {@code config.json} for {@code c}, with the tokenizer's special ids where it has them. */
+  public static ObjectNode configJson(ModelConfig c, Integer bos, Integer eos, String dtype) {
+    if (c.objective() != ModelConfig.Objective.CAUSAL) {
+      throw new IllegalArgumentException(
+          "this checkpoint was trained with model.objective=masked (bidirectional attention);"
+              + " a Hugging Face causal LM (GPT2LMHeadModel) would not compute what it learned");
+    }
+    ObjectNode n = JSON.createObjectNode();
+    n.putArray("architectures").add("GPT2LMHeadModel");
+    n.put("model_type", "gpt2");
+    n.put("vocab_size", c.vocabSize());
+    n.put("n_positions", c.contextLength());
+    n.put("n_embd", c.dModel());
+    n.put("n_layer", c.layers());
+    n.put("n_head", c.heads());
+    n.put("n_inner", c.mlpWidth());
+    n.put("activation_function", "gelu_new");
+    n.put("layer_norm_epsilon", c.normEpsilon());
+    n.put("initializer_range", c.initStd());
+    n.put("tie_word_embeddings", c.tiedEmbeddings());
+    n.put("scale_attn_weights", true);
+    n.put("resid_pdrop", 0.0);
+    n.put("embd_pdrop", 0.0);
+    n.put("attn_pdrop", 0.0);
+    if (bos != null) {
+      n.put("bos_token_id", bos);
+    }
+    if (eos != null) {
+      n.put("eos_token_id", eos);
+    }
+    n.put("dtype", dtype);
+    n.put("use_cache", true);
+    return n;
+  }
+
+  // ---- reading ----
+
+  /**
+   * Reads the model at {@code dir}. Every check that needs only headers (the model type, missing,
+   * unexpected or misshapen tensors, a missing shard, a bad safetensors header) runs before any
+   * weight is read.
+   */
+  public static Read read(Storage storage, URI dir) throws IOException {
+    URI configUri = Storage.resolve(dir, CONFIG);
+    if (!storage.exists(configUri)) {
+      throw new IllegalArgumentException(
+          dir + " has no " + CONFIG + ": not a Hugging Face model directory");
+    }
+    JsonNode config = JSON.readTree(storage.readString(configUri));
+    ModelConfig mc = modelConfig(config, configUri.toString());
+
+    BpeTokenizer tokenizer;
+    String tokenizerJson;
+    URI tj = Storage.resolve(dir, TokenizerFiles.TOKENIZER_JSON);
+    try {
+      if (storage.exists(tj)) {
+        tokenizerJson = storage.readString(tj);
+        tokenizer = TokenizerFiles.fromTokenizerJson(tokenizerJson, tj.toString());
+      } else {
+        tokenizer = TokenizerFiles.load(storage, dir);
+        tokenizerJson = TokenizerFiles.toTokenizerJson(tokenizer);
+      }
+    } catch (TokenizerException e) {
+      throw new IllegalArgumentException(e.getMessage(), e);
+    }
+    if (tokenizer.vocabSize() > mc.vocabSize()) {
+      throw new IllegalArgumentException(
+          dir
+              + ": the tokenizer has "
+              + tokenizer.vocabSize()
+              + " tokens but config.json's vocab_size is "
+              + mc.vocabSize());
+    }
+
+    // headers first: names and shapes against what config.json implies
+    Map<URI, List<SafeTensors.Entry>> files = headers(storage, dir);
+    Map<String, ParameterSpec> expected = ParameterSpec.byName(mc);
+    Map<String, String> hfToForja = new LinkedHashMap<>();
+    Map<String, String> dtypes = new TreeMap<>();
+    for (Map.Entry<URI, List<SafeTensors.Entry>> f : files.entrySet()) {
+      for (SafeTensors.Entry e : f.getValue()) {
+        String name = forjaName(e.name());
+        if (GPT2_BUFFERS.stream().anyMatch(name::endsWith)
+            || (mc.tiedEmbeddings() && name.equals(GptModel.LM_HEAD))) {
+          continue; // not a parameter, or the tied head's copy of the embedding
+        }
+        ParameterSpec p = expected.get(name);
+        if (p == null) {
+          throw new IllegalArgumentException(
+              f.getKey()
+                  + ": unexpected tensor "
+                  + e.name()
+                  + " (not part of a gpt2 model as "
+                  + CONFIG
+                  + " describes it)");
+        }
+        if (!Arrays.equals(p.shape(), e.shape())) {
+          throw new IllegalArgumentException(
+              f.getKey()
+                  + ": tensor "
+                  + e.name()
+                  + " has shape "
+                  + Arrays.toString(e.shape())
+                  + "; "
+                  + CONFIG
+                  + " implies "
+                  + Arrays.toString(p.shape()));
+        }
+        hfToForja.put(e.name(), name);
+        dtypes.merge(e.dtype().id, "1", (a, b) -> Integer.toString(Integer.parseInt(a) + 1));
+      }
+    }
+    for (String name : expected.keySet()) {
+      if (!hfToForja.containsValue(name)) {
+        throw new IllegalArgumentException(dir + ": missing tensor " + name);
+      }
+    }
+
+    LinkedHashMap<String, INDArray> weights = new LinkedHashMap<>();
+    for (URI f : files.keySet()) {
+      try (InputStream in = storage.open(f)) {
+        SafeTensors.read(in, storage.size(f), f.toString())
+            .tensors()
+            .forEach(
+                (hf, a) -> {
+                  String name = hfToForja.get(hf);
+                  if (name != null) {
+                    weights.put(name, a);
+                  }
+                });
+      }
+    }
+    LinkedHashMap<String, INDArray> ordered = new LinkedHashMap<>();
+    for (String name : expected.keySet()) {
+      ordered.put(name, weights.get(name));
+    }
+    return new Read(mc, ordered, tokenizerJson, tokenizer, dtypes);
+  }
+
+  /** GPT-2's original files name parameters without the {@code transformer.} prefix. */
+  private static String forjaName(String hf) {
+    if (hf.startsWith("transformer.") || hf.startsWith("lm_head.")) {
+      return hf;
+    }
+    return "transformer." + hf;
+  }
+
+  /** Each weight file of {@code dir} with its checked header, in the index's order. */
+  private static Map<URI, List<SafeTensors.Entry>> headers(Storage storage, URI dir)
+      throws IOException {
+    List<URI> files = new ArrayList<>();
+    URI index = Storage.resolve(dir, INDEX);
+    if (storage.exists(index)) {
+      JsonNode map = JSON.readTree(storage.readString(index)).path("weight_map");
+      if (!map.isObject() || map.isEmpty()) {
+        throw new IllegalArgumentException(index + " has no weight_map");
+      }
+      for (JsonNode shard : (Iterable<JsonNode>) map::elements) {
+        URI f = Storage.resolve(dir, shard.asText());
+        if (!files.contains(f)) {
+          if (!storage.exists(f)) {
+            throw new IllegalArgumentException(
+                index + " names the shard " + shard.asText() + ", which is missing");
+          }
+          files.add(f);
+        }
+      }
+    } else {
+      URI single = Storage.resolve(dir, WEIGHTS);
+      if (!storage.exists(single)) {
+        throw new IllegalArgumentException(
+            dir
+                + " has neither "
+                + WEIGHTS
+                + " nor "
+                + INDEX
+                + " (Forja reads safetensors weights, not pytorch_model.bin)");
+      }
+      files.add(single);
+    }
+    Map<URI, List<SafeTensors.Entry>> out = new LinkedHashMap<>();
+    for (URI f : files) {
+      try (DataInputStream in = new DataInputStream(storage.open(f))) {
+        out.put(f, SafeTensors.readHeader(in, storage.size(f), f.toString()).entries());
+      } catch (IOException e) {
+        throw new IllegalArgumentException(e.getMessage(), e);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * {@code forja model import}: reads the model at {@code from} and writes it as a Forja checkpoint
+   * directory at {@code output} (step 0, no optimizer state), which {@code forja generate} runs and
+   * {@code forja train --init-from} trains further.
+   */
+  public static Read importTo(Storage storage, URI from, URI output) throws IOException {
+    Read r = read(storage, from);
+    CheckpointStore.writeTo(
+        storage,
+        output,
+        new CheckpointStore.Snapshot(
+            dev.forja.training.train.TrainState.start(0),
+            r.weights(),
+            new LinkedHashMap<>(),
+            r.model(),
+            dev.forja.training.train.TrainConfig.read(
+                new dev.forja.config.ConfigReader(dev.forja.config.ConfigSource.empty())),
+            r.tokenizerJson()));
+    return r;
+  }
+
+  // ---- writing ----
+
+  /**
+   * Writes {@code ck} as a Hugging Face model directory at {@code dir}, weights stored as {@code
+   * dtype} and sharded above {@code shardBytes}, committed by a manifest written last.
+   */
+  public static void write(
+      Storage storage,
+      CheckpointStore.Loaded ck,
+      URI dir,
+      SafeTensors.Dtype dtype,
+      long shardBytes,
+      Map<String, String> lineage)
+      throws IOException {
+    ModelConfig c = ck.model();
+    BpeTokenizer tok = TokenizerFiles.fromTokenizerJson(ck.tokenizerJson(), ck.dir() + "");
+    Integer eos = tok.specials().get("<|endoftext|>");
+    ObjectNode config = configJson(c, eos, eos, torchDtype(dtype));
+    storage.writeString(Storage.resolve(dir, CONFIG), JSON.writeValueAsString(config), true);
+
+    LinkedHashMap<String, INDArray> tensors = new LinkedHashMap<>();
+    for (ParameterSpec p : ParameterSpec.of(c)) {
+      INDArray a = ck.weights().get(p.name());
+      if (a == null) {
+        throw new IllegalArgumentException(ck.dir() + ": the checkpoint lacks " + p.name());
+      }
+      tensors.put(p.name(), a);
+    }
+    if (!c.bias()) { // GPT2LMHeadModel always has biases: zeros compute what Forja computed
+      for (ParameterSpec p : ParameterSpec.of(withBias(c))) {
+        tensors.computeIfAbsent(
+            p.name(), n -> Nd4j.zeros(ck.weights().get(GptModel.WTE).dataType(), p.shape()));
+      }
+    }
+    writeWeights(storage, dir, tensors, dtype, shardBytes);
+
+    storage.writeString(
+        Storage.resolve(dir, TokenizerFiles.TOKENIZER_JSON), ck.tokenizerJson(), true);
+    ObjectNode tc = JSON.createObjectNode();
+    tc.put("tokenizer_class", "PreTrainedTokenizerFast");
+    tc.put("model_max_length", c.contextLength());
+    tc.put("clean_up_tokenization_spaces", false);
+    if (eos != null) {
+      tc.put("bos_token", "<|endoftext|>");
+      tc.put("eos_token", "<|endoftext|>");
+    }
+    if (tok.specials().containsKey("<|pad|>")) {
+      tc.put("pad_token", "<|pad|>");
+    }
+    storage.writeString(Storage.resolve(dir, TOKENIZER_CONFIG), JSON.writeValueAsString(tc), true);
+    ObjectNode gen = JSON.createObjectNode();
+    if (eos != null) {
+      gen.put("bos_token_id", eos);
+      gen.put("eos_token_id", eos);
+    }
+    storage.writeString(
+        Storage.resolve(dir, GENERATION_CONFIG), JSON.writeValueAsString(gen), true);
+
+    Map<String, String> contents = new LinkedHashMap<>();
+    contents.put(CONFIG, "the architecture, as transformers reads it (GPT2LMHeadModel)");
+    contents.put(
+        WEIGHTS + " (or shards with " + INDEX + ")",
+        "the weights in " + dtype.id + ", Hugging Face names");
+    contents.put(TokenizerFiles.TOKENIZER_JSON + ", " + TOKENIZER_CONFIG, "the tokenizer");
+    contents.put(GENERATION_CONFIG, "special token ids for generation");
+    storage.writeString(
+        Storage.resolve(dir, CommitManifest.README),
+        CommitManifest.readme(
+            "A Hugging Face model directory written by forja model export: load it with"
+                + " AutoModelForCausalLM.from_pretrained and AutoTokenizer.from_pretrained.",
+            contents),
+        true);
+    Map<String, String> props = new LinkedHashMap<>(lineage);
+    props.put("checkpoint", ck.dir().toString());
+    props.put("step", Long.toString(ck.state().step()));
+    props.put("dtype", dtype.id);
+    CommitManifest.commit(storage, dir, KIND, props);
+  }
+
+  private static ModelConfig withBias(ModelConfig c) {
+    return new ModelConfig(
+        c.vocabSize(),
+        c.contextLength(),
+        c.layers(),
+        c.dModel(),
+        c.heads(),
+        c.mlpRatio(),
+        true,
+        c.tiedEmbeddings(),
+        c.normEpsilon(),
+        c.initStd(),
+        c.objective());
+  }
+
+  private static String torchDtype(SafeTensors.Dtype d) {
+    return switch (d) {
+      case F16 -> "float16";
+      case BF16 -> "bfloat16";
+      case F64 -> "float64";
+      default -> "float32";
+    };
+  }
+
+  /** One file, or shards of at most {@code shardBytes} each with their index. */
+  private static void writeWeights(
+      Storage storage,
+      URI dir,
+      LinkedHashMap<String, INDArray> tensors,
+      SafeTensors.Dtype dtype,
+      long shardBytes)
+      throws IOException {
+    Map<String, String> meta = Map.of("format", "pt");
+    List<LinkedHashMap<String, INDArray>> shards = new ArrayList<>();
+    LinkedHashMap<String, INDArray> current = new LinkedHashMap<>();
+    long bytes = 0;
+    long total = 0;
+    for (Map.Entry<String, INDArray> e : tensors.entrySet()) {
+      long b = e.getValue().length() * dtype.width;
+      if (!current.isEmpty() && bytes + b > shardBytes) {
+        shards.add(current);
+        current = new LinkedHashMap<>();
+        bytes = 0;
+      }
+      current.put(e.getKey(), e.getValue());
+      bytes += b;
+      total += b;
+    }
+    shards.add(current);
+    if (shards.size() == 1) {
+      try (OutputStream raw = storage.create(Storage.resolve(dir, WEIGHTS), true);
+          OutputStream out = new java.io.BufferedOutputStream(raw, 1 << 20)) {
+        SafeTensors.write(out, tensors, meta, dtype);
+      }
+      return;
+    }
+    ObjectNode index = JSON.createObjectNode();
+    index.putObject("metadata").put("total_size", total);
+    ObjectNode map = index.putObject("weight_map");
+    for (int i = 0; i < shards.size(); i++) {
+      String name =
+          String.format(Locale.ROOT, "model-%05d-of-%05d.safetensors", i + 1, shards.size());
+      try (OutputStream raw = storage.create(Storage.resolve(dir, name), true);
+          OutputStream out = new java.io.BufferedOutputStream(raw, 1 << 20)) {
+        SafeTensors.write(out, shards.get(i), meta, dtype);
+      }
+      for (String t : shards.get(i).keySet()) {
+        map.put(t, name);
+      }
+    }
+    storage.writeString(Storage.resolve(dir, INDEX), JSON.writeValueAsString(index), true);
+  }
+}
