@@ -1,0 +1,80 @@
+"""transformers' side of Forja's Hugging Face interoperability tests.
+
+make DIR TIED      build a tiny random GPT-2 with a byte-level BPE tokenizer, save_pretrained it to
+                   DIR, and write DIR/reference.json: ids, logits, greedy ids, loss and gradients
+logits DIR IDS     load DIR with AutoModelForCausalLM and AutoTokenizer; print the logits of IDS
+                   (comma-separated) and the tokenizer's ids of TEXTS as JSON
+"""
+import json
+import os
+import sys
+
+import torch
+from tokenizers import ByteLevelBPETokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
+from transformers import PreTrainedTokenizerFast
+
+TEXTS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Forja trains language models on Apache Spark, without leaving the JVM.",
+    "El zorro marrón salta sobre el perro perezoso; a raposa marrom pula.",
+    "naïve café, 東京, emoji 😀 and  double  spaces\n\nnew lines",
+    "def f(x):\n    return x * 2  # code",
+]
+
+
+def make(d, tied):
+    os.makedirs(d, exist_ok=True)
+    tok = ByteLevelBPETokenizer()
+    tok.train_from_iterator(TEXTS * 20, vocab_size=300, min_frequency=1,
+                            special_tokens=["<|endoftext|>"])
+    tok.save(os.path.join(d, "tokenizer.json"))
+    fast = PreTrainedTokenizerFast(tokenizer_file=os.path.join(d, "tokenizer.json"),
+                                   eos_token="<|endoftext|>", bos_token="<|endoftext|>")
+    fast.save_pretrained(d)
+    eos = fast.eos_token_id
+    torch.manual_seed(7)
+    config = GPT2Config(vocab_size=len(fast), n_positions=48, n_embd=32, n_layer=2, n_head=4,
+                        tie_word_embeddings=tied, bos_token_id=eos, eos_token_id=eos,
+                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    model = GPT2LMHeadModel(config)
+    with torch.no_grad():  # every parameter random, biases and norms included
+        for p in model.parameters():
+            p.uniform_(-0.3, 0.3)
+    model.save_pretrained(d)
+    model.eval()
+    ids = fast(TEXTS[0] + " " + TEXTS[1])["input_ids"][:24]
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits[0]
+        greedy = model.generate(torch.tensor([ids[:5]]), max_new_tokens=32, do_sample=False,
+                                eos_token_id=None, pad_token_id=eos)[0, 5:]
+    # one training step's loss and gradients: two sequences, next-token targets, mean over tokens
+    batch = torch.tensor([ids[:12], ids[12:24]])
+    targets = torch.tensor([ids[1:13], ids[13:24] + [eos]])
+    model.zero_grad()
+    out = model(batch).logits
+    loss = torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), targets.reshape(-1))
+    loss.backward()
+    grads = {n: p.grad.reshape(-1).tolist() for n, p in model.named_parameters()}
+    with open(os.path.join(d, "reference.json"), "w") as f:
+        json.dump({"ids": ids, "logits": logits.tolist(), "greedy": greedy.tolist(),
+                   "batch": batch.tolist(), "targets": targets.tolist(), "loss": loss.item(),
+                   "grads": grads, "texts": TEXTS}, f)
+
+
+def logits(d, ids):
+    tok = AutoTokenizer.from_pretrained(d)
+    model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32)
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.tensor([ids])).logits[0]
+    print(json.dumps({"logits": out.tolist(),
+                      "texts": [tok(t)["input_ids"] for t in TEXTS],
+                      "dtype": str(model.config.dtype)}))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "make":
+        make(sys.argv[2], sys.argv[3] == "tied")
+    else:
+        logits(sys.argv[2], [int(x) for x in sys.argv[3].split(",")])
