@@ -61,6 +61,36 @@ class ForjaCliTest {
   }
 
   @Test
+  void modelCommandsNameTheirBadArguments() throws Exception {
+    Path empty = TestDirs.create("model-");
+    Run r =
+        forja(
+            "model",
+            "export",
+            "--checkpoint",
+            empty.toString(),
+            "--output",
+            empty.resolve("o").toString(),
+            "--dtype",
+            "f8");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("unknown dtype 'f8': use f32, f16 or bf16");
+    r =
+        forja(
+            "model",
+            "import",
+            "--from",
+            empty.toString(),
+            "--output",
+            empty.resolve("o").toString());
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("has no config.json: not a Hugging Face model directory");
+    r = forja("model", "inspect", empty.toString());
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("is neither a committed checkpoint nor a run directory");
+  }
+
+  @Test
   void benchWithoutTheBenchJarSaysWhereItIs() {
     Run r = forja("bench", "prep");
     assertThat(r.code()).isEqualTo(2);

@@ -123,6 +123,49 @@ class TrainRunTest {
     assertThat(metrics.lines().filter(l -> l.contains("\"type\":\"train\""))).hasSize(8);
   }
 
+  @Test
+  void initFromStartsAFreshRunFromAnotherRunsWeightsAndArchitecture(@TempDir Path tmp)
+      throws Exception {
+    TrainConfig tc = Fixtures.trainConfig(Map.of("train.steps", "6"));
+    URI source = tmp.resolve("source").toUri();
+    train(Fixtures.LOCAL, source, model(), tc, 0, quiet());
+    var trained = CheckpointStore.load(Fixtures.LOCAL, checkpoint(source, 6));
+
+    // a learning rate of 0 keeps the starting weights: they must be the source's, in its shape
+    // (model.* asks for another width, which init-from overrides)
+    TrainConfig still =
+        Fixtures.trainConfig(
+            Map.of(
+                "train.steps", "2",
+                "train.lr", "0",
+                "train.min-lr", "0",
+                "train.init-from", source.toString()));
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    URI run = tmp.resolve("continued").toUri();
+    TrainingResult r =
+        train(
+            Fixtures.LOCAL,
+            run,
+            Fixtures.tinyModel(0, 8),
+            still,
+            0,
+            new PrintStream(log, true, StandardCharsets.UTF_8));
+    assertThat(log.toString()).contains("initialising from " + checkpoint(source, 6));
+    assertThat(r.resumedFrom()).isZero();
+    var after = CheckpointStore.load(Fixtures.LOCAL, checkpoint(run, 2));
+    assertThat(after.model()).isEqualTo(trained.model());
+    for (String name : trained.weights().keySet()) {
+      assertThat(after.weights().get(name)).as(name).isEqualTo(trained.weights().get(name));
+    }
+    // a path that holds no checkpoint is named
+    TrainConfig nowhere =
+        Fixtures.trainConfig(Map.of("train.init-from", tmp.resolve("nothing").toUri().toString()));
+    assertThatThrownBy(
+            () -> train(Fixtures.LOCAL, tmp.resolve("x").toUri(), model(), nowhere, 0, quiet()))
+        .hasMessageContaining("train.init-from")
+        .hasMessageContaining("is neither a committed checkpoint nor a run directory");
+  }
+
   static URI checkpoint(URI run, long step) {
     return Storage.resolve(
         Storage.resolve(run, CheckpointStore.DIR), CheckpointStore.dirName(step));
