@@ -4,6 +4,8 @@ make DIR TIED      build a tiny random GPT-2 with a byte-level BPE tokenizer, sa
                    DIR, and write DIR/reference.json: ids, logits, greedy ids, loss and gradients
 logits DIR IDS     load DIR with AutoModelForCausalLM and AutoTokenizer; print the logits of IDS
                    (comma-separated) and the tokenizer's ids of TEXTS as JSON
+encode FILE TEXTS  the ids Hugging Face tokenizers gives each text of the JSON list in TEXTS with
+                   the tokenizer.json FILE, no special tokens added, as JSON
 """
 import json
 import os
@@ -73,8 +75,18 @@ def logits(d, ids):
                       "dtype": str(model.config.dtype)}))
 
 
+def encode(tokenizer_json, texts_json):
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(tokenizer_json)
+    with open(texts_json, encoding="utf-8") as f:
+        texts = json.load(f)
+    print(json.dumps([tok.encode(t, add_special_tokens=False).ids for t in texts]))
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "make":
+    if sys.argv[1] == "encode":
+        encode(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "make":
         make(sys.argv[2], sys.argv[3] == "tied")
     else:
         logits(sys.argv[2], [int(x) for x in sys.argv[3].split(",")])

@@ -36,6 +36,7 @@ public final class BpeTokenizer {
   private final int[] mergeResult;
   private final int[] byteId = new int[256];
   private final boolean ignoreMerges;
+  private final boolean nfc;
   private final Map<String, Integer> wholeTokens;
   private final String hash;
   private final ThreadLocal<Workspace> workspace = ThreadLocal.withInitial(Workspace::new);
@@ -54,6 +55,21 @@ public final class BpeTokenizer {
       List<int[]> merges,
       Map<String, Integer> specials,
       boolean ignoreMerges) {
+    this(pattern, tokens, merges, specials, ignoreMerges, false);
+  }
+
+  /**
+   * As above; {@code nfc}: text is normalized to Unicode NFC before it is split (Hugging Face's
+   * {@code NFC} normalizer, as Qwen's tokenizers declare).
+   */
+  public BpeTokenizer(
+      PreTokenizer.Pattern pattern,
+      List<byte[]> tokens,
+      List<int[]> merges,
+      Map<String, Integer> specials,
+      boolean ignoreMerges,
+      boolean nfc) {
+    this.nfc = nfc;
     this.preTokenizer = PreTokenizer.of(pattern);
     this.tokens = tokens.toArray(new byte[0][]);
     this.specials = Collections.unmodifiableMap(new LinkedHashMap<>(specials));
@@ -181,6 +197,11 @@ public final class BpeTokenizer {
     return ignoreMerges;
   }
 
+  /** Whether text is normalized to NFC before it is split. */
+  public boolean nfc() {
+    return nfc;
+  }
+
   /**
    * SHA-256 of what decides the ids (pattern, token bytes, specials, merges), whichever file format
    * the tokenizer was read from. Shard manifests record it.
@@ -193,6 +214,10 @@ public final class BpeTokenizer {
     try {
       MessageDigest md = MessageDigest.getInstance("SHA-256");
       md.update(("forja-bpe/1\n" + pattern().regex + "\n" + ignoreMerges + "\n").getBytes(UTF8));
+      if (nfc) { // only then, so that the hashes of tokenizers without a normalizer stay as they
+        // were
+        md.update("nfc\n".getBytes(UTF8));
+      }
       HexFormat hex = HexFormat.of();
       for (int id = 0; id < tokens.length; id++) {
         md.update(
@@ -246,8 +271,17 @@ public final class BpeTokenizer {
 
   /** Appends the ids of {@code text[from, to)} (special-token text as ordinary text). */
   public void encodeInto(String text, int from, int to, IntList out) {
+    if (nfc) {
+      String part = text.substring(from, to);
+      if (!java.text.Normalizer.isNormalized(part, java.text.Normalizer.Form.NFC)) {
+        text = java.text.Normalizer.normalize(part, java.text.Normalizer.Form.NFC);
+        from = 0;
+        to = text.length();
+      }
+    }
+    String input = text;
     Workspace ws = workspace.get();
-    preTokenizer.split(text, from, to, (s, e) -> encodePiece(ws, text, s, e, out));
+    preTokenizer.split(input, from, to, (s, e) -> encodePiece(ws, input, s, e, out));
   }
 
   private void encodePiece(Workspace ws, String text, int s, int e, IntList out) {

@@ -26,6 +26,11 @@ public abstract class PreTokenizer {
     CL100K(
         "cl100k",
         "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}|"
+            + " ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"),
+    /** Qwen2's, Qwen2.5's and Qwen3's: cl100k's with one digit a pre-token. */
+    QWEN2(
+        "qwen2",
+        "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}|"
             + " ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+");
 
     public final String id;
@@ -46,7 +51,7 @@ public abstract class PreTokenizer {
       throw new TokenizerException(
           "Unsupported pre-tokenizer pattern '"
               + nameOrRegex
-              + "' (use gpt2 or cl100k, or the regex of one of them)");
+              + "' (use gpt2, cl100k or qwen2, or the regex of one of them)");
     }
   }
 

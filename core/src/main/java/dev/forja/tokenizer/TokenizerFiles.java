@@ -281,12 +281,13 @@ public final class TokenizerFiles {
               + " Qwen use");
     }
     JsonNode norm = root.path("normalizer");
-    if (!norm.isMissingNode() && !norm.isNull()) {
+    boolean nfc = norm.path("type").asText("").equals("NFC");
+    if (!norm.isMissingNode() && !norm.isNull() && !nfc) {
       throw new TokenizerException(
           where
               + " has a normalizer ("
               + norm.path("type").asText("?")
-              + "); Forja supports byte-level BPE without normalization");
+              + "); Forja supports byte-level BPE without normalization or with NFC");
     }
     PreTokenizer.Pattern pattern = patternOf(root.path("pre_tokenizer"), where);
     JsonNode vocab = model.path("vocab");
@@ -338,7 +339,7 @@ public final class TokenizerFiles {
       merges.add(mergeIds(byText, a, b, where + ": model.merges entry " + i));
     }
     return new BpeTokenizer(
-        pattern, tokens, merges, specials, model.path("ignore_merges").asBoolean(false));
+        pattern, tokens, merges, specials, model.path("ignore_merges").asBoolean(false), nfc);
   }
 
   private static PreTokenizer.Pattern patternOf(JsonNode pre, String where) {
@@ -382,7 +383,11 @@ public final class TokenizerFiles {
       a.put("normalized", false);
       a.put("special", true);
     }
-    root.putNull("normalizer");
+    if (t.nfc()) {
+      root.putObject("normalizer").put("type", "NFC");
+    } else {
+      root.putNull("normalizer");
+    }
     ObjectNode byteLevel = JSON.createObjectNode();
     byteLevel.put("type", "ByteLevel");
     byteLevel.put("add_prefix_space", false);

