@@ -1,7 +1,8 @@
 """transformers' side of Forja's Hugging Face interoperability tests.
 
-make DIR TIED      build a tiny random GPT-2 with a byte-level BPE tokenizer, save_pretrained it to
-                   DIR, and write DIR/reference.json: ids, logits, greedy ids, loss and gradients
+make ROOT KIND...  for each KIND, build in ROOT/KIND a tiny random model of KIND (gpt2-tied, gpt2-untied, llama, mistral, qwen2,
+                   qwen3) with a byte-level BPE tokenizer, save_pretrained it to DIR, and write
+                   DIR/reference.json: ids, logits, greedy ids, loss and gradients
 logits DIR IDS     load DIR with AutoModelForCausalLM and AutoTokenizer; print the logits of IDS
                    (comma-separated) and the tokenizer's ids of TEXTS as JSON
 encode FILE TEXTS  the ids Hugging Face tokenizers gives each text of the JSON list in TEXTS with
@@ -14,6 +15,7 @@ import sys
 import torch
 from tokenizers import ByteLevelBPETokenizer
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
+from transformers import LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config
 from transformers import PreTrainedTokenizerFast
 
 TEXTS = [
@@ -25,7 +27,31 @@ TEXTS = [
 ]
 
 
-def make(d, tied):
+def config_of(kind, vocab, eos):
+    common = dict(vocab_size=vocab, bos_token_id=eos, eos_token_id=eos)
+    small = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                 num_attention_heads=4, max_position_embeddings=48, **common)
+    if kind.startswith("gpt2"):
+        return GPT2Config(n_positions=48, n_embd=32, n_layer=2, n_head=4,
+                          tie_word_embeddings=kind == "gpt2-tied", resid_pdrop=0.0,
+                          embd_pdrop=0.0, attn_pdrop=0.0, **common)
+    if kind == "llama":  # grouped-query attention, llama3 RoPE scaling, untied head
+        return LlamaConfig(num_key_value_heads=2, tie_word_embeddings=False,
+                           rope_scaling={"rope_type": "llama3", "factor": 8.0,
+                                         "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                         "original_max_position_embeddings": 16},
+                           rope_theta=500000.0, **small)
+    if kind == "mistral":
+        return MistralConfig(num_key_value_heads=2, tie_word_embeddings=False, **small)
+    if kind == "qwen2":  # q/k/v biases, linear RoPE scaling, tied head
+        return Qwen2Config(num_key_value_heads=1, tie_word_embeddings=True,
+                           rope_scaling={"rope_type": "linear", "factor": 2.0}, **small)
+    if kind == "qwen3":  # q/k RMSNorm, head_dim wider than hidden / heads
+        return Qwen3Config(num_key_value_heads=2, head_dim=16, tie_word_embeddings=True, **small)
+    raise ValueError(kind)
+
+
+def make(d, kind):
     os.makedirs(d, exist_ok=True)
     tok = ByteLevelBPETokenizer()
     tok.train_from_iterator(TEXTS * 20, vocab_size=300, min_frequency=1,
@@ -36,10 +62,8 @@ def make(d, tied):
     fast.save_pretrained(d)
     eos = fast.eos_token_id
     torch.manual_seed(7)
-    config = GPT2Config(vocab_size=len(fast), n_positions=48, n_embd=32, n_layer=2, n_head=4,
-                        tie_word_embeddings=tied, bos_token_id=eos, eos_token_id=eos,
-                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
-    model = GPT2LMHeadModel(config)
+    config = config_of(kind, len(fast), eos)
+    model = AutoModelForCausalLM.from_config(config, attn_implementation="eager")
     with torch.no_grad():  # every parameter random, biases and norms included
         for p in model.parameters():
             p.uniform_(-0.3, 0.3)
@@ -87,6 +111,7 @@ if __name__ == "__main__":
     if sys.argv[1] == "encode":
         encode(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "make":
-        make(sys.argv[2], sys.argv[3] == "tied")
+        for kind in sys.argv[3:]:
+            make(os.path.join(sys.argv[2], kind), kind)
     else:
         logits(sys.argv[2], [int(x) for x in sys.argv[3].split(",")])

@@ -21,6 +21,8 @@ public final class Generator {
   private final Map<String, INDArray> w;
   private final INDArray[] keys;
   private final INDArray[] values;
+  private final INDArray ropeCos;
+  private final INDArray ropeSin;
   private int position;
 
   public Generator(ModelConfig config, Map<String, INDArray> weights) {
@@ -33,12 +35,28 @@ public final class Generator {
     this.w = weights;
     this.keys = new INDArray[config.layers()];
     this.values = new INDArray[config.layers()];
-    INDArray wte = weights.get(GptModel.WTE);
+    INDArray wte =
+        weights.get(
+            config.llamaFamily() ? dev.forja.training.model.ParameterSpec.EMBED : GptModel.WTE);
     for (int l = 0; l < config.layers(); l++) {
       keys[l] =
-          Nd4j.create(wte.dataType(), config.heads(), config.contextLength(), config.headSize());
+          Nd4j.create(wte.dataType(), config.kvHeads(), config.contextLength(), config.headSize());
       values[l] =
-          Nd4j.create(wte.dataType(), config.heads(), config.contextLength(), config.headSize());
+          Nd4j.create(wte.dataType(), config.kvHeads(), config.contextLength(), config.headSize());
+    }
+    if (config.llamaFamily()) {
+      double[][] cs = dev.forja.training.model.Rope.cosSin(config.llama(), config.contextLength());
+      ropeCos =
+          Nd4j.createFromArray(cs[0])
+              .reshape(config.contextLength(), config.headSize())
+              .castTo(wte.dataType());
+      ropeSin =
+          Nd4j.createFromArray(cs[1])
+              .reshape(config.contextLength(), config.headSize())
+              .castTo(wte.dataType());
+    } else {
+      ropeCos = null;
+      ropeSin = null;
     }
   }
 
@@ -56,6 +74,9 @@ public final class Generator {
     if (position >= c.contextLength()) {
       throw new IllegalStateException(
           "the sequence reached model.context-length " + c.contextLength());
+    }
+    if (c.llamaFamily()) {
+      return nextLlama(token);
     }
     int d = c.dModel();
     int hs = c.headSize();
@@ -95,6 +116,84 @@ public final class Generator {
     INDArray head = c.tiedEmbeddings() ? w.get(GptModel.WTE) : w.get(GptModel.LM_HEAD);
     position++;
     return xf.mmul(head.transpose()).reshape(head.rows());
+  }
+
+  private INDArray nextLlama(int token) {
+    ModelConfig.Llama l = c.llama();
+    int d = c.dModel();
+    int hd = l.headDim();
+    int h = c.heads();
+    int kvh = l.kvHeads();
+    int rep = h / kvh;
+    int t = position;
+    double eps = c.normEpsilon();
+    INDArray embed = w.get(dev.forja.training.model.ParameterSpec.EMBED);
+    INDArray x = embed.getRow(token).dup().reshape(1, d);
+    INDArray cos = ropeCos.getRow(t).reshape(1, hd);
+    INDArray sin = ropeSin.getRow(t).reshape(1, hd);
+    for (int i = 0; i < c.layers(); i++) {
+      String p = "model.layers." + i + ".";
+      INDArray a = rms(x, w.get(p + "input_layernorm.weight"), eps);
+      INDArray q = proj(a, p + "self_attn.q_proj").reshape(h, hd);
+      INDArray k = proj(a, p + "self_attn.k_proj").reshape(kvh, hd);
+      INDArray v = proj(a, p + "self_attn.v_proj").reshape(kvh, hd);
+      if (l.qkNorm()) {
+        q = rms(q, w.get(p + "self_attn.q_norm.weight"), eps);
+        k = rms(k, w.get(p + "self_attn.k_norm.weight"), eps);
+      }
+      q = rope(q, cos, sin);
+      k = rope(k, cos, sin);
+      keys[i].get(NDArrayIndex.all(), NDArrayIndex.point(t), NDArrayIndex.all()).assign(k);
+      values[i].get(NDArrayIndex.all(), NDArrayIndex.point(t), NDArrayIndex.all()).assign(v);
+      INDArray merged = Nd4j.create(x.dataType(), 1, h * hd);
+      for (int head = 0; head < h; head++) {
+        int g = head / rep;
+        INDArray kh =
+            keys[i].get(NDArrayIndex.point(g), NDArrayIndex.interval(0, t + 1), NDArrayIndex.all());
+        INDArray vh =
+            values[i].get(
+                NDArrayIndex.point(g), NDArrayIndex.interval(0, t + 1), NDArrayIndex.all());
+        INDArray scores =
+            q.getRow(head).reshape(1, hd).mmul(kh.transpose()).muli(1.0 / Math.sqrt(hd));
+        INDArray probs = Transforms.softmax(scores, true);
+        merged
+            .get(NDArrayIndex.all(), NDArrayIndex.interval(head * hd, (head + 1) * hd))
+            .assign(probs.mmul(vh));
+      }
+      x = x.add(merged.mmul(w.get(p + "self_attn.o_proj.weight").transpose()));
+      INDArray m = rms(x, w.get(p + "post_attention_layernorm.weight"), eps);
+      INDArray gate = m.mmul(w.get(p + "mlp.gate_proj.weight").transpose());
+      INDArray up = m.mmul(w.get(p + "mlp.up_proj.weight").transpose());
+      INDArray act = gate.mul(Transforms.sigmoid(gate, true)).muli(up);
+      x = x.add(act.mmul(w.get(p + "mlp.down_proj.weight").transpose()));
+    }
+    INDArray xf = rms(x, w.get(dev.forja.training.model.ParameterSpec.FINAL_NORM), eps);
+    INDArray head = c.tiedEmbeddings() ? embed : w.get(GptModel.LM_HEAD);
+    position++;
+    return xf.mmul(head.transpose()).reshape(head.rows());
+  }
+
+  private INDArray proj(INDArray x, String prefix) {
+    INDArray y = x.mmul(w.get(prefix + ".weight").transpose());
+    INDArray b = w.get(prefix + ".bias");
+    return b == null ? y : y.addiRowVector(b);
+  }
+
+  /** RMSNorm of each row. */
+  private static INDArray rms(INDArray x, INDArray weight, double eps) {
+    INDArray ms = x.mul(x).mean(true, 1);
+    return x.div(Transforms.sqrt(ms.addi(eps), false)).mulRowVector(weight);
+  }
+
+  /** RoPE on each row (a head) at one position: {@code x cos + rotate_half(x) sin}. */
+  private static INDArray rope(INDArray x, INDArray cos, INDArray sin) {
+    int half = (int) x.columns() / 2;
+    INDArray rotated =
+        Nd4j.concat(
+            1,
+            x.get(NDArrayIndex.all(), NDArrayIndex.interval(half, 2 * half)).neg(),
+            x.get(NDArrayIndex.all(), NDArrayIndex.interval(0, half)));
+    return x.mulRowVector(cos).addi(rotated.mulRowVector(sin));
   }
 
   /**

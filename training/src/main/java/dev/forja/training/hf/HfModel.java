@@ -47,7 +47,16 @@ public final class HfModel {
   public static final String KIND = "hf-model";
 
   /** The {@code model_type}s Forja reads and writes. */
-  public static final List<String> SUPPORTED = List.of("gpt2");
+  public static final List<String> SUPPORTED =
+      List.of("gpt2", "llama", "mistral", "qwen2", "qwen3");
+
+  /** The Llama family's model types and the class transformers loads each with. */
+  private static final Map<String, String> LLAMA_ARCHITECTURES =
+      Map.of(
+          "llama", "LlamaForCausalLM",
+          "mistral", "MistralForCausalLM",
+          "qwen2", "Qwen2ForCausalLM",
+          "qwen3", "Qwen3ForCausalLM");
 
   /** Above this many bytes of weights, {@link #write} shards them (as transformers does). */
   public static final long DEFAULT_SHARD_BYTES = 2L << 30;
@@ -83,6 +92,9 @@ public final class HfModel {
               + "' is not supported (supported: "
               + String.join(", ", SUPPORTED)
               + ")");
+    }
+    if (LLAMA_ARCHITECTURES.containsKey(type)) {
+      return llamaConfig(config, type, where);
     }
     int d = required(config, "n_embd", where);
     int heads = required(config, "n_head", where);
@@ -120,6 +132,91 @@ public final class HfModel {
         ModelConfig.Objective.CAUSAL);
   }
 
+  /**
+   * Llama, Mistral, Qwen2 and Qwen3, with RoPE as transformers 5 writes it or as older files do.
+   */
+  private static ModelConfig llamaConfig(JsonNode config, String type, String where) {
+    int d = required(config, "hidden_size", where);
+    int heads = required(config, "num_attention_heads", where);
+    int kv =
+        config.path("num_key_value_heads").canConvertToInt()
+            ? config.path("num_key_value_heads").asInt()
+            : heads;
+    int headDim =
+        config.path("head_dim").canConvertToInt() ? config.path("head_dim").asInt() : d / heads;
+    int context = required(config, "max_position_embeddings", where);
+    String act = config.path("hidden_act").asText("silu");
+    if (!act.equals("silu")) {
+      throw new IllegalArgumentException(
+          where + ": hidden_act '" + act + "' is not supported (the Llama family uses silu)");
+    }
+    if (config.path("mlp_bias").asBoolean(false)
+        || (type.equals("llama") && config.path("attention_bias").asBoolean(false))) {
+      throw new IllegalArgumentException(
+          where
+              + ": biases on the output or MLP projections are not supported (mlp_bias,"
+              + " attention_bias of llama)");
+    }
+    JsonNode window = config.path("sliding_window");
+    boolean sliding =
+        type.equals("mistral")
+            ? window.canConvertToInt() && window.asInt() < context
+            : config.path("use_sliding_window").asBoolean(false);
+    if (sliding) {
+      throw new IllegalArgumentException(
+          where
+              + ": sliding-window attention ("
+              + window
+              + " of "
+              + context
+              + " positions) is not supported: Forja runs full attention");
+    }
+    JsonNode rope = config.path("rope_parameters");
+    JsonNode legacy = config.path("rope_scaling");
+    JsonNode scaling = rope.isObject() ? rope : legacy;
+    double theta =
+        rope.path("rope_theta").isNumber()
+            ? rope.path("rope_theta").asDouble()
+            : config.path("rope_theta").asDouble(10000.0);
+    String kind = scaling.path("rope_type").asText(scaling.path("type").asText("default"));
+    if (kind.equals("default")) {
+      kind = "none";
+    }
+    if (!ModelConfig.Llama.SCALINGS.contains(kind)) {
+      throw new IllegalArgumentException(
+          where + ": rope scaling '" + kind + "' is not supported (supported: linear, llama3)");
+    }
+    ModelConfig.Llama l =
+        new ModelConfig.Llama(
+            type,
+            kv,
+            headDim,
+            required(config, "intermediate_size", where),
+            theta,
+            kind,
+            scaling.path("factor").asDouble(1.0),
+            scaling.path("low_freq_factor").asDouble(1.0),
+            scaling.path("high_freq_factor").asDouble(4.0),
+            scaling.path("original_max_position_embeddings").asInt(context),
+            type.equals("qwen2"),
+            type.equals("qwen3"));
+    return new ModelConfig(
+        required(config, "vocab_size", where),
+        context,
+        required(config, "num_hidden_layers", where),
+        d,
+        heads,
+        1,
+        false,
+        config
+            .path("tie_word_embeddings")
+            .asBoolean(!type.equals("llama") && !type.equals("mistral")),
+        config.path("rms_norm_eps").asDouble(1e-6),
+        config.path("initializer_range").asDouble(0.02),
+        ModelConfig.Objective.CAUSAL,
+        l);
+  }
+
   private static int required(JsonNode config, String key, String where) {
     JsonNode v = config.path(key);
     if (!v.canConvertToInt()) {
@@ -134,6 +231,9 @@ public final class HfModel {
       throw new IllegalArgumentException(
           "this checkpoint was trained with model.objective=masked (bidirectional attention);"
               + " a Hugging Face causal LM (GPT2LMHeadModel) would not compute what it learned");
+    }
+    if (c.llamaFamily()) {
+      return llamaConfigJson(c, bos, eos, dtype);
     }
     ObjectNode n = JSON.createObjectNode();
     n.putArray("architectures").add("GPT2LMHeadModel");
@@ -152,6 +252,53 @@ public final class HfModel {
     n.put("resid_pdrop", 0.0);
     n.put("embd_pdrop", 0.0);
     n.put("attn_pdrop", 0.0);
+    if (bos != null) {
+      n.put("bos_token_id", bos);
+    }
+    if (eos != null) {
+      n.put("eos_token_id", eos);
+    }
+    n.put("dtype", dtype);
+    n.put("use_cache", true);
+    return n;
+  }
+
+  private static ObjectNode llamaConfigJson(ModelConfig c, Integer bos, Integer eos, String dtype) {
+    ModelConfig.Llama l = c.llama();
+    ObjectNode n = JSON.createObjectNode();
+    n.putArray("architectures").add(LLAMA_ARCHITECTURES.get(l.modelType()));
+    n.put("model_type", l.modelType());
+    n.put("vocab_size", c.vocabSize());
+    n.put("max_position_embeddings", c.contextLength());
+    n.put("hidden_size", c.dModel());
+    n.put("intermediate_size", l.mlpHidden());
+    n.put("num_hidden_layers", c.layers());
+    n.put("num_attention_heads", c.heads());
+    n.put("num_key_value_heads", l.kvHeads());
+    n.put("head_dim", l.headDim());
+    n.put("hidden_act", "silu");
+    n.put("rms_norm_eps", c.normEpsilon());
+    n.put("initializer_range", c.initStd());
+    n.put("tie_word_embeddings", c.tiedEmbeddings());
+    n.put("rope_theta", l.ropeTheta());
+    if (l.ropeScaling().equals("none")) {
+      n.putNull("rope_scaling");
+    } else {
+      ObjectNode r = n.putObject("rope_scaling");
+      r.put("rope_type", l.ropeScaling());
+      r.put("factor", l.ropeFactor());
+      if (l.ropeScaling().equals("llama3")) {
+        r.put("low_freq_factor", l.lowFreqFactor());
+        r.put("high_freq_factor", l.highFreqFactor());
+        r.put("original_max_position_embeddings", l.originalContext());
+      }
+    }
+    if (!l.modelType().equals("qwen2")) {
+      n.put("attention_bias", false);
+    }
+    if (l.modelType().equals("mistral")) {
+      n.putNull("sliding_window");
+    }
     if (bos != null) {
       n.put("bos_token_id", bos);
     }
@@ -209,8 +356,9 @@ public final class HfModel {
     Map<String, String> dtypes = new TreeMap<>();
     for (Map.Entry<URI, List<SafeTensors.Entry>> f : files.entrySet()) {
       for (SafeTensors.Entry e : f.getValue()) {
-        String name = forjaName(e.name());
+        String name = mc.llamaFamily() ? e.name() : forjaName(e.name());
         if (GPT2_BUFFERS.stream().anyMatch(name::endsWith)
+            || name.endsWith("rotary_emb.inv_freq")
             || (mc.tiedEmbeddings() && name.equals(GptModel.LM_HEAD))) {
           continue; // not a parameter, or the tied head's copy of the embedding
         }
@@ -220,7 +368,9 @@ public final class HfModel {
               f.getKey()
                   + ": unexpected tensor "
                   + e.name()
-                  + " (not part of a gpt2 model as "
+                  + " (not part of a "
+                  + config.path("model_type").asText()
+                  + " model as "
                   + CONFIG
                   + " describes it)");
         }
@@ -269,7 +419,7 @@ public final class HfModel {
 
   /** GPT-2's original files name parameters without the {@code transformer.} prefix. */
   private static String forjaName(String hf) {
-    if (hf.startsWith("transformer.") || hf.startsWith("lm_head.")) {
+    if (hf.startsWith("transformer.") || hf.startsWith("lm_head.") || hf.startsWith("model.")) {
       return hf;
     }
     return "transformer." + hf;
@@ -356,7 +506,18 @@ public final class HfModel {
       throws IOException {
     ModelConfig c = ck.model();
     BpeTokenizer tok = TokenizerFiles.fromTokenizerJson(ck.tokenizerJson(), ck.dir() + "");
-    Integer eos = tok.specials().get("<|endoftext|>");
+    Integer eos = null;
+    for (String t : List.of("<|endoftext|>", "<|end_of_text|>", "</s>", "<|im_end|>")) {
+      if (eos == null) {
+        eos = tok.specials().get(t);
+      }
+    }
+    String eosText = null;
+    for (var e : tok.specials().entrySet()) {
+      if (eos != null && e.getValue().equals(eos)) {
+        eosText = e.getKey();
+      }
+    }
     ObjectNode config = configJson(c, eos, eos, torchDtype(dtype));
     storage.writeString(Storage.resolve(dir, CONFIG), JSON.writeValueAsString(config), true);
 
@@ -368,7 +529,8 @@ public final class HfModel {
       }
       tensors.put(p.name(), a);
     }
-    if (!c.bias()) { // GPT2LMHeadModel always has biases: zeros compute what Forja computed
+    if (!c.llamaFamily()
+        && !c.bias()) { // GPT2LMHeadModel always has biases: zeros compute the same
       for (ParameterSpec p : ParameterSpec.of(withBias(c))) {
         tensors.computeIfAbsent(
             p.name(), n -> Nd4j.zeros(ck.weights().get(GptModel.WTE).dataType(), p.shape()));
@@ -382,9 +544,9 @@ public final class HfModel {
     tc.put("tokenizer_class", "PreTrainedTokenizerFast");
     tc.put("model_max_length", c.contextLength());
     tc.put("clean_up_tokenization_spaces", false);
-    if (eos != null) {
-      tc.put("bos_token", "<|endoftext|>");
-      tc.put("eos_token", "<|endoftext|>");
+    if (eosText != null) {
+      tc.put("bos_token", eosText);
+      tc.put("eos_token", eosText);
     }
     if (tok.specials().containsKey("<|pad|>")) {
       tc.put("pad_token", "<|pad|>");
@@ -399,7 +561,7 @@ public final class HfModel {
         Storage.resolve(dir, GENERATION_CONFIG), JSON.writeValueAsString(gen), true);
 
     Map<String, String> contents = new LinkedHashMap<>();
-    contents.put(CONFIG, "the architecture, as transformers reads it (GPT2LMHeadModel)");
+    contents.put(CONFIG, "the architecture, as transformers reads it");
     contents.put(
         WEIGHTS + " (or shards with " + INDEX + ")",
         "the weights in " + dtype.id + ", Hugging Face names");

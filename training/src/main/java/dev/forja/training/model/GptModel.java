@@ -101,7 +101,7 @@ public final class GptModel {
   }
 
   public DataType dataType() {
-    return sd.getVariable(WTE).dataType();
+    return sd.getVariable(config.llamaFamily() ? ParameterSpec.EMBED : WTE).dataType();
   }
 
   /** Whether {@link GptKernels} can run this model here: ND4J's CPU backend, fp32. */
@@ -111,7 +111,9 @@ public final class GptModel {
 
   /** Whether the hand-written kernels serve {@code c} in {@code dtype} on this ND4J backend. */
   public static boolean kernelsApply(ModelConfig c, DataType dtype) {
-    return Nd4j.getBackend().getClass().getName().contains(".cpu.") && dtype == DataType.FLOAT;
+    return Nd4j.getBackend().getClass().getName().contains(".cpu.")
+        && dtype == DataType.FLOAT
+        && !c.llamaFamily(); // the kernels are written for GPT-2 so far
   }
 
   /**
@@ -157,6 +159,9 @@ public final class GptModel {
     SameDiff sd = SameDiff.create();
     Random rng = Nd4j.getRandomFactory().getNewRandomInstance(seed);
     Init init = new Init(sd, dtype, rng);
+    if (c.llamaFamily()) {
+      return buildLlama(sd, init, c, batch, length, dtype);
+    }
     int d = c.dModel();
     int h = c.heads();
     int hs = c.headSize();
@@ -212,6 +217,126 @@ public final class GptModel {
     loss.rename(LOSS);
     sd.setLossVariables(LOSS);
     return new GptModel(c, sd, batch, length);
+  }
+
+  /**
+   * The Llama family: RMSNorm, grouped-query attention with RoPE (and q/k RMSNorm, q/k/v biases
+   * where the config says), a SwiGLU MLP. Weights in Hugging Face's {@code [out, in]} layout.
+   */
+  private static GptModel buildLlama(
+      SameDiff sd, Init init, ModelConfig c, int batch, int length, DataType dtype) {
+    ModelConfig.Llama l = c.llama();
+    int d = c.dModel();
+    int h = c.heads();
+    int kvh = l.kvHeads();
+    int hd = l.headDim();
+    int bt = batch * length;
+    double std = c.initStd();
+    SDVariable ids = sd.placeHolder(INPUT_IDS, DataType.INT32, batch, length);
+    SDVariable targets = sd.placeHolder(TARGETS, DataType.INT32, batch, length);
+    SDVariable lossScale = sd.placeHolder(LOSS_SCALE, dtype);
+    SDVariable embed = init.normal(ParameterSpec.EMBED, std, c.vocabSize(), d);
+    SDVariable oneHot = sd.oneHot(ids, c.vocabSize(), -1, 1.0, 0.0, dtype);
+    SDVariable x = sd.mmul(sd.reshape(oneHot, bt, c.vocabSize()), embed);
+
+    double[][] rope = Rope.cosSin(l, length);
+    SDVariable cos =
+        sd.constant("rope_cos", Nd4j.createFromArray(rope[0]).reshape(length, hd).castTo(dtype));
+    SDVariable sin =
+        sd.constant("rope_sin", Nd4j.createFromArray(rope[1]).reshape(length, hd).castTo(dtype));
+    INDArray maskValues = Nd4j.zeros(dtype, length, length);
+    if (c.objective() == ModelConfig.Objective.CAUSAL) {
+      for (int i = 0; i < length; i++) {
+        for (int j = i + 1; j < length; j++) {
+          maskValues.putScalar(i, j, -1e9);
+        }
+      }
+    }
+    SDVariable mask = sd.constant("attention_mask", maskValues);
+    for (int i = 0; i < c.layers(); i++) {
+      String p = "model.layers." + i + ".";
+      SDVariable a = rmsNorm(sd, x, init.ones(p + "input_layernorm.weight", d), c.normEpsilon(), 1);
+      SDVariable q =
+          projection(sd, init, a, p + "self_attn.q_proj", h * hd, d, std, l.attentionBias());
+      SDVariable k =
+          projection(sd, init, a, p + "self_attn.k_proj", kvh * hd, d, std, l.attentionBias());
+      SDVariable v =
+          projection(sd, init, a, p + "self_attn.v_proj", kvh * hd, d, std, l.attentionBias());
+      SDVariable wo = init.normal(p + "self_attn.o_proj.weight", std, d, h * hd);
+      SDVariable q4 = sd.reshape(q, batch, length, h, hd);
+      SDVariable k4 = sd.reshape(k, batch, length, kvh, hd);
+      if (l.qkNorm()) {
+        q4 = rmsNorm(sd, q4, init.ones(p + "self_attn.q_norm.weight", hd), c.normEpsilon(), 3);
+        k4 = rmsNorm(sd, k4, init.ones(p + "self_attn.k_norm.weight", hd), c.normEpsilon(), 3);
+      }
+      SDVariable qh = rotate(sd, sd.permute(q4, 0, 2, 1, 3), cos, sin); // [B, H, T, hd]
+      SDVariable kh = rotate(sd, sd.permute(k4, 0, 2, 1, 3), cos, sin); // [B, KV, T, hd]
+      SDVariable vh = sd.permute(sd.reshape(v, batch, length, kvh, hd), 0, 2, 1, 3);
+      kh = repeatKv(sd, kh, batch, kvh, h / kvh, length, hd);
+      vh = repeatKv(sd, vh, batch, kvh, h / kvh, length, hd);
+      SDVariable scores = sd.mmul(qh, kh, false, true, false).mul(1.0 / Math.sqrt(hd)).add(mask);
+      SDVariable att = sd.mmul(sd.nn.softmax(scores, 3), vh);
+      SDVariable merged = sd.reshape(sd.permute(att, 0, 2, 1, 3), bt, h * hd);
+      x = x.add(sd.mmul(merged, wo, false, true, false));
+      SDVariable m =
+          rmsNorm(sd, x, init.ones(p + "post_attention_layernorm.weight", d), c.normEpsilon(), 1);
+      SDVariable gate = projection(sd, init, m, p + "mlp.gate_proj", l.mlpHidden(), d, std, false);
+      SDVariable up = projection(sd, init, m, p + "mlp.up_proj", l.mlpHidden(), d, std, false);
+      SDVariable wd = init.normal(p + "mlp.down_proj.weight", std, d, l.mlpHidden());
+      SDVariable act = gate.mul(sd.nn.sigmoid(gate)).mul(up); // SiLU(gate) * up
+      x = x.add(sd.mmul(act, wd, false, true, false));
+    }
+    SDVariable xf = rmsNorm(sd, x, init.ones(ParameterSpec.FINAL_NORM, d), c.normEpsilon(), 1);
+    SDVariable head = c.tiedEmbeddings() ? embed : init.normal(LM_HEAD, std, c.vocabSize(), d);
+    SDVariable logits = sd.mmul(LOGITS, xf, head, false, true, false);
+    SDVariable logProbs = sd.nn.logSoftmax(logits);
+    SDVariable targetHot =
+        sd.reshape(sd.oneHot(targets, c.vocabSize(), -1, 1.0, 0.0, dtype), bt, c.vocabSize());
+    SDVariable loss = sd.math.neg(logProbs.mul(targetHot).sum()).mul(lossScale);
+    loss.rename(LOSS);
+    sd.setLossVariables(LOSS);
+    return new GptModel(c, sd, batch, length);
+  }
+
+  /** {@code x W^T (+ b)} with W {@code [out, in]}, Hugging Face's {@code nn.Linear}. */
+  private static SDVariable projection(
+      SameDiff sd,
+      Init init,
+      SDVariable x,
+      String name,
+      int out,
+      int in,
+      double std,
+      boolean bias) {
+    SDVariable y = sd.mmul(x, init.normal(name + ".weight", std, out, in), false, true, false);
+    return bias ? y.add(init.zeros(name + ".bias", out)) : y;
+  }
+
+  /** RMSNorm over the last dimension: {@code x / sqrt(mean(x^2) + eps) * w}. */
+  private static SDVariable rmsNorm(SameDiff sd, SDVariable x, SDVariable w, double eps, int last) {
+    SDVariable ms = x.mul(x).mean(true, last);
+    return x.div(sd.math.sqrt(ms.add(eps))).mul(w);
+  }
+
+  /**
+   * RoPE on {@code [B, heads, T, hd]}: {@code x cos + rotate_half(x) sin}, Hugging Face's layout.
+   */
+  private static SDVariable rotate(SameDiff sd, SDVariable x, SDVariable cos, SDVariable sin) {
+    SDVariable[] halves = sd.split(x, 2, 3);
+    SDVariable rotated = sd.concat(3, sd.math.neg(halves[1]), halves[0]);
+    return x.mul(cos).add(rotated.mul(sin));
+  }
+
+  /** Each key/value head repeated for the {@code rep} query heads that share it. */
+  private static SDVariable repeatKv(
+      SameDiff sd, SDVariable x, int b, int kvh, int rep, int t, int hd) {
+    if (rep == 1) {
+      return x;
+    }
+    SDVariable five = sd.reshape(x, b, kvh, 1, t, hd);
+    SDVariable[] copies = new SDVariable[rep];
+    java.util.Arrays.fill(copies, five);
+    return sd.reshape(sd.concat(2, copies), b, kvh * rep, t, hd);
   }
 
   private static SDVariable heads(SameDiff sd, SDVariable x, int b, int t, int h, int hs) {

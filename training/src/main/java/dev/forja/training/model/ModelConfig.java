@@ -23,6 +23,9 @@ import java.util.Locale;
  * @param initStd standard deviation of the initial weights (GPT-2: 0.02)
  * @param objective causal language modelling, or BERT-style masked tokens with bidirectional
  *     attention
+ * @param llama the Llama family's switches (RMSNorm, SwiGLU, grouped-query attention, RoPE); null
+ *     for GPT-2 (LayerNorm, GELU MLP, learned positions). {@code bias} and {@code mlpRatio} do not
+ *     apply to it
  */
 public record ModelConfig(
     int vocabSize,
@@ -35,8 +38,84 @@ public record ModelConfig(
     boolean tiedEmbeddings,
     double normEpsilon,
     double initStd,
-    Objective objective)
+    Objective objective,
+    Llama llama)
     implements Serializable {
+
+  /** A GPT-2 shape. */
+  public ModelConfig(
+      int vocabSize,
+      int contextLength,
+      int layers,
+      int dModel,
+      int heads,
+      int mlpRatio,
+      boolean bias,
+      boolean tiedEmbeddings,
+      double normEpsilon,
+      double initStd,
+      Objective objective) {
+    this(
+        vocabSize,
+        contextLength,
+        layers,
+        dModel,
+        heads,
+        mlpRatio,
+        bias,
+        tiedEmbeddings,
+        normEpsilon,
+        initStd,
+        objective,
+        null);
+  }
+
+  /**
+   * The Llama family as switches: Llama 2/3.x, Mistral (full attention), Qwen2/2.5 ({@code
+   * attentionBias}), Qwen3 ({@code qkNorm}), SmolLM/SmolLM2 and TinyLlama.
+   *
+   * @param modelType Hugging Face's {@code model_type}: llama, mistral, qwen2 or qwen3
+   * @param kvHeads key/value heads (grouped-query attention); must divide the heads
+   * @param headDim width of each head ({@code head_dim}; often d-model / heads)
+   * @param mlpHidden the SwiGLU MLP's width ({@code intermediate_size})
+   * @param ropeTheta RoPE's base
+   * @param ropeScaling none, linear or llama3
+   * @param ropeFactor the scaling factor (linear, llama3)
+   * @param lowFreqFactor llama3's low-frequency factor
+   * @param highFreqFactor llama3's high-frequency factor
+   * @param originalContext llama3's original context length
+   * @param attentionBias biases on the q, k and v projections (Qwen2)
+   * @param qkNorm an RMSNorm over each head of q and k before RoPE (Qwen3)
+   */
+  public record Llama(
+      String modelType,
+      int kvHeads,
+      int headDim,
+      int mlpHidden,
+      double ropeTheta,
+      String ropeScaling,
+      double ropeFactor,
+      double lowFreqFactor,
+      double highFreqFactor,
+      int originalContext,
+      boolean attentionBias,
+      boolean qkNorm)
+      implements Serializable {
+    public static final List<String> SCALINGS = List.of("none", "linear", "llama3");
+
+    public Llama {
+      require(kvHeads >= 1, "num_key_value_heads must be positive, got " + kvHeads);
+      require(headDim >= 2 && headDim % 2 == 0, "head_dim must be even, got " + headDim);
+      require(mlpHidden >= 1, "intermediate_size must be positive, got " + mlpHidden);
+      require(ropeTheta > 0, "rope_theta must be positive, got " + ropeTheta);
+      require(
+          SCALINGS.contains(ropeScaling),
+          "rope scaling '" + ropeScaling + "' is not supported (supported: " + SCALINGS + ")");
+      require(
+          ropeScaling.equals("none") || ropeFactor > 0,
+          "the rope scaling factor must be positive, got " + ropeFactor);
+    }
+  }
 
   /** What the model is trained to predict. */
   public enum Objective {
@@ -52,8 +131,15 @@ public record ModelConfig(
     require(layers >= 1, "model.layers must be positive, got " + layers);
     require(heads >= 1, "model.heads must be positive, got " + heads);
     require(
-        dModel >= heads && dModel % heads == 0,
+        llama != null || (dModel >= heads && dModel % heads == 0),
         "model.d-model (" + dModel + ") must be a multiple of model.heads (" + heads + ")");
+    require(
+        llama == null || heads % llama.kvHeads() == 0,
+        "the attention heads ("
+            + heads
+            + ") must be a multiple of the key/value heads ("
+            + (llama == null ? 0 : llama.kvHeads())
+            + ")");
     require(mlpRatio >= 1, "model.mlp-ratio must be positive, got " + mlpRatio);
     require(normEpsilon > 0, "model.norm-epsilon must be positive, got " + normEpsilon);
     require(initStd > 0, "model.init-std must be positive, got " + initStd);
@@ -119,7 +205,18 @@ public record ModelConfig(
         tiedEmbeddings,
         normEpsilon,
         initStd,
-        objective);
+        objective,
+        llama);
+  }
+
+  /** Whether this is a Llama-family model ({@link #llama}). */
+  public boolean llamaFamily() { // not isLlama: Jackson would write it as a property
+    return llama != null;
+  }
+
+  /** Key/value heads: the heads, or fewer with grouped-query attention. */
+  public int kvHeads() {
+    return llama == null ? heads : llama.kvHeads();
   }
 
   /**
@@ -128,8 +225,9 @@ public record ModelConfig(
    * for attention scores and values (the PaLM / nanoGPT MFU formula).
    */
   public double flopsPerToken(int length) {
-    double nonEmbedding = parameters() - (double) contextLength * dModel;
-    return 6 * nonEmbedding + 12.0 * layers * length * dModel;
+    double positions = llama == null ? (double) contextLength * dModel : 0;
+    double nonEmbedding = parameters() - positions;
+    return 6 * nonEmbedding + 12.0 * layers * length * heads * headSize();
   }
 
   private static void require(boolean ok, String message) {
@@ -139,11 +237,11 @@ public record ModelConfig(
   }
 
   public int headSize() {
-    return dModel / heads;
+    return llama == null ? dModel / heads : llama.headDim();
   }
 
   public int mlpWidth() {
-    return dModel * mlpRatio;
+    return llama == null ? dModel * mlpRatio : llama.mlpHidden();
   }
 
   /** Trainable parameters (the tied output projection counted once): {@link ParameterSpec#of}. */

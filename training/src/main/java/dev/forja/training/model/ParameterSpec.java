@@ -46,6 +46,64 @@ public record ParameterSpec(String name, long[] shape, boolean decays) {
 
   /** Every parameter of {@code c}: embeddings, each block, the final norm, the head. */
   public static List<ParameterSpec> of(ModelConfig c) {
+    return c.llamaFamily() ? llama(c) : gpt2(c);
+  }
+
+  /** Llama-family names, weights in Hugging Face's {@code nn.Linear} layout: {@code [out, in]}. */
+  public static final String EMBED = "model.embed_tokens.weight";
+
+  public static final String FINAL_NORM = "model.norm.weight";
+
+  public static String llamaLayer(int i, String suffix) {
+    return "model.layers." + i + "." + suffix;
+  }
+
+  private static List<ParameterSpec> llama(ModelConfig c) {
+    ModelConfig.Llama l = c.llama();
+    long d = c.dModel();
+    long q = (long) c.heads() * l.headDim();
+    long kv = (long) l.kvHeads() * l.headDim();
+    long f = l.mlpHidden();
+    List<ParameterSpec> out = new ArrayList<>();
+    out.add(new ParameterSpec(EMBED, new long[] {c.vocabSize(), d}, false));
+    for (int i = 0; i < c.layers(); i++) {
+      out.add(new ParameterSpec(llamaLayer(i, "input_layernorm.weight"), new long[] {d}, false));
+      for (String[] p :
+          new String[][] {{"q_proj", "" + q}, {"k_proj", "" + kv}, {"v_proj", "" + kv}}) {
+        long rows = Long.parseLong(p[1]);
+        out.add(
+            new ParameterSpec(
+                llamaLayer(i, "self_attn." + p[0] + ".weight"), new long[] {rows, d}, true));
+        if (l.attentionBias()) {
+          out.add(
+              new ParameterSpec(
+                  llamaLayer(i, "self_attn." + p[0] + ".bias"), new long[] {rows}, false));
+        }
+      }
+      out.add(new ParameterSpec(llamaLayer(i, "self_attn.o_proj.weight"), new long[] {d, q}, true));
+      if (l.qkNorm()) {
+        out.add(
+            new ParameterSpec(
+                llamaLayer(i, "self_attn.q_norm.weight"), new long[] {l.headDim()}, false));
+        out.add(
+            new ParameterSpec(
+                llamaLayer(i, "self_attn.k_norm.weight"), new long[] {l.headDim()}, false));
+      }
+      out.add(
+          new ParameterSpec(
+              llamaLayer(i, "post_attention_layernorm.weight"), new long[] {d}, false));
+      out.add(new ParameterSpec(llamaLayer(i, "mlp.gate_proj.weight"), new long[] {f, d}, true));
+      out.add(new ParameterSpec(llamaLayer(i, "mlp.up_proj.weight"), new long[] {f, d}, true));
+      out.add(new ParameterSpec(llamaLayer(i, "mlp.down_proj.weight"), new long[] {d, f}, true));
+    }
+    out.add(new ParameterSpec(FINAL_NORM, new long[] {d}, false));
+    if (!c.tiedEmbeddings()) {
+      out.add(new ParameterSpec(GptModel.LM_HEAD, new long[] {c.vocabSize(), d}, true));
+    }
+    return out;
+  }
+
+  private static List<ParameterSpec> gpt2(ModelConfig c) {
     long d = c.dModel();
     long v = c.vocabSize();
     long mlp = c.mlpWidth();

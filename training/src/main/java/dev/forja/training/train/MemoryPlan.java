@@ -27,6 +27,9 @@ public record MemoryPlan(long parameterBytes, long activationBytes) {
     }
     double bt = (double) microBatch * length;
     double perLayer = 24 * bt * c.dModel() + 4.0 * microBatch * c.heads() * length * length;
+    if (c.llamaFamily()) { // the SwiGLU MLP's three hidden-width activations, and wider heads
+      perLayer += 6 * bt * c.mlpWidth() + 8 * bt * c.heads() * c.headSize();
+    }
     double once = 6 * bt * c.vocabSize();
     long act = (long) (2 * (c.layers() * perLayer + once) * bytesPerValue);
     return new MemoryPlan(6 * p, act);

@@ -49,6 +49,11 @@ class HfInteropTest {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Storage LOCAL = new Storage(StorageConfig.defaults());
   private static String oracle;
+
+  /** GPT-2 with a tied and an untied head, and each of the Llama family's switches. */
+  static final List<String> VARIANTS =
+      List.of("gpt2-tied", "gpt2-untied", "llama", "mistral", "qwen2", "qwen3");
+
   private static Path root;
 
   @BeforeAll
@@ -58,9 +63,9 @@ class HfInteropTest {
             HfInteropTest.class.getResourceAsStream("/hf/oracle.py").readAllBytes(),
             StandardCharsets.UTF_8);
     root = TestDirs.create("hf-interop-");
-    for (String tied : List.of("tied", "untied")) {
-      PythonOracle.run(oracle, "make", root.resolve(tied).toString(), tied);
-    }
+    List<String> args = new java.util.ArrayList<>(List.of("make", root.toString()));
+    args.addAll(VARIANTS);
+    PythonOracle.run(oracle, args.toArray(String[]::new));
   }
 
   private static JsonNode reference(String variant) throws Exception {
@@ -99,11 +104,11 @@ class HfInteropTest {
 
   @Test
   void importedModelsComputeTransformersLogitsAndGreedyContinuations() throws Exception {
-    for (String variant : List.of("tied", "untied")) {
+    for (String variant : VARIANTS) {
       JsonNode ref = reference(variant);
       URI ck = root.resolve(variant + "-forja").toUri();
       HfModel.Read r = HfModel.importTo(LOCAL, root.resolve(variant).toUri(), ck);
-      assertThat(r.model().tiedEmbeddings()).isEqualTo(variant.equals("tied"));
+      assertThat(r.model().llamaFamily()).isEqualTo(!variant.startsWith("gpt2"));
       CheckpointStore.Loaded loaded = CheckpointStore.load(LOCAL, ck);
       int[] ids = ints(ref.get("ids"));
       assertClose(
@@ -123,7 +128,7 @@ class HfInteropTest {
 
   @Test
   void oneTrainingStepsGradientsEqualTorchAutograd() throws Exception {
-    for (String variant : List.of("tied", "untied")) {
+    for (String variant : VARIANTS) {
       JsonNode ref = reference(variant);
       HfModel.Read r = HfModel.read(LOCAL, root.resolve(variant).toUri());
       int b = ref.get("batch").size();
@@ -134,7 +139,11 @@ class HfInteropTest {
         System.arraycopy(ints(ref.get("batch").get(i)), 0, ids, i * t, t);
         System.arraycopy(ints(ref.get("targets").get(i)), 0, targets, i * t, t);
       }
-      for (GptModel.Engine engine : List.of(GptModel.Engine.KERNELS, GptModel.Engine.SAMEDIFF)) {
+      List<GptModel.Engine> engines =
+          r.model().llamaFamily()
+              ? List.of(GptModel.Engine.SAMEDIFF)
+              : List.of(GptModel.Engine.KERNELS, GptModel.Engine.SAMEDIFF);
+      for (GptModel.Engine engine : engines) {
         GptModel m = GptModel.build(r.model(), b, t, DataType.FLOAT, 1);
         TrainRun.assign(m.parameters(), r.weights(), "imported");
         LossPass pass = m.pass(engine);
@@ -167,9 +176,9 @@ class HfInteropTest {
 
   @Test
   void exportsLoadInTransformersWithTheSameLogitsAndTokenIds() throws Exception {
-    JsonNode ref = reference("tied");
+    JsonNode ref = reference("gpt2-tied");
     URI ck = root.resolve("export-source").toUri();
-    HfModel.importTo(LOCAL, root.resolve("tied").toUri(), ck);
+    HfModel.importTo(LOCAL, root.resolve("gpt2-tied").toUri(), ck);
     CheckpointStore.Loaded loaded = CheckpointStore.load(LOCAL, ck);
     URI out = root.resolve("exported-f32").toUri();
     HfModel.write(LOCAL, loaded, out, SafeTensors.Dtype.F32, HfModel.DEFAULT_SHARD_BYTES, Map.of());
@@ -207,9 +216,32 @@ class HfInteropTest {
   }
 
   @Test
+  void theLlamaFamilyExportsToWhatTransformersLoadsWithTheSameLogits() throws Exception {
+    for (String variant : VARIANTS.subList(2, VARIANTS.size())) {
+      JsonNode ref = reference(variant);
+      URI ck = root.resolve(variant + "-export-source").toUri();
+      HfModel.importTo(LOCAL, root.resolve(variant).toUri(), ck);
+      CheckpointStore.Loaded loaded = CheckpointStore.load(LOCAL, ck);
+      URI out = root.resolve(variant + "-exported").toUri();
+      HfModel.write(
+          LOCAL, loaded, out, SafeTensors.Dtype.F32, HfModel.DEFAULT_SHARD_BYTES, Map.of());
+      String ids = ref.get("ids").toString().replaceAll("[\\[\\] ]", "");
+      JsonNode back =
+          JSON.readTree(PythonOracle.run(oracle, "logits", Path.of(out).toString(), ids));
+      assertClose(
+          forjaLogits(loaded.model(), loaded.weights(), ints(ref.get("ids"))),
+          back.get("logits"),
+          1e-4,
+          variant + " exported");
+      assertThat(Files.readString(Path.of(out).resolve(HfModel.CONFIG)))
+          .contains("\"model_type\" : \"" + variant + "\"");
+    }
+  }
+
+  @Test
   void aForjaModelWithoutBiasesOrTiedHeadExportsInShardsThatTransformersLoads() throws Exception {
-    JsonNode ref = reference("tied");
-    String tokJson = Files.readString(root.resolve("tied").resolve("tokenizer.json"));
+    JsonNode ref = reference("gpt2-tied");
+    String tokJson = Files.readString(root.resolve("gpt2-tied").resolve("tokenizer.json"));
     ModelConfig mc =
         new ModelConfig(
             300, 40, 2, 32, 4, 3, false, false, 1e-5, 0.3, ModelConfig.Objective.CAUSAL);
