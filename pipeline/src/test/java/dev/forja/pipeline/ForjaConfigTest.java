@@ -70,7 +70,7 @@ class ForjaConfigTest {
     assertThat(t.minLr()).isEqualTo(3e-5);
     assertThat(t.warmupSteps()).isEqualTo(100);
     assertThat(t.weightDecay()).isEqualTo(0.1);
-    assertThat(t.noDecay()).containsExactly(".bias", "ln_", "wte", "wpe");
+    assertThat(t.noDecay()).containsExactly(".bias", "ln_", "wte", "wpe", "norm", "embed_tokens");
     assertThat(t.beta1()).isEqualTo(0.9);
     assertThat(t.beta2()).isEqualTo(0.95);
     assertThat(t.epsilon()).isEqualTo(1e-8);
@@ -137,6 +137,25 @@ class ForjaConfigTest {
     for (Path f : files) {
       ForjaConfig.load(List.of(f), List.of()); // throws, naming the key, if any is wrong
     }
+  }
+
+  @Test
+  void realModelPresetsHaveTheirModelsParameterCounts() {
+    // as transformers counts them for the released models
+    Map<String, Long> expected =
+        Map.of(
+            "smollm2-135m.yaml", 134_515_008L,
+            "qwen2.5-0.5b.yaml", 494_032_768L,
+            "llama-3.2-1b.yaml", 1_235_814_400L,
+            "small.yaml", 124_439_808L);
+    expected.forEach(
+        (file, count) -> {
+          ForjaConfig c =
+              ForjaConfig.load(
+                  List.of(CONF.resolve("presets").resolve(file)),
+                  file.equals("small.yaml") ? List.of("model.vocab-size=50257") : List.of());
+          assertThat(c.model().parameters()).as(file).isEqualTo(count);
+        });
   }
 
   @Test

@@ -94,6 +94,57 @@ class TrainRunTest {
   }
 
   @Test
+  void aTinyLlamaLearnsTheGrammarFromScratchAndGenerates(@TempDir Path tmp) throws Exception {
+    ModelConfig llama =
+        new ModelConfig(
+            0,
+            16,
+            2,
+            32,
+            4,
+            2,
+            false,
+            true,
+            1e-5,
+            0.02,
+            ModelConfig.Objective.CAUSAL,
+            new ModelConfig.Llama("llama", 2, 8, 64, 10000, "none", 1, 1, 4, 16, false, false));
+    TrainConfig tc =
+        Fixtures.trainConfig(
+            Map.of(
+                "train.steps", "250",
+                "train.micro-batch-size", "16",
+                "train.lr", "0.01",
+                "train.min-lr", "0.001",
+                "train.warmup-steps", "20",
+                "train.eval-every", "250",
+                "train.eval-batches", "8",
+                "train.checkpoint-every", "0"));
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    TrainingResult r =
+        train(
+            Fixtures.LOCAL,
+            tmp.resolve("llama").toUri(),
+            llama,
+            tc,
+            0,
+            new PrintStream(log, true, StandardCharsets.UTF_8));
+    assertThat(r.losses().get(0)).isGreaterThan(5.0); // ln(258) at the start
+    assertThat(r.lastEval().loss()).as(log.toString()).isLessThan(1.5 * Math.log(2));
+    var ck = CheckpointStore.load(Fixtures.LOCAL, checkpoint(tmp.resolve("llama").toUri(), 250));
+    assertThat(ck.model().llama().kvHeads()).isEqualTo(2);
+    int[] out =
+        new dev.forja.training.generate.Generator(ck.model(), ck.weights())
+            .generate(
+                TOK.encode("the "),
+                8,
+                new dev.forja.training.generate.Sampling(0, 0, 1),
+                new java.util.SplittableRandom(1),
+                id -> false);
+    assertThat(out).hasSize(8);
+  }
+
+  @Test
   void resumingGivesBitIdenticalWeightsAndLosses(@TempDir Path tmp) throws Exception {
     TrainConfig tc =
         Fixtures.trainConfig(Map.of("train.steps", "8", "train.accumulation-steps", "2"));

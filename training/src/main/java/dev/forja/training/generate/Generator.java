@@ -21,8 +21,7 @@ public final class Generator {
   private final Map<String, INDArray> w;
   private final INDArray[] keys;
   private final INDArray[] values;
-  private final INDArray ropeCos;
-  private final INDArray ropeSin;
+  private final double[] inverseFrequencies;
   private int position;
 
   public Generator(ModelConfig config, Map<String, INDArray> weights) {
@@ -44,20 +43,10 @@ public final class Generator {
       values[l] =
           Nd4j.create(wte.dataType(), config.kvHeads(), config.contextLength(), config.headSize());
     }
-    if (config.llamaFamily()) {
-      double[][] cs = dev.forja.training.model.Rope.cosSin(config.llama(), config.contextLength());
-      ropeCos =
-          Nd4j.createFromArray(cs[0])
-              .reshape(config.contextLength(), config.headSize())
-              .castTo(wte.dataType());
-      ropeSin =
-          Nd4j.createFromArray(cs[1])
-              .reshape(config.contextLength(), config.headSize())
-              .castTo(wte.dataType());
-    } else {
-      ropeCos = null;
-      ropeSin = null;
-    }
+    inverseFrequencies =
+        config.llamaFamily()
+            ? dev.forja.training.model.Rope.inverseFrequencies(config.llama())
+            : null;
   }
 
   /** Forgets the cached prefix. */
@@ -129,8 +118,9 @@ public final class Generator {
     double eps = c.normEpsilon();
     INDArray embed = w.get(dev.forja.training.model.ParameterSpec.EMBED);
     INDArray x = embed.getRow(token).dup().reshape(1, d);
-    INDArray cos = ropeCos.getRow(t).reshape(1, hd);
-    INDArray sin = ropeSin.getRow(t).reshape(1, hd);
+    double[][] cs = dev.forja.training.model.Rope.cosSin(inverseFrequencies, hd, t);
+    INDArray cos = Nd4j.createFromArray(cs[0]).reshape(1, hd).castTo(x.dataType());
+    INDArray sin = Nd4j.createFromArray(cs[1]).reshape(1, hd).castTo(x.dataType());
     for (int i = 0; i < c.layers(); i++) {
       String p = "model.layers." + i + ".";
       INDArray a = rms(x, w.get(p + "input_layernorm.weight"), eps);

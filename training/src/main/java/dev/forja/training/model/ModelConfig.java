@@ -155,7 +155,12 @@ public record ModelConfig(
             1 << 24,
             "Vocabulary size; 0 takes the tokenizer's (the shards' manifest).");
     int context =
-        r.intIn("model.context-length", 128, 1, 1 << 16, "Longest sequence (positions learned).");
+        r.intIn(
+            "model.context-length",
+            128,
+            1,
+            1 << 20,
+            "Longest sequence (GPT-2: positions learned; the Llama family: RoPE).");
     int layers = r.intIn("model.layers", 2, 1, 1024, "Transformer blocks.");
     int d = r.intIn("model.d-model", 64, 1, 1 << 16, "Width of the residual stream.");
     int heads = r.intIn("model.heads", 2, 1, 1024, "Attention heads; must divide model.d-model.");
@@ -171,13 +176,100 @@ public record ModelConfig(
             "causal",
             List.of("causal", "masked"),
             "causal: next-token LM; masked: BERT-style masked tokens, bidirectional attention.");
-    r.require(
-        heads <= d && d % heads == 0,
-        "model.heads",
-        "model.d-model (" + d + ") must be a multiple of model.heads (" + heads + ")");
-    if (heads > d || d % heads != 0) {
-      heads = 1; // reported above; keep the record valid so that other problems are collected too
+    String family =
+        r.choice(
+            "model.family",
+            "gpt2",
+            FAMILIES,
+            "gpt2 (LayerNorm, GELU, learned positions), or the Llama family as Hugging Face names"
+                + " it: llama, mistral (RMSNorm, SwiGLU, grouped-query attention, RoPE), qwen2"
+                + " (with q/k/v biases), qwen3 (with q/k RMSNorm).");
+    int kvHeads =
+        r.intIn(
+            "model.kv-heads",
+            0,
+            0,
+            1024,
+            "Llama family: key/value heads (grouped-query attention); 0: model.heads.");
+    int headDim =
+        r.intIn(
+            "model.head-dim", 0, 0, 1 << 12, "Llama family: width of a head; 0: d-model / heads.");
+    int mlpHidden =
+        r.intIn(
+            "model.mlp-hidden",
+            0,
+            0,
+            1 << 20,
+            "Llama family: SwiGLU width (intermediate_size); 0: model.mlp-ratio x d-model.");
+    double theta = r.doubleIn("model.rope-theta", 10000, 1, 1e12, "Llama family: RoPE's base.");
+    String scaling =
+        r.choice(
+            "model.rope-scaling",
+            "none",
+            Llama.SCALINGS,
+            "Llama family: RoPE scaling: none, linear or llama3.");
+    double factor = r.doubleIn("model.rope-factor", 1, 1e-6, 1e6, "RoPE scaling factor.");
+    double low =
+        r.doubleIn(
+            "model.rope-low-freq-factor", 1, 1e-6, 1e6, "llama3 scaling: low-frequency factor.");
+    double high =
+        r.doubleIn(
+            "model.rope-high-freq-factor", 4, 1e-6, 1e6, "llama3 scaling: high-frequency factor.");
+    int original =
+        r.intIn(
+            "model.rope-original-context",
+            0,
+            0,
+            1 << 24,
+            "llama3 scaling: the original context length; 0: model.context-length.");
+    boolean llama = !family.equals("gpt2");
+    int kv = kvHeads == 0 ? heads : kvHeads;
+    if (llama) {
+      r.require(
+          heads % kv == 0,
+          "model.kv-heads",
+          "model.heads (" + heads + ") must be a multiple of model.kv-heads (" + kv + ")");
+      r.require(
+          headDim > 0 || d % heads == 0,
+          "model.head-dim",
+          "must be set when model.d-model (" + d + ") is not a multiple of model.heads");
+      r.require(
+          headDim == 0 ? (d / Math.max(1, heads)) % 2 == 0 : headDim % 2 == 0,
+          "model.head-dim",
+          "must be even (RoPE rotates pairs of dimensions)");
+    } else {
+      r.require(
+          heads <= d && d % heads == 0,
+          "model.heads",
+          "model.d-model (" + d + ") must be a multiple of model.heads (" + heads + ")");
     }
+    boolean valid =
+        llama
+            ? heads % kv == 0
+                && (headDim > 0 ? headDim % 2 == 0 : d % heads == 0 && (d / heads) % 2 == 0)
+            : heads <= d && d % heads == 0;
+    if (!valid) { // reported above; keep the record valid so that other problems are collected too
+      heads = 2;
+      kv = 1;
+      headDim = 2;
+      d = Math.max(d, 2);
+    }
+    Llama l =
+        llama
+            ? new Llama(
+                family,
+                kv,
+                headDim == 0 ? d / heads : headDim,
+                mlpHidden == 0 ? mlp * d : mlpHidden,
+                theta,
+                scaling,
+                factor,
+                low,
+                high,
+                original == 0 ? context : original,
+                family.equals("qwen2"),
+                family.equals("qwen3"))
+            : null;
     return new ModelConfig(
         vocab,
         context,
@@ -185,12 +277,16 @@ public record ModelConfig(
         d,
         heads,
         mlp,
-        bias,
+        bias && !llama,
         tied,
         eps,
         std,
-        Objective.valueOf(objective.toUpperCase(Locale.ROOT)));
+        Objective.valueOf(objective.toUpperCase(Locale.ROOT)),
+        l);
   }
+
+  /** {@code model.family}: GPT-2, or a Llama-family model type as Hugging Face names it. */
+  public static final List<String> FAMILIES = List.of("gpt2", "llama", "mistral", "qwen2", "qwen3");
 
   /** This shape with {@code vocabSize} tokens. */
   public ModelConfig withVocabSize(int v) {

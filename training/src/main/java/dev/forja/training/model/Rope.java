@@ -51,11 +51,21 @@ public final class Rope {
     double[] cos = new double[positions * hd];
     double[] sin = new double[positions * hd];
     for (int t = 0; t < positions; t++) {
-      for (int i = 0; i < hd; i++) {
-        float angle = (float) t * (float) inv[i % (hd / 2)];
-        cos[t * hd + i] = Math.cos(angle);
-        sin[t * hd + i] = Math.sin(angle);
-      }
+      double[][] row = cosSin(inv, hd, t);
+      System.arraycopy(row[0], 0, cos, t * hd, hd);
+      System.arraycopy(row[1], 0, sin, t * hd, hd);
+    }
+    return new double[][] {cos, sin};
+  }
+
+  /** {@code [cos, sin]} of one position, {@code head_dim} each: the angles in fp32, as HF. */
+  public static double[][] cosSin(double[] inverseFrequencies, int headDim, int position) {
+    double[] cos = new double[headDim];
+    double[] sin = new double[headDim];
+    for (int i = 0; i < headDim; i++) {
+      float angle = (float) position * (float) inverseFrequencies[i % (headDim / 2)];
+      cos[i] = Math.cos(angle);
+      sin[i] = Math.sin(angle);
     }
     return new double[][] {cos, sin};
   }
