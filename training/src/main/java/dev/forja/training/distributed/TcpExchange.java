@@ -287,6 +287,11 @@ public final class TcpExchange implements Exchange {
       Socket s = new Socket();
       try {
         s.connect(new InetSocketAddress(host, port), CONNECT_TIMEOUT_MS);
+        if (s.getLocalPort() == s.getPort() && s.getLocalAddress().equals(s.getInetAddress())) {
+          // TCP's simultaneous open: with nothing listening on a local port, a client given that
+          // same port as its own ephemeral one connects to itself, and would wait on its own echo
+          throw new java.net.ConnectException("connected to itself: nothing listens on " + port);
+        }
         s.setSoTimeout(READ_TIMEOUT_MS);
         s.setTcpNoDelay(true);
         return s;
