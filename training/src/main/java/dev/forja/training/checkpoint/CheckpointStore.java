@@ -205,7 +205,7 @@ public final class CheckpointStore implements AutoCloseable {
   /** A checkpoint directory's README.txt: what each file is. */
   static String readme(long step) {
     Map<String, String> contents = new java.util.LinkedHashMap<>();
-    contents.put(MODEL, "the weights (Hugging Face GPT-2 names and layout)");
+    contents.put(MODEL, "the weights, fp32, with their Hugging Face names and layout");
     contents.put(OPTIMIZER, "AdamW's moments: exp_avg.NAME, exp_avg_sq.NAME");
     contents.put(
         STATE, "step, tokens seen, learning rate, seed, data cursor, best validation loss");
