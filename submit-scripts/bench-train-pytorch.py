@@ -2,9 +2,10 @@
 """The PyTorch side of `submit-scripts/bench-train-vs-pytorch`.
 
 A small pre-LayerNorm GPT written for this comparison (the same shape as Forja's GptModel: learned
-positions, tied embeddings, tanh GELU, biases), trained with torch.optim.AdamW on the token stream
-that `forja bench train` wrote (tokens.bin, little-endian uint16), consecutive windows of
-context+1 tokens. Prints the median step time and tokens/s on one line of JSON.
+positions, tied embeddings, tanh GELU, biases), or with --kv-heads and --mlp-hidden transformers'
+LlamaForCausalLM (SDPA attention), trained with torch.optim.AdamW on the token stream that `forja
+bench train` wrote (tokens.bin, little-endian uint16), consecutive windows of context+1 tokens.
+Prints the median step time and tokens/s on one line of JSON.
 """
 import argparse
 import json
@@ -76,13 +77,37 @@ def main():
     a.add_argument("--steps", type=int, default=10)
     a.add_argument("--warmup", type=int, default=2)
     a.add_argument("--threads", type=int, default=2)
+    a.add_argument("--kv-heads", type=int, default=0, help="> 0: transformers' LlamaForCausalLM")
+    a.add_argument("--mlp-hidden", type=int, default=0)
     args = a.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1234)
     data = torch.from_numpy(np.fromfile(args.tokens, dtype="<u2").astype(np.int64))
-    model = Gpt(args.vocab, args.context, args.layers, args.d_model, args.heads)
-    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "wte" not in n and "wpe" not in n]
-    other = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "wte" not in n and "wpe" not in n)]
+    if args.kv_heads > 0:
+        from transformers import LlamaConfig, LlamaForCausalLM
+        llama = LlamaForCausalLM(LlamaConfig(
+            vocab_size=args.vocab, hidden_size=args.d_model, intermediate_size=args.mlp_hidden,
+            num_hidden_layers=args.layers, num_attention_heads=args.heads,
+            num_key_value_heads=args.kv_heads, max_position_embeddings=args.context,
+            tie_word_embeddings=True, attn_implementation="sdpa"))
+
+        class Wrapped(nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, ids, targets):
+                logits = self.m(input_ids=ids).logits
+                return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+        model = Wrapped(llama)
+    else:
+        model = Gpt(args.vocab, args.context, args.layers, args.d_model, args.heads)
+    embeddings = ("wte", "wpe", "embed_tokens")
+    decay = [p for n, p in model.named_parameters()
+             if p.dim() == 2 and not any(e in n for e in embeddings)]
+    other = [p for n, p in model.named_parameters()
+             if not (p.dim() == 2 and not any(e in n for e in embeddings))]
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": 0.1}, {"params": other, "weight_decay": 0.0}],
         lr=3e-4, betas=(0.9, 0.95), eps=1e-8)

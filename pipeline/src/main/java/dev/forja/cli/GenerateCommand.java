@@ -35,12 +35,17 @@ final class GenerateCommand implements Callable<Integer> {
       description = "A checkpoint directory, or a run directory (its newest good checkpoint).")
   URI checkpoint;
 
-  @Option(
-      names = "--prompt",
-      required = true,
-      paramLabel = "TEXT",
-      description = "Text to continue.")
+  @Option(names = "--prompt", paramLabel = "TEXT", description = "Text to continue.")
   String prompt;
+
+  @Option(
+      names = "--prompt-ids",
+      paramLabel = "ID,...",
+      split = ",",
+      description =
+          "Token ids to continue instead of --prompt; the generated ids are printed (for exact"
+              + " comparisons with other tools).")
+  int[] promptIds;
 
   @Option(
       names = "--max-tokens",
@@ -95,7 +100,20 @@ final class GenerateCommand implements Callable<Integer> {
     CheckpointStore.Loaded ck = CheckpointStore.loadAny(storage, checkpoint, "--checkpoint");
     BpeTokenizer tok = TokenizerFiles.fromTokenizerJson(ck.tokenizerJson(), ck.dir() + "");
     ModelConfig mc = ck.model();
-    int[] ids = tok.encode(prompt);
+    if ((prompt == null) == (promptIds == null)) {
+      throw new IllegalArgumentException("give either --prompt TEXT or --prompt-ids ID,...");
+    }
+    int[] ids = prompt != null ? tok.encode(prompt) : promptIds;
+    for (int id : ids) {
+      if (id < 0 || id >= mc.vocabSize()) {
+        throw new IllegalArgumentException(
+            "--prompt-ids: "
+                + id
+                + " is outside the vocabulary (0 to "
+                + (mc.vocabSize() - 1)
+                + ")");
+      }
+    }
     if (ids.length == 0) {
       throw new IllegalArgumentException("--prompt is empty: give some text to continue");
     }
@@ -114,16 +132,25 @@ final class GenerateCommand implements Callable<Integer> {
         g.generate(ids, maxTokens, sampling, new SplittableRandom(seed), id -> id == eos);
     double s = (System.nanoTime() - t0) / 1e9;
     var w = spec.commandLine().getOut();
-    w.println(prompt + tok.decode(outIds));
+    if (prompt != null) {
+      w.println(prompt + tok.decode(outIds));
+    } else {
+      w.println(
+          java.util.Arrays.stream(outIds)
+              .mapToObj(Integer::toString)
+              .collect(java.util.stream.Collectors.joining(",")));
+    }
     w.flush();
     var err = spec.commandLine().getErr();
     err.printf(
         Locale.ROOT,
-        "(%d prompt + %d generated tokens in %.2f s, %.1f tokens/s; checkpoint %s, step %d)%n",
+        "(%d prompt + %d generated tokens in %.2f s, %.1f tokens/s, %.1f generated tokens/s;"
+            + " checkpoint %s, step %d)%n",
         ids.length,
         outIds.length,
         s,
         (ids.length + outIds.length) / s,
+        outIds.length / s,
         ck.dir(),
         ck.state().step());
     err.flush();

@@ -53,6 +53,14 @@ public final class CheckpointStore implements AutoCloseable {
   public static final String OPTIMIZER = "optimizer.safetensors";
   public static final String STATE = "trainer-state.json";
   public static final String MODEL_CONFIG = "model-config.json";
+
+  /**
+   * The version of {@code model-config.json}: 1 (no version field) GPT-2 only, 2 adds the Llama
+   * family ({@code llama}). Files of version 1 still load.
+   */
+  public static final int MODEL_CONFIG_VERSION = 2;
+
+  static final String MODEL_CONFIG_VERSION_FIELD = "format_version";
   public static final String TRAIN_CONFIG = "train-config.json";
   public static final String TOKENIZER = "tokenizer.json";
 
@@ -178,7 +186,9 @@ public final class CheckpointStore implements AutoCloseable {
     files.add(
         writeFile(storage, dir, OPTIMIZER, out -> SafeTensors.write(out, s.optimizer(), meta)));
     files.add(writeFile(storage, dir, STATE, out -> JSON.writeValue(out, s.state())));
-    files.add(writeFile(storage, dir, MODEL_CONFIG, out -> JSON.writeValue(out, s.model())));
+    files.add(
+        writeFile(
+            storage, dir, MODEL_CONFIG, out -> JSON.writeValue(out, modelConfigJson(s.model()))));
     files.add(writeFile(storage, dir, TRAIN_CONFIG, out -> JSON.writeValue(out, s.train())));
     files.add(
         writeFile(
@@ -200,6 +210,30 @@ public final class CheckpointStore implements AutoCloseable {
             CommitManifest.FORMAT_VERSION, KIND, Instant.now().toString(), props, files);
     storage.writeString(Storage.resolve(dir, CommitManifest.FILE_NAME), m.toJson(), false);
     return dir;
+  }
+
+  /** {@code model-config.json}: the architecture with its format version first. */
+  static com.fasterxml.jackson.databind.node.ObjectNode modelConfigJson(ModelConfig c) {
+    com.fasterxml.jackson.databind.node.ObjectNode n = JSON.createObjectNode();
+    n.put(MODEL_CONFIG_VERSION_FIELD, MODEL_CONFIG_VERSION);
+    n.setAll((com.fasterxml.jackson.databind.node.ObjectNode) JSON.valueToTree(c));
+    return n;
+  }
+
+  /** Reads {@code model-config.json} of any version up to {@link #MODEL_CONFIG_VERSION}. */
+  public static ModelConfig readModelConfig(String json, String where) throws IOException {
+    com.fasterxml.jackson.databind.JsonNode n = JSON.readTree(json);
+    int version = n.path(MODEL_CONFIG_VERSION_FIELD).asInt(1);
+    if (version > MODEL_CONFIG_VERSION) {
+      throw new StorageException(
+          where
+              + " has format version "
+              + version
+              + "; this Forja reads up to "
+              + MODEL_CONFIG_VERSION
+              + " (upgrade Forja)");
+    }
+    return JSON.treeToValue(n, ModelConfig.class);
   }
 
   /** A checkpoint directory's README.txt: what each file is. */
@@ -363,7 +397,8 @@ public final class CheckpointStore implements AutoCloseable {
     TrainState state =
         JSON.readValue(storage.readString(Storage.resolve(dir, STATE)), TrainState.class);
     ModelConfig model =
-        JSON.readValue(storage.readString(Storage.resolve(dir, MODEL_CONFIG)), ModelConfig.class);
+        readModelConfig(
+            storage.readString(Storage.resolve(dir, MODEL_CONFIG)), dir + "/" + MODEL_CONFIG);
     TrainConfig train =
         JSON.readValue(storage.readString(Storage.resolve(dir, TRAIN_CONFIG)), TrainConfig.class);
     String tokenizer = storage.readString(Storage.resolve(dir, TOKENIZER));

@@ -110,7 +110,8 @@ class HfModelTest {
         hf.resolve(HfModel.CONFIG),
         Files.readString(hf.resolve(HfModel.CONFIG)).replace("\"gpt2\"", "\"mamba\""));
     assertThatThrownBy(() -> HfModel.read(LOCAL, hf.toUri()))
-        .hasMessageContaining("model_type 'mamba' is not supported (supported: gpt2)");
+        .hasMessageContaining(
+            "model_type 'mamba' is not supported (supported: gpt2, llama, mistral, qwen2, qwen3)");
   }
 
   @Test
