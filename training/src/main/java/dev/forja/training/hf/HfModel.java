@@ -252,6 +252,11 @@ public final class HfModel {
     n.put("resid_pdrop", 0.0);
     n.put("embd_pdrop", 0.0);
     n.put("attn_pdrop", 0.0);
+    return withTokensAndDtype(n, bos, eos, dtype);
+  }
+
+  private static ObjectNode withTokensAndDtype(
+      ObjectNode n, Integer bos, Integer eos, String dtype) {
     if (bos != null) {
       n.put("bos_token_id", bos);
     }
@@ -299,15 +304,7 @@ public final class HfModel {
     if (l.modelType().equals("mistral")) {
       n.putNull("sliding_window");
     }
-    if (bos != null) {
-      n.put("bos_token_id", bos);
-    }
-    if (eos != null) {
-      n.put("eos_token_id", eos);
-    }
-    n.put("dtype", dtype);
-    n.put("use_cache", true);
-    return n;
+    return withTokensAndDtype(n, bos, eos, dtype);
   }
 
   // ---- reading ----

@@ -178,15 +178,7 @@ public final class GptModel {
     SDVariable pos = sd.slice(wpe, new int[] {0, 0}, length, d);
     SDVariable x = sd.reshape(sd.reshape(tok, batch, length, d).add(pos), bt, d);
 
-    INDArray maskValues = Nd4j.zeros(dtype, length, length);
-    if (c.objective() == ModelConfig.Objective.CAUSAL) {
-      for (int i = 0; i < length; i++) {
-        for (int j = i + 1; j < length; j++) {
-          maskValues.putScalar(i, j, -1e9);
-        }
-      }
-    }
-    SDVariable mask = sd.constant("attention_mask", maskValues);
+    SDVariable mask = attentionMask(sd, c, length, dtype);
     double projStd = c.initStd() / Math.sqrt(2.0 * c.layers());
     for (int l = 0; l < c.layers(); l++) {
       SDVariable a = layerNorm(sd, init, c, x, layer(l, "ln_1"));
@@ -244,15 +236,7 @@ public final class GptModel {
         sd.constant("rope_cos", Nd4j.createFromArray(rope[0]).reshape(length, hd).castTo(dtype));
     SDVariable sin =
         sd.constant("rope_sin", Nd4j.createFromArray(rope[1]).reshape(length, hd).castTo(dtype));
-    INDArray maskValues = Nd4j.zeros(dtype, length, length);
-    if (c.objective() == ModelConfig.Objective.CAUSAL) {
-      for (int i = 0; i < length; i++) {
-        for (int j = i + 1; j < length; j++) {
-          maskValues.putScalar(i, j, -1e9);
-        }
-      }
-    }
-    SDVariable mask = sd.constant("attention_mask", maskValues);
+    SDVariable mask = attentionMask(sd, c, length, dtype);
     for (int i = 0; i < c.layers(); i++) {
       String p = "model.layers." + i + ".";
       SDVariable a = rmsNorm(sd, x, init.ones(p + "input_layernorm.weight", d), c.normEpsilon(), 1);
@@ -296,6 +280,19 @@ public final class GptModel {
     loss.rename(LOSS);
     sd.setLossVariables(LOSS);
     return new GptModel(c, sd, batch, length);
+  }
+
+  /** The additive attention mask: -1e9 above the diagonal for a causal model, else zeros. */
+  private static SDVariable attentionMask(SameDiff sd, ModelConfig c, int length, DataType dtype) {
+    INDArray maskValues = Nd4j.zeros(dtype, length, length);
+    if (c.objective() == ModelConfig.Objective.CAUSAL) {
+      for (int i = 0; i < length; i++) {
+        for (int j = i + 1; j < length; j++) {
+          maskValues.putScalar(i, j, -1e9);
+        }
+      }
+    }
+    return sd.constant("attention_mask", maskValues);
   }
 
   /** {@code x W^T (+ b)} with W {@code [out, in]}, Hugging Face's {@code nn.Linear}. */
