@@ -220,6 +220,29 @@ final class ModelCommand implements Runnable {
   }
 
   static String describe(ModelConfig c) {
+    if (c.llamaFamily()) {
+      ModelConfig.Llama l = c.llama();
+      return String.format(
+          Locale.ROOT,
+          "%s: %d layers, d-model %d, %d heads (%d key/value, width %d), SwiGLU %d, context %d,"
+              + " vocab %d, RoPE theta %s%s, %s embeddings%s%s",
+          l.modelType(),
+          c.layers(),
+          c.dModel(),
+          c.heads(),
+          l.kvHeads(),
+          l.headDim(),
+          l.mlpHidden(),
+          c.contextLength(),
+          c.vocabSize(),
+          l.ropeTheta(),
+          l.ropeScaling().equals("none")
+              ? ""
+              : " (" + l.ropeScaling() + " x" + l.ropeFactor() + ")",
+          c.tiedEmbeddings() ? "tied" : "untied",
+          l.attentionBias() ? ", q/k/v biases" : "",
+          l.qkNorm() ? ", q/k norms" : "");
+    }
     return String.format(
         Locale.ROOT,
         "gpt2: %d layers, d-model %d, %d heads, MLP %d, context %d, vocab %d, %s embeddings%s",
