@@ -36,6 +36,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.function.Supplier;
@@ -111,6 +112,8 @@ public final class TrainRun {
       ModelConfig mc;
       TrainState state;
       LinkedHashMap<String, INDArray> initWeights = null;
+      Map<String, String> carried = Map.of();
+      String tokenizerText = null; // a checkpoint's own tokenizer.json, kept as written
       if (resume.isPresent()) {
         CheckpointStore.Loaded l = resume.get();
         mc = l.model();
@@ -118,6 +121,8 @@ public final class TrainRun {
         BpeTokenizer ckTok = TokenizerFiles.fromTokenizerJson(l.tokenizerJson(), l.dir() + "");
         shards.requireTokenizer(ckTok.hash(), "the checkpoint's tokenizer at " + l.dir());
         out.println("resuming from " + l.dir() + " (step " + state.step() + ")");
+        carried = l.carried();
+        tokenizerText = l.tokenizerJson();
         if (req.model().vocabSize() != 0 && !sameShape(req.model(), mc)) {
           out.println(
               "note: model.* settings differ from the checkpoint's; the checkpoint's architecture"
@@ -133,6 +138,8 @@ public final class TrainRun {
             initTok.hash(), "the tokenizer of train.init-from " + init.dir() + "");
         state = TrainState.start(tc.seed());
         initWeights = init.weights();
+        carried = init.carried();
+        tokenizerText = init.tokenizerJson();
         out.println(
             "initialising from "
                 + init.dir()
@@ -208,8 +215,10 @@ public final class TrainRun {
       }
       listeners.add(new ProgressLogger(out, mc.flopsPerToken(length), PeakFlops.sgemm()));
       listeners.add(metrics);
-      String tokJson = TokenizerFiles.toTokenizerJson(tokenizer);
-      listeners.add(new CheckpointListener(store, metrics, tokJson, out));
+      // the same tokenizer (its hash was checked above), in the file the checkpoint came with
+      String tokJson =
+          tokenizerText != null ? tokenizerText : TokenizerFiles.toTokenizerJson(tokenizer);
+      listeners.add(new CheckpointListener(store, metrics, tokJson, carried, out));
       listeners.addAll(req.listeners());
       StepStrategy strategy;
       if (dc.enabled()) {

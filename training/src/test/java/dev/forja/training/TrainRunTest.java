@@ -178,9 +178,23 @@ class TrainRunTest {
   void initFromStartsAFreshRunFromAnotherRunsWeightsAndArchitecture(@TempDir Path tmp)
       throws Exception {
     TrainConfig tc = Fixtures.trainConfig(Map.of("train.steps", "6"));
+    URI run6 = tmp.resolve("source-run").toUri();
+    train(Fixtures.LOCAL, run6, model(), tc, 0, quiet());
+    var trained = CheckpointStore.load(Fixtures.LOCAL, checkpoint(run6, 6));
+    // the source carries an imported model's chat template, as forja model import writes it
     URI source = tmp.resolve("source").toUri();
-    train(Fixtures.LOCAL, source, model(), tc, 0, quiet());
-    var trained = CheckpointStore.load(Fixtures.LOCAL, checkpoint(source, 6));
+    Map<String, String> carried = Map.of("tokenizer_config.json", "{\"chat_template\": \"x\"}");
+    CheckpointStore.writeTo(
+        Fixtures.LOCAL,
+        source,
+        new CheckpointStore.Snapshot(
+            trained.state(),
+            trained.weights(),
+            trained.optimizer(),
+            trained.model(),
+            trained.train(),
+            trained.tokenizerJson(),
+            carried));
 
     // a learning rate of 0 keeps the starting weights: they must be the source's, in its shape
     // (model.* asks for another width, which init-from overrides)
@@ -201,10 +215,11 @@ class TrainRunTest {
             still,
             0,
             new PrintStream(log, true, StandardCharsets.UTF_8));
-    assertThat(log.toString()).contains("initialising from " + checkpoint(source, 6));
+    assertThat(log.toString()).contains("initialising from " + source);
     assertThat(r.resumedFrom()).isZero();
     var after = CheckpointStore.load(Fixtures.LOCAL, checkpoint(run, 2));
     assertThat(after.model()).isEqualTo(trained.model());
+    assertThat(after.carried()).isEqualTo(carried); // and every checkpoint of the run keeps it
     for (String name : trained.weights().keySet()) {
       assertThat(after.weights().get(name)).as(name).isEqualTo(trained.weights().get(name));
     }

@@ -17,12 +17,27 @@ public final class CheckpointListener implements TrainListener {
   private final MetricsLog metrics;
   private final String tokenizerJson;
   private final PrintStream out;
+  private final java.util.Map<String, String> carried;
   private long lastWritten = -1;
   private double stallSeconds;
   private int written;
 
   public CheckpointListener(
       CheckpointStore store, MetricsLog metrics, String tokenizerJson, PrintStream out) {
+    this(store, metrics, tokenizerJson, java.util.Map.of(), out);
+  }
+
+  /**
+   * {@code carried}: the model files every checkpoint of the run carries ({@link
+   * CheckpointStore#CARRIED}).
+   */
+  public CheckpointListener(
+      CheckpointStore store,
+      MetricsLog metrics,
+      String tokenizerJson,
+      java.util.Map<String, String> carried,
+      PrintStream out) {
+    this.carried = carried;
     this.store = store;
     this.metrics = metrics;
     this.tokenizerJson = tokenizerJson;
@@ -62,7 +77,8 @@ public final class CheckpointListener implements TrainListener {
             trainer.optimizer().state(),
             trainer.model().config(),
             trainer.config(),
-            tokenizerJson);
+            tokenizerJson,
+            carried);
     double stall = (System.nanoTime() - t0) / 1e9;
     metrics.checkpointed(stall);
     metrics.flush();

@@ -69,14 +69,36 @@ public final class CheckpointStore implements AutoCloseable {
           .enable(SerializationFeature.INDENT_OUTPUT)
           .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
-  /** What a checkpoint holds, detached from the live training arrays. */
+  /**
+   * Files a checkpoint carries verbatim for the model it came from, so that an export gives them
+   * back: the chat template and special tokens ({@code tokenizer_config.json}) and the generation
+   * defaults ({@code generation_config.json}) of an imported model.
+   */
+  public static final List<String> CARRIED =
+      List.of("tokenizer_config.json", "generation_config.json");
+
+  /**
+   * What a checkpoint holds, detached from the live training arrays; {@code carried}: the {@link
+   * #CARRIED} files it has, by name.
+   */
   public record Snapshot(
       TrainState state,
       LinkedHashMap<String, INDArray> weights,
       LinkedHashMap<String, INDArray> optimizer,
       ModelConfig model,
       TrainConfig train,
-      String tokenizerJson) {}
+      String tokenizerJson,
+      Map<String, String> carried) {
+    public Snapshot(
+        TrainState state,
+        LinkedHashMap<String, INDArray> weights,
+        LinkedHashMap<String, INDArray> optimizer,
+        ModelConfig model,
+        TrainConfig train,
+        String tokenizerJson) {
+      this(state, weights, optimizer, model, train, tokenizerJson, Map.of());
+    }
+  }
 
   /** A checkpoint read back. */
   public record Loaded(
@@ -86,7 +108,8 @@ public final class CheckpointStore implements AutoCloseable {
       LinkedHashMap<String, INDArray> optimizer,
       ModelConfig model,
       TrainConfig train,
-      String tokenizerJson) {}
+      String tokenizerJson,
+      Map<String, String> carried) {}
 
   private final Storage storage;
   private final URI root;
@@ -122,11 +145,23 @@ public final class CheckpointStore implements AutoCloseable {
       ModelConfig model,
       TrainConfig train,
       String tokenizerJson) {
+    return snapshot(state, weights, optimizer, model, train, tokenizerJson, Map.of());
+  }
+
+  /** As above, with the {@link #CARRIED} files. */
+  public static Snapshot snapshot(
+      TrainState state,
+      Map<String, INDArray> weights,
+      Map<String, INDArray> optimizer,
+      ModelConfig model,
+      TrainConfig train,
+      String tokenizerJson,
+      Map<String, String> carried) {
     LinkedHashMap<String, INDArray> w = new LinkedHashMap<>();
     weights.forEach((k, v) -> w.put(k, v.dup('c')));
     LinkedHashMap<String, INDArray> o = new LinkedHashMap<>();
     optimizer.forEach((k, v) -> o.put(k, v.dup('c')));
-    return new Snapshot(state, w, o, model, train, tokenizerJson);
+    return new Snapshot(state, w, o, model, train, tokenizerJson, carried);
   }
 
   /**
@@ -196,6 +231,17 @@ public final class CheckpointStore implements AutoCloseable {
             dir,
             TOKENIZER,
             out -> out.write(s.tokenizerJson().getBytes(StandardCharsets.UTF_8))));
+    for (Map.Entry<String, String> e : new java.util.TreeMap<>(s.carried()).entrySet()) {
+      if (!CARRIED.contains(e.getKey())) {
+        throw new IllegalArgumentException("a checkpoint does not carry " + e.getKey());
+      }
+      files.add(
+          writeFile(
+              storage,
+              dir,
+              e.getKey(),
+              out -> out.write(e.getValue().getBytes(StandardCharsets.UTF_8))));
+    }
     files.add(
         writeFile(
             storage,
@@ -246,6 +292,10 @@ public final class CheckpointStore implements AutoCloseable {
     contents.put(MODEL_CONFIG, "the architecture (model.*)");
     contents.put(TRAIN_CONFIG, "the training configuration (train.*)");
     contents.put(TOKENIZER, "the tokenizer, Hugging Face format");
+    contents.put(
+        String.join(", ", CARRIED),
+        "where present: the imported model's chat template, special tokens and generation"
+            + " defaults, given back by forja model export");
     return CommitManifest.readme(
         "A Forja checkpoint of step "
             + step
@@ -402,7 +452,14 @@ public final class CheckpointStore implements AutoCloseable {
     TrainConfig train =
         JSON.readValue(storage.readString(Storage.resolve(dir, TRAIN_CONFIG)), TrainConfig.class);
     String tokenizer = storage.readString(Storage.resolve(dir, TOKENIZER));
-    return new Loaded(dir, state, weights, opt, model, train, tokenizer);
+    Map<String, String> carried = new LinkedHashMap<>();
+    for (String name : CARRIED) {
+      URI f = Storage.resolve(dir, name);
+      if (storage.exists(f)) {
+        carried.put(name, storage.readString(f));
+      }
+    }
+    return new Loaded(dir, state, weights, opt, model, train, tokenizer, carried);
   }
 
   @Override

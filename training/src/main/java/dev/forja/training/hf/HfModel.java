@@ -77,7 +77,8 @@ public final class HfModel {
       LinkedHashMap<String, INDArray> weights,
       String tokenizerJson,
       BpeTokenizer tokenizer,
-      Map<String, String> dtypes) {}
+      Map<String, String> dtypes,
+      Map<String, String> carried) {}
 
   // ---- config.json ----
 
@@ -411,7 +412,14 @@ public final class HfModel {
     for (String name : expected.keySet()) {
       ordered.put(name, weights.get(name));
     }
-    return new Read(mc, ordered, tokenizerJson, tokenizer, dtypes);
+    Map<String, String> carried = new LinkedHashMap<>();
+    for (String name : CheckpointStore.CARRIED) {
+      URI f = Storage.resolve(dir, name);
+      if (storage.exists(f)) {
+        carried.put(name, storage.readString(f));
+      }
+    }
+    return new Read(mc, ordered, tokenizerJson, tokenizer, dtypes, carried);
   }
 
   /** GPT-2's original files name parameters without the {@code transformer.} prefix. */
@@ -483,7 +491,8 @@ public final class HfModel {
             r.model(),
             dev.forja.training.train.TrainConfig.read(
                 new dev.forja.config.ConfigReader(dev.forja.config.ConfigSource.empty())),
-            r.tokenizerJson()));
+            r.tokenizerJson(),
+            r.carried()));
     return r;
   }
 
@@ -548,14 +557,19 @@ public final class HfModel {
     if (tok.specials().containsKey("<|pad|>")) {
       tc.put("pad_token", "<|pad|>");
     }
-    storage.writeString(Storage.resolve(dir, TOKENIZER_CONFIG), JSON.writeValueAsString(tc), true);
+    storage.writeString(
+        Storage.resolve(dir, TOKENIZER_CONFIG),
+        ck.carried().getOrDefault(TOKENIZER_CONFIG, JSON.writeValueAsString(tc)),
+        true);
     ObjectNode gen = JSON.createObjectNode();
     if (eos != null) {
       gen.put("bos_token_id", eos);
       gen.put("eos_token_id", eos);
     }
     storage.writeString(
-        Storage.resolve(dir, GENERATION_CONFIG), JSON.writeValueAsString(gen), true);
+        Storage.resolve(dir, GENERATION_CONFIG),
+        ck.carried().getOrDefault(GENERATION_CONFIG, JSON.writeValueAsString(gen)),
+        true);
 
     Map<String, String> contents = new LinkedHashMap<>();
     contents.put(CONFIG, "the architecture, as transformers reads it");

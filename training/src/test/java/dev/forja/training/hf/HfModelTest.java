@@ -104,6 +104,29 @@ class HfModelTest {
   }
 
   @Test
+  void theChatTemplateAndGenerationDefaultsTravelFromImportToExport() throws Exception {
+    Path hf = exported();
+    String tokenizerConfig =
+        "{\"chat_template\": \"{% for m in messages %}<|{{ m.role }}|>{{ m.content }}"
+            + "{% endfor %}\", \"eos_token\": \"<|endoftext|>\"}";
+    String generation = "{\"eos_token_id\": 256, \"temperature\": 0.6, \"top_p\": 0.9}";
+    Files.writeString(hf.resolve(HfModel.TOKENIZER_CONFIG), tokenizerConfig);
+    Files.writeString(hf.resolve(HfModel.GENERATION_CONFIG), generation);
+    URI ck = hf.resolveSibling("imported").toUri();
+    HfModel.importTo(LOCAL, hf.toUri(), ck);
+    CheckpointStore.Loaded loaded = CheckpointStore.load(LOCAL, ck);
+    assertThat(loaded.carried())
+        .containsEntry(HfModel.TOKENIZER_CONFIG, tokenizerConfig)
+        .containsEntry(HfModel.GENERATION_CONFIG, generation);
+    Path again = hf.resolveSibling("again");
+    HfModel.write(
+        LOCAL, loaded, again.toUri(), SafeTensors.Dtype.F32, HfModel.DEFAULT_SHARD_BYTES, Map.of());
+    assertThat(Files.readString(again.resolve(HfModel.TOKENIZER_CONFIG)))
+        .isEqualTo(tokenizerConfig);
+    assertThat(Files.readString(again.resolve(HfModel.GENERATION_CONFIG))).isEqualTo(generation);
+  }
+
+  @Test
   void anUnsupportedModelTypeNamesTheSupportedOnes() throws Exception {
     Path hf = exported();
     Files.writeString(
