@@ -135,36 +135,37 @@ public final class Generator {
       k = rope(k, cos, sin);
       keys[i].get(NDArrayIndex.all(), NDArrayIndex.point(t), NDArrayIndex.all()).assign(k);
       values[i].get(NDArrayIndex.all(), NDArrayIndex.point(t), NDArrayIndex.all()).assign(v);
-      INDArray merged = Nd4j.create(x.dataType(), 1, h * hd);
-      for (int head = 0; head < h; head++) {
-        int g = head / rep;
-        INDArray kh =
+      // the query heads that share a key/value head attend together: one product per group
+      INDArray merged = Nd4j.create(x.dataType(), h, hd);
+      for (int g = 0; g < kvh; g++) {
+        INDArray kg =
             keys[i].get(NDArrayIndex.point(g), NDArrayIndex.interval(0, t + 1), NDArrayIndex.all());
-        INDArray vh =
+        INDArray vg =
             values[i].get(
                 NDArrayIndex.point(g), NDArrayIndex.interval(0, t + 1), NDArrayIndex.all());
-        INDArray scores =
-            q.getRow(head).reshape(1, hd).mmul(kh.transpose()).muli(1.0 / Math.sqrt(hd));
-        INDArray probs = Transforms.softmax(scores, true);
+        INDArray qg = q.get(NDArrayIndex.interval(g * rep, (g + 1) * rep), NDArrayIndex.all());
+        INDArray scores = Nd4j.gemm(qg, kg, false, true).muli(1.0 / Math.sqrt(hd));
+        INDArray probs = Transforms.softmax(scores, false);
         merged
-            .get(NDArrayIndex.all(), NDArrayIndex.interval(head * hd, (head + 1) * hd))
-            .assign(probs.mmul(vh));
+            .get(NDArrayIndex.interval(g * rep, (g + 1) * rep), NDArrayIndex.all())
+            .assign(probs.mmul(vg));
       }
-      x = x.add(merged.mmul(w.get(p + "self_attn.o_proj.weight").transpose()));
+      merged = merged.reshape(1, h * hd);
+      x = x.add(Nd4j.gemm(merged, w.get(p + "self_attn.o_proj.weight"), false, true));
       INDArray m = rms(x, w.get(p + "post_attention_layernorm.weight"), eps);
-      INDArray gate = m.mmul(w.get(p + "mlp.gate_proj.weight").transpose());
-      INDArray up = m.mmul(w.get(p + "mlp.up_proj.weight").transpose());
+      INDArray gate = Nd4j.gemm(m, w.get(p + "mlp.gate_proj.weight"), false, true);
+      INDArray up = Nd4j.gemm(m, w.get(p + "mlp.up_proj.weight"), false, true);
       INDArray act = gate.mul(Transforms.sigmoid(gate, true)).muli(up);
-      x = x.add(act.mmul(w.get(p + "mlp.down_proj.weight").transpose()));
+      x = x.add(Nd4j.gemm(act, w.get(p + "mlp.down_proj.weight"), false, true));
     }
     INDArray xf = rms(x, w.get(dev.forja.training.model.ParameterSpec.FINAL_NORM), eps);
     INDArray head = c.tiedEmbeddings() ? embed : w.get(GptModel.LM_HEAD);
     position++;
-    return xf.mmul(head.transpose()).reshape(head.rows());
+    return Nd4j.gemm(xf, head, false, true).reshape(head.rows());
   }
 
   private INDArray proj(INDArray x, String prefix) {
-    INDArray y = x.mmul(w.get(prefix + ".weight").transpose());
+    INDArray y = Nd4j.gemm(x, w.get(prefix + ".weight"), false, true);
     INDArray b = w.get(prefix + ".bias");
     return b == null ? y : y.addiRowVector(b);
   }
