@@ -84,3 +84,25 @@ forja_native_opts() {
 forja_java() {
   if [ -n "${JAVA_HOME:-}" ]; then echo "$JAVA_HOME/bin/java"; else echo java; fi
 }
+
+# The Python the comparison scripts (bench-train-vs-pytorch, bench-decode-vs-transformers) run
+# their peers with: FORJA_PYTHON, or a virtual environment under work/ (FORJA_BENCH_VENV) holding
+# the pinned peers, installed on first use. Prints the interpreter's path.
+forja_bench_python() {
+  if [ -n "${FORJA_PYTHON:-}" ]; then
+    echo "$FORJA_PYTHON"
+    return
+  fi
+  local pins="torch==2.13.0+cpu transformers==5.17.0 numpy"
+  local venv=${FORJA_BENCH_VENV:-$FORJA_ROOT/work/venv-bench}
+  if [ "$(cat "$venv/.complete" 2>/dev/null)" != "$pins" ]; then
+    echo "== installing $pins into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv" >&2
+    # --retries 0: where pip's configured indexes are local wheel directories, never wait on PyPI
+    # shellcheck disable=SC2086
+    "$venv/bin/pip" install --quiet --retries 0 --disable-pip-version-check $pins >&2
+    echo "$pins" > "$venv/.complete"
+  fi
+  echo "$venv/bin/python"
+}

@@ -109,48 +109,50 @@ public final class TrainRun {
         CheckpointStore store = new CheckpointStore(storage, req.runDir(), out)) {
       BpeTokenizer tokenizer = shardTokenizer(storage, shards);
       Optional<CheckpointStore.Loaded> resume = store.loadLatest();
-      ModelConfig mc;
+      // the run's own newest checkpoint, else the one train.init-from names: its architecture, its
+      // tokenizer (which must be the shards'), and the model files it carries
+      CheckpointStore.Loaded from =
+          resume.isPresent() || tc.initFrom().isEmpty()
+              ? resume.orElse(null)
+              : CheckpointStore.loadAny(storage, URI.create(tc.initFrom()), "train.init-from");
+      ModelConfig mc =
+          from != null
+              ? from.model()
+              : req.model().vocabSize() == 0
+                  ? req.model().withVocabSize(tokenizer.vocabSize())
+                  : req.model();
       TrainState state;
-      LinkedHashMap<String, INDArray> initWeights = null;
       Map<String, String> carried = Map.of();
-      String tokenizerText = null; // a checkpoint's own tokenizer.json, kept as written
+      String tokenizerText = null; // the checkpoint's own tokenizer.json, kept as written
+      if (from != null) {
+        BpeTokenizer ckTok =
+            TokenizerFiles.fromTokenizerJson(from.tokenizerJson(), from.dir() + "");
+        shards.requireTokenizer(
+            ckTok.hash(),
+            (resume.isPresent()
+                    ? "the checkpoint's tokenizer at "
+                    : "the tokenizer of train.init-from ")
+                + from.dir());
+        carried = from.carried();
+        tokenizerText = from.tokenizerJson();
+      }
       if (resume.isPresent()) {
-        CheckpointStore.Loaded l = resume.get();
-        mc = l.model();
-        state = l.state();
-        BpeTokenizer ckTok = TokenizerFiles.fromTokenizerJson(l.tokenizerJson(), l.dir() + "");
-        shards.requireTokenizer(ckTok.hash(), "the checkpoint's tokenizer at " + l.dir());
-        out.println("resuming from " + l.dir() + " (step " + state.step() + ")");
-        carried = l.carried();
-        tokenizerText = l.tokenizerJson();
+        state = from.state();
+        out.println("resuming from " + from.dir() + " (step " + state.step() + ")");
         if (req.model().vocabSize() != 0 && !sameShape(req.model(), mc)) {
           out.println(
               "note: model.* settings differ from the checkpoint's; the checkpoint's architecture"
                   + " is used");
         }
-      } else if (!tc.initFrom().isEmpty()) {
-        CheckpointStore.Loaded init =
-            CheckpointStore.loadAny(storage, URI.create(tc.initFrom()), "train.init-from");
-        mc = init.model();
-        BpeTokenizer initTok =
-            TokenizerFiles.fromTokenizerJson(init.tokenizerJson(), init.dir() + "");
-        shards.requireTokenizer(
-            initTok.hash(), "the tokenizer of train.init-from " + init.dir() + "");
+      } else if (from != null) {
         state = TrainState.start(tc.seed());
-        initWeights = init.weights();
-        carried = init.carried();
-        tokenizerText = init.tokenizerJson();
         out.println(
             "initialising from "
-                + init.dir()
+                + from.dir()
                 + " (step "
-                + init.state().step()
+                + from.state().step()
                 + "; its architecture, not model.*)");
       } else {
-        mc =
-            req.model().vocabSize() == 0
-                ? req.model().withVocabSize(tokenizer.vocabSize())
-                : req.model();
         state = TrainState.start(tc.seed());
       }
       if (mc.vocabSize() < tokenizer.vocabSize()) {
@@ -198,12 +200,11 @@ public final class TrainRun {
               shards.split(ShardFormat.TRAIN), length, seed, 0, Math.max(1, dc.workers()));
       GptModel model = GptModel.build(mc, tc.microBatch(), length, req.dtype(), seed);
       Optimizer adam = Optimizer.create(tc, model.parameters());
-      if (resume.isPresent()) {
-        assign(model.parameters(), resume.get().weights(), resume.get().dir() + "");
-        adam.load(resume.get().optimizer());
+      if (from != null) {
+        assign(model.parameters(), from.weights(), from.dir() + "");
       }
-      if (initWeights != null) {
-        assign(model.parameters(), initWeights, tc.initFrom());
+      if (resume.isPresent()) {
+        adam.load(from.optimizer());
       }
       Evaluator evaluator = evaluator(shards, tokenizer, model, tc, mc, length, maskId, out);
       MetricsLog metrics = new MetricsLog(storage, req.runDir(), state.step());

@@ -452,6 +452,13 @@ public final class CheckpointStore implements AutoCloseable {
     TrainConfig train =
         JSON.readValue(storage.readString(Storage.resolve(dir, TRAIN_CONFIG)), TrainConfig.class);
     String tokenizer = storage.readString(Storage.resolve(dir, TOKENIZER));
+    return new Loaded(dir, state, weights, opt, model, train, tokenizer, readCarried(storage, dir));
+  }
+
+  /**
+   * The {@link #CARRIED} files that {@code dir} holds, by name (a checkpoint or a model directory).
+   */
+  public static Map<String, String> readCarried(Storage storage, URI dir) throws IOException {
     Map<String, String> carried = new LinkedHashMap<>();
     for (String name : CARRIED) {
       URI f = Storage.resolve(dir, name);
@@ -459,7 +466,7 @@ public final class CheckpointStore implements AutoCloseable {
         carried.put(name, storage.readString(f));
       }
     }
-    return new Loaded(dir, state, weights, opt, model, train, tokenizer, carried);
+    return carried;
   }
 
   @Override

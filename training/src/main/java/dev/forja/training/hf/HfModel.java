@@ -412,14 +412,8 @@ public final class HfModel {
     for (String name : expected.keySet()) {
       ordered.put(name, weights.get(name));
     }
-    Map<String, String> carried = new LinkedHashMap<>();
-    for (String name : CheckpointStore.CARRIED) {
-      URI f = Storage.resolve(dir, name);
-      if (storage.exists(f)) {
-        carried.put(name, storage.readString(f));
-      }
-    }
-    return new Read(mc, ordered, tokenizerJson, tokenizer, dtypes, carried);
+    return new Read(
+        mc, ordered, tokenizerJson, tokenizer, dtypes, CheckpointStore.readCarried(storage, dir));
   }
 
   /** GPT-2's original files name parameters without the {@code transformer.} prefix. */
@@ -489,8 +483,7 @@ public final class HfModel {
             r.weights(),
             new LinkedHashMap<>(),
             r.model(),
-            dev.forja.training.train.TrainConfig.read(
-                new dev.forja.config.ConfigReader(dev.forja.config.ConfigSource.empty())),
+            dev.forja.training.train.TrainConfig.defaults(),
             r.tokenizerJson(),
             r.carried()));
     return r;

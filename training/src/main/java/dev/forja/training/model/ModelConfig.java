@@ -224,35 +224,32 @@ public record ModelConfig(
             "llama3 scaling: the original context length; 0: model.context-length.");
     boolean llama = !family.equals("gpt2");
     int kv = kvHeads == 0 ? heads : kvHeads;
+    boolean valid;
     if (llama) {
+      boolean kvDivides = heads % kv == 0;
+      boolean widthKnown = headDim > 0 || d % heads == 0;
+      boolean widthEven = (headDim > 0 ? headDim : d / heads) % 2 == 0;
       r.require(
-          heads % kv == 0,
+          kvDivides,
           "model.kv-heads",
           "model.heads (" + heads + ") must be a multiple of model.kv-heads (" + kv + ")");
       r.require(
-          headDim > 0 || d % heads == 0,
+          widthKnown,
           "model.head-dim",
           "must be set when model.d-model (" + d + ") is not a multiple of model.heads");
-      r.require(
-          headDim == 0 ? (d / Math.max(1, heads)) % 2 == 0 : headDim % 2 == 0,
-          "model.head-dim",
-          "must be even (RoPE rotates pairs of dimensions)");
+      r.require(widthEven, "model.head-dim", "must be even (RoPE rotates pairs of dimensions)");
+      valid = kvDivides && widthKnown && widthEven;
     } else {
+      valid = heads <= d && d % heads == 0;
       r.require(
-          heads <= d && d % heads == 0,
+          valid,
           "model.heads",
           "model.d-model (" + d + ") must be a multiple of model.heads (" + heads + ")");
     }
-    boolean valid =
-        llama
-            ? heads % kv == 0
-                && (headDim > 0 ? headDim % 2 == 0 : d % heads == 0 && (d / heads) % 2 == 0)
-            : heads <= d && d % heads == 0;
     if (!valid) { // reported above; keep the record valid so that other problems are collected too
-      heads = 2;
+      heads = llama ? 2 : 1;
       kv = 1;
       headDim = 2;
-      d = Math.max(d, 2);
     }
     Llama l =
         llama

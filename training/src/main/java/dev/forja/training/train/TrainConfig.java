@@ -77,6 +77,11 @@ public record TrainConfig(
     }
   }
 
+  /** Every {@code train.*} key at its default. */
+  public static TrainConfig defaults() {
+    return read(new ConfigReader(dev.forja.config.ConfigSource.empty()));
+  }
+
   public static TrainConfig read(ConfigReader r) {
     long steps = r.longIn("train.steps", 1000, 1, Long.MAX_VALUE / 2, "Optimizer steps.");
     int micro =

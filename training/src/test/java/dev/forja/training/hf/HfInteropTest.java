@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.forja.config.ConfigReader;
-import dev.forja.config.ConfigSource;
 import dev.forja.storage.CommitManifest;
 import dev.forja.storage.Storage;
 import dev.forja.storage.StorageConfig;
@@ -257,7 +255,7 @@ class HfInteropTest {
             weights,
             new LinkedHashMap<>(),
             mc,
-            TrainConfig.read(new ConfigReader(ConfigSource.empty())),
+            TrainConfig.defaults(),
             tokJson));
     CheckpointStore.Loaded loaded = CheckpointStore.load(LOCAL, ck);
     URI out = root.resolve("forja-native-hf").toUri();

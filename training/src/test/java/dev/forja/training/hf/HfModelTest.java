@@ -3,8 +3,6 @@ package dev.forja.training.hf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.forja.config.ConfigReader;
-import dev.forja.config.ConfigSource;
 import dev.forja.storage.Storage;
 import dev.forja.storage.StorageConfig;
 import dev.forja.testing.TestDirs;
@@ -56,7 +54,7 @@ class HfModelTest {
             w,
             new LinkedHashMap<>(),
             mc,
-            TrainConfig.read(new ConfigReader(ConfigSource.empty())),
+            TrainConfig.defaults(),
             TokenizerFiles.toTokenizerJson(tok)));
     Path hf = dir.resolve("hf");
     HfModel.write(
