@@ -1,17 +1,17 @@
 package dev.forja.training.model;
 
+import static dev.forja.training.model.Blas.NO;
+import static dev.forja.training.model.Blas.ROW_MAJOR;
+import static dev.forja.training.model.Blas.TR;
+import static dev.forja.training.model.Blas.pgemm;
+
 import dev.forja.jvm.VectorApi;
 import dev.forja.training.runtime.Parallel;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.openblas.global.openblas;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * {@link GptModel}'s forward and backward pass written by hand for the CPU, fp32: matrix products
@@ -33,9 +33,6 @@ public final class GptKernels implements LossPass {
   /** Threads for the whole pass: {@code OMP_NUM_THREADS} (as for BLAS), else the cores. */
   public static final int THREADS = Parallel.THREADS;
 
-  private static final int ROW_MAJOR = openblas.CblasRowMajor;
-  private static final int NO = openblas.CblasNoTrans;
-  private static final int TR = openblas.CblasTrans;
   private static final double GELU_K = Math.sqrt(2 / Math.PI);
   private static final double GELU_A = 0.044715;
 
@@ -52,7 +49,6 @@ public final class GptKernels implements LossPass {
   private final boolean bias;
   private final boolean tied;
   private final double eps;
-  private final float attnScale;
 
   /**
    * Query rows per block of causal attention: a block's rows attend to the keys up to the block's
@@ -62,8 +58,7 @@ public final class GptKernels implements LossPass {
    */
   static final int ATTENTION_BLOCK = 64;
 
-  /** Query rows per causal block (the whole sequence when attention is bidirectional). */
-  private final int block;
+  private final Attention attention;
 
   private final Map<String, Buf> params = new LinkedHashMap<>();
 
@@ -120,8 +115,8 @@ public final class GptKernels implements LossPass {
     bias = c.bias();
     tied = c.tiedEmbeddings();
     eps = c.normEpsilon();
-    attnScale = (float) (1.0 / Math.sqrt(hs));
-    block = causal ? Math.min(len, attentionBlock) : len;
+    attention =
+        new Attention(batch, len, heads, heads, hs, 3 * d, 0, d, 2 * d, causal, attentionBlock);
     VectorKernels.warmUp();
     model.parameters().forEach((name, a) -> params.put(name, new Buf(a)));
 
@@ -188,11 +183,11 @@ public final class GptKernels implements LossPass {
 
   @Override
   public double loss(int[] ids, int[] targets, double scale) {
-    singleThreadedBlas();
+    Blas.singleThreadedBlas();
     try {
       return forward(ids, targets, scale, false);
     } finally {
-      restoreBlas();
+      Blas.restoreBlas();
     }
   }
 
@@ -211,38 +206,13 @@ public final class GptKernels implements LossPass {
       }
       g.put(name, b);
     }
-    singleThreadedBlas();
+    Blas.singleThreadedBlas();
     try {
       double loss = forward(ids, targets, scale, true);
       backward(ids, g);
       return loss;
     } finally {
-      restoreBlas();
-    }
-  }
-
-  /** Passes running in this JVM (several tasks of one executor) and BLAS's thread count before. */
-  private static int passes;
-
-  private static int blasBefore;
-
-  /**
-   * OpenBLAS on one thread while any pass runs: the kernels split every product over {@link
-   * Parallel#THREADS} threads themselves ({@link #pgemm}), so that BLAS's own workers, which spin
-   * for a while after each call, do not compete with the element-wise loops and the per-head
-   * attention for the same cores. The setting is process-wide, hence counted: the last pass to end
-   * restores it.
-   */
-  private static synchronized void singleThreadedBlas() {
-    if (passes++ == 0) {
-      blasBefore = openblas.blas_get_num_threads();
-      openblas.blas_set_num_threads(1);
-    }
-  }
-
-  private static synchronized void restoreBlas() {
-    if (--passes == 0) {
-      openblas.blas_set_num_threads(blasBefore);
+      Blas.restoreBlas();
     }
   }
 
@@ -286,7 +256,7 @@ public final class GptKernels implements LossPass {
           d,
           3 * d,
           0f);
-      attention(l);
+      attention.forward(qkv[l], probs[l], att[l]);
       // x += att @ W_proj + b_proj
       linear(att[l], param(l, "attn.c_proj.weight"), biasParam(l, "attn.c_proj.bias"), x, d, d, 1f);
       layerNorm(x, param(l, "ln_2.weight"), biasParam(l, "ln_2.bias"), xhat2[l], rstd2[l], ln2[l]);
@@ -309,7 +279,7 @@ public final class GptKernels implements LossPass {
         n,
         (from, to) -> {
           for (int r = from; r < to; r++) {
-            rowLoss[r] = crossEntropy(r, targets[r], training, s);
+            rowLoss[r] = KernelMath.crossEntropy(logits, vocab, r, targets[r], training, s);
           }
         });
     double sum = 0;
@@ -317,153 +287,6 @@ public final class GptKernels implements LossPass {
       sum += rowLoss[r];
     }
     return sum * scale;
-  }
-
-  /** Loss of row {@code r}; when {@code training}, the row becomes d(scale x loss)/d logits. */
-  private double crossEntropy(int r, int target, boolean training, float scale) {
-    if (target < -1 || target >= vocab) {
-      throw new IllegalArgumentException(
-          "target " + target + " is outside the vocabulary (size " + vocab + ")");
-    }
-    FloatBuffer z = logits.f;
-    int o = r * vocab;
-    if (target < 0) { // not predicted: no loss, no gradient
-      if (training) {
-        for (int v = 0; v < vocab; v++) {
-          z.put(o + v, 0f);
-        }
-      }
-      return 0;
-    }
-    float zt = z.get(o + target);
-    float max;
-    double sum = 0;
-    if (VectorApi.AVAILABLE) {
-      max = VectorKernels.max(logits.b, o, vocab);
-      sum = VectorKernels.expShifted(logits.b, o, vocab, max);
-    } else {
-      max = Float.NEGATIVE_INFINITY;
-      for (int v = 0; v < vocab; v++) {
-        max = Math.max(max, z.get(o + v));
-      }
-      for (int v = 0; v < vocab; v++) {
-        float e = exp(z.get(o + v) - max);
-        z.put(o + v, e);
-        sum += e;
-      }
-    }
-    if (training) {
-      float inv = (float) (scale / sum);
-      if (VectorApi.AVAILABLE) {
-        VectorKernels.scale(logits.b, o, vocab, inv);
-      } else {
-        for (int v = 0; v < vocab; v++) {
-          z.put(o + v, z.get(o + v) * inv);
-        }
-      }
-      z.put(o + target, z.get(o + target) - scale);
-    }
-    return max + Math.log(sum) - zt;
-  }
-
-  /**
-   * Attention of layer {@code l}, one (sequence, head) pair at a time on each thread: scores,
-   * softmax, weighted values, while the pair's scores are still in cache.
-   */
-  private void attention(int l) {
-    Buf q = qkv[l];
-    Buf p = probs[l];
-    int ld = 3 * d;
-    Parallel.forRange(
-        batch * heads,
-        (from, to) -> {
-          for (int bh = from; bh < to; bh++) {
-            long qo = (long) (bh / heads) * len * ld + (long) (bh % heads) * hs;
-            long po = (long) bh * len * len;
-            long oo = (long) (bh / heads) * len * d + (long) (bh % heads) * hs;
-            for (int r0 = 0; r0 < len; r0 += block) {
-              int rows = Math.min(block, len - r0);
-              gemm(
-                  NO,
-                  TR,
-                  rows,
-                  keys(r0),
-                  hs,
-                  attnScale,
-                  q,
-                  qo + (long) r0 * ld,
-                  ld,
-                  q,
-                  qo + d,
-                  ld,
-                  0f,
-                  p,
-                  po + (long) r0 * len,
-                  len);
-            }
-            for (int i = 0; i < len; i++) {
-              softmaxRow(p, bh * len + i);
-            }
-            for (int r0 = 0; r0 < len; r0 += block) {
-              int rows = Math.min(block, len - r0);
-              gemm(
-                  NO,
-                  NO,
-                  rows,
-                  hs,
-                  keys(r0),
-                  1f,
-                  p,
-                  po + (long) r0 * len,
-                  len,
-                  q,
-                  qo + 2L * d,
-                  ld,
-                  0f,
-                  att[l],
-                  oo + (long) r0 * d,
-                  d);
-            }
-          }
-        });
-  }
-
-  /** Softmax of score row {@code r} over its valid keys, in place; the rest of its block 0. */
-  private void softmaxRow(Buf p, int r) {
-    int i = r % len;
-    int o = r * len;
-    int valid = causal ? i + 1 : len;
-    if (VectorApi.AVAILABLE) {
-      float max = VectorKernels.max(p.b, o, valid);
-      double sum = VectorKernels.expShifted(p.b, o, valid, max);
-      VectorKernels.scale(p.b, o, valid, (float) (1 / sum));
-    } else {
-      float max = Float.NEGATIVE_INFINITY;
-      for (int j = 0; j < valid; j++) {
-        max = Math.max(max, p.f.get(o + j));
-      }
-      double sum = 0;
-      for (int j = 0; j < valid; j++) {
-        float e = exp(p.f.get(o + j) - max);
-        p.f.put(o + j, e);
-        sum += e;
-      }
-      float inv = (float) (1 / sum);
-      for (int j = 0; j < valid; j++) {
-        p.f.put(o + j, p.f.get(o + j) * inv);
-      }
-    }
-    for (int j = valid, end = keys(i - i % block); j < end; j++) {
-      p.f.put(o + j, 0f);
-    }
-  }
-
-  /**
-   * Keys that the query block starting at row {@code r0} attends to: up to the block's end when
-   * causal (the scores beyond are never computed nor read), all of them otherwise.
-   */
-  private int keys(int r0) {
-    return causal ? Math.min(len, r0 + block) : len;
   }
 
   // ---------------------------------------------------------------- backward
@@ -499,7 +322,7 @@ public final class GptKernels implements LossPass {
           true);
       // x_mid = x_in + att @ Wp + bp
       linearBackward(att[l], param(l, "attn.c_proj.weight"), dres, datt, g, l, "attn.c_proj", d, d);
-      attentionBackward(l);
+      attention.backward(qkv[l], probs[l], datt, dprobs, dqkv);
       linearBackward(
           ln1[l], param(l, "attn.c_attn.weight"), dqkv, dln, g, l, "attn.c_attn", d, 3 * d);
       layerNormBackward(
@@ -534,124 +357,6 @@ public final class GptKernels implements LossPass {
             }
           }
         });
-  }
-
-  private void attentionBackward(int l) {
-    Buf q = qkv[l];
-    Buf p = probs[l];
-    int ld = 3 * d;
-    Parallel.forRange(
-        batch * heads,
-        (from, to) -> {
-          for (int bh = from; bh < to; bh++) {
-            long qo = (long) (bh / heads) * len * ld + (long) (bh % heads) * hs;
-            long po = (long) bh * len * len;
-            long oo = (long) (bh / heads) * len * d + (long) (bh % heads) * hs;
-            for (int r0 = 0; r0 < len; r0 += block) {
-              int rows = Math.min(block, len - r0);
-              int from0 = causal ? r0 : 0;
-              // dP = dO V^T (query block r0) ; dV = P^T dO (key block r0, from query r0 on)
-              gemm(
-                  NO,
-                  TR,
-                  rows,
-                  keys(r0),
-                  hs,
-                  1f,
-                  datt,
-                  oo + (long) r0 * d,
-                  d,
-                  q,
-                  qo + 2L * d,
-                  ld,
-                  0f,
-                  dprobs,
-                  po + (long) r0 * len,
-                  len);
-              gemm(
-                  TR,
-                  NO,
-                  rows,
-                  hs,
-                  len - from0,
-                  1f,
-                  p,
-                  po + (long) from0 * len + r0,
-                  len,
-                  datt,
-                  oo + (long) from0 * d,
-                  d,
-                  0f,
-                  dqkv,
-                  qo + 2L * d + (long) r0 * ld,
-                  ld);
-            }
-            // dS = P * (dP - sum_j P dP), times the score scale
-            for (int i = 0; i < len; i++) {
-              softmaxBackwardRow(p, bh * len + i);
-            }
-            for (int r0 = 0; r0 < len; r0 += block) {
-              int rows = Math.min(block, len - r0);
-              int from0 = causal ? r0 : 0;
-              // dQ = dS K (query block r0) ; dK = dS^T Q (key block r0, from query r0 on)
-              gemm(
-                  NO,
-                  NO,
-                  rows,
-                  hs,
-                  keys(r0),
-                  1f,
-                  dprobs,
-                  po + (long) r0 * len,
-                  len,
-                  q,
-                  qo + d,
-                  ld,
-                  0f,
-                  dqkv,
-                  qo + (long) r0 * ld,
-                  ld);
-              gemm(
-                  TR,
-                  NO,
-                  rows,
-                  hs,
-                  len - from0,
-                  1f,
-                  dprobs,
-                  po + (long) from0 * len + r0,
-                  len,
-                  q,
-                  qo + (long) from0 * ld,
-                  ld,
-                  0f,
-                  dqkv,
-                  qo + d + (long) r0 * ld,
-                  ld);
-            }
-          }
-        });
-  }
-
-  private void softmaxBackwardRow(Buf p, int r) {
-    int i = r % len;
-    int o = r * len;
-    int valid = causal ? i + 1 : len;
-    if (VectorApi.AVAILABLE) {
-      VectorKernels.softmaxBackwardRow(p.b, dprobs.b, o, valid, attnScale);
-    } else {
-      double dot = 0;
-      for (int j = 0; j < valid; j++) {
-        dot += p.f.get(o + j) * dprobs.f.get(o + j);
-      }
-      float fd = (float) dot;
-      for (int j = 0; j < valid; j++) {
-        dprobs.f.put(o + j, p.f.get(o + j) * (dprobs.f.get(o + j) - fd) * attnScale);
-      }
-    }
-    for (int j = valid, end = keys(i - i % block); j < end; j++) {
-      dprobs.f.put(o + j, 0f);
-    }
   }
 
   // ---------------------------------------------------------------- building blocks
@@ -869,193 +574,11 @@ public final class GptKernels implements LossPass {
         });
   }
 
-  /**
-   * tanh in fp32 to about 3e-7 relative: its odd Taylor series below |u| = 0.5 (where 1 - 2 / (e^2u
-   * + 1) cancels), the exponential form above.
-   */
-  static float tanh(float u) {
-    float a = Math.abs(u);
-    if (a < 0.5f) {
-      float s = u * u;
-      return u
-          * (1
-              + s
-                  * (-1 / 3f
-                      + s
-                          * (2 / 15f
-                              + s
-                                  * (-17 / 315f
-                                      + s
-                                          * (62 / 2835f
-                                              + s * (-1382 / 155925f + s * (21844 / 6081075f)))))));
-    }
-    float t = 1 - 2 / (exp(2 * a) + 1);
-    return u < 0 ? -t : t;
-  }
-
-  private static final float LOG2E = 1.4426950408889634f;
-  private static final float LN2_HI = 0.693359375f;
-  private static final float LN2_LO = -2.12194440e-4f;
-  private static final float ROUND = 12582912f; // 1.5 x 2^23: adding it rounds to an integer
-
-  /**
-   * e^x in fp32 to about 3e-7 relative, three times faster than {@link Math#exp} here: x = k ln 2 +
-   * r with |r| <= ln 2 / 2, e^r by its degree-6 Taylor polynomial, 2^k built in the exponent bits.
-   * Arguments are clamped to the normal range.
-   */
-  static float exp(float x) {
-    x = Math.max(-87.3f, Math.min(88.3f, x));
-    float t = x * LOG2E + ROUND;
-    int k = Float.floatToRawIntBits(t) - 0x4B400000;
-    float kf = t - ROUND;
-    float r = x - kf * LN2_HI - kf * LN2_LO;
-    float p =
-        1f + r * (1f + r * (0.5f + r * (1 / 6f + r * (1 / 24f + r * (1 / 120f + r * (1 / 720f))))));
-    return p * Float.intBitsToFloat((k + 127) << 23);
-  }
-
   private Buf param(int l, String suffix) {
     return params.get(GptModel.layer(l, suffix));
   }
 
   private Buf biasParam(int l, String suffix) {
     return bias ? params.get(GptModel.layer(l, suffix)) : null;
-  }
-
-  /**
-   * {@link #gemm} split over {@link Parallel#THREADS} threads along the longer side of {@code c}:
-   * each thread computes whole rows (or columns) of it with single-threaded BLAS.
-   */
-  private static void pgemm(
-      int ta,
-      int tb,
-      int m,
-      int nn,
-      int k,
-      float alpha,
-      Buf a,
-      long ao,
-      int lda,
-      Buf b,
-      long bo,
-      int ldb,
-      float beta,
-      Buf c,
-      long co,
-      int ldc) {
-    if (m >= nn) {
-      Parallel.forRange(
-          m,
-          (from, to) ->
-              gemm(
-                  ta,
-                  tb,
-                  to - from,
-                  nn,
-                  k,
-                  alpha,
-                  a,
-                  ao + (ta == NO ? (long) from * lda : from),
-                  lda,
-                  b,
-                  bo,
-                  ldb,
-                  beta,
-                  c,
-                  co + (long) from * ldc,
-                  ldc));
-    } else {
-      Parallel.forRange(
-          nn,
-          (from, to) ->
-              gemm(
-                  ta,
-                  tb,
-                  m,
-                  to - from,
-                  k,
-                  alpha,
-                  a,
-                  ao,
-                  lda,
-                  b,
-                  bo + (tb == NO ? from : (long) from * ldb),
-                  ldb,
-                  beta,
-                  c,
-                  co + from,
-                  ldc));
-    }
-  }
-
-  /** Row-major {@code c = alpha op(a) op(b) + beta c}, each operand at an offset in its buffer. */
-  private static void gemm(
-      int ta,
-      int tb,
-      int m,
-      int nn,
-      int k,
-      float alpha,
-      Buf a,
-      long ao,
-      int lda,
-      Buf b,
-      long bo,
-      int ldb,
-      float beta,
-      Buf c,
-      long co,
-      int ldc) {
-    openblas.cblas_sgemm(
-        ROW_MAJOR, ta, tb, m, nn, k, alpha, a.at(ao), lda, b.at(bo), ldb, beta, c.at(co), ldc);
-  }
-
-  // ---------------------------------------------------------------- threads and buffers
-
-  /** An ND4J array's memory seen from Java (a direct buffer) and from BLAS (a pointer). */
-  private static final class Buf {
-    /** Held so that the memory stays allocated: ND4J frees it when the array is collected. */
-    final INDArray array;
-
-    final ByteBuffer b;
-    final FloatBuffer f;
-    final FloatPointer p;
-
-    Buf(INDArray a) {
-      if (a.dataType() != DataType.FLOAT || a.isView() || a.offset() != 0 || a.ordering() != 'c') {
-        throw new IllegalArgumentException(
-            "the CPU kernels need whole fp32 row-major arrays, got " + a.shapeInfoToString());
-      }
-      if (a.length() > Integer.MAX_VALUE) {
-        throw new IllegalArgumentException("array too large for the CPU kernels: " + a.length());
-      }
-      array = a;
-      b = a.data().asNio().order(ByteOrder.nativeOrder());
-      f = b.asFloatBuffer();
-      p = new FloatPointer(a.data().addressPointer());
-    }
-
-    static Buf alloc(long length) {
-      return new Buf(Nd4j.createUninitialized(DataType.FLOAT, length));
-    }
-
-    /** Sets every element to 0, split over the threads. */
-    void zero() {
-      Parallel.forRange(
-          (int) array.length(),
-          (from, to) -> {
-            if (VectorApi.AVAILABLE) {
-              VectorKernels.zero(b, from, to - from);
-              return;
-            }
-            for (int i = from; i < to; i++) {
-              f.put(i, 0f);
-            }
-          });
-    }
-
-    FloatPointer at(long offset) {
-      return new FloatPointer(p).position(offset);
-    }
   }
 }

@@ -132,7 +132,7 @@ public final class VectorKernels {
       sum += acc.reduceLanes(VectorOperators.ADD);
     }
     for (int i = bound; i < len; i++) {
-      float e = GptKernels.exp(b.getFloat(4 * (off + i)) - shift);
+      float e = KernelMath.exp(b.getFloat(4 * (off + i)) - shift);
       b.putFloat(4 * (off + i), e);
       sum += e;
     }
@@ -199,7 +199,7 @@ public final class VectorKernels {
     }
     for (; i < to; i++) {
       float v = in.getFloat(4 * i);
-      float t = GptKernels.tanh(k * (v + a * v * v * v));
+      float t = KernelMath.tanh(k * (v + a * v * v * v));
       th.putFloat(4 * i, t);
       out.putFloat(4 * i, 0.5f * v * (1 + t));
     }
@@ -433,7 +433,7 @@ public final class VectorKernels {
   private static final float LN2_LO = -2.12194440e-4f;
   private static final float ROUND = 12582912f;
 
-  /** {@link GptKernels#exp} lane-wise: the same reduction and polynomial. */
+  /** {@link KernelMath#exp} lane-wise: the same reduction and polynomial. */
   private static FloatVector exp(FloatVector x) {
     x = x.max(-87.3f).min(88.3f);
     FloatVector t = x.mul(LOG2E).add(ROUND);

@@ -1,0 +1,61 @@
+package dev.forja.training.model;
+
+import dev.forja.jvm.VectorApi;
+import dev.forja.training.runtime.Parallel;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * An ND4J array's memory seen from Java (a direct buffer) and from BLAS (a pointer): the storage of
+ * the CPU kernels, parameters used in place and activations allocated once.
+ */
+final class Buf {
+  /** Held so that the memory stays allocated: ND4J frees it when the array is collected. */
+  final INDArray array;
+
+  final ByteBuffer b;
+  final FloatBuffer f;
+  final FloatPointer p;
+
+  Buf(INDArray a) {
+    if (a.dataType() != DataType.FLOAT || a.isView() || a.offset() != 0 || a.ordering() != 'c') {
+      throw new IllegalArgumentException(
+          "the CPU kernels need whole fp32 row-major arrays, got " + a.shapeInfoToString());
+    }
+    if (a.length() > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("array too large for the CPU kernels: " + a.length());
+    }
+    array = a;
+    b = a.data().asNio().order(ByteOrder.nativeOrder());
+    f = b.asFloatBuffer();
+    p = new FloatPointer(a.data().addressPointer());
+  }
+
+  static Buf alloc(long length) {
+    return new Buf(Nd4j.createUninitialized(DataType.FLOAT, length));
+  }
+
+  /** Sets every element to 0, split over the threads. */
+  void zero() {
+    Parallel.forRange(
+        (int) array.length(),
+        (from, to) -> {
+          if (VectorApi.AVAILABLE) {
+            VectorKernels.zero(b, from, to - from);
+            return;
+          }
+          for (int i = from; i < to; i++) {
+            f.put(i, 0f);
+          }
+        });
+  }
+
+  FloatPointer at(long offset) {
+    return new FloatPointer(p).position(offset);
+  }
+}
