@@ -111,9 +111,7 @@ public final class GptModel {
 
   /** Whether the hand-written kernels serve {@code c} in {@code dtype} on this ND4J backend. */
   public static boolean kernelsApply(ModelConfig c, DataType dtype) {
-    return Nd4j.getBackend().getClass().getName().contains(".cpu.")
-        && dtype == DataType.FLOAT
-        && !c.llamaFamily(); // the kernels are written for GPT-2 so far
+    return Nd4j.getBackend().getClass().getName().contains(".cpu.") && dtype == DataType.FLOAT;
   }
 
   /**
@@ -140,7 +138,10 @@ public final class GptModel {
   public synchronized LossPass pass(Engine engine) {
     Engine resolved = resolve(engine, config, dataType());
     if (pass == null || passEngine != resolved) {
-      pass = resolved == Engine.KERNELS ? new GptKernels(this) : new SameDiffPass(this);
+      pass =
+          resolved != Engine.KERNELS
+              ? new SameDiffPass(this)
+              : config.llamaFamily() ? new LlamaKernels(this) : new GptKernels(this);
       passEngine = resolved;
     }
     return pass;

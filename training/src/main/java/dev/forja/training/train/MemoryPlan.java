@@ -1,6 +1,7 @@
 package dev.forja.training.train;
 
 import dev.forja.training.model.GptKernels;
+import dev.forja.training.model.LlamaKernels;
 import dev.forja.training.model.ModelConfig;
 import java.util.Locale;
 
@@ -23,7 +24,11 @@ public record MemoryPlan(long parameterBytes, long activationBytes) {
     long p = c.parameters() * bytesPerValue;
     if (kernels) {
       return new MemoryPlan(
-          6 * p, GptKernels.activationFloats(c, microBatch, length) * bytesPerValue);
+          6 * p,
+          (c.llamaFamily()
+                  ? LlamaKernels.activationFloats(c, microBatch, length)
+                  : GptKernels.activationFloats(c, microBatch, length))
+              * bytesPerValue);
     }
     double bt = (double) microBatch * length;
     double perLayer = 24 * bt * c.dModel() + 4.0 * microBatch * c.heads() * length * length;

@@ -18,8 +18,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 @Tag("vector-twins")
 class GptKernelsTest {
-  private static final int BATCH = 3;
-  private static final int LENGTH = 7;
+  static final int BATCH = 3;
+  static final int LENGTH = 7;
 
   @Test
   void lossAndEveryGradientMatchTheDoublePrecisionGraph() {
@@ -89,6 +89,25 @@ class GptKernelsTest {
   }
 
   private static void compare(ModelConfig c, long seed, int attentionBlock) {
+    compare(
+        c,
+        seed,
+        "bias " + c.bias() + ", tied " + c.tiedEmbeddings() + ", attention block " + attentionBlock,
+        1e-4,
+        m -> new GptKernels(m, attentionBlock));
+  }
+
+  /**
+   * The pass {@code kernels} makes for an fp32 model of {@code c} against the graph of the same
+   * weights in double precision: the loss to 1e-6 relative, every gradient element to {@code
+   * tolerance} relative (of the element, or of 1% of the largest element of its tensor).
+   */
+  static void compare(
+      ModelConfig c,
+      long seed,
+      String variant,
+      double tolerance,
+      java.util.function.Function<GptModel, LossPass> kernels) {
     GptModel f = GptModel.build(c, BATCH, LENGTH, DataType.FLOAT, seed);
     GptModel dbl = GptModel.build(c, BATCH, LENGTH, DataType.DOUBLE, seed);
     LinkedHashMap<String, INDArray> fp = f.parameters();
@@ -98,20 +117,12 @@ class GptKernelsTest {
     double scale = 1.0 / 17;
 
     Map<String, INDArray> kg = grads(f);
-    double kernelLoss =
-        new GptKernels(f, attentionBlock).lossAndGradients(ids, targets, scale, kg, false);
+    double kernelLoss = kernels.apply(f).lossAndGradients(ids, targets, scale, kg, false);
     Map<String, INDArray> rg = grads(dbl);
     double refLoss =
         dbl.pass(GptModel.Engine.SAMEDIFF).lossAndGradients(ids, targets, scale, rg, false);
 
-    String what =
-        c.objective()
-            + " bias "
-            + c.bias()
-            + " tied "
-            + c.tiedEmbeddings()
-            + " attention block "
-            + attentionBlock;
+    String what = c.objective() + ", " + variant;
     assertThat(Math.abs(kernelLoss - refLoss) / refLoss).as("loss, %s", what).isLessThan(1e-6);
     for (String n : kg.keySet()) {
       double[] k = kg.get(n).castTo(DataType.DOUBLE).data().asDouble();
@@ -124,19 +135,19 @@ class GptKernelsTest {
       for (int i = 0; i < r.length; i++) {
         assertThat(Math.abs(k[i] - r[i]))
             .as("%s: d loss / d %s[%d]: kernels %s, graph %s", what, n, i, k[i], r[i])
-            .isLessThanOrEqualTo(1e-4 * Math.max(Math.abs(r[i]), 1e-2 * max));
+            .isLessThanOrEqualTo(tolerance * Math.max(Math.abs(r[i]), 1e-2 * max));
       }
     }
   }
 
-  private static Map<String, INDArray> grads(GptModel m) {
+  static Map<String, INDArray> grads(GptModel m) {
     Map<String, INDArray> g = new LinkedHashMap<>();
     m.parameters().forEach((n, p) -> g.put(n, p.ulike()));
     return g;
   }
 
   /** Random ids with repeats (the embedding gradient must add them up). */
-  private static int[] ids(ModelConfig c, long seed) {
+  static int[] ids(ModelConfig c, long seed) {
     Random r = new Random(seed);
     int[] ids = new int[BATCH * LENGTH];
     for (int i = 0; i < ids.length; i++) {
@@ -146,7 +157,7 @@ class GptKernelsTest {
   }
 
   /** Random targets, a fifth of them -1 (not predicted). */
-  private static int[] targets(ModelConfig c, long seed) {
+  static int[] targets(ModelConfig c, long seed) {
     Random r = new Random(seed);
     int[] t = new int[BATCH * LENGTH];
     for (int i = 0; i < t.length; i++) {

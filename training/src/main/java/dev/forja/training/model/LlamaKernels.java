@@ -1,0 +1,728 @@
+package dev.forja.training.model;
+
+import static dev.forja.training.model.Blas.NO;
+import static dev.forja.training.model.Blas.ROW_MAJOR;
+import static dev.forja.training.model.Blas.TR;
+import static dev.forja.training.model.Blas.pgemm;
+
+import dev.forja.jvm.VectorApi;
+import dev.forja.training.runtime.Parallel;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.bytedeco.openblas.global.openblas;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * The Llama family's forward and backward pass written by hand for the CPU, fp32, the twin of
+ * {@link GptModel}'s Llama graph (which stays the reference: tests hold the two to the same loss
+ * and gradients) as {@link GptKernels} is of the GPT-2 one: RMSNorm, q/k/v projections (with biases
+ * for Qwen2) into one buffer, per-head q/k RMSNorm (Qwen3), RoPE, grouped-query {@link Attention},
+ * a SwiGLU MLP, weights in Hugging Face's {@code [out, in]} layout used in place.
+ *
+ * <p>Kept per layer for the backward pass: the normalized residual of both norms, the post-RoPE
+ * queries, keys and values, the attention probabilities and output, and the MLP's gate and up
+ * projections; the norms' outputs and the SwiGLU product are recomputed (cheap, element-wise)
+ * rather than kept. Every reduction runs in a fixed order for a given thread count.
+ */
+public final class LlamaKernels implements LossPass {
+  private final int batch;
+  private final int len;
+  private final int n;
+  private final int d;
+  private final int heads;
+  private final int kvHeads;
+  private final int hd;
+  private final int qw; // query columns, heads x hd
+  private final int kw; // key (and value) columns, kvHeads x hd
+  private final int width; // q, k and v columns together
+  private final int mlp;
+  private final int vocab;
+  private final int layers;
+  private final boolean tied;
+  private final boolean bias;
+  private final boolean qkNorm;
+  private final double eps;
+  private final float[] cos; // [len, hd / 2]: the angles repeat over both halves of a head
+  private final float[] sin;
+  private final Attention attention;
+  private final Map<String, Buf> params = new LinkedHashMap<>();
+
+  private final Buf x; // the residual stream [n, d]
+  private final Buf[] xhat1;
+  private final Buf[] rstd1;
+  private final Buf[] qkv; // [n, width], queries and keys after RoPE
+  private final Buf[] qkHat; // [n, qw + kw] normalized q and k before their norm weights
+  private final Buf[] qkRstd; // [n, heads + kvHeads]
+  private final Buf[] probs;
+  private final Buf[] att; // [n, qw]
+  private final Buf[] xhat2;
+  private final Buf[] rstd2;
+  private final Buf[] gate; // [n, mlp]; the gradient at the gate in the backward pass
+  private final Buf[] up; // [n, mlp]; the gradient at the up projection in the backward pass
+  private final Buf xhatF;
+  private final Buf rstdF;
+  private final Buf lnF;
+  private final Buf logits;
+  // scratch
+  private final Buf norm; // a norm's output [n, d]
+  private final Buf act; // SwiGLU output [n, mlp], then the gradient there
+  private final Buf dact;
+  private final Buf dres;
+  private final Buf dln;
+  private final Buf datt;
+  private final Buf dqkv;
+  private final Buf dprobs;
+  private final Buf prod; // [max(n x d, n x (qw + kw))] for the norm weights' gradients
+  private final Buf ones;
+  private final double[] rowLoss;
+
+  /** Allocates the buffers for {@code model}'s batch shape; parameters are used in place. */
+  public LlamaKernels(GptModel model) {
+    this(model, GptKernels.ATTENTION_BLOCK);
+  }
+
+  LlamaKernels(GptModel model, int attentionBlock) {
+    ModelConfig c = model.config();
+    if (!c.llamaFamily()) {
+      throw new IllegalArgumentException("not a Llama-family model: " + c);
+    }
+    if (model.dataType() != DataType.FLOAT) {
+      throw new IllegalArgumentException(
+          "the CPU kernels compute in fp32 only, the model is " + model.dataType());
+    }
+    ModelConfig.Llama l = c.llama();
+    batch = model.batch();
+    len = model.length();
+    n = batch * len;
+    d = c.dModel();
+    heads = c.heads();
+    kvHeads = l.kvHeads();
+    hd = l.headDim();
+    qw = heads * hd;
+    kw = kvHeads * hd;
+    width = qw + 2 * kw;
+    mlp = l.mlpHidden();
+    vocab = c.vocabSize();
+    layers = c.layers();
+    tied = c.tiedEmbeddings();
+    bias = l.attentionBias();
+    qkNorm = l.qkNorm();
+    eps = c.normEpsilon();
+    boolean causal = c.objective() == ModelConfig.Objective.CAUSAL;
+    attention =
+        new Attention(
+            batch, len, heads, kvHeads, hd, width, 0, qw, qw + kw, causal, attentionBlock);
+    double[][] cs = Rope.cosSin(l, len);
+    int half = hd / 2;
+    cos = new float[len * half];
+    sin = new float[len * half];
+    for (int t = 0; t < len; t++) {
+      for (int i = 0; i < half; i++) {
+        cos[t * half + i] = (float) cs[0][t * hd + i];
+        sin[t * half + i] = (float) cs[1][t * hd + i];
+      }
+    }
+    VectorKernels.warmUp();
+    model.parameters().forEach((name, a) -> params.put(name, new Buf(a)));
+
+    x = Buf.alloc((long) n * d);
+    xhat1 = new Buf[layers];
+    rstd1 = new Buf[layers];
+    qkv = new Buf[layers];
+    qkHat = new Buf[layers];
+    qkRstd = new Buf[layers];
+    probs = new Buf[layers];
+    att = new Buf[layers];
+    xhat2 = new Buf[layers];
+    rstd2 = new Buf[layers];
+    gate = new Buf[layers];
+    up = new Buf[layers];
+    long square = Attention.probsFloats(batch, heads, len);
+    for (int i = 0; i < layers; i++) {
+      xhat1[i] = Buf.alloc((long) n * d);
+      rstd1[i] = Buf.alloc(n);
+      qkv[i] = Buf.alloc((long) n * width);
+      if (qkNorm) {
+        qkHat[i] = Buf.alloc((long) n * (qw + kw));
+        qkRstd[i] = Buf.alloc((long) n * (heads + kvHeads));
+      }
+      probs[i] = Buf.alloc(square);
+      att[i] = Buf.alloc((long) n * qw);
+      xhat2[i] = Buf.alloc((long) n * d);
+      rstd2[i] = Buf.alloc(n);
+      gate[i] = Buf.alloc((long) n * mlp);
+      up[i] = Buf.alloc((long) n * mlp);
+    }
+    xhatF = Buf.alloc((long) n * d);
+    rstdF = Buf.alloc(n);
+    lnF = Buf.alloc((long) n * d);
+    logits = Buf.alloc((long) n * vocab);
+    norm = Buf.alloc((long) n * d);
+    act = Buf.alloc((long) n * mlp);
+    dact = Buf.alloc((long) n * mlp);
+    dres = Buf.alloc((long) n * d);
+    dln = Buf.alloc((long) n * d);
+    datt = Buf.alloc((long) n * qw);
+    dqkv = Buf.alloc((long) n * width);
+    dprobs = Buf.alloc(square);
+    prod = Buf.alloc((long) n * Math.max(d, qw + kw));
+    int onesLength = n * Math.max(1, heads);
+    ones = Buf.alloc(onesLength);
+    for (int i = 0; i < onesLength; i++) {
+      ones.f.put(i, 1f);
+    }
+    rowLoss = new double[n];
+  }
+
+  /** Floats of activation and scratch memory this pass holds for its batch shape. */
+  public static long activationFloats(ModelConfig c, int batch, int length) {
+    ModelConfig.Llama l = c.llama();
+    long n = (long) batch * length;
+    long d = c.dModel();
+    long qw = (long) c.heads() * l.headDim();
+    long kw = (long) l.kvHeads() * l.headDim();
+    long width = qw + 2 * kw;
+    long mlp = l.mlpHidden();
+    long square = Attention.probsFloats(batch, c.heads(), length);
+    long qk = l.qkNorm() ? n * (qw + kw + c.heads() + l.kvHeads()) : 0;
+    long perLayer = n * (2 * d + 2 + width + qw + 2 * mlp) + qk + square;
+    return c.layers() * perLayer
+        + n * (4 * d + 1 + vocab(c)) // residual, final norm, logits
+        + n * (3 * d + 2 * mlp + qw + width + Math.max(d, qw + kw) + Math.max(1, c.heads()))
+        + square;
+  }
+
+  private static long vocab(ModelConfig c) {
+    return c.vocabSize();
+  }
+
+  @Override
+  public boolean allocatesPerStep() {
+    return false;
+  }
+
+  @Override
+  public double loss(int[] ids, int[] targets, double scale) {
+    Blas.singleThreadedBlas();
+    try {
+      return forward(ids, targets, scale, false);
+    } finally {
+      Blas.restoreBlas();
+    }
+  }
+
+  @Override
+  public double lossAndGradients(
+      int[] ids, int[] targets, double scale, Map<String, INDArray> grads, boolean accumulate) {
+    Map<String, Buf> g = new LinkedHashMap<>();
+    for (String name : params.keySet()) {
+      INDArray a = grads.get(name);
+      if (a == null) {
+        throw new IllegalArgumentException("no gradient array for " + name);
+      }
+      Buf b = new Buf(a);
+      if (!accumulate) {
+        b.zero();
+      }
+      g.put(name, b);
+    }
+    Blas.singleThreadedBlas();
+    try {
+      double loss = forward(ids, targets, scale, true);
+      backward(ids, g);
+      return loss;
+    } finally {
+      Blas.restoreBlas();
+    }
+  }
+
+  // ---------------------------------------------------------------- forward
+
+  private double forward(int[] ids, int[] targets, double scale, boolean training) {
+    if (ids.length != n || targets.length != n) {
+      throw new IllegalArgumentException(
+          "expected " + n + " ids and targets ([" + batch + ", " + len + "]), got " + ids.length);
+    }
+    Buf embed = params.get(ParameterSpec.EMBED);
+    Parallel.forRange(
+        n,
+        (from, to) -> {
+          for (int r = from; r < to; r++) {
+            int id = ids[r];
+            if (id < 0 || id >= vocab) {
+              throw new IllegalArgumentException(
+                  "token id " + id + " is outside the vocabulary (size " + vocab + ")");
+            }
+            copy(embed, (long) id * d, x, (long) r * d, d);
+          }
+        });
+    for (int l = 0; l < layers; l++) {
+      rmsNorm(x, p(l, "input_layernorm.weight"), xhat1[l], rstd1[l], norm);
+      project(norm, l, "self_attn.q_proj", qkv[l], 0, qw);
+      project(norm, l, "self_attn.k_proj", qkv[l], qw, kw);
+      project(norm, l, "self_attn.v_proj", qkv[l], qw + kw, kw);
+      if (qkNorm) {
+        headNorm(qkv[l], 0, heads, p(l, "self_attn.q_norm.weight"), qkHat[l], 0, qkRstd[l], 0);
+        headNorm(
+            qkv[l], qw, kvHeads, p(l, "self_attn.k_norm.weight"), qkHat[l], qw, qkRstd[l], heads);
+      }
+      rope(qkv[l], false);
+      attention.forward(qkv[l], probs[l], att[l]);
+      // x += att @ Wo^T
+      pgemm(
+          NO, TR, n, d, qw, 1f, att[l], 0, qw, p(l, "self_attn.o_proj.weight"), 0, qw, 1f, x, 0, d);
+      rmsNorm(x, p(l, "post_attention_layernorm.weight"), xhat2[l], rstd2[l], norm);
+      pgemm(
+          NO,
+          TR,
+          n,
+          mlp,
+          d,
+          1f,
+          norm,
+          0,
+          d,
+          p(l, "mlp.gate_proj.weight"),
+          0,
+          d,
+          0f,
+          gate[l],
+          0,
+          mlp);
+      pgemm(NO, TR, n, mlp, d, 1f, norm, 0, d, p(l, "mlp.up_proj.weight"), 0, d, 0f, up[l], 0, mlp);
+      swiglu(gate[l], up[l], act);
+      pgemm(NO, TR, n, d, mlp, 1f, act, 0, mlp, p(l, "mlp.down_proj.weight"), 0, mlp, 1f, x, 0, d);
+    }
+    rmsNorm(x, params.get(ParameterSpec.FINAL_NORM), xhatF, rstdF, lnF);
+    Buf head = params.get(tied ? ParameterSpec.EMBED : GptModel.LM_HEAD);
+    pgemm(NO, TR, n, vocab, d, 1f, lnF, 0, d, head, 0, d, 0f, logits, 0, vocab);
+    float s = (float) scale;
+    Parallel.forRange(
+        n,
+        (from, to) -> {
+          for (int r = from; r < to; r++) {
+            rowLoss[r] = KernelMath.crossEntropy(logits, vocab, r, targets[r], training, s);
+          }
+        });
+    double sum = 0;
+    for (int r = 0; r < n; r++) {
+      sum += rowLoss[r];
+    }
+    return sum * scale;
+  }
+
+  /** Columns {@code [col, col + m)} of {@code out [n, width]} = {@code in @ W^T (+ b)}. */
+  private void project(Buf in, int l, String name, Buf out, int col, int m) {
+    pgemm(NO, TR, n, m, d, 1f, in, 0, d, p(l, name + ".weight"), 0, d, 0f, out, col, width);
+    if (bias) {
+      Buf b = p(l, name + ".bias");
+      Parallel.forRange(
+          n,
+          (from, to) -> {
+            for (int r = from; r < to; r++) {
+              int o = r * width + col;
+              if (VectorApi.AVAILABLE) {
+                VectorKernels.addRow(out.b, b.b, o, m);
+                continue;
+              }
+              for (int j = 0; j < m; j++) {
+                out.f.put(o + j, out.f.get(o + j) + b.f.get(j));
+              }
+            }
+          });
+    }
+  }
+
+  // ---------------------------------------------------------------- backward
+
+  private void backward(int[] ids, Map<String, Buf> g) {
+    String headName = tied ? ParameterSpec.EMBED : GptModel.LM_HEAD;
+    Buf head = params.get(headName);
+    pgemm(NO, NO, n, d, vocab, 1f, logits, 0, vocab, head, 0, d, 0f, dln, 0, d);
+    pgemm(TR, NO, vocab, d, n, 1f, logits, 0, vocab, lnF, 0, d, 1f, g.get(headName), 0, d);
+    rmsNormBackward(
+        dln,
+        xhatF,
+        rstdF,
+        params.get(ParameterSpec.FINAL_NORM),
+        g.get(ParameterSpec.FINAL_NORM),
+        dres,
+        false);
+    for (int l = layers - 1; l >= 0; l--) {
+      // x_out = x_mid + swiglu(gate, up) @ Wd^T
+      swiglu(gate[l], up[l], act);
+      Buf wd = p(l, "mlp.down_proj.weight");
+      pgemm(TR, NO, d, mlp, n, 1f, dres, 0, d, act, 0, mlp, 1f, gd(g, l, "mlp.down_proj"), 0, mlp);
+      pgemm(NO, NO, n, mlp, d, 1f, dres, 0, d, wd, 0, mlp, 0f, dact, 0, mlp);
+      swigluBackward(gate[l], up[l], dact); // gate and up now hold their gradients
+      scaleRows(xhat2[l], p(l, "post_attention_layernorm.weight"), norm);
+      pgemm(
+          TR, NO, mlp, d, n, 1f, gate[l], 0, mlp, norm, 0, d, 1f, gd(g, l, "mlp.gate_proj"), 0, d);
+      pgemm(TR, NO, mlp, d, n, 1f, up[l], 0, mlp, norm, 0, d, 1f, gd(g, l, "mlp.up_proj"), 0, d);
+      pgemm(
+          NO,
+          NO,
+          n,
+          d,
+          mlp,
+          1f,
+          gate[l],
+          0,
+          mlp,
+          p(l, "mlp.gate_proj.weight"),
+          0,
+          d,
+          0f,
+          dln,
+          0,
+          d);
+      pgemm(NO, NO, n, d, mlp, 1f, up[l], 0, mlp, p(l, "mlp.up_proj.weight"), 0, d, 1f, dln, 0, d);
+      rmsNormBackward(
+          dln,
+          xhat2[l],
+          rstd2[l],
+          p(l, "post_attention_layernorm.weight"),
+          g.get(ParameterSpec.llamaLayer(l, "post_attention_layernorm.weight")),
+          dres,
+          true);
+      // x_mid = x_in + att @ Wo^T
+      pgemm(
+          TR, NO, d, qw, n, 1f, dres, 0, d, att[l], 0, qw, 1f, gd(g, l, "self_attn.o_proj"), 0, qw);
+      pgemm(
+          NO,
+          NO,
+          n,
+          qw,
+          d,
+          1f,
+          dres,
+          0,
+          d,
+          p(l, "self_attn.o_proj.weight"),
+          0,
+          qw,
+          0f,
+          datt,
+          0,
+          qw);
+      attention.backward(qkv[l], probs[l], datt, dprobs, dqkv);
+      rope(dqkv, true);
+      if (qkNorm) {
+        headNormBackward(l, 0, heads, "self_attn.q_norm.weight", g, 0);
+        headNormBackward(l, qw, kvHeads, "self_attn.k_norm.weight", g, heads);
+      }
+      scaleRows(xhat1[l], p(l, "input_layernorm.weight"), norm);
+      projectBackward(l, "self_attn.q_proj", g, 0, qw, 0f);
+      projectBackward(l, "self_attn.k_proj", g, qw, kw, 1f);
+      projectBackward(l, "self_attn.v_proj", g, qw + kw, kw, 1f);
+      rmsNormBackward(
+          dln,
+          xhat1[l],
+          rstd1[l],
+          p(l, "input_layernorm.weight"),
+          g.get(ParameterSpec.llamaLayer(l, "input_layernorm.weight")),
+          dres,
+          true);
+    }
+    Buf dembed = g.get(ParameterSpec.EMBED);
+    // column blocks: each thread owns whole columns, rows run in order (no races, fixed order)
+    Parallel.forRange(
+        d,
+        (from, to) -> {
+          for (int r = 0; r < n; r++) {
+            int o = r * d;
+            int e = ids[r] * d;
+            if (VectorApi.AVAILABLE) {
+              VectorKernels.add(dembed.b, e + from, dres.b, o + from, to - from);
+              continue;
+            }
+            for (int j = from; j < to; j++) {
+              dembed.f.put(e + j, dembed.f.get(e + j) + dres.f.get(o + j));
+            }
+          }
+        });
+  }
+
+  /**
+   * For columns {@code [col, col + m)} of {@code dqkv}: the weight (and bias) gradients of layer
+   * {@code l}'s projection {@code name} from its input (in {@link #norm}), and {@code dln = beta
+   * dln + dout @ W}.
+   */
+  private void projectBackward(int l, String name, Map<String, Buf> g, int col, int m, float beta) {
+    pgemm(TR, NO, m, d, n, 1f, dqkv, col, width, norm, 0, d, 1f, gd(g, l, name), 0, d);
+    pgemm(NO, NO, n, d, m, 1f, dqkv, col, width, p(l, name + ".weight"), 0, d, beta, dln, 0, d);
+    if (bias) {
+      Buf db = g.get(ParameterSpec.llamaLayer(l, name + ".bias"));
+      Parallel.forRange(
+          m,
+          (from, to) ->
+              openblas.cblas_sgemv(
+                  ROW_MAJOR,
+                  TR,
+                  n,
+                  to - from,
+                  1f,
+                  dqkv.at(col + from),
+                  width,
+                  ones.at(0),
+                  1,
+                  1f,
+                  db.at(from),
+                  1));
+    }
+  }
+
+  // ---------------------------------------------------------------- building blocks
+
+  /** RMSNorm of each row of {@code in [n, d]}: {@code xhat = x rstd}, {@code out = xhat w}. */
+  private void rmsNorm(Buf in, Buf w, Buf xhat, Buf rstd, Buf out) {
+    Parallel.forRange(
+        n,
+        (from, to) -> {
+          for (int r = from; r < to; r++) {
+            rstd.f.put(r, normRow(in, r * d, w, xhat, r * d, out, r * d, d));
+          }
+        });
+  }
+
+  /**
+   * One row of RMSNorm: {@code xhat = x / sqrt(mean(x^2) + eps)} and {@code out = xhat w} ({@code
+   * out} may be {@code in}); returns the reciprocal root.
+   */
+  private float normRow(Buf in, int io, Buf w, Buf xhat, int xo, Buf out, int oo, int m) {
+    double ss;
+    if (VectorApi.AVAILABLE) {
+      ss = VectorKernels.sumOfSquares(in.b, io, m);
+    } else {
+      ss = 0;
+      for (int j = 0; j < m; j++) {
+        float v = in.f.get(io + j);
+        ss += v * v;
+      }
+    }
+    float rs = (float) (1 / Math.sqrt(ss / m + eps));
+    for (int j = 0; j < m; j++) {
+      float xh = in.f.get(io + j) * rs;
+      xhat.f.put(xo + j, xh);
+      out.f.put(oo + j, xh * w.f.get(j));
+    }
+    return rs;
+  }
+
+  /** {@code out = xhat w} row by row: a norm's output again, from what the forward pass kept. */
+  private void scaleRows(Buf xhat, Buf w, Buf out) {
+    Parallel.forRange(
+        n,
+        (from, to) -> {
+          for (int r = from; r < to; r++) {
+            int o = r * d;
+            for (int j = 0; j < d; j++) {
+              out.f.put(o + j, xhat.f.get(o + j) * w.f.get(j));
+            }
+          }
+        });
+  }
+
+  /**
+   * RMSNorm's backward over rows of {@code [n, d]}: the weight gradient accumulated; {@code dx}
+   * overwritten, or added to when {@code accumulate} (the residual stream's gradient).
+   */
+  private void rmsNormBackward(
+      Buf dy, Buf xhat, Buf rstd, Buf w, Buf dw, Buf dx, boolean accumulate) {
+    Parallel.forRange(
+        n,
+        (from, to) -> {
+          for (int r = from; r < to; r++) {
+            normBackwardRow(dy, r * d, xhat, r * d, rstd.f.get(r), w, dx, r * d, d, accumulate);
+          }
+        });
+    columnSums(prod, n, d, d, dw);
+  }
+
+  /**
+   * One row of RMSNorm's backward: {@code dx = rstd (dy w - xhat mean(dy w xhat))}, and {@code dy
+   * xhat} into {@link #prod} at the row's offset for the weight's gradient.
+   */
+  private void normBackwardRow(
+      Buf dy,
+      int o,
+      Buf xhat,
+      int xo,
+      float rs,
+      Buf w,
+      Buf dx,
+      int dxo,
+      int m,
+      boolean accumulate) {
+    double dot = 0;
+    for (int j = 0; j < m; j++) {
+      float dyj = dy.f.get(o + j);
+      float xh = xhat.f.get(xo + j);
+      prod.f.put(xo + j, dyj * xh);
+      dot += dyj * w.f.get(j) * xh;
+    }
+    float mean = (float) (dot / m);
+    for (int j = 0; j < m; j++) {
+      float v = rs * (dy.f.get(o + j) * w.f.get(j) - xhat.f.get(xo + j) * mean);
+      dx.f.put(dxo + j, accumulate ? dx.f.get(dxo + j) + v : v);
+    }
+  }
+
+  /** {@code acc += column sums of a [rows, m]} (row stride {@code ld}). */
+  private void columnSums(Buf a, int rows, int m, int ld, Buf acc) {
+    Parallel.forRange(
+        m,
+        (from, to) ->
+            openblas.cblas_sgemv(
+                ROW_MAJOR,
+                TR,
+                rows,
+                to - from,
+                1f,
+                a.at(from),
+                ld,
+                ones.at(0),
+                1,
+                1f,
+                acc.at(from),
+                1));
+  }
+
+  /**
+   * Qwen3's q/k norm: RMSNorm over each of the {@code count} heads at column {@code col} of {@code
+   * qkv}, in place; the normalized heads kept in {@code hat} at column {@code hatCol} and their
+   * reciprocal roots in {@code rstd} at head {@code rstdCol} (both of row width {@code qw + kw} and
+   * {@code heads + kvHeads}).
+   */
+  private void headNorm(
+      Buf io, int col, int count, Buf w, Buf hat, int hatCol, Buf rstd, int rstdCol) {
+    int hw = qw + kw;
+    int hr = heads + kvHeads;
+    Parallel.forRange(
+        n,
+        (from, to) -> {
+          for (int r = from; r < to; r++) {
+            for (int h = 0; h < count; h++) {
+              int o = r * width + col + h * hd;
+              float rs = normRow(io, o, w, hat, r * hw + hatCol + h * hd, io, o, hd);
+              rstd.f.put(r * hr + rstdCol + h, rs);
+            }
+          }
+        });
+  }
+
+  /** {@link #headNorm}'s backward on {@link #dqkv}, in place; the weight gradient accumulated. */
+  private void headNormBackward(
+      int l, int col, int count, String weight, Map<String, Buf> g, int rstdCol) {
+    int hw = qw + kw;
+    int hr = heads + kvHeads;
+    Buf w = p(l, weight);
+    Buf hat = qkHat[l];
+    Buf rstd = qkRstd[l];
+    Parallel.forRange(
+        n,
+        (from, to) -> {
+          for (int r = from; r < to; r++) {
+            for (int h = 0; h < count; h++) {
+              int o = r * width + col + h * hd;
+              int xo = r * hw + col + h * hd;
+              normBackwardRow(
+                  dqkv, o, hat, xo, rstd.f.get(r * hr + rstdCol + h), w, dqkv, o, hd, false);
+            }
+          }
+        });
+    // prod holds dy xhat of each head at its columns: summed over rows and heads, per column
+    Buf dw = g.get(ParameterSpec.llamaLayer(l, weight));
+    Parallel.forRange(
+        hd,
+        (from, to) -> {
+          for (int j = from; j < to; j++) {
+            double s = 0;
+            for (int r = 0; r < n; r++) {
+              int o = r * hw + col + j;
+              for (int h = 0; h < count; h++) {
+                s += prod.f.get(o + h * hd);
+              }
+            }
+            dw.f.put(j, (float) (dw.f.get(j) + s));
+          }
+        });
+  }
+
+  /**
+   * RoPE on the query and key columns of {@code buf}, in place: {@code x cos + rotate_half(x) sin}
+   * each head at its row's position, or its transpose when {@code backward} (a rotation's gradient
+   * is the opposite rotation).
+   */
+  private void rope(Buf buf, boolean backward) {
+    int half = hd / 2;
+    int rotated = heads + kvHeads;
+    float sign = backward ? -1f : 1f;
+    Parallel.forRange(
+        n,
+        (from, to) -> {
+          for (int r = from; r < to; r++) {
+            int t = (r % len) * half;
+            for (int h = 0; h < rotated; h++) {
+              int o = r * width + h * hd;
+              for (int i = 0; i < half; i++) {
+                float c = cos[t + i];
+                float s = sign * sin[t + i];
+                float a = buf.f.get(o + i);
+                float b = buf.f.get(o + half + i);
+                buf.f.put(o + i, a * c - b * s);
+                buf.f.put(o + half + i, b * c + a * s);
+              }
+            }
+          }
+        });
+  }
+
+  /** {@code out = silu(gate) up}, with {@code silu(g) = g sigmoid(g)}. */
+  private void swiglu(Buf gate, Buf up, Buf out) {
+    Parallel.forRange(
+        n,
+        (from, to) -> {
+          for (int i = from * mlp; i < to * mlp; i++) {
+            float g = gate.f.get(i);
+            float sg = 1f / (1f + KernelMath.exp(-g));
+            out.f.put(i, g * sg * up.f.get(i));
+          }
+        });
+  }
+
+  /**
+   * Given {@code dout}, the gradient at {@code silu(gate) up}: {@code gate} and {@code up} are
+   * overwritten with the gradients at them.
+   */
+  private void swigluBackward(Buf gate, Buf up, Buf dout) {
+    Parallel.forRange(
+        n,
+        (from, to) -> {
+          for (int i = from * mlp; i < to * mlp; i++) {
+            float g = gate.f.get(i);
+            float u = up.f.get(i);
+            float dy = dout.f.get(i);
+            float sg = 1f / (1f + KernelMath.exp(-g));
+            float silu = g * sg;
+            gate.f.put(i, dy * u * sg * (1 + g * (1 - sg)));
+            up.f.put(i, dy * silu);
+          }
+        });
+  }
+
+  private static void copy(Buf src, long so, Buf dst, long dO, int m) {
+    for (int j = 0; j < m; j++) {
+      dst.f.put((int) (dO + j), src.f.get((int) (so + j)));
+    }
+  }
+
+  private Buf p(int l, String suffix) {
+    return params.get(ParameterSpec.llamaLayer(l, suffix));
+  }
+
+  private static Buf gd(Map<String, Buf> g, int l, String name) {
+    return g.get(ParameterSpec.llamaLayer(l, name + ".weight"));
+  }
+}

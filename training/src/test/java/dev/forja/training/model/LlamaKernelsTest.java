@@ -1,0 +1,97 @@
+package dev.forja.training.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * The Llama family's CPU kernels against its SameDiff graph in double precision (which the Hugging
+ * Face reference tests hold to transformers): the loss and every gradient element, for each switch
+ * of the family. Each op is thereby gradient-checked in both engines: RMSNorm, grouped-query
+ * attention, RoPE with its scalings, SwiGLU, q/k/v biases and per-head q/k norms.
+ */
+@Tag("vector-twins")
+class LlamaKernelsTest {
+  /**
+   * Relative error allowed per gradient element: fp32 against double through two layers whose
+   * weights are drawn wide (std 0.4, so that no gradient is negligible) leaves up to about 4e-4 on
+   * the smaller elements; an error in an op's gradient shows as 1e-2 and more.
+   */
+  private static final double TOLERANCE = 1e-3;
+
+  private static ModelConfig llama(
+      int heads,
+      int kvHeads,
+      int headDim,
+      String scaling,
+      boolean bias,
+      boolean qkNorm,
+      boolean tied,
+      ModelConfig.Objective objective) {
+    return new ModelConfig(
+        13,
+        8,
+        2,
+        8,
+        heads,
+        4,
+        false,
+        tied,
+        1e-6,
+        0.4,
+        objective,
+        new ModelConfig.Llama(
+            "llama", kvHeads, headDim, 12, 500, scaling, 2, 1, 4, 4, bias, qkNorm));
+  }
+
+  @Test
+  void lossAndEveryGradientMatchTheDoublePrecisionGraph() {
+    ModelConfig.Objective causal = ModelConfig.Objective.CAUSAL;
+    Object[][] variants = {
+      {"multi-head", llama(2, 2, 4, "none", false, false, true, causal)},
+      {"grouped-query, untied", llama(4, 2, 4, "none", false, false, false, causal)},
+      {
+        "one key/value head, explicit head_dim",
+        llama(4, 1, 6, "linear", false, false, true, causal)
+      },
+      {"qwen2 biases, llama3 rope", llama(4, 2, 4, "llama3", true, false, false, causal)},
+      {"qwen3 q/k norm", llama(4, 2, 4, "none", false, true, true, causal)},
+      {"bidirectional", llama(4, 2, 4, "none", true, true, false, ModelConfig.Objective.MASKED)},
+    };
+    long seed = 31;
+    for (Object[] v : variants) {
+      ModelConfig c = (ModelConfig) v[1];
+      GptKernelsTest.compare(c, seed, (String) v[0], TOLERANCE, m -> new LlamaKernels(m));
+      // causal attention in blocks of 3 query rows: 3, 3 and a last one of 1 at length 7
+      GptKernelsTest.compare(
+          c, seed + 1, v[0] + ", attention block 3", TOLERANCE, m -> new LlamaKernels(m, 3));
+      seed += 2;
+    }
+  }
+
+  @Test
+  void autoChoosesTheKernelsAndGradientsAccumulate() {
+    ModelConfig c = llama(4, 2, 4, "none", true, true, false, ModelConfig.Objective.CAUSAL);
+    GptModel m = GptModel.build(c, GptKernelsTest.BATCH, GptKernelsTest.LENGTH, DataType.FLOAT, 3);
+    LossPass k = m.pass(GptModel.Engine.AUTO);
+    assertThat(k).isInstanceOf(LlamaKernels.class);
+    int[] ids = GptKernelsTest.ids(c, 1);
+    int[] targets = GptKernelsTest.targets(c, 2);
+    Map<String, INDArray> first = GptKernelsTest.grads(m);
+    Map<String, INDArray> twice = new LinkedHashMap<>(GptKernelsTest.grads(m));
+    twice.values().forEach(a -> a.assign(7));
+    double loss = k.lossAndGradients(ids, targets, 0.1, first, false);
+    double again = k.lossAndGradients(ids, targets, 0.1, twice, false);
+    k.lossAndGradients(ids, targets, 0.1, twice, true);
+    assertThat(again).isEqualTo(loss);
+    assertThat(k.loss(ids, targets, 0.1)).isEqualTo(loss);
+    for (String n : first.keySet()) {
+      assertThat(twice.get(n)).as(n).isEqualTo(first.get(n).mul(2));
+    }
+  }
+}
