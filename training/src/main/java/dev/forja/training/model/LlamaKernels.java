@@ -502,6 +502,10 @@ public final class LlamaKernels implements LossPass {
       }
     }
     float rs = (float) (1 / Math.sqrt(ss / m + eps));
+    if (VectorApi.AVAILABLE) {
+      VectorKernels.normScale(in.b, io, rs, w.b, xhat.b, xo, out.b, oo, m);
+      return rs;
+    }
     for (int j = 0; j < m; j++) {
       float xh = in.f.get(io + j) * rs;
       xhat.f.put(xo + j, xh);
@@ -517,6 +521,10 @@ public final class LlamaKernels implements LossPass {
         (from, to) -> {
           for (int r = from; r < to; r++) {
             int o = r * d;
+            if (VectorApi.AVAILABLE) {
+              VectorKernels.mulRow(xhat.b, w.b, out.b, o, d);
+              continue;
+            }
             for (int j = 0; j < d; j++) {
               out.f.put(o + j, xhat.f.get(o + j) * w.f.get(j));
             }
@@ -555,6 +563,11 @@ public final class LlamaKernels implements LossPass {
       int dxo,
       int m,
       boolean accumulate) {
+    if (VectorApi.AVAILABLE) {
+      VectorKernels.rmsNormBackwardRow(
+          dy.b, o, xhat.b, xo, rs, w.b, prod.b, dx.b, dxo, m, accumulate);
+      return;
+    }
     double dot = 0;
     for (int j = 0; j < m; j++) {
       float dyj = dy.f.get(o + j);
@@ -666,6 +679,10 @@ public final class LlamaKernels implements LossPass {
             int t = (r % len) * half;
             for (int h = 0; h < rotated; h++) {
               int o = r * width + h * hd;
+              if (VectorApi.AVAILABLE) {
+                VectorKernels.rope(buf.b, o, half, cos, sin, t, sign);
+                continue;
+              }
               for (int i = 0; i < half; i++) {
                 float c = cos[t + i];
                 float s = sign * sin[t + i];
@@ -684,6 +701,10 @@ public final class LlamaKernels implements LossPass {
     Parallel.forRange(
         n,
         (from, to) -> {
+          if (VectorApi.AVAILABLE) {
+            VectorKernels.swiglu(gate.b, up.b, out.b, from * mlp, to * mlp);
+            return;
+          }
           for (int i = from * mlp; i < to * mlp; i++) {
             float g = gate.f.get(i);
             float sg = 1f / (1f + KernelMath.exp(-g));
@@ -700,6 +721,10 @@ public final class LlamaKernels implements LossPass {
     Parallel.forRange(
         n,
         (from, to) -> {
+          if (VectorApi.AVAILABLE) {
+            VectorKernels.swigluBackward(gate.b, up.b, dout.b, from * mlp, to * mlp);
+            return;
+          }
           for (int i = from * mlp; i < to * mlp; i++) {
             float g = gate.f.get(i);
             float u = up.f.get(i);

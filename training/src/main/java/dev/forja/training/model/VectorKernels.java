@@ -48,6 +48,8 @@ public final class VectorKernels {
       b[i] = ByteBuffer.allocateDirect(4 * size).order(ORDER);
     }
     double sink = 0;
+    float[] ropeTable = new float[size];
+    java.util.Arrays.fill(ropeTable, 0.5f);
     for (int r = 0; r < WARM_CALLS; r++) {
       // every shape the callers use, so that no branch is left unprofiled (an untaken branch
       // compiles to a trap, and the trap throws the compiled method away in the middle of a run):
@@ -98,6 +100,12 @@ public final class VectorKernels {
       add(b[5], off, b[1], off, n);
       sum(b[4], off, b[1], off, b[2], off, n);
       addRow(b[4], b[1], off, n);
+      swiglu(b[1], b[2], b[3], off, to);
+      swigluBackward(b[3], b[4], b[1], off, to);
+      normScale(b[1], off, 0.9f, b[2], b[3], off, b[4], off, n);
+      mulRow(b[3], b[2], b[4], off, n);
+      rmsNormBackwardRow(b[1], off, b[2], off, 0.9f, b[3], b[4], b[5], off, n, odd);
+      rope(b[5], off, n / 2, ropeTable, ropeTable, 0, odd ? -1f : 1f);
     }
     if (sink == 42.4242) { // keeps the calls from being optimised away
       System.err.print("");
@@ -401,6 +409,158 @@ public final class VectorKernels {
     }
     for (int j = bound; j < m; j++) {
       out.putFloat(4 * (o + j), out.getFloat(4 * (o + j)) + b.getFloat(4 * j));
+    }
+  }
+
+  /** {@code out = silu(g) u} over {@code [from, to)}, {@code silu(g) = g / (1 + e^-g)}. */
+  static void swiglu(ByteBuffer gate, ByteBuffer up, ByteBuffer out, int from, int to) {
+    int bound = from + S.loopBound(to - from);
+    int i = from;
+    for (; i < bound; i += S.length()) {
+      FloatVector g = load(gate, i);
+      FloatVector sg = FloatVector.broadcast(S, 1f).div(exp(g.neg()).add(1f));
+      g.mul(sg).mul(load(up, i)).intoByteBuffer(out, 4 * i, ORDER);
+    }
+    for (; i < to; i++) {
+      float g = gate.getFloat(4 * i);
+      float sg = 1f / (1f + KernelMath.exp(-g));
+      out.putFloat(4 * i, g * sg * up.getFloat(4 * i));
+    }
+  }
+
+  /**
+   * Given {@code dy}, the gradient at {@code silu(g) u}, over {@code [from, to)}: {@code gate}
+   * becomes {@code dy u silu'(g)} and {@code up} becomes {@code dy silu(g)}.
+   */
+  static void swigluBackward(ByteBuffer gate, ByteBuffer up, ByteBuffer dy, int from, int to) {
+    int bound = from + S.loopBound(to - from);
+    int i = from;
+    for (; i < bound; i += S.length()) {
+      FloatVector g = load(gate, i);
+      FloatVector u = load(up, i);
+      FloatVector d = load(dy, i);
+      FloatVector sg = FloatVector.broadcast(S, 1f).div(exp(g.neg()).add(1f));
+      FloatVector dsilu = sg.neg().add(1f).mul(g).add(1f).mul(sg);
+      d.mul(u).mul(dsilu).intoByteBuffer(gate, 4 * i, ORDER);
+      d.mul(g.mul(sg)).intoByteBuffer(up, 4 * i, ORDER);
+    }
+    for (; i < to; i++) {
+      float g = gate.getFloat(4 * i);
+      float u = up.getFloat(4 * i);
+      float d = dy.getFloat(4 * i);
+      float sg = 1f / (1f + KernelMath.exp(-g));
+      gate.putFloat(4 * i, d * u * (sg * (1 + g * (1 - sg))));
+      up.putFloat(4 * i, d * (g * sg));
+    }
+  }
+
+  /** {@code xhat[xo..] = in[io..] rs}, {@code out[oo..] = xhat w} over {@code m} floats. */
+  static void normScale(
+      ByteBuffer in,
+      int io,
+      float rs,
+      ByteBuffer w,
+      ByteBuffer xhat,
+      int xo,
+      ByteBuffer out,
+      int oo,
+      int m) {
+    int bound = S.loopBound(m);
+    int j = 0;
+    for (; j < bound; j += S.length()) {
+      FloatVector xh = load(in, io + j).mul(rs);
+      xh.intoByteBuffer(xhat, 4 * (xo + j), ORDER);
+      xh.mul(load(w, j)).intoByteBuffer(out, 4 * (oo + j), ORDER);
+    }
+    for (; j < m; j++) {
+      float xh = in.getFloat(4 * (io + j)) * rs;
+      xhat.putFloat(4 * (xo + j), xh);
+      out.putFloat(4 * (oo + j), xh * w.getFloat(4 * j));
+    }
+  }
+
+  /** {@code out[o..] = a[o..] w} over {@code m} floats. */
+  static void mulRow(ByteBuffer a, ByteBuffer w, ByteBuffer out, int o, int m) {
+    int bound = S.loopBound(m);
+    int j = 0;
+    for (; j < bound; j += S.length()) {
+      load(a, o + j).mul(load(w, j)).intoByteBuffer(out, 4 * (o + j), ORDER);
+    }
+    for (; j < m; j++) {
+      out.putFloat(4 * (o + j), a.getFloat(4 * (o + j)) * w.getFloat(4 * j));
+    }
+  }
+
+  /**
+   * RMSNorm's backward on one row of {@code m} floats: {@code prod[xo..] = dy xhat} and {@code dx =
+   * rs (dy w - xhat mean(dy w xhat))}, written or added to; {@code dx} may be {@code dy}.
+   */
+  static void rmsNormBackwardRow(
+      ByteBuffer dy,
+      int o,
+      ByteBuffer xhat,
+      int xo,
+      float rs,
+      ByteBuffer w,
+      ByteBuffer prod,
+      ByteBuffer dx,
+      int dxo,
+      int m,
+      boolean accumulate) {
+    int bound = S.loopBound(m);
+    FloatVector acc = FloatVector.zero(S);
+    int j = 0;
+    for (; j < bound; j += S.length()) {
+      FloatVector g = load(dy, o + j);
+      FloatVector xh = load(xhat, xo + j);
+      FloatVector gx = g.mul(xh);
+      gx.intoByteBuffer(prod, 4 * (xo + j), ORDER);
+      acc = gx.fma(load(w, j), acc);
+    }
+    double dot = acc.reduceLanes(VectorOperators.ADD);
+    for (; j < m; j++) {
+      float gx = dy.getFloat(4 * (o + j)) * xhat.getFloat(4 * (xo + j));
+      prod.putFloat(4 * (xo + j), gx);
+      dot += gx * w.getFloat(4 * j);
+    }
+    float mean = (float) (dot / m);
+    j = 0;
+    for (; j < bound; j += S.length()) {
+      FloatVector v = load(dy, o + j).mul(load(w, j)).sub(load(xhat, xo + j).mul(mean)).mul(rs);
+      if (accumulate) {
+        v = v.add(load(dx, dxo + j));
+      }
+      v.intoByteBuffer(dx, 4 * (dxo + j), ORDER);
+    }
+    for (; j < m; j++) {
+      float v =
+          rs * (dy.getFloat(4 * (o + j)) * w.getFloat(4 * j) - xhat.getFloat(4 * (xo + j)) * mean);
+      dx.putFloat(4 * (dxo + j), accumulate ? dx.getFloat(4 * (dxo + j)) + v : v);
+    }
+  }
+
+  /**
+   * RoPE on one head at {@code o} of {@code 2 half} floats, in place: {@code (a, b) -> (a c - b s,
+   * b c + a s)} with {@code c = cos[co + i]}, {@code s = sign sin[co + i]}.
+   */
+  static void rope(ByteBuffer x, int o, int half, float[] cos, float[] sin, int co, float sign) {
+    int bound = S.loopBound(half);
+    int i = 0;
+    for (; i < bound; i += S.length()) {
+      FloatVector c = FloatVector.fromArray(S, cos, co + i);
+      FloatVector s = FloatVector.fromArray(S, sin, co + i).mul(sign);
+      FloatVector a = load(x, o + i);
+      FloatVector b = load(x, o + half + i);
+      a.mul(c).sub(b.mul(s)).intoByteBuffer(x, 4 * (o + i), ORDER);
+      b.mul(c).add(a.mul(s)).intoByteBuffer(x, 4 * (o + half + i), ORDER);
+    }
+    for (; i < half; i++) {
+      float c = cos[co + i];
+      float s = sign * sin[co + i];
+      float a = x.getFloat(4 * (o + i));
+      float b = x.getFloat(4 * (o + half + i));
+      x.putFloat(4 * (o + i), a * c - b * s);
+      x.putFloat(4 * (o + half + i), b * c + a * s);
     }
   }
 

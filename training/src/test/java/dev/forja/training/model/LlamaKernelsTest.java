@@ -33,11 +33,25 @@ class LlamaKernelsTest {
       boolean qkNorm,
       boolean tied,
       ModelConfig.Objective objective) {
+    return llama(8, 12, heads, kvHeads, headDim, scaling, bias, qkNorm, tied, objective);
+  }
+
+  private static ModelConfig llama(
+      int dModel,
+      int mlp,
+      int heads,
+      int kvHeads,
+      int headDim,
+      String scaling,
+      boolean bias,
+      boolean qkNorm,
+      boolean tied,
+      ModelConfig.Objective objective) {
     return new ModelConfig(
         13,
         8,
         2,
-        8,
+        dModel,
         heads,
         4,
         false,
@@ -46,7 +60,7 @@ class LlamaKernelsTest {
         0.4,
         objective,
         new ModelConfig.Llama(
-            "llama", kvHeads, headDim, 12, 500, scaling, 2, 1, 4, 4, bias, qkNorm));
+            "llama", kvHeads, headDim, mlp, 500, scaling, 2, 1, 4, 4, bias, qkNorm));
   }
 
   @Test
@@ -62,6 +76,8 @@ class LlamaKernelsTest {
       {"qwen2 biases, llama3 rope", llama(4, 2, 4, "llama3", true, false, false, causal)},
       {"qwen3 q/k norm", llama(4, 2, 4, "none", false, true, true, causal)},
       {"bidirectional", llama(4, 2, 4, "none", true, true, false, ModelConfig.Objective.MASKED)},
+      // rows and heads longer than a vector of the widest lanes (16 floats), with a tail
+      {"wide rows and heads", llama(35, 37, 2, 1, 36, "llama3", true, true, false, causal)},
     };
     long seed = 31;
     for (Object[] v : variants) {
