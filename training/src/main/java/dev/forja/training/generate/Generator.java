@@ -22,6 +22,7 @@ public final class Generator {
   private final INDArray[] keys;
   private final INDArray[] values;
   private final double[] inverseFrequencies;
+  private final dev.forja.training.model.LlamaDecoder decoder;
   private int position;
 
   public Generator(ModelConfig config, Map<String, INDArray> weights) {
@@ -32,12 +33,16 @@ public final class Generator {
     }
     this.c = config;
     this.w = weights;
+    this.decoder =
+        dev.forja.training.model.LlamaDecoder.applies(config, weights)
+            ? new dev.forja.training.model.LlamaDecoder(config, weights)
+            : null;
     this.keys = new INDArray[config.layers()];
     this.values = new INDArray[config.layers()];
     INDArray wte =
         weights.get(
             config.llamaFamily() ? dev.forja.training.model.ParameterSpec.EMBED : GptModel.WTE);
-    for (int l = 0; l < config.layers(); l++) {
+    for (int l = 0; decoder == null && l < config.layers(); l++) {
       keys[l] =
           Nd4j.create(wte.dataType(), config.kvHeads(), config.contextLength(), config.headSize());
       values[l] =
@@ -58,11 +63,19 @@ public final class Generator {
     return position;
   }
 
-  /** Feeds one token at the next position; returns the logits for the position after it, [V]. */
+  /**
+   * Feeds one token at the next position; returns the logits for the position after it, [V] (a
+   * buffer the next call may overwrite).
+   */
   public INDArray next(int token) {
     if (position >= c.contextLength()) {
       throw new IllegalStateException(
           "the sequence reached model.context-length " + c.contextLength());
+    }
+    if (decoder != null) {
+      INDArray logits = decoder.next(token, position);
+      position++;
+      return logits;
     }
     if (c.llamaFamily()) {
       return nextLlama(token);

@@ -30,6 +30,43 @@ class GeneratorTest {
   }
 
   @Test
+  void llamaDecodingEqualsTheTrainingGraphAtEveryPositionInBothEngines() {
+    ModelConfig llama =
+        new ModelConfig(
+            29,
+            9,
+            2,
+            24,
+            4,
+            4,
+            false,
+            false,
+            1e-6,
+            0.3,
+            ModelConfig.Objective.CAUSAL,
+            new ModelConfig.Llama("qwen3", 2, 6, 20, 500, "llama3", 2, 1, 4, 4, true, true));
+    GptModel m = GptModel.build(llama, 1, 9, DataType.FLOAT, 5);
+    int[] ids = {3, 1, 4, 1, 5, 9, 2, 6, 28};
+    INDArray full =
+        m.sameDiff().output(m.feed(ids, new int[9], 1), GptModel.LOGITS).get(GptModel.LOGITS);
+    // fp32 weights take the hand-written decoder, fp64 the eager ND4J ops
+    java.util.Map<String, INDArray> doubles = new java.util.LinkedHashMap<>();
+    m.parameters().forEach((n, a) -> doubles.put(n, a.castTo(DataType.DOUBLE)));
+    Generator fast = new Generator(llama, m.parameters());
+    Generator eager = new Generator(llama, doubles);
+    for (int t = 0; t < ids.length; t++) {
+      INDArray want = full.getRow(t);
+      assertThat(fast.next(ids[t]).equalsWithEps(want, 1e-5))
+          .as("decoder, position %d", t)
+          .isTrue();
+      assertThat(eager.next(ids[t]).castTo(DataType.FLOAT).equalsWithEps(want, 1e-5))
+          .as("eager, position %d", t)
+          .isTrue();
+    }
+    assertThatThrownBy(() -> fast.next(1)).hasMessageContaining("model.context-length 9");
+  }
+
+  @Test
   void greedyDecodingIsDeterministicAndStopsAtTheStopToken() {
     GptModel m = GptModel.build(C, 1, 8, DataType.FLOAT, 3);
     Generator g = new Generator(C, m.parameters());
