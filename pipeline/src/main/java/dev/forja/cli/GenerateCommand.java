@@ -145,12 +145,13 @@ final class GenerateCommand implements Callable<Integer> {
     err.printf(
         Locale.ROOT,
         "(%d prompt + %d generated tokens in %.2f s, %.1f tokens/s, %.1f generated tokens/s;"
-            + " checkpoint %s, step %d)%n",
+            + " %s; checkpoint %s, step %d)%n",
         ids.length,
         outIds.length,
         s,
         (ids.length + outIds.length) / s,
         outIds.length / s,
+        g.engine(),
         ck.dir(),
         ck.state().step());
     err.flush();

@@ -54,6 +54,11 @@ public final class Generator {
             : null;
   }
 
+  /** Which implementation decodes: the hand-written CPU decoder, or eager ND4J ops. */
+  public String engine() {
+    return decoder != null ? "cpu kernels" : "eager ND4J";
+  }
+
   /** Forgets the cached prefix. */
   public void reset() {
     position = 0;

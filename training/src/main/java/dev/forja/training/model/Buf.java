@@ -23,7 +23,7 @@ final class Buf {
   final FloatPointer p;
 
   Buf(INDArray a) {
-    if (a.dataType() != DataType.FLOAT || a.isView() || a.offset() != 0 || a.ordering() != 'c') {
+    if (!usable(a)) {
       throw new IllegalArgumentException(
           "the CPU kernels need whole fp32 row-major arrays, got " + a.shapeInfoToString());
     }
@@ -34,6 +34,17 @@ final class Buf {
     b = a.data().asNio().order(ByteOrder.nativeOrder());
     f = b.asFloatBuffer();
     p = new FloatPointer(a.data().addressPointer());
+  }
+
+  /**
+   * Whether {@code a} can be used in place: fp32, row-major, and the whole of its buffer (a
+   * reshaped array is a view of its buffer, and usable when it covers all of it from the start).
+   */
+  static boolean usable(INDArray a) {
+    return a.dataType() == DataType.FLOAT
+        && a.offset() == 0
+        && a.ordering() == 'c'
+        && (!a.isView() || a.data().length() == a.length());
   }
 
   static Buf alloc(long length) {

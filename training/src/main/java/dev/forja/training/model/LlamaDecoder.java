@@ -8,7 +8,6 @@ import dev.forja.training.runtime.Parallel;
 import java.util.Arrays;
 import java.util.Map;
 import org.bytedeco.openblas.global.openblas;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -58,7 +57,7 @@ public final class LlamaDecoder {
       return false;
     }
     for (INDArray a : weights.values()) {
-      if (a.dataType() != DataType.FLOAT || a.isView() || a.ordering() != 'c') {
+      if (!Buf.usable(a)) {
         return false;
       }
     }
