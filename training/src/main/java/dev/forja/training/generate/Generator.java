@@ -125,6 +125,23 @@ public final class Generator {
     return xf.mmul(head.transpose()).reshape(head.rows());
   }
 
+  /**
+   * Feeds {@code tokens} at the next positions; returns the logits for the position after the last
+   * (the CPU decoder computes several positions per product).
+   */
+  public INDArray feed(int[] tokens) {
+    if (decoder == null || tokens.length == 1) {
+      INDArray logits = null;
+      for (int id : tokens) {
+        logits = next(id);
+      }
+      return logits;
+    }
+    INDArray logits = decoder.next(tokens, position);
+    position += tokens.length;
+    return logits;
+  }
+
   private INDArray nextLlama(int token) {
     ModelConfig.Llama l = c.llama();
     int d = c.dModel();
@@ -215,10 +232,7 @@ public final class Generator {
       throw new IllegalArgumentException("the prompt is empty: give at least one token");
     }
     reset();
-    INDArray logits = null;
-    for (int id : prompt) {
-      logits = next(id);
-    }
+    INDArray logits = feed(prompt);
     int[] out = new int[maxTokens];
     int n = 0;
     while (n < maxTokens) {

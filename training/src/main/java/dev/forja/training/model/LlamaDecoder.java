@@ -16,11 +16,17 @@ import org.nd4j.linalg.factory.Nd4j;
  * fp32: every matrix-vector product is OpenBLAS's single-threaded {@code sgemv} on a share of the
  * weight's rows per thread (batch-1 decoding reads every weight once per token, so it runs at the
  * memory's speed when the rows are split over the cores), the norms, RoPE, SwiGLU and attention
- * over the key/value cache in Java loops, into buffers allocated once. The cache grows with the
- * sequence, by doubling. It computes what {@link GptModel}'s Llama graph computes at each position
- * (a test holds the two to the same logits).
+ * over the key/value cache in Java loops, into buffers allocated once. A prompt goes through in
+ * chunks of positions, as matrix products, so its weights are read once per chunk. The cache grows
+ * with the sequence, by doubling. It computes what {@link GptModel}'s Llama graph computes at each
+ * position (a test holds the two to the same logits).
  */
 public final class LlamaDecoder {
+  /** Positions computed together when several are fed at once (a prompt). */
+  public static final int CHUNK = 32;
+
+  private static final int WARM_STEPS = 64;
+
   private final ModelConfig c;
   private final int d;
   private final int heads;
@@ -44,12 +50,12 @@ public final class LlamaDecoder {
   private final Buf gate;
   private final Buf up;
   private final Buf logits;
-  private final Buf scratch; // xhat of a norm, unused afterwards
   private final float[] cos;
   private final float[] sin;
   private float[][] keys; // per layer [position][kvHeads x hd]
   private float[][] values;
   private float[] scores;
+  private int rowsFed; // positions in the last chunk
 
   /** Whether this decoder serves {@code c} with {@code weights} here: the CPU backend, fp32. */
   public static boolean applies(ModelConfig c, Map<String, INDArray> weights) {
@@ -86,23 +92,23 @@ public final class LlamaDecoder {
       }
       w.put(p.name(), new Buf(a));
     }
-    x = Buf.alloc(d);
-    a = Buf.alloc(d);
-    q = Buf.alloc(qw);
-    k = Buf.alloc(kw);
-    v = Buf.alloc(kw);
-    att = Buf.alloc(qw);
-    gate = Buf.alloc(mlp);
-    up = Buf.alloc(mlp);
+    x = Buf.alloc((long) CHUNK * d);
+    a = Buf.alloc((long) CHUNK * d);
+    q = Buf.alloc((long) CHUNK * qw);
+    k = Buf.alloc((long) CHUNK * kw);
+    v = Buf.alloc((long) CHUNK * kw);
+    att = Buf.alloc((long) CHUNK * qw);
+    gate = Buf.alloc((long) CHUNK * mlp);
+    up = Buf.alloc((long) CHUNK * mlp);
     logits = Buf.alloc(vocab);
-    scratch = Buf.alloc(Math.max(d, qw));
-    cos = new float[hd / 2];
-    sin = new float[hd / 2];
+    cos = new float[CHUNK * hd / 2];
+    sin = new float[CHUNK * hd / 2];
     int initial = Math.min(config.contextLength(), 256);
     keys = new float[config.layers()][initial * kw];
     values = new float[config.layers()][initial * kw];
     scores = new float[initial];
     VectorKernels.warmUp();
+    warmUp();
   }
 
   /**
@@ -111,31 +117,38 @@ public final class LlamaDecoder {
    * read it before the next call.
    */
   public INDArray next(int token, int position) {
-    if (token < 0 || token >= vocab) {
-      throw new IllegalArgumentException(
-          "token id " + token + " is outside the vocabulary (size " + vocab + ")");
+    return next(new int[] {token}, position);
+  }
+
+  /**
+   * Feeds {@code tokens} at {@code position} onwards, several positions per product ({@link #CHUNK}
+   * at most; a prompt is read once per chunk instead of once per token); returns the logits for the
+   * position after the last, as {@link #next(int, int)}.
+   */
+  public INDArray next(int[] tokens, int position) {
+    if (tokens.length == 0) {
+      throw new IllegalArgumentException("no tokens to feed");
     }
-    ensureCapacity(position + 1);
-    int half = hd / 2;
-    for (int i = 0; i < half; i++) {
-      float angle = (float) position * (float) inverseFrequencies[i];
-      cos[i] = (float) Math.cos(angle);
-      sin[i] = (float) Math.sin(angle);
+    for (int token : tokens) {
+      if (token < 0 || token >= vocab) {
+        throw new IllegalArgumentException(
+            "token id " + token + " is outside the vocabulary (size " + vocab + ")");
+      }
     }
+    ensureCapacity(position + tokens.length);
     Blas.singleThreadedBlas();
     try {
-      Buf embed = w.get(ParameterSpec.EMBED);
-      for (int j = 0; j < d; j++) {
-        x.f.put(j, embed.f.get(token * d + j));
+      for (int from = 0; from < tokens.length; from += CHUNK) {
+        chunk(tokens, from, Math.min(tokens.length, from + CHUNK), position + from, c.layers());
       }
-      for (int l = 0; l < c.layers(); l++) {
-        layer(l, position);
-      }
-      norm(x, 0, w.get(ParameterSpec.FINAL_NORM), a, 0, d);
-      matvec(
+      // the logits of the last position only
+      int last = (rowsFed - 1) * d;
+      norm(x, last, w.get(ParameterSpec.FINAL_NORM), a, 0, d);
+      product(
           w.get(c.tiedEmbeddings() ? ParameterSpec.EMBED : GptModel.LM_HEAD),
           a,
           logits,
+          1,
           vocab,
           d,
           0f);
@@ -145,57 +158,125 @@ public final class LlamaDecoder {
     }
   }
 
-  private void layer(int l, int t) {
-    norm(x, 0, p(l, "input_layernorm.weight"), a, 0, d);
-    matvec(p(l, "self_attn.q_proj.weight"), a, q, qw, d, 0f);
-    matvec(p(l, "self_attn.k_proj.weight"), a, k, kw, d, 0f);
-    matvec(p(l, "self_attn.v_proj.weight"), a, v, kw, d, 0f);
-    if (bias) {
-      addBias(q, p(l, "self_attn.q_proj.bias"), qw);
-      addBias(k, p(l, "self_attn.k_proj.bias"), kw);
-      addBias(v, p(l, "self_attn.v_proj.bias"), kw);
-    }
-    for (int h = 0; h < heads; h++) {
-      if (qkNorm) {
-        norm(q, h * hd, p(l, "self_attn.q_norm.weight"), q, h * hd, hd);
+  /**
+   * Positions {@code position..} get {@code tokens[from, to)}, through the first {@code layers}.
+   */
+  private void chunk(int[] tokens, int from, int to, int position, int layers) {
+    int rows = to - from;
+    rowsFed = rows;
+    Buf embed = w.get(ParameterSpec.EMBED);
+    for (int r = 0; r < rows; r++) {
+      int token = tokens[from + r];
+      for (int j = 0; j < d; j++) {
+        x.f.put(r * d + j, embed.f.get(token * d + j));
       }
-      rope(q, h * hd);
     }
+    int half = hd / 2;
+    for (int r = 0; r < rows; r++) {
+      for (int i = 0; i < half; i++) {
+        float angle = (float) (position + r) * (float) inverseFrequencies[i];
+        cos[r * half + i] = (float) Math.cos(angle);
+        sin[r * half + i] = (float) Math.sin(angle);
+      }
+    }
+    for (int l = 0; l < layers; l++) {
+      layer(l, position, rows);
+    }
+  }
+
+  /**
+   * Runs the Java loops (norms, RoPE, attention over the cache) through the JIT compiler before the
+   * first real token, on the first layer only: interpreted, they made the first tokens take three
+   * times as long. The cache entries written here are overwritten as real tokens arrive.
+   */
+  private void warmUp() {
+    int positions = Math.min(c.contextLength(), 16);
+    ensureCapacity(positions);
+    Blas.singleThreadedBlas();
+    try {
+      for (int i = 0; i < WARM_STEPS; i++) {
+        chunk(new int[] {0}, 0, 1, i % positions, 1);
+      }
+      chunk(new int[Math.min(positions, 4)], 0, Math.min(positions, 4), 0, 1);
+    } finally {
+      Blas.restoreBlas();
+    }
+  }
+
+  private void layer(int l, int t0, int rows) {
+    for (int r = 0; r < rows; r++) {
+      norm(x, r * d, p(l, "input_layernorm.weight"), a, r * d, d);
+    }
+    products(
+        a,
+        rows,
+        d,
+        new Buf[] {
+          p(l, "self_attn.q_proj.weight"),
+          p(l, "self_attn.k_proj.weight"),
+          p(l, "self_attn.v_proj.weight")
+        },
+        new Buf[] {q, k, v},
+        new int[] {qw, kw, kw});
     float[] kc = keys[l];
     float[] vc = values[l];
-    for (int g = 0; g < kvHeads; g++) {
-      if (qkNorm) {
-        norm(k, g * hd, p(l, "self_attn.k_norm.weight"), k, g * hd, hd);
+    for (int r = 0; r < rows; r++) {
+      if (bias) {
+        addBias(q, r * qw, p(l, "self_attn.q_proj.bias"), qw);
+        addBias(k, r * kw, p(l, "self_attn.k_proj.bias"), kw);
+        addBias(v, r * kw, p(l, "self_attn.v_proj.bias"), kw);
       }
-      rope(k, g * hd);
+      for (int h = 0; h < heads; h++) {
+        int o = r * qw + h * hd;
+        if (qkNorm) {
+          norm(q, o, p(l, "self_attn.q_norm.weight"), q, o, hd);
+        }
+        rope(q, o, r);
+      }
+      for (int g = 0; g < kvHeads; g++) {
+        int o = r * kw + g * hd;
+        if (qkNorm) {
+          norm(k, o, p(l, "self_attn.k_norm.weight"), k, o, hd);
+        }
+        rope(k, o, r);
+      }
+      k.f.get(r * kw, kc, (t0 + r) * kw, kw);
+      v.f.get(r * kw, vc, (t0 + r) * kw, kw);
     }
-    k.f.get(0, kc, t * kw, kw);
-    v.f.get(0, vc, t * kw, kw);
-    attend(kc, vc, t);
-    matvec(p(l, "self_attn.o_proj.weight"), att, x, d, qw, 1f);
-    norm(x, 0, p(l, "post_attention_layernorm.weight"), a, 0, d);
-    matvec(p(l, "mlp.gate_proj.weight"), a, gate, mlp, d, 0f);
-    matvec(p(l, "mlp.up_proj.weight"), a, up, mlp, d, 0f);
+    for (int r = 0; r < rows; r++) {
+      attend(kc, vc, t0 + r, r);
+    }
+    product(p(l, "self_attn.o_proj.weight"), att, x, rows, d, qw, 1f);
+    for (int r = 0; r < rows; r++) {
+      norm(x, r * d, p(l, "post_attention_layernorm.weight"), a, r * d, d);
+    }
+    products(
+        a,
+        rows,
+        d,
+        new Buf[] {p(l, "mlp.gate_proj.weight"), p(l, "mlp.up_proj.weight")},
+        new Buf[] {gate, up},
+        new int[] {mlp, mlp});
     if (VectorApi.AVAILABLE) {
-      VectorKernels.swiglu(gate.b, up.b, gate.b, 0, mlp);
+      VectorKernels.swiglu(gate.b, up.b, gate.b, 0, rows * mlp);
     } else {
-      for (int i = 0; i < mlp; i++) {
+      for (int i = 0; i < rows * mlp; i++) {
         float g = gate.f.get(i);
         gate.f.put(i, g / (1f + KernelMath.exp(-g)) * up.f.get(i));
       }
     }
-    matvec(p(l, "mlp.down_proj.weight"), gate, x, d, mlp, 1f);
+    product(p(l, "mlp.down_proj.weight"), gate, x, rows, d, mlp, 1f);
   }
 
-  /** Each query head over the cached positions {@code 0..t} of its key/value head. */
-  private void attend(float[] kc, float[] vc, int t) {
+  /** Each query head of row {@code r} over the cached positions {@code 0..t} of its group. */
+  private void attend(float[] kc, float[] vc, int t, int r) {
     int rep = heads / kvHeads;
     float scale = (float) (1 / Math.sqrt(hd));
     float[] qh = new float[hd];
     float[] out = new float[hd];
     for (int h = 0; h < heads; h++) {
       int g = h / rep;
-      q.f.get(h * hd, qh, 0, hd);
+      q.f.get(r * qw + h * hd, qh, 0, hd);
       float max = Float.NEGATIVE_INFINITY;
       for (int j = 0; j <= t; j++) {
         float s = dot(qh, kc, j * kw + g * hd, hd) * scale;
@@ -213,7 +294,7 @@ public final class LlamaDecoder {
       for (int j = 0; j <= t; j++) {
         axpy(scores[j] * inv, vc, j * kw + g * hd, out, hd);
       }
-      att.f.put(h * hd, out, 0, hd);
+      att.f.put(r * qw + h * hd, out, 0, hd);
     }
   }
 
@@ -231,19 +312,72 @@ public final class LlamaDecoder {
     }
   }
 
-  /** {@code out = beta out + W in}, {@code W [rows, cols]}, the rows split over the threads. */
-  private static void matvec(Buf wt, Buf in, Buf out, int rows, int cols, float beta) {
+  /**
+   * {@code outs[i] = in W_i^T} for several weights of the same input: for one row, the weights'
+   * rows together split over the threads in one parallel loop (a loop's start and end cost about as
+   * much as a small product).
+   */
+  private static void products(Buf in, int rows, int inCols, Buf[] ws, Buf[] outs, int[] outCols) {
+    if (rows > 1) {
+      for (int i = 0; i < ws.length; i++) {
+        product(ws[i], in, outs[i], rows, outCols[i], inCols, 0f);
+      }
+      return;
+    }
+    int total = 0;
+    for (int m : outCols) {
+      total += m;
+    }
     Parallel.forRange(
-        rows,
+        total,
+        (from, to) -> {
+          int base = 0;
+          for (int i = 0; i < ws.length; i++) {
+            int lo = Math.max(from, base);
+            int hi = Math.min(to, base + outCols[i]);
+            if (lo < hi) {
+              openblas.cblas_sgemv(
+                  ROW_MAJOR,
+                  NO,
+                  hi - lo,
+                  inCols,
+                  1f,
+                  ws[i].at((long) (lo - base) * inCols),
+                  inCols,
+                  in.at(0),
+                  1,
+                  0f,
+                  outs[i].at(lo - base),
+                  1);
+            }
+            base += outCols[i];
+          }
+        });
+  }
+
+  /**
+   * {@code out = beta out + in W^T} for {@code rows} rows, {@code W [outCols, inCols]}: one row is
+   * a matrix-vector product split over the threads by the weight's rows; more are a matrix product.
+   */
+  private static void product(
+      Buf wt, Buf in, Buf out, int rows, int outCols, int inCols, float beta) {
+    if (rows > 1) {
+      Blas.pgemm(
+          NO, Blas.TR, rows, outCols, inCols, 1f, in, 0, inCols, wt, 0, inCols, beta, out, 0,
+          outCols);
+      return;
+    }
+    Parallel.forRange(
+        outCols,
         (from, to) ->
             openblas.cblas_sgemv(
                 ROW_MAJOR,
                 NO,
                 to - from,
-                cols,
+                inCols,
                 1f,
-                wt.at((long) from * cols),
-                cols,
+                wt.at((long) from * inCols),
+                inCols,
                 in.at(0),
                 1,
                 beta,
@@ -261,24 +395,25 @@ public final class LlamaDecoder {
     float rs = (float) (1 / Math.sqrt(ss / m + eps));
     for (int j = 0; j < m; j++) {
       float xh = in.f.get(io + j) * rs;
-      scratch.f.put(j, xh);
       out.f.put(oo + j, xh * weight.f.get(j));
     }
   }
 
-  private void rope(Buf buf, int o) {
+  /** RoPE on the head at {@code o}, at the position of row {@code r} of the chunk. */
+  private void rope(Buf buf, int o, int r) {
     int half = hd / 2;
+    int co = r * half;
     for (int i = 0; i < half; i++) {
       float ai = buf.f.get(o + i);
       float bi = buf.f.get(o + half + i);
-      buf.f.put(o + i, ai * cos[i] - bi * sin[i]);
-      buf.f.put(o + half + i, bi * cos[i] + ai * sin[i]);
+      buf.f.put(o + i, ai * cos[co + i] - bi * sin[co + i]);
+      buf.f.put(o + half + i, bi * cos[co + i] + ai * sin[co + i]);
     }
   }
 
-  private static void addBias(Buf y, Buf b, int m) {
+  private static void addBias(Buf y, int o, Buf b, int m) {
     for (int j = 0; j < m; j++) {
-      y.f.put(j, y.f.get(j) + b.f.get(j));
+      y.f.put(o + j, y.f.get(o + j) + b.f.get(j));
     }
   }
 

@@ -64,6 +64,45 @@ class GeneratorTest {
           .isTrue();
     }
     assertThatThrownBy(() -> fast.next(1)).hasMessageContaining("model.context-length 9");
+    // a prompt fed at once (several positions per product) gives the same logits
+    Generator batched = new Generator(llama, m.parameters());
+    assertThat(batched.feed(java.util.Arrays.copyOf(ids, 5)).equalsWithEps(full.getRow(4), 1e-5))
+        .isTrue();
+    assertThat(batched.feed(new int[] {ids[5], ids[6], ids[7]}).equalsWithEps(full.getRow(7), 1e-5))
+        .isTrue();
+    assertThat(batched.next(ids[8]).equalsWithEps(full.getRow(8), 1e-5)).isTrue();
+  }
+
+  @Test
+  void aPromptLongerThanOneChunkGoesThroughInChunks() {
+    int len = dev.forja.training.model.LlamaDecoder.CHUNK + 5;
+    ModelConfig llama =
+        new ModelConfig(
+            29,
+            len,
+            1,
+            16,
+            2,
+            4,
+            false,
+            true,
+            1e-6,
+            0.3,
+            ModelConfig.Objective.CAUSAL,
+            new ModelConfig.Llama("llama", 1, 8, 20, 10000, "none", 1, 1, 4, 4, false, false));
+    GptModel m = GptModel.build(llama, 1, len, DataType.FLOAT, 9);
+    int[] ids = new int[len];
+    for (int i = 0; i < len; i++) {
+      ids[i] = (i * 7 + 3) % 29;
+    }
+    INDArray full =
+        m.sameDiff().output(m.feed(ids, new int[len], 1), GptModel.LOGITS).get(GptModel.LOGITS);
+    Generator g = new Generator(llama, m.parameters());
+    assertThat(g.engine()).isEqualTo("cpu kernels");
+    assertThat(
+            g.feed(java.util.Arrays.copyOf(ids, len - 1)).equalsWithEps(full.getRow(len - 2), 1e-5))
+        .isTrue();
+    assertThat(g.next(ids[len - 1]).equalsWithEps(full.getRow(len - 1), 1e-5)).isTrue();
   }
 
   @Test
