@@ -56,6 +56,8 @@ public final class LlamaDecoder {
   private float[][] values;
   private float[] scores;
   private int rowsFed; // positions in the last chunk
+  private final float[] queryHead;
+  private final float[] headOut;
 
   /** Whether this decoder serves {@code c} with {@code weights} here: the CPU backend, fp32. */
   public static boolean applies(ModelConfig c, Map<String, INDArray> weights) {
@@ -101,6 +103,8 @@ public final class LlamaDecoder {
     gate = Buf.alloc((long) CHUNK * mlp);
     up = Buf.alloc((long) CHUNK * mlp);
     logits = Buf.alloc(vocab);
+    queryHead = new float[hd];
+    headOut = new float[hd];
     cos = new float[CHUNK * hd / 2];
     sin = new float[CHUNK * hd / 2];
     int initial = Math.min(config.contextLength(), 256);
@@ -272,8 +276,8 @@ public final class LlamaDecoder {
   private void attend(float[] kc, float[] vc, int t, int r) {
     int rep = heads / kvHeads;
     float scale = (float) (1 / Math.sqrt(hd));
-    float[] qh = new float[hd];
-    float[] out = new float[hd];
+    float[] qh = queryHead;
+    float[] out = headOut;
     for (int h = 0; h < heads; h++) {
       int g = h / rep;
       q.f.get(r * qw + h * hd, qh, 0, hd);
@@ -299,6 +303,9 @@ public final class LlamaDecoder {
   }
 
   private static float dot(float[] a, float[] b, int bo, int n) {
+    if (VectorApi.AVAILABLE) {
+      return VectorKernels.dot(a, 0, b, bo, n);
+    }
     float s = 0;
     for (int i = 0; i < n; i++) {
       s += a[i] * b[bo + i];
@@ -307,6 +314,10 @@ public final class LlamaDecoder {
   }
 
   private static void axpy(float alpha, float[] x, int xo, float[] y, int n) {
+    if (VectorApi.AVAILABLE) {
+      VectorKernels.axpy(alpha, x, xo, y, 0, n);
+      return;
+    }
     for (int i = 0; i < n; i++) {
       y[i] += alpha * x[xo + i];
     }

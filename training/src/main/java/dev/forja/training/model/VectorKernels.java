@@ -106,6 +106,11 @@ public final class VectorKernels {
       mulRow(b[3], b[2], b[4], off, n);
       rmsNormBackwardRow(b[1], off, b[2], off, 0.9f, b[3], b[4], b[5], off, n, odd);
       rope(b[5], off, n / 2, ropeTable, ropeTable, 0, odd ? -1f : 1f);
+      sink += dot(ropeTable, off, ropeTable, 0, n);
+      axpy(0.5f, ropeTable, off, ropeTable, 0, n);
+      if (r % 64 == 0) {
+        java.util.Arrays.fill(ropeTable, 0.5f); // keep the values bounded
+      }
     }
     if (sink == 42.4242) { // keeps the calls from being optimised away
       System.err.print("");
@@ -561,6 +566,36 @@ public final class VectorKernels {
       float b = x.getFloat(4 * (o + half + i));
       x.putFloat(4 * (o + i), a * c - b * s);
       x.putFloat(4 * (o + half + i), b * c + a * s);
+    }
+  }
+
+  /** {@code a[ao, ao + n) . b[bo, bo + n)} in fp32 lanes. */
+  static float dot(float[] a, int ao, float[] b, int bo, int n) {
+    int bound = S.loopBound(n);
+    FloatVector acc = FloatVector.zero(S);
+    int i = 0;
+    for (; i < bound; i += S.length()) {
+      acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
+    }
+    float s = acc.reduceLanes(VectorOperators.ADD);
+    for (; i < n; i++) {
+      s += a[ao + i] * b[bo + i];
+    }
+    return s;
+  }
+
+  /** {@code y[yo, yo + n) += alpha x[xo, xo + n)}. */
+  static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {
+    int bound = S.loopBound(n);
+    FloatVector a = FloatVector.broadcast(S, alpha);
+    int i = 0;
+    for (; i < bound; i += S.length()) {
+      FloatVector.fromArray(S, x, xo + i)
+          .fma(a, FloatVector.fromArray(S, y, yo + i))
+          .intoArray(y, yo + i);
+    }
+    for (; i < n; i++) {
+      y[yo + i] += alpha * x[xo + i];
     }
   }
 
