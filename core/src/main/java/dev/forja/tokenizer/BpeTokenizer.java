@@ -38,8 +38,59 @@ public final class BpeTokenizer {
   private final boolean ignoreMerges;
   private final boolean nfc;
   private final Map<String, Integer> wholeTokens;
+  private final SentencePiece sp; // null: byte-level
+  private final Map<String, Integer> pieceId; // SentencePiece: each non-special piece's id
+  private final int unkId;
+  private final String[] pieces; // SentencePiece: each token's text by id
   private final String hash;
   private final ThreadLocal<Workspace> workspace = ThreadLocal.withInitial(Workspace::new);
+
+  /**
+   * How a SentencePiece-style BPE tokenizer (Llama 2, Mistral v0.1, TinyLlama) turns text into
+   * words: spaces become {@code ▁} (U+2581), a {@code ▁} is prepended, and the words are split into
+   * characters (not bytes) before merging; a character outside the vocabulary becomes its UTF-8
+   * bytes as {@code <0xXX>} tokens ({@code byteFallback}) or the unknown token.
+   *
+   * @param prepend when the leading {@code ▁} is added
+   * @param split whether the text is cut into words before each {@code ▁} (Metaspace's {@code
+   *     split}); otherwise the whole text is one word
+   * @param byteFallback Hugging Face BPE's {@code byte_fallback}
+   * @param unk the unknown token's text, or null
+   * @param fuseUnk whether consecutive unknown characters become one unknown token
+   */
+  public record SentencePiece(
+      Prepend prepend, boolean split, boolean byteFallback, String unk, boolean fuseUnk) {
+    /** The word separator SentencePiece writes for a space. */
+    public static final char META = '\u2581';
+
+    /** When the leading {@code ▁} is added to a span of text (between special tokens). */
+    public enum Prepend {
+      /** Hugging Face's {@code Prepend} normalizer (Llama 2's tokenizer.json): to every span. */
+      NORMALIZER,
+      /** Metaspace {@code always}: to every span that does not start with a space. */
+      ALWAYS,
+      /** Metaspace {@code first}: as always, to the span at the start of the text only. */
+      FIRST,
+      /** Metaspace {@code never}. */
+      NEVER
+    }
+  }
+
+  /**
+   * A SentencePiece-style BPE tokenizer.
+   *
+   * @param pieces each token's text by id, with {@code ▁} for a space and {@code <0xXX>} for a byte
+   *     (for special tokens, their text)
+   * @param merges pairs of token ids in rank order; each result must be the token of the joined
+   *     text
+   */
+  public static BpeTokenizer sentencePiece(
+      List<String> pieces,
+      List<int[]> merges,
+      Map<String, Integer> specials,
+      SentencePiece options) {
+    return new BpeTokenizer(null, pieces, merges, specials, false, false, options);
+  }
 
   /**
    * @param tokens the bytes of each token, by id (for special tokens, their UTF-8 text)
@@ -69,9 +120,26 @@ public final class BpeTokenizer {
       Map<String, Integer> specials,
       boolean ignoreMerges,
       boolean nfc) {
+    this(pattern, tokens, merges, specials, ignoreMerges, nfc, null);
+  }
+
+  /** Byte-level when {@code sp} is null ({@code tokens} are bytes), else SentencePiece (text). */
+  private BpeTokenizer(
+      PreTokenizer.Pattern pattern,
+      List<?> tokens,
+      List<int[]> merges,
+      Map<String, Integer> specials,
+      boolean ignoreMerges,
+      boolean nfc,
+      SentencePiece sp) {
     this.nfc = nfc;
-    this.preTokenizer = PreTokenizer.of(pattern);
-    this.tokens = tokens.toArray(new byte[0][]);
+    this.sp = sp;
+    this.preTokenizer = sp == null ? PreTokenizer.of(pattern) : null;
+    this.tokens = new byte[tokens.size()][];
+    for (int id = 0; id < this.tokens.length; id++) {
+      Object t = tokens.get(id);
+      this.tokens[id] = t instanceof String text ? null : (byte[]) t;
+    }
     this.specials = Collections.unmodifiableMap(new LinkedHashMap<>(specials));
     this.isSpecial = new boolean[this.tokens.length];
     this.ignoreMerges = ignoreMerges;
@@ -83,6 +151,68 @@ public final class BpeTokenizer {
       }
       isSpecial[id] = true;
     }
+    if (sp != null) {
+      this.pieces = tokens.toArray(new String[0]);
+      this.pieceId = new HashMap<>(this.tokens.length * 2);
+      for (int id = 0; id < this.tokens.length; id++) {
+        String text = (String) tokens.get(id);
+        if (text == null) {
+          throw new TokenizerException("The vocabulary has no token with id " + id);
+        }
+        this.tokens[id] = isSpecial[id] ? text.getBytes(UTF8) : pieceBytes(text, sp);
+        if (!isSpecial[id] && pieceId.putIfAbsent(text, id) != null) {
+          throw new TokenizerException(
+              "Tokens " + pieceId.get(text) + " and " + id + " are both '" + text + "'");
+        }
+      }
+      Arrays.fill(byteId, -1);
+      for (int b = 0; b < 256; b++) {
+        Integer id = pieceId.get(String.format("<0x%02X>", b));
+        byteId[b] = id == null ? -1 : id;
+      }
+      Integer unk =
+          sp.unk() == null ? null : pieceId.getOrDefault(sp.unk(), specials.get(sp.unk()));
+      if (sp.unk() != null && unk == null) {
+        throw new TokenizerException(
+            "The unknown token '" + sp.unk() + "' is not in the vocabulary");
+      }
+      this.unkId = unk == null ? -1 : unk;
+      this.rankOf = new PairMap(merges.size());
+      this.mergeResult = new int[merges.size()];
+      List<Merge> ms = new ArrayList<>(merges.size());
+      for (int rank = 0; rank < merges.size(); rank++) {
+        int[] m = merges.get(rank);
+        if (m[0] < 0 || m[1] < 0 || m[0] >= this.tokens.length || m[1] >= this.tokens.length) {
+          throw new TokenizerException("Merge " + (rank + 1) + " refers to an unknown token id");
+        }
+        String joined = (String) tokens.get(m[0]) + tokens.get(m[1]);
+        Integer result = pieceId.get(joined);
+        if (result == null) {
+          throw new TokenizerException(
+              "Merge "
+                  + (rank + 1)
+                  + " ('"
+                  + tokens.get(m[0])
+                  + "' + '"
+                  + tokens.get(m[1])
+                  + "') makes '"
+                  + joined
+                  + "', which is not in the vocabulary");
+        }
+        if (!rankOf.put(m[0], m[1], rank)) {
+          throw new TokenizerException("Merge " + (rank + 1) + " repeats an earlier merge");
+        }
+        mergeResult[rank] = result;
+        ms.add(new Merge(m[0], m[1], result));
+      }
+      this.merges = Collections.unmodifiableList(ms);
+      this.wholeTokens = null;
+      this.hash = computeHash();
+      return;
+    }
+    this.pieceId = null;
+    this.pieces = null;
+    this.unkId = -1;
     Map<String, Integer> byBytes = new HashMap<>(this.tokens.length * 2);
     for (int id = 0; id < this.tokens.length; id++) {
       if (this.tokens[id] == null) {
@@ -150,6 +280,21 @@ public final class BpeTokenizer {
     this.hash = computeHash();
   }
 
+  /**
+   * What a piece decodes to: {@code <0xXX>} its byte (with byte fallback), else its text with
+   * spaces.
+   */
+  private static byte[] pieceBytes(String piece, SentencePiece sp) {
+    if (sp.byteFallback()
+        && piece.length() == 6
+        && piece.startsWith("<0x")
+        && piece.endsWith(">")
+        && piece.substring(3, 5).matches("[0-9A-F]{2}")) {
+      return new byte[] {(byte) Integer.parseInt(piece.substring(3, 5), 16)};
+    }
+    return piece.replace(SentencePiece.META, ' ').getBytes(UTF8);
+  }
+
   private static byte[] concat(byte[] a, byte[] b) {
     byte[] out = Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, out, a.length, b.length);
@@ -158,8 +303,22 @@ public final class BpeTokenizer {
 
   // ---- accessors ----
 
+  /** The pre-tokenizer's pattern of a byte-level tokenizer; null for a SentencePiece one. */
   public PreTokenizer.Pattern pattern() {
-    return preTokenizer.pattern();
+    return preTokenizer == null ? null : preTokenizer.pattern();
+  }
+
+  /** The SentencePiece options, or null for a byte-level tokenizer. */
+  public SentencePiece sentencePiece() {
+    return sp;
+  }
+
+  /** The text of token {@code id} as the vocabulary spells it (byte-level or SentencePiece). */
+  public String tokenText(int id) {
+    if (sp == null || isSpecial[id]) {
+      return isSpecial[id] ? new String(tokens[id], UTF8) : ByteUnicode.encode(tokens[id]);
+    }
+    return pieces[id];
   }
 
   public int vocabSize() {
@@ -213,7 +372,13 @@ public final class BpeTokenizer {
   private String computeHash() {
     try {
       MessageDigest md = MessageDigest.getInstance("SHA-256");
-      md.update(("forja-bpe/1\n" + pattern().regex + "\n" + ignoreMerges + "\n").getBytes(UTF8));
+      md.update(
+          ("forja-bpe/1\n"
+                  + (sp == null ? pattern().regex : "sentencepiece " + sp)
+                  + "\n"
+                  + ignoreMerges
+                  + "\n")
+              .getBytes(UTF8));
       if (nfc) { // only then, so that the hashes of tokenizers without a normalizer stay as they
         // were
         md.update("nfc\n".getBytes(UTF8));
@@ -271,6 +436,10 @@ public final class BpeTokenizer {
 
   /** Appends the ids of {@code text[from, to)} (special-token text as ordinary text). */
   public void encodeInto(String text, int from, int to, IntList out) {
+    if (sp != null) {
+      encodeSentencePiece(text, from, to, out);
+      return;
+    }
     if (nfc) {
       String part = text.substring(from, to);
       if (!java.text.Normalizer.isNormalized(part, java.text.Normalizer.Form.NFC)) {
@@ -282,6 +451,98 @@ public final class BpeTokenizer {
     String input = text;
     Workspace ws = workspace.get();
     preTokenizer.split(input, from, to, (s, e) -> encodePiece(ws, input, s, e, out));
+  }
+
+  /**
+   * SentencePiece: spaces to {@code ▁}, the leading {@code ▁} as {@link SentencePiece#prepend}
+   * says, the words (or the whole span) split into characters and merged.
+   */
+  private void encodeSentencePiece(String text, int from, int to, IntList out) {
+    if (from >= to) {
+      return;
+    }
+    String span = text.substring(from, to).replace(' ', SentencePiece.META);
+    boolean startsWithMeta = span.charAt(0) == SentencePiece.META;
+    boolean prepend =
+        switch (sp.prepend()) {
+          case NORMALIZER -> true;
+          case ALWAYS -> !startsWithMeta;
+          case FIRST -> from == 0 && !startsWithMeta;
+          case NEVER -> false;
+        };
+    if (prepend) {
+      span = SentencePiece.META + span;
+    }
+    Workspace ws = workspace.get();
+    if (!sp.split()) {
+      encodeWord(ws, span, out);
+      return;
+    }
+    int start = 0;
+    for (int i = 1; i <= span.length(); i++) {
+      if (i == span.length() || span.charAt(i) == SentencePiece.META) {
+        encodeWord(ws, span.substring(start, i), out);
+        start = i;
+      }
+    }
+  }
+
+  /** One SentencePiece word: its characters as tokens (or bytes, or unknown), then merged. */
+  private void encodeWord(Workspace ws, String word, IntList out) {
+    boolean cacheable = word.length() <= Workspace.MAX_CACHED_CHARS;
+    if (cacheable) {
+      int[] hit = ws.cache.get(word);
+      if (hit != null) {
+        out.addAll(hit);
+        return;
+      }
+    }
+    int[] ids = ws.symbols(word.length() * 4);
+    int n = 0;
+    boolean lastUnknown = false;
+    for (int i = 0; i < word.length(); ) {
+      int cp = word.codePointAt(i);
+      int len = Character.charCount(cp);
+      Integer id = pieceId.get(word.substring(i, i + len));
+      i += len;
+      if (id != null && !isSpecial[id]) {
+        ids[n++] = id;
+        lastUnknown = false;
+        continue;
+      }
+      if (sp.byteFallback()) {
+        byte[] utf8 = new String(Character.toChars(cp)).getBytes(UTF8);
+        boolean all = true;
+        for (byte b : utf8) {
+          all &= byteId[b & 0xFF] >= 0;
+        }
+        if (all) {
+          for (byte b : utf8) {
+            ids[n++] = byteId[b & 0xFF];
+          }
+          lastUnknown = false;
+          continue;
+        }
+      }
+      if (unkId < 0) {
+        throw new TokenizerException(
+            "Character U+"
+                + String.format("%04X", cp)
+                + " is not in the vocabulary, which has neither byte fallback nor an unknown token");
+      }
+      if (!(sp.fuseUnk() && lastUnknown)) {
+        ids[n++] = unkId;
+      }
+      lastUnknown = true;
+    }
+    int len = n <= 48 ? mergeSmall(ids, n) : mergeLarge(ws, ids, n);
+    if (cacheable) {
+      if (ws.cache.size() >= Workspace.MAX_CACHE_ENTRIES) {
+        ws.cache.clear();
+      }
+      ws.cache.put(word, Arrays.copyOf(ids, len));
+    }
+    out.addAll(ids, len);
   }
 
   private void encodePiece(Workspace ws, String text, int s, int e, IntList out) {
@@ -419,9 +680,16 @@ public final class BpeTokenizer {
     return out.toByteArray();
   }
 
-  /** The text of a sequence of ids (invalid UTF-8, possible mid-sequence, becomes U+FFFD). */
+  /**
+   * The text of a sequence of ids (invalid UTF-8, possible mid-sequence, becomes U+FFFD); for a
+   * SentencePiece tokenizer, without the space its leading {@code ▁} stands for.
+   */
   public String decode(int[] ids) {
-    return new String(decodeBytes(ids), UTF8);
+    String text = new String(decodeBytes(ids), UTF8);
+    if (sp != null && sp.prepend() != SentencePiece.Prepend.NEVER && text.startsWith(" ")) {
+      return text.substring(1);
+    }
+    return text;
   }
 
   // ---- per-thread buffers ----
@@ -468,6 +736,15 @@ public final class BpeTokenizer {
         }
       }
       return n;
+    }
+
+    /** {@link #ids} with room for {@code n} symbols. */
+    int[] symbols(int n) {
+      if (ids.length < n) {
+        ids = new int[n];
+        bytes = new byte[n];
+      }
+      return ids;
     }
 
     void ensureLinks(int n) {

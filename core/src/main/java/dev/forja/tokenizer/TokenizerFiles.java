@@ -170,7 +170,7 @@ public final class TokenizerFiles {
   public static String toVocabJson(BpeTokenizer t) {
     ObjectNode vocab = JSON.createObjectNode();
     for (int id = 0; id < t.vocabSize(); id++) {
-      vocab.put(textOf(t, id), id);
+      vocab.put(t.tokenText(id), id);
     }
     return write(vocab);
   }
@@ -178,14 +178,9 @@ public final class TokenizerFiles {
   public static String toMergesTxt(BpeTokenizer t) {
     StringBuilder sb = new StringBuilder("#version: 0.2\n");
     for (BpeTokenizer.Merge m : t.merges()) {
-      sb.append(textOf(t, m.left())).append(' ').append(textOf(t, m.right())).append('\n');
+      sb.append(t.tokenText(m.left())).append(' ').append(t.tokenText(m.right())).append('\n');
     }
     return sb.toString();
-  }
-
-  private static String textOf(BpeTokenizer t, int id) {
-    byte[] b = t.tokenBytes(id);
-    return t.isSpecial(id) ? new String(b, StandardCharsets.UTF_8) : ByteUnicode.encode(b);
   }
 
   // ---- tiktoken ----
@@ -277,11 +272,15 @@ public final class TokenizerFiles {
           where
               + " holds a "
               + (type.isEmpty() ? "model without a type" : type + " model")
-              + "; Forja reads byte-level BPE tokenizers (model.type BPE), as GPT-2, Llama 3 and"
-              + " Qwen use");
+              + "; Forja reads BPE tokenizers (model.type BPE): byte-level, as GPT-2, Llama 3 and"
+              + " Qwen use, and SentencePiece-style with byte fallback, as Llama 2 and Mistral use");
     }
+    BpeTokenizer.SentencePiece sp = sentencePieceOf(root, where);
     JsonNode norm = root.path("normalizer");
     boolean nfc = norm.path("type").asText("").equals("NFC");
+    if (sp != null) {
+      norm = com.fasterxml.jackson.databind.node.NullNode.getInstance(); // read as SentencePiece
+    }
     if (!norm.isMissingNode() && !norm.isNull() && !nfc) {
       throw new TokenizerException(
           where
@@ -289,7 +288,7 @@ public final class TokenizerFiles {
               + norm.path("type").asText("?")
               + "); Forja supports byte-level BPE without normalization or with NFC");
     }
-    PreTokenizer.Pattern pattern = patternOf(root.path("pre_tokenizer"), where);
+    PreTokenizer.Pattern pattern = sp != null ? null : patternOf(root.path("pre_tokenizer"), where);
     JsonNode vocab = model.path("vocab");
     if (!vocab.isObject()) {
       throw new TokenizerException(where + ": model.vocab must be an object of token to id");
@@ -317,7 +316,7 @@ public final class TokenizerFiles {
       byText.put(content, id);
       specials.put(content, id);
     }
-    List<byte[]> tokens = tokensById(byText, specials, where);
+    List<byte[]> tokens = sp != null ? null : tokensById(byText, specials, where);
     List<int[]> merges = new ArrayList<>();
     int i = 0;
     for (JsonNode m : model.path("merges")) {
@@ -338,8 +337,127 @@ public final class TokenizerFiles {
       }
       merges.add(mergeIds(byText, a, b, where + ": model.merges entry " + i));
     }
+    if (sp != null) {
+      if (model.path("ignore_merges").asBoolean(false)) {
+        throw new TokenizerException(
+            where + ": ignore_merges with a SentencePiece-style tokenizer is not supported");
+      }
+      return BpeTokenizer.sentencePiece(piecesById(byText, where), merges, specials, sp);
+    }
     return new BpeTokenizer(
         pattern, tokens, merges, specials, model.path("ignore_merges").asBoolean(false), nfc);
+  }
+
+  /**
+   * The SentencePiece options of a SentencePiece-style BPE {@code tokenizer.json} (Llama 2's:
+   * normalizer {@code Sequence[Prepend(▁), Replace(' ', ▁)]} and no pre-tokenizer; Mistral's and
+   * TinyLlama's newer files: a {@code Metaspace} pre-tokenizer), or null for a byte-level one.
+   */
+  private static BpeTokenizer.SentencePiece sentencePieceOf(JsonNode root, String where) {
+    JsonNode model = root.path("model");
+    JsonNode norm = root.path("normalizer");
+    JsonNode pre = root.path("pre_tokenizer");
+    boolean byteFallback = model.path("byte_fallback").asBoolean(false);
+    String unk = model.path("unk_token").isTextual() ? model.path("unk_token").asText() : null;
+    boolean fuseUnk = model.path("fuse_unk").asBoolean(false);
+    String meta = String.valueOf(BpeTokenizer.SentencePiece.META);
+    if (norm.path("type").asText("").equals("Sequence")) {
+      JsonNode list = norm.path("normalizers");
+      boolean prepend = false;
+      boolean replace = false;
+      for (JsonNode n : list) {
+        String t = n.path("type").asText("");
+        if (t.equals("Prepend") && n.path("prepend").asText().equals(meta)) {
+          prepend = true;
+        } else if (t.equals("Replace")
+            && n.path("pattern").path("String").asText().equals(" ")
+            && n.path("content").asText().equals(meta)) {
+          replace = true;
+        } else {
+          throw new TokenizerException(
+              where
+                  + ": unsupported normalizer "
+                  + n
+                  + " in a SentencePiece-style tokenizer; expected Prepend(▁) and Replace(' ', ▁)");
+        }
+      }
+      if (!replace || !(pre.isMissingNode() || pre.isNull())) {
+        throw new TokenizerException(
+            where
+                + ": unsupported normalizer "
+                + norm
+                + " with pre_tokenizer "
+                + pre
+                + "; Forja reads byte-level BPE or SentencePiece-style BPE (Llama 2, Mistral)");
+      }
+      return new BpeTokenizer.SentencePiece(
+          prepend
+              ? BpeTokenizer.SentencePiece.Prepend.NORMALIZER
+              : BpeTokenizer.SentencePiece.Prepend.NEVER,
+          false,
+          byteFallback,
+          unk,
+          fuseUnk);
+    }
+    if (pre.path("type").asText("").equals("Metaspace")) {
+      if (!pre.path("replacement").asText(meta).equals(meta)) {
+        throw new TokenizerException(
+            where + ": Metaspace replacement " + pre.path("replacement") + " is not supported (▁)");
+      }
+      if (!(norm.isMissingNode() || norm.isNull())) {
+        throw new TokenizerException(
+            where + ": a normalizer (" + norm + ") before Metaspace is not supported");
+      }
+      String scheme =
+          pre.has("prepend_scheme")
+              ? pre.path("prepend_scheme").asText()
+              : pre.path("add_prefix_space").asBoolean(true) ? "always" : "never";
+      BpeTokenizer.SentencePiece.Prepend prepend =
+          switch (scheme) {
+            case "always" -> BpeTokenizer.SentencePiece.Prepend.ALWAYS;
+            case "first" -> BpeTokenizer.SentencePiece.Prepend.FIRST;
+            case "never" -> BpeTokenizer.SentencePiece.Prepend.NEVER;
+            default ->
+                throw new TokenizerException(
+                    where
+                        + ": Metaspace prepend_scheme '"
+                        + scheme
+                        + "' is not one of always, first, never");
+          };
+      return new BpeTokenizer.SentencePiece(
+          prepend, pre.path("split").asBoolean(true), byteFallback, unk, fuseUnk);
+    }
+    if (byteFallback) {
+      throw new TokenizerException(
+          where
+              + ": byte_fallback without a SentencePiece-style normalizer or Metaspace"
+              + " pre-tokenizer is not supported");
+    }
+    return null;
+  }
+
+  /** Each id's text, checked to be the ids 0..n-1 once each. */
+  private static List<String> piecesById(Map<String, Integer> byText, String where) {
+    String[] byId = new String[byText.size()];
+    for (var e : byText.entrySet()) {
+      int id = e.getValue();
+      if (id < 0 || id >= byId.length) {
+        throw new TokenizerException(
+            where
+                + ": token '"
+                + e.getKey()
+                + "' has id "
+                + id
+                + "; ids must run from 0 to "
+                + (byId.length - 1));
+      }
+      if (byId[id] != null) {
+        throw new TokenizerException(
+            where + ": tokens '" + byId[id] + "' and '" + e.getKey() + "' share id " + id);
+      }
+      byId[id] = e.getKey();
+    }
+    return java.util.Arrays.asList(byId);
   }
 
   private static PreTokenizer.Pattern patternOf(JsonNode pre, String where) {
@@ -382,6 +500,9 @@ public final class TokenizerFiles {
       a.put("rstrip", false);
       a.put("normalized", false);
       a.put("special", true);
+    }
+    if (t.sentencePiece() != null) {
+      return sentencePieceJson(t, root);
     }
     if (t.nfc()) {
       root.putObject("normalizer").put("type", "NFC");
@@ -428,13 +549,85 @@ public final class TokenizerFiles {
     model.put("ignore_merges", t.ignoreMerges());
     ObjectNode vocab = model.putObject("vocab");
     for (int id = 0; id < t.vocabSize(); id++) {
-      vocab.put(textOf(t, id), id);
+      vocab.put(t.tokenText(id), id);
     }
     ArrayNode merges = model.putArray("merges");
     for (BpeTokenizer.Merge m : t.merges()) {
       ArrayNode pair = merges.addArray();
-      pair.add(textOf(t, m.left()));
-      pair.add(textOf(t, m.right()));
+      pair.add(t.tokenText(m.left()));
+      pair.add(t.tokenText(m.right()));
+    }
+    return write(root);
+  }
+
+  /**
+   * The rest of a SentencePiece-style {@code tokenizer.json}: Llama 2's normalizer form, or a
+   * Metaspace pre-tokenizer, as it was read; its decoder and byte fallback.
+   */
+  private static String sentencePieceJson(BpeTokenizer t, ObjectNode root) {
+    BpeTokenizer.SentencePiece sp = t.sentencePiece();
+    String meta = String.valueOf(BpeTokenizer.SentencePiece.META);
+    ObjectNode dec = JSON.createObjectNode();
+    dec.put("type", "Sequence");
+    ArrayNode decoders = dec.putArray("decoders");
+    ObjectNode replace = decoders.addObject();
+    replace.put("type", "Replace");
+    replace.putObject("pattern").put("String", meta);
+    replace.put("content", " ");
+    decoders.addObject().put("type", "ByteFallback");
+    decoders.addObject().put("type", "Fuse");
+    if (sp.prepend() == BpeTokenizer.SentencePiece.Prepend.NORMALIZER
+        || sp.prepend() == BpeTokenizer.SentencePiece.Prepend.NEVER) {
+      ObjectNode norm = root.putObject("normalizer");
+      norm.put("type", "Sequence");
+      ArrayNode list = norm.putArray("normalizers");
+      if (sp.prepend() == BpeTokenizer.SentencePiece.Prepend.NORMALIZER) {
+        list.addObject().put("type", "Prepend").put("prepend", meta);
+      }
+      ObjectNode r = list.addObject();
+      r.put("type", "Replace");
+      r.putObject("pattern").put("String", " ");
+      r.put("content", meta);
+      root.putNull("pre_tokenizer");
+    } else {
+      root.putNull("normalizer");
+      ObjectNode pre = root.putObject("pre_tokenizer");
+      pre.put("type", "Metaspace");
+      pre.put("replacement", meta);
+      pre.put("prepend_scheme", sp.prepend().name().toLowerCase(java.util.Locale.ROOT));
+      pre.put("split", sp.split());
+    }
+    if (sp.prepend() != BpeTokenizer.SentencePiece.Prepend.NEVER) {
+      ObjectNode strip = decoders.addObject();
+      strip.put("type", "Strip");
+      strip.put("content", " ");
+      strip.put("start", 1);
+      strip.put("stop", 0);
+    }
+    root.putNull("post_processor");
+    root.set("decoder", dec);
+    ObjectNode model = root.putObject("model");
+    model.put("type", "BPE");
+    model.putNull("dropout");
+    if (sp.unk() == null) {
+      model.putNull("unk_token");
+    } else {
+      model.put("unk_token", sp.unk());
+    }
+    model.putNull("continuing_subword_prefix");
+    model.putNull("end_of_word_suffix");
+    model.put("fuse_unk", sp.fuseUnk());
+    model.put("byte_fallback", sp.byteFallback());
+    model.put("ignore_merges", false);
+    ObjectNode vocab = model.putObject("vocab");
+    for (int id = 0; id < t.vocabSize(); id++) {
+      vocab.put(t.tokenText(id), id);
+    }
+    ArrayNode merges = model.putArray("merges");
+    for (BpeTokenizer.Merge m : t.merges()) {
+      ArrayNode pair = merges.addArray();
+      pair.add(t.tokenText(m.left()));
+      pair.add(t.tokenText(m.right()));
     }
     return write(root);
   }

