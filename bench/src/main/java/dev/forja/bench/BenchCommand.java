@@ -40,6 +40,7 @@ import picocli.CommandLine.Spec;
       BenchCommand.Tokenizer.class,
       BenchCommand.BpeTrain.class,
       BenchCommand.Train.class,
+      BenchCommand.Step.class,
       BenchCommand.Distributed.class
     })
 public final class BenchCommand implements Runnable, ForjaPlugin {
@@ -563,6 +564,40 @@ public final class BenchCommand implements Runnable, ForjaPlugin {
           new dev.forja.storage.Storage(cfg.storage()),
           out);
       out.flush();
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "step",
+      description =
+          "One forward and backward pass without the optimizer (--conf, e.g."
+              + " conf/presets/qwen2.5-0.5b.yaml with --set train.micro-batch-size=4 --set"
+              + " train.sequence-length=512): its time and the process's peak RSS against the"
+              + " memory plan.")
+  static final class Step implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin ConfigOptions config;
+    @Mixin Forja.VerboseOption verbose;
+
+    @Option(
+        names = "--passes",
+        defaultValue = "2",
+        description = "Passes; the last is timed (default ${DEFAULT-VALUE}).")
+    int passes;
+
+    @Override
+    public Integer call() {
+      dev.forja.pipeline.ForjaConfig cfg = config.load();
+      if (cfg.model().vocabSize() == 0) {
+        throw new IllegalArgumentException(
+            "forja bench step needs model.vocab-size (e.g. --conf conf/presets/qwen2.5-0.5b.yaml)");
+      }
+      if (passes < 1) {
+        throw new IllegalArgumentException("--passes must be at least 1, got " + passes);
+      }
+      PrintWriter out = spec.commandLine().getOut();
+      StepBenchmark.run(cfg.model(), cfg.train(), passes, out);
       return 0;
     }
   }

@@ -188,7 +188,12 @@ public final class TrainRun {
       GptModel.Engine engine = GptModel.resolve(tc.engineChoice(), mc, req.dtype());
       MemoryPlan plan =
           MemoryPlan.estimate(
-              mc, tc.microBatch(), length, req.dtype().width(), engine == GptModel.Engine.KERNELS);
+              mc,
+              tc.microBatch(),
+              length,
+              req.dtype().width(),
+              engine == GptModel.Engine.KERNELS,
+              tc.recomputeActivations());
       plan.requireFits(nativeLimit(), tc.microBatch(), tc.accumulation());
 
       long seed = state.seed();
@@ -318,7 +323,8 @@ public final class TrainRun {
     for (int id = 0; id < tokenizer.vocabSize(); id++) {
       bytes[id] = tokenizer.isSpecial(id) ? 0 : tokenizer.tokenBytes(id).length;
     }
-    return new Evaluator(model.pass(tc.engineChoice()), b, tc.evalBatches(), bytes);
+    return new Evaluator(
+        model.pass(tc.engineChoice(), tc.recomputeActivations()), b, tc.evalBatches(), bytes);
   }
 
   /** The tokenizer the shards were made with: the copy beside them, else the lineage's. */

@@ -79,7 +79,7 @@ public final class GptKernels implements LossPass {
   private final Buf xhatF;
   private final Buf rstdF;
   private final Buf lnF;
-  private final Buf logits; // [n, vocab]; holds d loss / d logits after a backward pass
+  private final OutputHead head;
   // backward scratch
   private final Buf dres;
   private final Buf dln;
@@ -88,7 +88,6 @@ public final class GptKernels implements LossPass {
   private final Buf dmlp;
   private final Buf dprobs;
   private final Buf ones;
-  private final double[] rowLoss;
 
   /** Allocates the buffers for {@code model}'s batch shape; parameters are used in place. */
   public GptKernels(GptModel model) {
@@ -149,7 +148,7 @@ public final class GptKernels implements LossPass {
     xhatF = Buf.alloc((long) n * d);
     rstdF = Buf.alloc(n);
     lnF = Buf.alloc((long) n * d);
-    logits = Buf.alloc((long) n * vocab);
+    head = new OutputHead(n, d, vocab);
     dres = Buf.alloc((long) n * d);
     dln = Buf.alloc((long) n * d);
     datt = Buf.alloc((long) n * d);
@@ -161,7 +160,6 @@ public final class GptKernels implements LossPass {
     for (int i = 0; i < n; i++) {
       ones.f.put(i, 1f);
     }
-    rowLoss = new double[n];
   }
 
   /** Floats of activation and scratch memory this pass holds for its batch shape. */
@@ -171,7 +169,8 @@ public final class GptKernels implements LossPass {
     long square = (long) batch * c.heads() * length * length;
     long perLayer = n * (9 * d + 2 + 2L * c.mlpWidth()) + square;
     return c.layers() * perLayer
-        + n * (2 * d + 1 + c.vocabSize())
+        + n * (2 * d + 1)
+        + OutputHead.floats(n, c.vocabSize())
         + n * (6 * d + Math.max(c.mlpWidth(), d) + c.mlpWidth() + 1)
         + square;
   }
@@ -185,7 +184,7 @@ public final class GptKernels implements LossPass {
   public double loss(int[] ids, int[] targets, double scale) {
     Blas.singleThreadedBlas();
     try {
-      return forward(ids, targets, scale, false);
+      return forward(ids, targets, scale, null);
     } finally {
       Blas.restoreBlas();
     }
@@ -208,7 +207,7 @@ public final class GptKernels implements LossPass {
     }
     Blas.singleThreadedBlas();
     try {
-      double loss = forward(ids, targets, scale, true);
+      double loss = forward(ids, targets, scale, g);
       backward(ids, g);
       return loss;
     } finally {
@@ -218,7 +217,7 @@ public final class GptKernels implements LossPass {
 
   // ---------------------------------------------------------------- forward
 
-  private double forward(int[] ids, int[] targets, double scale, boolean training) {
+  private double forward(int[] ids, int[] targets, double scale, Map<String, Buf> g) {
     if (ids.length != n || targets.length != n) {
       throw new IllegalArgumentException(
           "expected " + n + " ids and targets ([" + batch + ", " + len + "]), got " + ids.length);
@@ -272,30 +271,20 @@ public final class GptKernels implements LossPass {
         xhatF,
         rstdF,
         lnF);
-    Buf head = params.get(tied ? GptModel.WTE : GptModel.LM_HEAD);
-    pgemm(NO, TR, n, vocab, d, 1f, lnF, 0, d, head, 0, d, 0f, logits, 0, vocab);
-    float s = (float) scale;
-    Parallel.forRange(
-        n,
-        (from, to) -> {
-          for (int r = from; r < to; r++) {
-            rowLoss[r] = KernelMath.crossEntropy(logits, vocab, r, targets[r], training, s);
-          }
-        });
-    double sum = 0;
-    for (int r = 0; r < n; r++) {
-      sum += rowLoss[r];
-    }
-    return sum * scale;
+    String headName = tied ? GptModel.WTE : GptModel.LM_HEAD;
+    return head.loss(
+        lnF,
+        params.get(headName),
+        targets,
+        scale,
+        g == null ? null : dln,
+        g == null ? null : g.get(headName));
   }
 
   // ---------------------------------------------------------------- backward
 
+  /** From the final norm down, {@code dln} holding d loss / d its output (from the head). */
   private void backward(int[] ids, Map<String, Buf> g) {
-    Buf head = params.get(tied ? GptModel.WTE : GptModel.LM_HEAD);
-    Buf dhead = g.get(tied ? GptModel.WTE : GptModel.LM_HEAD);
-    pgemm(NO, NO, n, d, vocab, 1f, logits, 0, vocab, head, 0, d, 0f, dln, 0, d);
-    pgemm(TR, NO, vocab, d, n, 1f, logits, 0, vocab, lnF, 0, d, 1f, dhead, 0, d);
     layerNormBackward(
         dln,
         xhatF,

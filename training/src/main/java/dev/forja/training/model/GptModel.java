@@ -49,6 +49,7 @@ public final class GptModel {
   private final int length;
   private LossPass pass;
   private Engine passEngine;
+  private boolean passRecomputes;
 
   /**
    * What computes the loss and gradients: {@code train.engine}. {@code auto} takes the hand-written
@@ -135,14 +136,23 @@ public final class GptModel {
   }
 
   /** The loss pass of {@code engine}, built once per model (its buffers are reused). */
-  public synchronized LossPass pass(Engine engine) {
+  public LossPass pass(Engine engine) {
+    return pass(engine, false);
+  }
+
+  /**
+   * As above; {@code recompute}: the pass keeps only each layer's input and computes the rest again
+   * in the backward pass ({@code train.recompute-activations}; the Llama family's kernels).
+   */
+  public synchronized LossPass pass(Engine engine, boolean recompute) {
     Engine resolved = resolve(engine, config, dataType());
-    if (pass == null || passEngine != resolved) {
+    if (pass == null || passEngine != resolved || passRecomputes != recompute) {
       pass =
           resolved != Engine.KERNELS
               ? new SameDiffPass(this)
-              : config.llamaFamily() ? new LlamaKernels(this) : new GptKernels(this);
+              : config.llamaFamily() ? new LlamaKernels(this, recompute) : new GptKernels(this);
       passEngine = resolved;
+      passRecomputes = recompute;
     }
     return pass;
   }

@@ -48,6 +48,8 @@ public final class LlamaKernels implements LossPass {
   private final Attention attention;
   private final Map<String, Buf> params = new LinkedHashMap<>();
 
+  private final boolean recompute;
+  private final Buf[] xin; // with recompute: each layer's input [n, d], the only activation kept
   private final Buf x; // the residual stream [n, d]
   private final Buf[] xhat1;
   private final Buf[] rstd1;
@@ -63,7 +65,7 @@ public final class LlamaKernels implements LossPass {
   private final Buf xhatF;
   private final Buf rstdF;
   private final Buf lnF;
-  private final Buf logits;
+  private final OutputHead head;
   // scratch
   private final Buf norm; // a norm's output [n, d]
   private final Buf act; // SwiGLU output [n, mlp], then the gradient there
@@ -75,14 +77,25 @@ public final class LlamaKernels implements LossPass {
   private final Buf dprobs;
   private final Buf prod; // [max(n x d, n x (qw + kw))] for the norm weights' gradients
   private final Buf ones;
-  private final double[] rowLoss;
 
   /** Allocates the buffers for {@code model}'s batch shape; parameters are used in place. */
   public LlamaKernels(GptModel model) {
     this(model, GptKernels.ATTENTION_BLOCK);
   }
 
+  /**
+   * As above; {@code recompute}: keep only each layer's input, and compute the layer again in the
+   * backward pass (one layer's activations held at a time).
+   */
+  public LlamaKernels(GptModel model, boolean recompute) {
+    this(model, GptKernels.ATTENTION_BLOCK, recompute);
+  }
+
   LlamaKernels(GptModel model, int attentionBlock) {
+    this(model, attentionBlock, false);
+  }
+
+  LlamaKernels(GptModel model, int attentionBlock, boolean recompute) {
     ModelConfig c = model.config();
     if (!c.llamaFamily()) {
       throw new IllegalArgumentException("not a Llama-family model: " + c);
@@ -126,20 +139,26 @@ public final class LlamaKernels implements LossPass {
     VectorKernels.warmUp();
     model.parameters().forEach((name, a) -> params.put(name, new Buf(a)));
 
+    this.recompute = recompute;
+    int slots = recompute ? 1 : layers;
+    xin = new Buf[recompute ? layers : 0];
+    for (int i = 0; i < xin.length; i++) {
+      xin[i] = Buf.alloc((long) n * d);
+    }
     x = Buf.alloc((long) n * d);
-    xhat1 = new Buf[layers];
-    rstd1 = new Buf[layers];
-    qkv = new Buf[layers];
-    qkHat = new Buf[layers];
-    qkRstd = new Buf[layers];
-    probs = new Buf[layers];
-    att = new Buf[layers];
-    xhat2 = new Buf[layers];
-    rstd2 = new Buf[layers];
-    gate = new Buf[layers];
-    up = new Buf[layers];
+    xhat1 = new Buf[slots];
+    rstd1 = new Buf[slots];
+    qkv = new Buf[slots];
+    qkHat = new Buf[slots];
+    qkRstd = new Buf[slots];
+    probs = new Buf[slots];
+    att = new Buf[slots];
+    xhat2 = new Buf[slots];
+    rstd2 = new Buf[slots];
+    gate = new Buf[slots];
+    up = new Buf[slots];
     long square = Attention.probsFloats(batch, heads, len);
-    for (int i = 0; i < layers; i++) {
+    for (int i = 0; i < slots; i++) {
       xhat1[i] = Buf.alloc((long) n * d);
       rstd1[i] = Buf.alloc(n);
       qkv[i] = Buf.alloc((long) n * width);
@@ -157,7 +176,7 @@ public final class LlamaKernels implements LossPass {
     xhatF = Buf.alloc((long) n * d);
     rstdF = Buf.alloc(n);
     lnF = Buf.alloc((long) n * d);
-    logits = Buf.alloc((long) n * vocab);
+    head = new OutputHead(n, d, vocab);
     norm = Buf.alloc((long) n * d);
     act = Buf.alloc((long) n * mlp);
     dact = Buf.alloc((long) n * mlp);
@@ -172,11 +191,10 @@ public final class LlamaKernels implements LossPass {
     for (int i = 0; i < onesLength; i++) {
       ones.f.put(i, 1f);
     }
-    rowLoss = new double[n];
   }
 
   /** Floats of activation and scratch memory this pass holds for its batch shape. */
-  public static long activationFloats(ModelConfig c, int batch, int length) {
+  public static long activationFloats(ModelConfig c, int batch, int length, boolean recompute) {
     ModelConfig.Llama l = c.llama();
     long n = (long) batch * length;
     long d = c.dModel();
@@ -187,14 +205,11 @@ public final class LlamaKernels implements LossPass {
     long square = Attention.probsFloats(batch, c.heads(), length);
     long qk = l.qkNorm() ? n * (qw + kw + c.heads() + l.kvHeads()) : 0;
     long perLayer = n * (2 * d + 2 + width + qw + 2 * mlp) + qk + square;
-    return c.layers() * perLayer
-        + n * (4 * d + 1 + vocab(c)) // residual, final norm, logits
+    return (recompute ? perLayer + c.layers() * n * d : c.layers() * perLayer)
+        + n * (4 * d + 1) // residual, final norm
+        + OutputHead.floats(n, c.vocabSize())
         + n * (3 * d + 2 * mlp + qw + width + Math.max(d, qw + kw) + Math.max(1, c.heads()))
         + square;
-  }
-
-  private static long vocab(ModelConfig c) {
-    return c.vocabSize();
   }
 
   @Override
@@ -206,7 +221,7 @@ public final class LlamaKernels implements LossPass {
   public double loss(int[] ids, int[] targets, double scale) {
     Blas.singleThreadedBlas();
     try {
-      return forward(ids, targets, scale, false);
+      return forward(ids, targets, scale, null);
     } finally {
       Blas.restoreBlas();
     }
@@ -229,7 +244,7 @@ public final class LlamaKernels implements LossPass {
     }
     Blas.singleThreadedBlas();
     try {
-      double loss = forward(ids, targets, scale, true);
+      double loss = forward(ids, targets, scale, g);
       backward(ids, g);
       return loss;
     } finally {
@@ -239,7 +254,7 @@ public final class LlamaKernels implements LossPass {
 
   // ---------------------------------------------------------------- forward
 
-  private double forward(int[] ids, int[] targets, double scale, boolean training) {
+  private double forward(int[] ids, int[] targets, double scale, Map<String, Buf> g) {
     if (ids.length != n || targets.length != n) {
       throw new IllegalArgumentException(
           "expected " + n + " ids and targets ([" + batch + ", " + len + "]), got " + ids.length);
@@ -258,58 +273,44 @@ public final class LlamaKernels implements LossPass {
           }
         });
     for (int l = 0; l < layers; l++) {
-      rmsNorm(x, p(l, "input_layernorm.weight"), xhat1[l], rstd1[l], norm);
-      project(norm, l, "self_attn.q_proj", qkv[l], 0, qw);
-      project(norm, l, "self_attn.k_proj", qkv[l], qw, kw);
-      project(norm, l, "self_attn.v_proj", qkv[l], qw + kw, kw);
-      if (qkNorm) {
-        headNorm(qkv[l], 0, heads, p(l, "self_attn.q_norm.weight"), qkHat[l], 0, qkRstd[l], 0);
-        headNorm(
-            qkv[l], qw, kvHeads, p(l, "self_attn.k_norm.weight"), qkHat[l], qw, qkRstd[l], heads);
+      if (recompute && g != null) {
+        copy(x, xin[l]); // the layer's input, from which the backward pass recomputes the rest
       }
-      rope(qkv[l], false);
-      attention.forward(qkv[l], probs[l], att[l]);
-      // x += att @ Wo^T
-      pgemm(
-          NO, TR, n, d, qw, 1f, att[l], 0, qw, p(l, "self_attn.o_proj.weight"), 0, qw, 1f, x, 0, d);
-      rmsNorm(x, p(l, "post_attention_layernorm.weight"), xhat2[l], rstd2[l], norm);
-      pgemm(
-          NO,
-          TR,
-          n,
-          mlp,
-          d,
-          1f,
-          norm,
-          0,
-          d,
-          p(l, "mlp.gate_proj.weight"),
-          0,
-          d,
-          0f,
-          gate[l],
-          0,
-          mlp);
-      pgemm(NO, TR, n, mlp, d, 1f, norm, 0, d, p(l, "mlp.up_proj.weight"), 0, d, 0f, up[l], 0, mlp);
-      swiglu(gate[l], up[l], act);
-      pgemm(NO, TR, n, d, mlp, 1f, act, 0, mlp, p(l, "mlp.down_proj.weight"), 0, mlp, 1f, x, 0, d);
+      layerForward(l);
     }
     rmsNorm(x, params.get(ParameterSpec.FINAL_NORM), xhatF, rstdF, lnF);
-    Buf head = params.get(tied ? ParameterSpec.EMBED : GptModel.LM_HEAD);
-    pgemm(NO, TR, n, vocab, d, 1f, lnF, 0, d, head, 0, d, 0f, logits, 0, vocab);
-    float s = (float) scale;
-    Parallel.forRange(
-        n,
-        (from, to) -> {
-          for (int r = from; r < to; r++) {
-            rowLoss[r] = KernelMath.crossEntropy(logits, vocab, r, targets[r], training, s);
-          }
-        });
-    double sum = 0;
-    for (int r = 0; r < n; r++) {
-      sum += rowLoss[r];
+    String headName = tied ? ParameterSpec.EMBED : GptModel.LM_HEAD;
+    return head.loss(
+        lnF,
+        params.get(headName),
+        targets,
+        scale,
+        g == null ? null : dln,
+        g == null ? null : g.get(headName));
+  }
+
+  /** Layer {@code l} on the residual stream {@link #x}, its activations kept in its slot. */
+  private void layerForward(int l) {
+    int s = slot(l);
+    rmsNorm(x, p(l, "input_layernorm.weight"), xhat1[s], rstd1[s], norm);
+    project(norm, l, "self_attn.q_proj", qkv[s], 0, qw);
+    project(norm, l, "self_attn.k_proj", qkv[s], qw, kw);
+    project(norm, l, "self_attn.v_proj", qkv[s], qw + kw, kw);
+    if (qkNorm) {
+      headNorm(qkv[s], 0, heads, p(l, "self_attn.q_norm.weight"), qkHat[s], 0, qkRstd[s], 0);
+      headNorm(
+          qkv[s], qw, kvHeads, p(l, "self_attn.k_norm.weight"), qkHat[s], qw, qkRstd[s], heads);
     }
-    return sum * scale;
+    rope(qkv[s], false);
+    attention.forward(qkv[s], probs[s], att[s]);
+    // x += att @ Wo^T
+    pgemm(NO, TR, n, d, qw, 1f, att[s], 0, qw, p(l, "self_attn.o_proj.weight"), 0, qw, 1f, x, 0, d);
+    rmsNorm(x, p(l, "post_attention_layernorm.weight"), xhat2[s], rstd2[s], norm);
+    pgemm(
+        NO, TR, n, mlp, d, 1f, norm, 0, d, p(l, "mlp.gate_proj.weight"), 0, d, 0f, gate[s], 0, mlp);
+    pgemm(NO, TR, n, mlp, d, 1f, norm, 0, d, p(l, "mlp.up_proj.weight"), 0, d, 0f, up[s], 0, mlp);
+    swiglu(gate[s], up[s], act);
+    pgemm(NO, TR, n, d, mlp, 1f, act, 0, mlp, p(l, "mlp.down_proj.weight"), 0, mlp, 1f, x, 0, d);
   }
 
   /** Columns {@code [col, col + m)} of {@code out [n, width]} = {@code in @ W^T (+ b)}. */
@@ -336,11 +337,8 @@ public final class LlamaKernels implements LossPass {
 
   // ---------------------------------------------------------------- backward
 
+  /** From the final norm down, {@code dln} holding d loss / d its output (from the head). */
   private void backward(int[] ids, Map<String, Buf> g) {
-    String headName = tied ? ParameterSpec.EMBED : GptModel.LM_HEAD;
-    Buf head = params.get(headName);
-    pgemm(NO, NO, n, d, vocab, 1f, logits, 0, vocab, head, 0, d, 0f, dln, 0, d);
-    pgemm(TR, NO, vocab, d, n, 1f, logits, 0, vocab, lnF, 0, d, 1f, g.get(headName), 0, d);
     rmsNormBackward(
         dln,
         xhatF,
@@ -350,16 +348,21 @@ public final class LlamaKernels implements LossPass {
         dres,
         false);
     for (int l = layers - 1; l >= 0; l--) {
+      if (recompute) {
+        copy(xin[l], x);
+        layerForward(l);
+      }
+      int s = slot(l);
       // x_out = x_mid + swiglu(gate, up) @ Wd^T
-      swiglu(gate[l], up[l], act);
+      swiglu(gate[s], up[s], act);
       Buf wd = p(l, "mlp.down_proj.weight");
       pgemm(TR, NO, d, mlp, n, 1f, dres, 0, d, act, 0, mlp, 1f, gd(g, l, "mlp.down_proj"), 0, mlp);
       pgemm(NO, NO, n, mlp, d, 1f, dres, 0, d, wd, 0, mlp, 0f, dact, 0, mlp);
-      swigluBackward(gate[l], up[l], dact); // gate and up now hold their gradients
-      scaleRows(xhat2[l], p(l, "post_attention_layernorm.weight"), norm);
+      swigluBackward(gate[s], up[s], dact); // gate and up now hold their gradients
+      scaleRows(xhat2[s], p(l, "post_attention_layernorm.weight"), norm);
       pgemm(
-          TR, NO, mlp, d, n, 1f, gate[l], 0, mlp, norm, 0, d, 1f, gd(g, l, "mlp.gate_proj"), 0, d);
-      pgemm(TR, NO, mlp, d, n, 1f, up[l], 0, mlp, norm, 0, d, 1f, gd(g, l, "mlp.up_proj"), 0, d);
+          TR, NO, mlp, d, n, 1f, gate[s], 0, mlp, norm, 0, d, 1f, gd(g, l, "mlp.gate_proj"), 0, d);
+      pgemm(TR, NO, mlp, d, n, 1f, up[s], 0, mlp, norm, 0, d, 1f, gd(g, l, "mlp.up_proj"), 0, d);
       pgemm(
           NO,
           NO,
@@ -367,7 +370,7 @@ public final class LlamaKernels implements LossPass {
           d,
           mlp,
           1f,
-          gate[l],
+          gate[s],
           0,
           mlp,
           p(l, "mlp.gate_proj.weight"),
@@ -377,18 +380,18 @@ public final class LlamaKernels implements LossPass {
           dln,
           0,
           d);
-      pgemm(NO, NO, n, d, mlp, 1f, up[l], 0, mlp, p(l, "mlp.up_proj.weight"), 0, d, 1f, dln, 0, d);
+      pgemm(NO, NO, n, d, mlp, 1f, up[s], 0, mlp, p(l, "mlp.up_proj.weight"), 0, d, 1f, dln, 0, d);
       rmsNormBackward(
           dln,
-          xhat2[l],
-          rstd2[l],
+          xhat2[s],
+          rstd2[s],
           p(l, "post_attention_layernorm.weight"),
           g.get(ParameterSpec.llamaLayer(l, "post_attention_layernorm.weight")),
           dres,
           true);
       // x_mid = x_in + att @ Wo^T
       pgemm(
-          TR, NO, d, qw, n, 1f, dres, 0, d, att[l], 0, qw, 1f, gd(g, l, "self_attn.o_proj"), 0, qw);
+          TR, NO, d, qw, n, 1f, dres, 0, d, att[s], 0, qw, 1f, gd(g, l, "self_attn.o_proj"), 0, qw);
       pgemm(
           NO,
           NO,
@@ -406,20 +409,20 @@ public final class LlamaKernels implements LossPass {
           datt,
           0,
           qw);
-      attention.backward(qkv[l], probs[l], datt, dprobs, dqkv);
+      attention.backward(qkv[s], probs[s], datt, dprobs, dqkv);
       rope(dqkv, true);
       if (qkNorm) {
         headNormBackward(l, 0, heads, "self_attn.q_norm.weight", g, 0);
         headNormBackward(l, qw, kvHeads, "self_attn.k_norm.weight", g, heads);
       }
-      scaleRows(xhat1[l], p(l, "input_layernorm.weight"), norm);
+      scaleRows(xhat1[s], p(l, "input_layernorm.weight"), norm);
       projectBackward(l, "self_attn.q_proj", g, 0, qw, 0f);
       projectBackward(l, "self_attn.k_proj", g, qw, kw, 1f);
       projectBackward(l, "self_attn.v_proj", g, qw + kw, kw, 1f);
       rmsNormBackward(
           dln,
-          xhat1[l],
-          rstd1[l],
+          xhat1[s],
+          rstd1[s],
           p(l, "input_layernorm.weight"),
           g.get(ParameterSpec.llamaLayer(l, "input_layernorm.weight")),
           dres,
@@ -631,8 +634,8 @@ public final class LlamaKernels implements LossPass {
     int hw = qw + kw;
     int hr = heads + kvHeads;
     Buf w = p(l, weight);
-    Buf hat = qkHat[l];
-    Buf rstd = qkRstd[l];
+    Buf hat = qkHat[slot(l)];
+    Buf rstd = qkRstd[slot(l)];
     Parallel.forRange(
         n,
         (from, to) -> {
@@ -741,6 +744,16 @@ public final class LlamaKernels implements LossPass {
     for (int j = 0; j < m; j++) {
       dst.f.put((int) (dO + j), src.f.get((int) (so + j)));
     }
+  }
+
+  /** Where layer {@code l}'s activations are kept: its own buffers, or the one shared slot. */
+  private int slot(int l) {
+    return recompute ? 0 : l;
+  }
+
+  /** {@code dst = src}, both {@code [n, d]}. */
+  private void copy(Buf src, Buf dst) {
+    dst.f.duplicate().put(src.f.duplicate().limit(n * d));
   }
 
   private Buf p(int l, String suffix) {

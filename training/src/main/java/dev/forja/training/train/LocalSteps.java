@@ -28,7 +28,7 @@ public final class LocalSteps implements StepStrategy {
     this.optimizer = optimizer;
     this.params = model.parameters();
     params.forEach((n, p) -> grads.put(n, p.ulike()));
-    this.pass = model.pass(config.engineChoice());
+    this.pass = model.pass(config.engineChoice(), config.recomputeActivations());
   }
 
   /**

@@ -21,12 +21,23 @@ import java.util.Locale;
 public record MemoryPlan(long parameterBytes, long activationBytes) {
   public static MemoryPlan estimate(
       ModelConfig c, int microBatch, int length, int bytesPerValue, boolean kernels) {
+    return estimate(c, microBatch, length, bytesPerValue, kernels, false);
+  }
+
+  /** As above; {@code recompute}: activations recomputed in the backward pass (Llama kernels). */
+  public static MemoryPlan estimate(
+      ModelConfig c,
+      int microBatch,
+      int length,
+      int bytesPerValue,
+      boolean kernels,
+      boolean recompute) {
     long p = c.parameters() * bytesPerValue;
     if (kernels) {
       return new MemoryPlan(
           6 * p,
           (c.llamaFamily()
-                  ? LlamaKernels.activationFloats(c, microBatch, length)
+                  ? LlamaKernels.activationFloats(c, microBatch, length, recompute)
                   : GptKernels.activationFloats(c, microBatch, length))
               * bytesPerValue);
     }

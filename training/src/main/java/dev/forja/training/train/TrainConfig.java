@@ -37,6 +37,9 @@ import java.util.List;
  *     or {@code samediff} ({@link dev.forja.training.model.GptModel.Engine})
  * @param initFrom a checkpoint or run directory whose weights and architecture a fresh run starts
  *     from ({@code forja model import} writes such checkpoints); empty: random initialisation
+ * @param recomputeActivations keep only each layer's input for the backward pass and compute the
+ *     rest again there (activation checkpointing): about a third more work for a fraction of the
+ *     activation memory; the Llama family's CPU kernels do it
  */
 public record TrainConfig(
     long steps,
@@ -63,7 +66,8 @@ public record TrainConfig(
     String maskToken,
     String optimizer,
     String engine,
-    String initFrom)
+    String initFrom,
+    boolean recomputeActivations)
     implements Serializable {
   public static final String ADAMW = "adamw";
   public static final String SGD = "sgd";
@@ -181,6 +185,13 @@ public record TrainConfig(
             "",
             "Start a fresh run from this checkpoint or run directory's weights and architecture"
                 + " (forja model import writes one); empty: random weights.");
+    boolean recompute =
+        r.bool(
+            "train.recompute-activations",
+            false,
+            "Keep only each layer's input for the backward pass and recompute the rest there"
+                + " (activation checkpointing): about a third more compute for far less memory"
+                + " (Llama-family CPU kernels).");
     r.require(
         minLr <= lr, "train.min-lr", "must not exceed train.lr (" + lr + "); lower train.min-lr");
     return new TrainConfig(
@@ -208,7 +219,8 @@ public record TrainConfig(
         maskToken,
         optimizer,
         engine,
-        initFrom);
+        initFrom,
+        recompute);
   }
 
   /** The learning rate of step {@code step} (0-based): linear warmup, then cosine to the floor. */
@@ -263,7 +275,8 @@ public record TrainConfig(
         maskToken,
         optimizer,
         engine,
-        initFrom);
+        initFrom,
+        recomputeActivations);
   }
 
   /** This optimisation computed by another engine ({@code train.engine}). */
@@ -293,7 +306,8 @@ public record TrainConfig(
         maskToken,
         optimizer,
         engine,
-        initFrom);
+        initFrom,
+        recomputeActivations);
   }
 
   /** The engine as a value. */

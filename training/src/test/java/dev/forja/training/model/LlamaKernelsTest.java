@@ -91,6 +91,42 @@ class LlamaKernelsTest {
   }
 
   @Test
+  void recomputingActivationsGivesTheSameBitsWithOneLayerOfActivations() {
+    ModelConfig c =
+        llama(35, 37, 2, 1, 36, "llama3", true, true, false, ModelConfig.Objective.CAUSAL);
+    GptModel m = GptModel.build(c, GptKernelsTest.BATCH, GptKernelsTest.LENGTH, DataType.FLOAT, 8);
+    int[] ids = GptKernelsTest.ids(c, 3);
+    int[] targets = GptKernelsTest.targets(c, 4);
+    Map<String, INDArray> kept = GptKernelsTest.grads(m);
+    Map<String, INDArray> recomputed = GptKernelsTest.grads(m);
+    double a = new LlamaKernels(m, false).lossAndGradients(ids, targets, 0.5, kept, false);
+    LlamaKernels r = new LlamaKernels(m, true);
+    double b = r.lossAndGradients(ids, targets, 0.5, recomputed, false);
+    assertThat(b).isEqualTo(a);
+    for (String n : kept.keySet()) {
+      assertThat(recomputed.get(n)).as(n).isEqualTo(kept.get(n));
+    }
+    assertThat(r.loss(ids, targets, 0.5)).isEqualTo(a);
+    // Qwen2.5-0.5B's shape at 4 x 512: a fifth of the activations
+    ModelConfig qwen =
+        new ModelConfig(
+            151936,
+            32768,
+            24,
+            896,
+            14,
+            4,
+            false,
+            true,
+            1e-6,
+            0.02,
+            ModelConfig.Objective.CAUSAL,
+            new ModelConfig.Llama("qwen2", 2, 64, 4864, 1e6, "none", 1, 1, 4, 4, true, false));
+    assertThat(LlamaKernels.activationFloats(qwen, 4, 512, true))
+        .isLessThan(LlamaKernels.activationFloats(qwen, 4, 512, false) / 5);
+  }
+
+  @Test
   void autoChoosesTheKernelsAndGradientsAccumulate() {
     ModelConfig c = llama(4, 2, 4, "none", true, true, false, ModelConfig.Objective.CAUSAL);
     GptModel m = GptModel.build(c, GptKernelsTest.BATCH, GptKernelsTest.LENGTH, DataType.FLOAT, 3);
