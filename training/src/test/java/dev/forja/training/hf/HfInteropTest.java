@@ -137,10 +137,7 @@ class HfInteropTest {
         System.arraycopy(ints(ref.get("batch").get(i)), 0, ids, i * t, t);
         System.arraycopy(ints(ref.get("targets").get(i)), 0, targets, i * t, t);
       }
-      List<GptModel.Engine> engines =
-          r.model().llamaFamily()
-              ? List.of(GptModel.Engine.SAMEDIFF)
-              : List.of(GptModel.Engine.KERNELS, GptModel.Engine.SAMEDIFF);
+      List<GptModel.Engine> engines = List.of(GptModel.Engine.KERNELS, GptModel.Engine.SAMEDIFF);
       for (GptModel.Engine engine : engines) {
         GptModel m = GptModel.build(r.model(), b, t, DataType.FLOAT, 1);
         TrainRun.assign(m.parameters(), r.weights(), "imported");
