@@ -204,7 +204,7 @@ public final class TrainRun {
           new SequenceSampler(
               shards.split(ShardFormat.TRAIN), length, seed, 0, Math.max(1, dc.workers()));
       GptModel model = GptModel.build(mc, tc.microBatch(), length, req.dtype(), seed);
-      Optimizer adam = Optimizer.create(tc, model.parameters());
+      Optimizer adam = Optimizer.create(tc, model.parameters(), model.config());
       if (from != null) {
         assign(model.parameters(), from.weights(), from.dir() + "");
       }

@@ -140,7 +140,8 @@ public final class WorkerRound {
               spec.length(),
               spec.dtype(),
               spec.train().seed());
-      return new Slot(model, Optimizer.create(spec.train(), model.parameters()), shards);
+      return new Slot(
+          model, Optimizer.create(spec.train(), model.parameters(), model.config()), shards);
     } catch (IOException e) {
       throw new UncheckedIOException("worker cannot open the shards at " + spec.data(), e);
     }

@@ -46,8 +46,6 @@ public final class GptKernels implements LossPass {
   private final int vocab;
   private final int layers;
   private final boolean causal;
-  private final boolean bias;
-  private final boolean tied;
   private final double eps;
 
   /**
@@ -58,6 +56,7 @@ public final class GptKernels implements LossPass {
    */
   static final int ATTENTION_BLOCK = 64;
 
+  private final Architecture arch;
   private final Attention attention;
 
   private final Map<String, Buf> params = new LinkedHashMap<>();
@@ -101,6 +100,8 @@ public final class GptKernels implements LossPass {
       throw new IllegalArgumentException(
           "the CPU kernels compute in fp32 only, the model is " + model.dataType());
     }
+    arch = Architecture.of(c);
+    requireSupported(arch);
     batch = model.batch();
     len = model.length();
     n = batch * len;
@@ -111,8 +112,6 @@ public final class GptKernels implements LossPass {
     vocab = c.vocabSize();
     layers = c.layers();
     causal = c.objective() == ModelConfig.Objective.CAUSAL;
-    bias = c.bias();
-    tied = c.tiedEmbeddings();
     eps = c.normEpsilon();
     attention =
         new Attention(batch, len, heads, heads, hs, 3 * d, 0, d, 2 * d, causal, attentionBlock);
@@ -159,6 +158,36 @@ public final class GptKernels implements LossPass {
     ones = Buf.alloc(n);
     for (int i = 0; i < n; i++) {
       ones.f.put(i, 1f);
+    }
+  }
+
+  /**
+   * Whether these kernels compute {@code a}: GPT-2's blocks (learned positions, LayerNorm, one
+   * fused q/k/v projection in {@code [in, out]} layout, a GELU MLP).
+   */
+  static boolean supports(Architecture a) {
+    if (a.embedding().positions() == null) {
+      return false;
+    }
+    for (Architecture.Layer l : a.layers()) {
+      Architecture.SelfAttention at = l.attention();
+      if (l.attentionNorm().kind() != Architecture.NormKind.LAYER_NORM
+          || !at.fused()
+          || at.inputs().get(0).layout() != Architecture.Layout.IN_OUT
+          || at.rotary() != null
+          || at.qNorm() != null
+          || l.mlp().activation() != Architecture.Activation.GELU_TANH
+          || l.mlp().inputs().get(0).layout() != Architecture.Layout.IN_OUT) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static void requireSupported(Architecture a) {
+    if (!supports(a)) {
+      throw new IllegalArgumentException(
+          "GptKernels compute GPT-2's blocks; this model's are " + a.layers().get(0));
     }
   }
 
@@ -222,8 +251,8 @@ public final class GptKernels implements LossPass {
       throw new IllegalArgumentException(
           "expected " + n + " ids and targets ([" + batch + ", " + len + "]), got " + ids.length);
     }
-    Buf wte = params.get(GptModel.WTE);
-    Buf wpe = params.get(GptModel.WPE);
+    Buf wte = w(arch.embedding().tokens());
+    Buf wpe = w(arch.embedding().positions());
     Parallel.forRange(
         n,
         (from, to) -> {
@@ -246,32 +275,32 @@ public final class GptKernels implements LossPass {
           }
         });
     for (int l = 0; l < layers; l++) {
-      layerNorm(x, param(l, "ln_1.weight"), biasParam(l, "ln_1.bias"), xhat1[l], rstd1[l], ln1[l]);
-      linear(
-          ln1[l],
-          param(l, "attn.c_attn.weight"),
-          biasParam(l, "attn.c_attn.bias"),
-          qkv[l],
-          d,
-          3 * d,
-          0f);
+      layerNorm(
+          x,
+          w(L(l).attentionNorm().weight()),
+          w(L(l).attentionNorm().bias()),
+          xhat1[l],
+          rstd1[l],
+          ln1[l]);
+      linear(ln1[l], w(qkvOf(l).weight()), w(qkvOf(l).bias()), qkv[l], d, 3 * d, 0f);
       attention.forward(qkv[l], probs[l], att[l]);
       // x += att @ W_proj + b_proj
-      linear(att[l], param(l, "attn.c_proj.weight"), biasParam(l, "attn.c_proj.bias"), x, d, d, 1f);
-      layerNorm(x, param(l, "ln_2.weight"), biasParam(l, "ln_2.bias"), xhat2[l], rstd2[l], ln2[l]);
       linear(
-          ln2[l], param(l, "mlp.c_fc.weight"), biasParam(l, "mlp.c_fc.bias"), pre[l], d, mlp, 0f);
+          att[l],
+          w(L(l).attention().output().weight()),
+          w(L(l).attention().output().bias()),
+          x,
+          d,
+          d,
+          1f);
+      layerNorm(
+          x, w(L(l).mlpNorm().weight()), w(L(l).mlpNorm().bias()), xhat2[l], rstd2[l], ln2[l]);
+      linear(ln2[l], w(fcOf(l).weight()), w(fcOf(l).bias()), pre[l], d, mlp, 0f);
       gelu(pre[l], tanh[l], act);
-      linear(act, param(l, "mlp.c_proj.weight"), biasParam(l, "mlp.c_proj.bias"), x, mlp, d, 1f);
+      linear(act, w(L(l).mlp().output().weight()), w(L(l).mlp().output().bias()), x, mlp, d, 1f);
     }
-    layerNorm(
-        x,
-        params.get(GptModel.LN_F_WEIGHT),
-        bias ? params.get(GptModel.LN_F_BIAS) : null,
-        xhatF,
-        rstdF,
-        lnF);
-    String headName = tied ? GptModel.WTE : GptModel.LM_HEAD;
+    layerNorm(x, w(arch.finalNorm().weight()), w(arch.finalNorm().bias()), xhatF, rstdF, lnF);
+    String headName = arch.head().weight().name();
     return head.loss(
         lnF,
         params.get(headName),
@@ -289,43 +318,42 @@ public final class GptKernels implements LossPass {
         dln,
         xhatF,
         rstdF,
-        params.get(GptModel.LN_F_WEIGHT),
-        g.get(GptModel.LN_F_WEIGHT),
-        bias ? g.get(GptModel.LN_F_BIAS) : null,
+        w(arch.finalNorm().weight()),
+        grad(g, arch.finalNorm().weight()),
+        grad(g, arch.finalNorm().bias()),
         dres,
         false);
     for (int l = layers - 1; l >= 0; l--) {
       // x_out = x_mid + act @ W2 + b2
       geluOutput(pre[l], tanh[l], act);
-      linearBackward(act, param(l, "mlp.c_proj.weight"), dres, dmlp, g, l, "mlp.c_proj", mlp, d);
+      linearBackward(act, L(l).mlp().output(), dres, dmlp, g, mlp, d);
       geluBackward(pre[l], tanh[l], dmlp);
-      linearBackward(ln2[l], param(l, "mlp.c_fc.weight"), dmlp, dln, g, l, "mlp.c_fc", d, mlp);
+      linearBackward(ln2[l], fcOf(l), dmlp, dln, g, d, mlp);
       layerNormBackward(
           dln,
           xhat2[l],
           rstd2[l],
-          param(l, "ln_2.weight"),
-          g.get(GptModel.layer(l, "ln_2.weight")),
-          bias ? g.get(GptModel.layer(l, "ln_2.bias")) : null,
+          w(L(l).mlpNorm().weight()),
+          grad(g, L(l).mlpNorm().weight()),
+          grad(g, L(l).mlpNorm().bias()),
           dres,
           true);
       // x_mid = x_in + att @ Wp + bp
-      linearBackward(att[l], param(l, "attn.c_proj.weight"), dres, datt, g, l, "attn.c_proj", d, d);
+      linearBackward(att[l], L(l).attention().output(), dres, datt, g, d, d);
       attention.backward(qkv[l], probs[l], datt, dprobs, dqkv);
-      linearBackward(
-          ln1[l], param(l, "attn.c_attn.weight"), dqkv, dln, g, l, "attn.c_attn", d, 3 * d);
+      linearBackward(ln1[l], qkvOf(l), dqkv, dln, g, d, 3 * d);
       layerNormBackward(
           dln,
           xhat1[l],
           rstd1[l],
-          param(l, "ln_1.weight"),
-          g.get(GptModel.layer(l, "ln_1.weight")),
-          bias ? g.get(GptModel.layer(l, "ln_1.bias")) : null,
+          w(L(l).attentionNorm().weight()),
+          grad(g, L(l).attentionNorm().weight()),
+          grad(g, L(l).attentionNorm().bias()),
           dres,
           true);
     }
-    Buf dwte = g.get(GptModel.WTE);
-    Buf dwpe = g.get(GptModel.WPE);
+    Buf dwte = grad(g, arch.embedding().tokens());
+    Buf dwpe = grad(g, arch.embedding().positions());
     // column blocks: each thread owns whole columns, rows run in order (no races, fixed order)
     Parallel.forRange(
         d,
@@ -372,31 +400,16 @@ public final class GptKernels implements LossPass {
   }
 
   /**
-   * Given {@code dout [n, m]} of {@code out = in @ w + b}: {@code din = dout @ w^T} (overwritten),
-   * and the weight and bias gradients of layer {@code l}'s {@code prefix} accumulated.
+   * Given {@code dout [n, m]} of {@code out = in @ w + b} ({@code lin}): {@code din = dout @ w^T}
+   * (overwritten), and its weight and bias gradients accumulated.
    */
   private void linearBackward(
-      Buf in, Buf w, Buf dout, Buf din, Map<String, Buf> g, int l, String prefix, int k, int m) {
+      Buf in, Architecture.Linear lin, Buf dout, Buf din, Map<String, Buf> g, int k, int m) {
+    Buf w = w(lin.weight());
     pgemm(NO, TR, n, k, m, 1f, dout, 0, m, w, 0, m, 0f, din, 0, k);
-    pgemm(
-        TR,
-        NO,
-        k,
-        m,
-        n,
-        1f,
-        in,
-        0,
-        k,
-        dout,
-        0,
-        m,
-        1f,
-        g.get(GptModel.layer(l, prefix + ".weight")),
-        0,
-        m);
-    if (bias) {
-      columnSums(dout, m, g.get(GptModel.layer(l, prefix + ".bias")));
+    pgemm(TR, NO, k, m, n, 1f, in, 0, k, dout, 0, m, 1f, grad(g, lin.weight()), 0, m);
+    if (lin.bias() != null) {
+      columnSums(dout, m, grad(g, lin.bias()));
     }
   }
 
@@ -563,11 +576,24 @@ public final class GptKernels implements LossPass {
         });
   }
 
-  private Buf param(int l, String suffix) {
-    return params.get(GptModel.layer(l, suffix));
+  private Architecture.Layer L(int l) {
+    return arch.layers().get(l);
   }
 
-  private Buf biasParam(int l, String suffix) {
-    return bias ? params.get(GptModel.layer(l, suffix)) : null;
+  private Architecture.Linear qkvOf(int l) {
+    return L(l).attention().inputs().get(0);
+  }
+
+  private Architecture.Linear fcOf(int l) {
+    return L(l).mlp().inputs().get(0);
+  }
+
+  /** A parameter's memory; null for an absent one (a bias the model does not have). */
+  private Buf w(ParameterSpec p) {
+    return p == null ? null : params.get(p.name());
+  }
+
+  private static Buf grad(Map<String, Buf> g, ParameterSpec p) {
+    return p == null ? null : g.get(p.name());
   }
 }

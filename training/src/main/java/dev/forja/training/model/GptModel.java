@@ -102,7 +102,7 @@ public final class GptModel {
   }
 
   public DataType dataType() {
-    return sd.getVariable(config.llamaFamily() ? ParameterSpec.EMBED : WTE).dataType();
+    return sd.getVariable(Architecture.of(config).embedding().tokens().name()).dataType();
   }
 
   /** Whether {@link GptKernels} can run this model here: ND4J's CPU backend, fp32. */
@@ -150,14 +150,19 @@ public final class GptModel {
       pass =
           resolved != Engine.KERNELS
               ? new SameDiffPass(this)
-              : config.llamaFamily() ? new LlamaKernels(this, recompute) : new GptKernels(this);
+              : LlamaKernels.supports(Architecture.of(config))
+                  ? new LlamaKernels(this, recompute)
+                  : new GptKernels(this);
       passEngine = resolved;
       passRecomputes = recompute;
     }
     return pass;
   }
 
-  /** Builds the graph with freshly initialised weights (GPT-2's scheme), deterministic in seed. */
+  /**
+   * Builds the graph of {@link Architecture#of}{@code (c)} block by block, with fresh weights as
+   * the description's parameters say (GPT-2's scheme), deterministic in {@code seed}.
+   */
   public static GptModel build(ModelConfig c, int batch, int length, DataType dtype, long seed) {
     if (c.vocabSize() < 2) {
       throw new IllegalArgumentException(
@@ -167,51 +172,32 @@ public final class GptModel {
       throw new IllegalArgumentException(
           "sequence length " + length + " exceeds model.context-length " + c.contextLength());
     }
+    Architecture arch = Architecture.of(c);
     SameDiff sd = SameDiff.create();
     Random rng = Nd4j.getRandomFactory().getNewRandomInstance(seed);
-    Init init = new Init(sd, dtype, rng);
-    if (c.llamaFamily()) {
-      return buildLlama(sd, init, c, batch, length, dtype);
+    Map<String, SDVariable> w = new LinkedHashMap<>();
+    for (ParameterSpec p : arch.parameters()) {
+      w.put(p.name(), create(sd, p, dtype, rng));
     }
-    int d = c.dModel();
-    int h = c.heads();
-    int hs = c.headSize();
+    Graph g = new Graph(sd, w, batch, length, dtype);
     int bt = batch * length;
-
     SDVariable ids = sd.placeHolder(INPUT_IDS, DataType.INT32, batch, length);
     SDVariable targets = sd.placeHolder(TARGETS, DataType.INT32, batch, length);
     SDVariable lossScale = sd.placeHolder(LOSS_SCALE, dtype);
-    SDVariable wte = init.normal(WTE, c.initStd(), c.vocabSize(), d);
-    SDVariable wpe = init.normal(WPE, c.initStd() / 2, c.contextLength(), d);
 
+    Architecture.Embedding e = arch.embedding();
     SDVariable oneHot = sd.oneHot(ids, c.vocabSize(), -1, 1.0, 0.0, dtype);
-    SDVariable tok = sd.mmul(sd.reshape(oneHot, bt, c.vocabSize()), wte);
-    SDVariable pos = sd.slice(wpe, new int[] {0, 0}, length, d);
-    SDVariable x = sd.reshape(sd.reshape(tok, batch, length, d).add(pos), bt, d);
-
-    SDVariable mask = attentionMask(sd, c, length, dtype);
-    double projStd = c.initStd() / Math.sqrt(2.0 * c.layers());
-    for (int l = 0; l < c.layers(); l++) {
-      SDVariable a = layerNorm(sd, init, c, x, layer(l, "ln_1"));
-      SDVariable qkv = linear(sd, init, c, a, layer(l, "attn.c_attn"), d, 3 * d, c.initStd());
-      SDVariable[] parts = sd.split(qkv, 3, 1);
-      SDVariable q = heads(sd, parts[0], batch, length, h, hs);
-      SDVariable k = heads(sd, parts[1], batch, length, h, hs);
-      SDVariable v = heads(sd, parts[2], batch, length, h, hs);
-      SDVariable scores = sd.mmul(q, k, false, true, false).mul(1.0 / Math.sqrt(hs)).add(mask);
-      SDVariable probs = sd.nn.softmax(scores, 3);
-      SDVariable att = sd.mmul(probs, v); // [B, H, T, hs]
-      SDVariable merged = sd.reshape(sd.permute(att, 0, 2, 1, 3), bt, d);
-      x = x.add(linear(sd, init, c, merged, layer(l, "attn.c_proj"), d, d, projStd));
-      SDVariable m = layerNorm(sd, init, c, x, layer(l, "ln_2"));
-      SDVariable up = linear(sd, init, c, m, layer(l, "mlp.c_fc"), d, c.mlpWidth(), c.initStd());
-      x =
-          x.add(
-              linear(sd, init, c, gelu(sd, up), layer(l, "mlp.c_proj"), c.mlpWidth(), d, projStd));
+    SDVariable x = sd.mmul(sd.reshape(oneHot, bt, c.vocabSize()), w.get(e.tokens().name()));
+    if (e.positions() != null) {
+      SDVariable pos = sd.slice(w.get(e.positions().name()), new int[] {0, 0}, length, c.dModel());
+      x = sd.reshape(sd.reshape(x, batch, length, c.dModel()).add(pos), bt, c.dModel());
     }
-    SDVariable xf = layerNormNamed(sd, init, c, x, LN_F_WEIGHT, LN_F_BIAS);
-    SDVariable head =
-        c.tiedEmbeddings() ? wte : init.normal(LM_HEAD, c.initStd(), c.vocabSize(), d);
+    for (Architecture.Layer layer : arch.layers()) {
+      x = x.add(g.attention(layer.attention(), g.norm(layer.attentionNorm(), x, 1)));
+      x = x.add(g.mlp(layer.mlp(), g.norm(layer.mlpNorm(), x, 1)));
+    }
+    SDVariable xf = g.norm(arch.finalNorm(), x, 1);
+    SDVariable head = w.get(arch.head().weight().name());
     SDVariable logits = sd.mmul(LOGITS, xf, head, false, true, false); // [B*T, V]
     SDVariable logProbs = sd.nn.logSoftmax(logits);
     SDVariable targetHot =
@@ -222,117 +208,158 @@ public final class GptModel {
     return new GptModel(c, sd, batch, length);
   }
 
-  /**
-   * The Llama family: RMSNorm, grouped-query attention with RoPE (and q/k RMSNorm, q/k/v biases
-   * where the config says), a SwiGLU MLP. Weights in Hugging Face's {@code [out, in]} layout.
-   */
-  private static GptModel buildLlama(
-      SameDiff sd, Init init, ModelConfig c, int batch, int length, DataType dtype) {
-    ModelConfig.Llama l = c.llama();
-    int d = c.dModel();
-    int h = c.heads();
-    int kvh = l.kvHeads();
-    int hd = l.headDim();
-    int bt = batch * length;
-    double std = c.initStd();
-    SDVariable ids = sd.placeHolder(INPUT_IDS, DataType.INT32, batch, length);
-    SDVariable targets = sd.placeHolder(TARGETS, DataType.INT32, batch, length);
-    SDVariable lossScale = sd.placeHolder(LOSS_SCALE, dtype);
-    SDVariable embed = init.normal(ParameterSpec.EMBED, std, c.vocabSize(), d);
-    SDVariable oneHot = sd.oneHot(ids, c.vocabSize(), -1, 1.0, 0.0, dtype);
-    SDVariable x = sd.mmul(sd.reshape(oneHot, bt, c.vocabSize()), embed);
+  /** A parameter as its spec says: a normal draw from {@code rng}, ones or zeros. */
+  private static SDVariable create(SameDiff sd, ParameterSpec p, DataType dtype, Random rng) {
+    INDArray a =
+        switch (p.init().kind()) {
+          case ONES -> Nd4j.ones(dtype, p.shape());
+          case ZEROS -> Nd4j.zeros(dtype, p.shape());
+          case NORMAL -> {
+            INDArray n = Nd4j.createUninitialized(dtype, p.shape());
+            Nd4j.getExecutioner()
+                .exec(
+                    new org.nd4j.linalg.api.ops.random.impl.GaussianDistribution(
+                        n, 0.0, p.init().std()),
+                    rng);
+            yield n;
+          }
+        };
+    return p.trainable() ? sd.var(p.name(), a) : sd.constant(p.name(), a);
+  }
 
-    double[][] rope = Rope.cosSin(l, length);
-    SDVariable cos =
-        sd.constant("rope_cos", Nd4j.createFromArray(rope[0]).reshape(length, hd).castTo(dtype));
-    SDVariable sin =
-        sd.constant("rope_sin", Nd4j.createFromArray(rope[1]).reshape(length, hd).castTo(dtype));
-    SDVariable mask = attentionMask(sd, c, length, dtype);
-    for (int i = 0; i < c.layers(); i++) {
-      String p = "model.layers." + i + ".";
-      SDVariable a = rmsNorm(sd, x, init.ones(p + "input_layernorm.weight", d), c.normEpsilon(), 1);
-      SDVariable q =
-          projection(sd, init, a, p + "self_attn.q_proj", h * hd, d, std, l.attentionBias());
-      SDVariable k =
-          projection(sd, init, a, p + "self_attn.k_proj", kvh * hd, d, std, l.attentionBias());
-      SDVariable v =
-          projection(sd, init, a, p + "self_attn.v_proj", kvh * hd, d, std, l.attentionBias());
-      SDVariable wo = init.normal(p + "self_attn.o_proj.weight", std, d, h * hd);
+  /** The graph of each kind of block, over the parameters created from the description. */
+  private static final class Graph {
+    private final SameDiff sd;
+    private final Map<String, SDVariable> w;
+    private final int batch;
+    private final int length;
+    private final DataType dtype;
+    private SDVariable mask;
+    private SDVariable cos;
+    private SDVariable sin;
+
+    Graph(SameDiff sd, Map<String, SDVariable> w, int batch, int length, DataType dtype) {
+      this.sd = sd;
+      this.w = w;
+      this.batch = batch;
+      this.length = length;
+      this.dtype = dtype;
+    }
+
+    private SDVariable p(ParameterSpec spec) {
+      return w.get(spec.name());
+    }
+
+    /**
+     * A norm over dimension {@code last} (composed: DL4J's fused norms have no usable gradient).
+     */
+    SDVariable norm(Architecture.Norm n, SDVariable x, int last) {
+      SDVariable y;
+      if (n.kind() == Architecture.NormKind.RMS_NORM) {
+        SDVariable ms = x.mul(x).mean(true, last);
+        y = x.div(sd.math.sqrt(ms.add(n.eps())));
+      } else {
+        SDVariable centered = x.sub(x.mean(true, last));
+        SDVariable var = centered.mul(centered).mean(true, last);
+        y = centered.div(sd.math.sqrt(var.add(n.eps())));
+      }
+      y = y.mul(p(n.weight()));
+      return n.bias() == null ? y : y.add(p(n.bias()));
+    }
+
+    SDVariable linear(Architecture.Linear l, SDVariable x) {
+      SDVariable y =
+          l.layout() == Architecture.Layout.IN_OUT
+              ? sd.mmul(x, p(l.weight()))
+              : sd.mmul(x, p(l.weight()), false, true, false);
+      return l.bias() == null ? y : y.add(p(l.bias()));
+    }
+
+    SDVariable attention(Architecture.SelfAttention a, SDVariable x) {
+      int h = a.heads();
+      int kvh = a.kvHeads();
+      int hd = a.headDim();
+      SDVariable q;
+      SDVariable k;
+      SDVariable v;
+      if (a.fused()) {
+        SDVariable[] parts = sd.split(linear(a.inputs().get(0), x), 3, 1);
+        q = parts[0];
+        k = parts[1];
+        v = parts[2];
+      } else {
+        q = linear(a.inputs().get(0), x);
+        k = linear(a.inputs().get(1), x);
+        v = linear(a.inputs().get(2), x);
+      }
       SDVariable q4 = sd.reshape(q, batch, length, h, hd);
       SDVariable k4 = sd.reshape(k, batch, length, kvh, hd);
-      if (l.qkNorm()) {
-        q4 = rmsNorm(sd, q4, init.ones(p + "self_attn.q_norm.weight", hd), c.normEpsilon(), 3);
-        k4 = rmsNorm(sd, k4, init.ones(p + "self_attn.k_norm.weight", hd), c.normEpsilon(), 3);
+      if (a.qNorm() != null) {
+        q4 = norm(a.qNorm(), q4, 3);
+        k4 = norm(a.kNorm(), k4, 3);
       }
-      SDVariable qh = rotate(sd, sd.permute(q4, 0, 2, 1, 3), cos, sin); // [B, H, T, hd]
-      SDVariable kh = rotate(sd, sd.permute(k4, 0, 2, 1, 3), cos, sin); // [B, KV, T, hd]
+      SDVariable qh = sd.permute(q4, 0, 2, 1, 3); // [B, H, T, hd]
+      SDVariable kh = sd.permute(k4, 0, 2, 1, 3); // [B, KV, T, hd]
       SDVariable vh = sd.permute(sd.reshape(v, batch, length, kvh, hd), 0, 2, 1, 3);
+      if (a.rotary() != null) {
+        rope(a.rotary().settings());
+        qh = rotate(qh);
+        kh = rotate(kh);
+      }
       kh = repeatKv(sd, kh, batch, kvh, h / kvh, length, hd);
       vh = repeatKv(sd, vh, batch, kvh, h / kvh, length, hd);
-      SDVariable scores = sd.mmul(qh, kh, false, true, false).mul(1.0 / Math.sqrt(hd)).add(mask);
+      SDVariable scores =
+          sd.mmul(qh, kh, false, true, false).mul(1.0 / Math.sqrt(hd)).add(mask(a.causal()));
       SDVariable att = sd.mmul(sd.nn.softmax(scores, 3), vh);
-      SDVariable merged = sd.reshape(sd.permute(att, 0, 2, 1, 3), bt, h * hd);
-      x = x.add(sd.mmul(merged, wo, false, true, false));
-      SDVariable m =
-          rmsNorm(sd, x, init.ones(p + "post_attention_layernorm.weight", d), c.normEpsilon(), 1);
-      SDVariable gate = projection(sd, init, m, p + "mlp.gate_proj", l.mlpHidden(), d, std, false);
-      SDVariable up = projection(sd, init, m, p + "mlp.up_proj", l.mlpHidden(), d, std, false);
-      SDVariable wd = init.normal(p + "mlp.down_proj.weight", std, d, l.mlpHidden());
-      SDVariable act = gate.mul(sd.nn.sigmoid(gate)).mul(up); // SiLU(gate) * up
-      x = x.add(sd.mmul(act, wd, false, true, false));
+      SDVariable merged = sd.reshape(sd.permute(att, 0, 2, 1, 3), batch * length, h * hd);
+      return linear(a.output(), merged);
     }
-    SDVariable xf = rmsNorm(sd, x, init.ones(ParameterSpec.FINAL_NORM, d), c.normEpsilon(), 1);
-    SDVariable head = c.tiedEmbeddings() ? embed : init.normal(LM_HEAD, std, c.vocabSize(), d);
-    SDVariable logits = sd.mmul(LOGITS, xf, head, false, true, false);
-    SDVariable logProbs = sd.nn.logSoftmax(logits);
-    SDVariable targetHot =
-        sd.reshape(sd.oneHot(targets, c.vocabSize(), -1, 1.0, 0.0, dtype), bt, c.vocabSize());
-    SDVariable loss = sd.math.neg(logProbs.mul(targetHot).sum()).mul(lossScale);
-    loss.rename(LOSS);
-    sd.setLossVariables(LOSS);
-    return new GptModel(c, sd, batch, length);
-  }
 
-  /** The additive attention mask: -1e9 above the diagonal for a causal model, else zeros. */
-  private static SDVariable attentionMask(SameDiff sd, ModelConfig c, int length, DataType dtype) {
-    INDArray maskValues = Nd4j.zeros(dtype, length, length);
-    if (c.objective() == ModelConfig.Objective.CAUSAL) {
-      for (int i = 0; i < length; i++) {
-        for (int j = i + 1; j < length; j++) {
-          maskValues.putScalar(i, j, -1e9);
+    SDVariable mlp(Architecture.Mlp m, SDVariable x) {
+      SDVariable act =
+          switch (m.activation()) {
+            case GELU_TANH -> gelu(sd, linear(m.inputs().get(0), x));
+            case SWIGLU -> {
+              SDVariable gate = linear(m.inputs().get(0), x);
+              yield gate.mul(sd.nn.sigmoid(gate)).mul(linear(m.inputs().get(1), x));
+            }
+          };
+      return linear(m.output(), act);
+    }
+
+    /**
+     * The additive attention mask: -1e9 above the diagonal when causal, else zeros; one graph-wide.
+     */
+    private SDVariable mask(boolean causal) {
+      if (mask == null) {
+        INDArray values = Nd4j.zeros(dtype, length, length);
+        if (causal) {
+          for (int i = 0; i < length; i++) {
+            for (int j = i + 1; j < length; j++) {
+              values.putScalar(i, j, -1e9);
+            }
+          }
         }
+        mask = sd.constant("attention_mask", values);
+      }
+      return mask;
+    }
+
+    private void rope(ModelConfig.Llama l) {
+      if (cos == null) {
+        double[][] r = Rope.cosSin(l, length);
+        int hd = l.headDim();
+        cos = sd.constant("rope_cos", Nd4j.createFromArray(r[0]).reshape(length, hd).castTo(dtype));
+        sin = sd.constant("rope_sin", Nd4j.createFromArray(r[1]).reshape(length, hd).castTo(dtype));
       }
     }
-    return sd.constant("attention_mask", maskValues);
-  }
 
-  /** {@code x W^T (+ b)} with W {@code [out, in]}, Hugging Face's {@code nn.Linear}. */
-  private static SDVariable projection(
-      SameDiff sd,
-      Init init,
-      SDVariable x,
-      String name,
-      int out,
-      int in,
-      double std,
-      boolean bias) {
-    SDVariable y = sd.mmul(x, init.normal(name + ".weight", std, out, in), false, true, false);
-    return bias ? y.add(init.zeros(name + ".bias", out)) : y;
-  }
-
-  /** RMSNorm over the last dimension: {@code x / sqrt(mean(x^2) + eps) * w}. */
-  private static SDVariable rmsNorm(SameDiff sd, SDVariable x, SDVariable w, double eps, int last) {
-    SDVariable ms = x.mul(x).mean(true, last);
-    return x.div(sd.math.sqrt(ms.add(eps))).mul(w);
-  }
-
-  /**
-   * RoPE on {@code [B, heads, T, hd]}: {@code x cos + rotate_half(x) sin}, Hugging Face's layout.
-   */
-  private static SDVariable rotate(SameDiff sd, SDVariable x, SDVariable cos, SDVariable sin) {
-    SDVariable[] halves = sd.split(x, 2, 3);
-    SDVariable rotated = sd.concat(3, sd.math.neg(halves[1]), halves[0]);
-    return x.mul(cos).add(rotated.mul(sin));
+    /** RoPE on {@code [B, heads, T, hd]}: {@code x cos + rotate_half(x) sin}, as Hugging Face. */
+    private SDVariable rotate(SDVariable x) {
+      SDVariable[] halves = sd.split(x, 2, 3);
+      SDVariable rotated = sd.concat(3, sd.math.neg(halves[1]), halves[0]);
+      return x.mul(cos).add(rotated.mul(sin));
+    }
   }
 
   /** Each key/value head repeated for the {@code rep} query heads that share it. */
@@ -345,41 +372,6 @@ public final class GptModel {
     SDVariable[] copies = new SDVariable[rep];
     java.util.Arrays.fill(copies, five);
     return sd.reshape(sd.concat(2, copies), b, kvh * rep, t, hd);
-  }
-
-  private static SDVariable heads(SameDiff sd, SDVariable x, int b, int t, int h, int hs) {
-    return sd.permute(sd.reshape(x, b, t, h, hs), 0, 2, 1, 3);
-  }
-
-  private static SDVariable linear(
-      SameDiff sd,
-      Init init,
-      ModelConfig c,
-      SDVariable x,
-      String name,
-      int in,
-      int out,
-      double std) {
-    SDVariable w = init.normal(name + ".weight", std, in, out);
-    SDVariable y = sd.mmul(x, w);
-    return c.bias() ? y.add(init.zeros(name + ".bias", out)) : y;
-  }
-
-  private static SDVariable layerNorm(
-      SameDiff sd, Init init, ModelConfig c, SDVariable x, String prefix) {
-    return layerNormNamed(sd, init, c, x, prefix + ".weight", prefix + ".bias");
-  }
-
-  /** LayerNorm over the last dimension, composed: mean, variance, scale, shift. */
-  private static SDVariable layerNormNamed(
-      SameDiff sd, Init init, ModelConfig c, SDVariable x, String weight, String bias) {
-    int d = c.dModel();
-    SDVariable mean = x.mean(true, 1);
-    SDVariable centered = x.sub(mean);
-    SDVariable var = centered.mul(centered).mean(true, 1);
-    SDVariable norm = centered.div(sd.math.sqrt(var.add(c.normEpsilon())));
-    SDVariable y = norm.mul(init.ones(weight, d));
-    return c.bias() ? y.add(init.zeros(bias, d)) : y;
   }
 
   /** GPT-2's GELU: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
@@ -436,33 +428,5 @@ public final class GptModel {
       }
     }
     return out;
-  }
-
-  /** Creates parameters deterministically. */
-  private static final class Init {
-    private final SameDiff sd;
-    private final DataType dtype;
-    private final Random rng;
-
-    Init(SameDiff sd, DataType dtype, Random rng) {
-      this.sd = sd;
-      this.dtype = dtype;
-      this.rng = rng;
-    }
-
-    SDVariable normal(String name, double std, long... shape) {
-      INDArray a = Nd4j.createUninitialized(dtype, shape);
-      Nd4j.getExecutioner()
-          .exec(new org.nd4j.linalg.api.ops.random.impl.GaussianDistribution(a, 0.0, std), rng);
-      return sd.var(name, a);
-    }
-
-    SDVariable zeros(String name, long... shape) {
-      return sd.var(name, Nd4j.zeros(dtype, shape));
-    }
-
-    SDVariable ones(String name, long... shape) {
-      return sd.var(name, Nd4j.ones(dtype, shape));
-    }
   }
 }

@@ -28,6 +28,7 @@ public final class LlamaDecoder {
   private static final int WARM_STEPS = 64;
 
   private final ModelConfig c;
+  private final Architecture arch;
   private final int d;
   private final int heads;
   private final int kvHeads;
@@ -61,7 +62,8 @@ public final class LlamaDecoder {
 
   /** Whether this decoder serves {@code c} with {@code weights} here: the CPU backend, fp32. */
   public static boolean applies(ModelConfig c, Map<String, INDArray> weights) {
-    if (!c.llamaFamily() || !Nd4j.getBackend().getClass().getName().contains(".cpu.")) {
+    if (!LlamaKernels.supports(Architecture.of(c))
+        || !Nd4j.getBackend().getClass().getName().contains(".cpu.")) {
       return false;
     }
     for (INDArray a : weights.values()) {
@@ -73,6 +75,12 @@ public final class LlamaDecoder {
   }
 
   public LlamaDecoder(ModelConfig config, Map<String, INDArray> weights) {
+    arch = Architecture.of(config);
+    if (!LlamaKernels.supports(arch)) {
+      throw new IllegalArgumentException(
+          "the CPU decoder computes the Llama family's blocks; this model's are "
+              + arch.layers().get(0));
+    }
     c = config;
     ModelConfig.Llama l = config.llama();
     d = config.dModel();
@@ -87,7 +95,7 @@ public final class LlamaDecoder {
     qkNorm = l.qkNorm();
     eps = config.normEpsilon();
     inverseFrequencies = Rope.inverseFrequencies(l);
-    for (ParameterSpec p : ParameterSpec.of(config)) {
+    for (ParameterSpec p : arch.parameters()) {
       INDArray a = weights.get(p.name());
       if (a == null) {
         throw new IllegalArgumentException("no weight " + p.name());
@@ -147,15 +155,8 @@ public final class LlamaDecoder {
       }
       // the logits of the last position only
       int last = (rowsFed - 1) * d;
-      norm(x, last, w.get(ParameterSpec.FINAL_NORM), a, 0, d);
-      product(
-          w.get(c.tiedEmbeddings() ? ParameterSpec.EMBED : GptModel.LM_HEAD),
-          a,
-          logits,
-          1,
-          vocab,
-          d,
-          0f);
+      norm(x, last, b(arch.finalNorm().weight()), a, 0, d);
+      product(b(arch.head().weight()), a, logits, 1, vocab, d, 0f);
       return logits.array;
     } finally {
       Blas.restoreBlas();
@@ -168,7 +169,7 @@ public final class LlamaDecoder {
   private void chunk(int[] tokens, int from, int to, int position, int layers) {
     int rows = to - from;
     rowsFed = rows;
-    Buf embed = w.get(ParameterSpec.EMBED);
+    Buf embed = b(arch.embedding().tokens());
     for (int r = 0; r < rows; r++) {
       int token = tokens[from + r];
       for (int j = 0; j < d; j++) {
@@ -209,16 +210,16 @@ public final class LlamaDecoder {
 
   private void layer(int l, int t0, int rows) {
     for (int r = 0; r < rows; r++) {
-      norm(x, r * d, p(l, "input_layernorm.weight"), a, r * d, d);
+      norm(x, r * d, b(L(l).attentionNorm().weight()), a, r * d, d);
     }
     products(
         a,
         rows,
         d,
         new Buf[] {
-          p(l, "self_attn.q_proj.weight"),
-          p(l, "self_attn.k_proj.weight"),
-          p(l, "self_attn.v_proj.weight")
+          b(L(l).attention().inputs().get(0).weight()),
+          b(L(l).attention().inputs().get(1).weight()),
+          b(L(l).attention().inputs().get(2).weight())
         },
         new Buf[] {q, k, v},
         new int[] {qw, kw, kw});
@@ -226,21 +227,21 @@ public final class LlamaDecoder {
     float[] vc = values[l];
     for (int r = 0; r < rows; r++) {
       if (bias) {
-        addBias(q, r * qw, p(l, "self_attn.q_proj.bias"), qw);
-        addBias(k, r * kw, p(l, "self_attn.k_proj.bias"), kw);
-        addBias(v, r * kw, p(l, "self_attn.v_proj.bias"), kw);
+        addBias(q, r * qw, b(L(l).attention().inputs().get(0).bias()), qw);
+        addBias(k, r * kw, b(L(l).attention().inputs().get(1).bias()), kw);
+        addBias(v, r * kw, b(L(l).attention().inputs().get(2).bias()), kw);
       }
       for (int h = 0; h < heads; h++) {
         int o = r * qw + h * hd;
         if (qkNorm) {
-          norm(q, o, p(l, "self_attn.q_norm.weight"), q, o, hd);
+          norm(q, o, b(L(l).attention().qNorm().weight()), q, o, hd);
         }
         rope(q, o, r);
       }
       for (int g = 0; g < kvHeads; g++) {
         int o = r * kw + g * hd;
         if (qkNorm) {
-          norm(k, o, p(l, "self_attn.k_norm.weight"), k, o, hd);
+          norm(k, o, b(L(l).attention().kNorm().weight()), k, o, hd);
         }
         rope(k, o, r);
       }
@@ -250,15 +251,15 @@ public final class LlamaDecoder {
     for (int r = 0; r < rows; r++) {
       attend(kc, vc, t0 + r, r);
     }
-    product(p(l, "self_attn.o_proj.weight"), att, x, rows, d, qw, 1f);
+    product(b(L(l).attention().output().weight()), att, x, rows, d, qw, 1f);
     for (int r = 0; r < rows; r++) {
-      norm(x, r * d, p(l, "post_attention_layernorm.weight"), a, r * d, d);
+      norm(x, r * d, b(L(l).mlpNorm().weight()), a, r * d, d);
     }
     products(
         a,
         rows,
         d,
-        new Buf[] {p(l, "mlp.gate_proj.weight"), p(l, "mlp.up_proj.weight")},
+        new Buf[] {b(L(l).mlp().inputs().get(0).weight()), b(L(l).mlp().inputs().get(1).weight())},
         new Buf[] {gate, up},
         new int[] {mlp, mlp});
     if (VectorApi.AVAILABLE) {
@@ -269,7 +270,7 @@ public final class LlamaDecoder {
         gate.f.put(i, g / (1f + KernelMath.exp(-g)) * up.f.get(i));
       }
     }
-    product(p(l, "mlp.down_proj.weight"), gate, x, rows, d, mlp, 1f);
+    product(b(L(l).mlp().output().weight()), gate, x, rows, d, mlp, 1f);
   }
 
   /** Each query head of row {@code r} over the cached positions {@code 0..t} of its group. */
@@ -444,7 +445,11 @@ public final class LlamaDecoder {
     scores = Arrays.copyOf(scores, cap);
   }
 
-  private Buf p(int l, String suffix) {
-    return w.get(ParameterSpec.llamaLayer(l, suffix));
+  private Architecture.Layer L(int l) {
+    return arch.layers().get(l);
+  }
+
+  private Buf b(ParameterSpec p) {
+    return w.get(p.name());
   }
 }

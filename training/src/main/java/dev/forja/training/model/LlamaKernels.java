@@ -39,12 +39,11 @@ public final class LlamaKernels implements LossPass {
   private final int mlp;
   private final int vocab;
   private final int layers;
-  private final boolean tied;
-  private final boolean bias;
   private final boolean qkNorm;
   private final double eps;
   private final float[] cos; // [len, hd / 2]: the angles repeat over both halves of a head
   private final float[] sin;
+  private final Architecture arch;
   private final Attention attention;
   private final Map<String, Buf> params = new LinkedHashMap<>();
 
@@ -105,6 +104,12 @@ public final class LlamaKernels implements LossPass {
           "the CPU kernels compute in fp32 only, the model is " + model.dataType());
     }
     ModelConfig.Llama l = c.llama();
+    arch = Architecture.of(c);
+    if (!supports(arch)) {
+      throw new IllegalArgumentException(
+          "LlamaKernels compute the Llama family's blocks; this model's are "
+              + arch.layers().get(0));
+    }
     batch = model.batch();
     len = model.length();
     n = batch * len;
@@ -118,8 +123,6 @@ public final class LlamaKernels implements LossPass {
     mlp = l.mlpHidden();
     vocab = c.vocabSize();
     layers = c.layers();
-    tied = c.tiedEmbeddings();
-    bias = l.attentionBias();
     qkNorm = l.qkNorm();
     eps = c.normEpsilon();
     boolean causal = c.objective() == ModelConfig.Objective.CAUSAL;
@@ -193,6 +196,35 @@ public final class LlamaKernels implements LossPass {
     }
   }
 
+  /**
+   * Whether these kernels compute {@code a}: the Llama family's blocks (no learned positions,
+   * RMSNorm, separate q/k/v projections in {@code [out, in]} layout with RoPE, a SwiGLU MLP).
+   */
+  static boolean supports(Architecture a) {
+    if (a.embedding().positions() != null
+        || a.finalNorm().kind() != Architecture.NormKind.RMS_NORM) {
+      return false;
+    }
+    for (Architecture.Layer l : a.layers()) {
+      Architecture.SelfAttention at = l.attention();
+      if (l.attentionNorm().kind() != Architecture.NormKind.RMS_NORM
+          || l.mlpNorm().kind() != Architecture.NormKind.RMS_NORM
+          || at.fused()
+          || at.rotary() == null
+          || at.output().bias() != null
+          || l.mlp().activation() != Architecture.Activation.SWIGLU
+          || l.mlp().output().bias() != null) {
+        return false;
+      }
+      for (Architecture.Linear in : at.inputs()) {
+        if (in.layout() != Architecture.Layout.OUT_IN) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
   /** Floats of activation and scratch memory this pass holds for its batch shape. */
   public static long activationFloats(ModelConfig c, int batch, int length, boolean recompute) {
     ModelConfig.Llama l = c.llama();
@@ -259,7 +291,7 @@ public final class LlamaKernels implements LossPass {
       throw new IllegalArgumentException(
           "expected " + n + " ids and targets ([" + batch + ", " + len + "]), got " + ids.length);
     }
-    Buf embed = params.get(ParameterSpec.EMBED);
+    Buf embed = w(arch.embedding().tokens());
     Parallel.forRange(
         n,
         (from, to) -> {
@@ -278,8 +310,8 @@ public final class LlamaKernels implements LossPass {
       }
       layerForward(l);
     }
-    rmsNorm(x, params.get(ParameterSpec.FINAL_NORM), xhatF, rstdF, lnF);
-    String headName = tied ? ParameterSpec.EMBED : GptModel.LM_HEAD;
+    rmsNorm(x, w(arch.finalNorm().weight()), xhatF, rstdF, lnF);
+    String headName = arch.head().weight().name();
     return head.loss(
         lnF,
         params.get(headName),
@@ -292,32 +324,86 @@ public final class LlamaKernels implements LossPass {
   /** Layer {@code l} on the residual stream {@link #x}, its activations kept in its slot. */
   private void layerForward(int l) {
     int s = slot(l);
-    rmsNorm(x, p(l, "input_layernorm.weight"), xhat1[s], rstd1[s], norm);
-    project(norm, l, "self_attn.q_proj", qkv[s], 0, qw);
-    project(norm, l, "self_attn.k_proj", qkv[s], qw, kw);
-    project(norm, l, "self_attn.v_proj", qkv[s], qw + kw, kw);
+    rmsNorm(x, w(L(l).attentionNorm().weight()), xhat1[s], rstd1[s], norm);
+    project(norm, L(l).attention().inputs().get(0), qkv[s], 0, qw);
+    project(norm, L(l).attention().inputs().get(1), qkv[s], qw, kw);
+    project(norm, L(l).attention().inputs().get(2), qkv[s], qw + kw, kw);
     if (qkNorm) {
-      headNorm(qkv[s], 0, heads, p(l, "self_attn.q_norm.weight"), qkHat[s], 0, qkRstd[s], 0);
+      headNorm(qkv[s], 0, heads, w(L(l).attention().qNorm().weight()), qkHat[s], 0, qkRstd[s], 0);
       headNorm(
-          qkv[s], qw, kvHeads, p(l, "self_attn.k_norm.weight"), qkHat[s], qw, qkRstd[s], heads);
+          qkv[s],
+          qw,
+          kvHeads,
+          w(L(l).attention().kNorm().weight()),
+          qkHat[s],
+          qw,
+          qkRstd[s],
+          heads);
     }
     rope(qkv[s], false);
     attention.forward(qkv[s], probs[s], att[s]);
     // x += att @ Wo^T
-    pgemm(NO, TR, n, d, qw, 1f, att[s], 0, qw, p(l, "self_attn.o_proj.weight"), 0, qw, 1f, x, 0, d);
-    rmsNorm(x, p(l, "post_attention_layernorm.weight"), xhat2[s], rstd2[s], norm);
     pgemm(
-        NO, TR, n, mlp, d, 1f, norm, 0, d, p(l, "mlp.gate_proj.weight"), 0, d, 0f, gate[s], 0, mlp);
-    pgemm(NO, TR, n, mlp, d, 1f, norm, 0, d, p(l, "mlp.up_proj.weight"), 0, d, 0f, up[s], 0, mlp);
+        NO,
+        TR,
+        n,
+        d,
+        qw,
+        1f,
+        att[s],
+        0,
+        qw,
+        w(L(l).attention().output().weight()),
+        0,
+        qw,
+        1f,
+        x,
+        0,
+        d);
+    rmsNorm(x, w(L(l).mlpNorm().weight()), xhat2[s], rstd2[s], norm);
+    pgemm(
+        NO,
+        TR,
+        n,
+        mlp,
+        d,
+        1f,
+        norm,
+        0,
+        d,
+        w(L(l).mlp().inputs().get(0).weight()),
+        0,
+        d,
+        0f,
+        gate[s],
+        0,
+        mlp);
+    pgemm(
+        NO,
+        TR,
+        n,
+        mlp,
+        d,
+        1f,
+        norm,
+        0,
+        d,
+        w(L(l).mlp().inputs().get(1).weight()),
+        0,
+        d,
+        0f,
+        up[s],
+        0,
+        mlp);
     swiglu(gate[s], up[s], act);
-    pgemm(NO, TR, n, d, mlp, 1f, act, 0, mlp, p(l, "mlp.down_proj.weight"), 0, mlp, 1f, x, 0, d);
+    pgemm(NO, TR, n, d, mlp, 1f, act, 0, mlp, w(L(l).mlp().output().weight()), 0, mlp, 1f, x, 0, d);
   }
 
   /** Columns {@code [col, col + m)} of {@code out [n, width]} = {@code in @ W^T (+ b)}. */
-  private void project(Buf in, int l, String name, Buf out, int col, int m) {
-    pgemm(NO, TR, n, m, d, 1f, in, 0, d, p(l, name + ".weight"), 0, d, 0f, out, col, width);
-    if (bias) {
-      Buf b = p(l, name + ".bias");
+  private void project(Buf in, Architecture.Linear lin, Buf out, int col, int m) {
+    pgemm(NO, TR, n, m, d, 1f, in, 0, d, w(lin.weight()), 0, d, 0f, out, col, width);
+    if (lin.bias() != null) {
+      Buf b = w(lin.bias());
       Parallel.forRange(
           n,
           (from, to) -> {
@@ -343,8 +429,8 @@ public final class LlamaKernels implements LossPass {
         dln,
         xhatF,
         rstdF,
-        params.get(ParameterSpec.FINAL_NORM),
-        g.get(ParameterSpec.FINAL_NORM),
+        w(arch.finalNorm().weight()),
+        grad(g, arch.finalNorm().weight()),
         dres,
         false);
     for (int l = layers - 1; l >= 0; l--) {
@@ -355,14 +441,61 @@ public final class LlamaKernels implements LossPass {
       int s = slot(l);
       // x_out = x_mid + swiglu(gate, up) @ Wd^T
       swiglu(gate[s], up[s], act);
-      Buf wd = p(l, "mlp.down_proj.weight");
-      pgemm(TR, NO, d, mlp, n, 1f, dres, 0, d, act, 0, mlp, 1f, gd(g, l, "mlp.down_proj"), 0, mlp);
+      Buf wd = w(L(l).mlp().output().weight());
+      pgemm(
+          TR,
+          NO,
+          d,
+          mlp,
+          n,
+          1f,
+          dres,
+          0,
+          d,
+          act,
+          0,
+          mlp,
+          1f,
+          grad(g, L(l).mlp().output().weight()),
+          0,
+          mlp);
       pgemm(NO, NO, n, mlp, d, 1f, dres, 0, d, wd, 0, mlp, 0f, dact, 0, mlp);
       swigluBackward(gate[s], up[s], dact); // gate and up now hold their gradients
-      scaleRows(xhat2[s], p(l, "post_attention_layernorm.weight"), norm);
+      scaleRows(xhat2[s], w(L(l).mlpNorm().weight()), norm);
       pgemm(
-          TR, NO, mlp, d, n, 1f, gate[s], 0, mlp, norm, 0, d, 1f, gd(g, l, "mlp.gate_proj"), 0, d);
-      pgemm(TR, NO, mlp, d, n, 1f, up[s], 0, mlp, norm, 0, d, 1f, gd(g, l, "mlp.up_proj"), 0, d);
+          TR,
+          NO,
+          mlp,
+          d,
+          n,
+          1f,
+          gate[s],
+          0,
+          mlp,
+          norm,
+          0,
+          d,
+          1f,
+          grad(g, L(l).mlp().inputs().get(0).weight()),
+          0,
+          d);
+      pgemm(
+          TR,
+          NO,
+          mlp,
+          d,
+          n,
+          1f,
+          up[s],
+          0,
+          mlp,
+          norm,
+          0,
+          d,
+          1f,
+          grad(g, L(l).mlp().inputs().get(1).weight()),
+          0,
+          d);
       pgemm(
           NO,
           NO,
@@ -373,25 +506,56 @@ public final class LlamaKernels implements LossPass {
           gate[s],
           0,
           mlp,
-          p(l, "mlp.gate_proj.weight"),
+          w(L(l).mlp().inputs().get(0).weight()),
           0,
           d,
           0f,
           dln,
           0,
           d);
-      pgemm(NO, NO, n, d, mlp, 1f, up[s], 0, mlp, p(l, "mlp.up_proj.weight"), 0, d, 1f, dln, 0, d);
+      pgemm(
+          NO,
+          NO,
+          n,
+          d,
+          mlp,
+          1f,
+          up[s],
+          0,
+          mlp,
+          w(L(l).mlp().inputs().get(1).weight()),
+          0,
+          d,
+          1f,
+          dln,
+          0,
+          d);
       rmsNormBackward(
           dln,
           xhat2[s],
           rstd2[s],
-          p(l, "post_attention_layernorm.weight"),
-          g.get(ParameterSpec.llamaLayer(l, "post_attention_layernorm.weight")),
+          w(L(l).mlpNorm().weight()),
+          grad(g, L(l).mlpNorm().weight()),
           dres,
           true);
       // x_mid = x_in + att @ Wo^T
       pgemm(
-          TR, NO, d, qw, n, 1f, dres, 0, d, att[s], 0, qw, 1f, gd(g, l, "self_attn.o_proj"), 0, qw);
+          TR,
+          NO,
+          d,
+          qw,
+          n,
+          1f,
+          dres,
+          0,
+          d,
+          att[s],
+          0,
+          qw,
+          1f,
+          grad(g, L(l).attention().output().weight()),
+          0,
+          qw);
       pgemm(
           NO,
           NO,
@@ -402,7 +566,7 @@ public final class LlamaKernels implements LossPass {
           dres,
           0,
           d,
-          p(l, "self_attn.o_proj.weight"),
+          w(L(l).attention().output().weight()),
           0,
           qw,
           0f,
@@ -412,23 +576,23 @@ public final class LlamaKernels implements LossPass {
       attention.backward(qkv[s], probs[s], datt, dprobs, dqkv);
       rope(dqkv, true);
       if (qkNorm) {
-        headNormBackward(l, 0, heads, "self_attn.q_norm.weight", g, 0);
-        headNormBackward(l, qw, kvHeads, "self_attn.k_norm.weight", g, heads);
+        headNormBackward(l, 0, heads, L(l).attention().qNorm(), g, 0);
+        headNormBackward(l, qw, kvHeads, L(l).attention().kNorm(), g, heads);
       }
-      scaleRows(xhat1[s], p(l, "input_layernorm.weight"), norm);
-      projectBackward(l, "self_attn.q_proj", g, 0, qw, 0f);
-      projectBackward(l, "self_attn.k_proj", g, qw, kw, 1f);
-      projectBackward(l, "self_attn.v_proj", g, qw + kw, kw, 1f);
+      scaleRows(xhat1[s], w(L(l).attentionNorm().weight()), norm);
+      projectBackward(L(l).attention().inputs().get(0), g, 0, qw, 0f);
+      projectBackward(L(l).attention().inputs().get(1), g, qw, kw, 1f);
+      projectBackward(L(l).attention().inputs().get(2), g, qw + kw, kw, 1f);
       rmsNormBackward(
           dln,
           xhat1[s],
           rstd1[s],
-          p(l, "input_layernorm.weight"),
-          g.get(ParameterSpec.llamaLayer(l, "input_layernorm.weight")),
+          w(L(l).attentionNorm().weight()),
+          grad(g, L(l).attentionNorm().weight()),
           dres,
           true);
     }
-    Buf dembed = g.get(ParameterSpec.EMBED);
+    Buf dembed = grad(g, arch.embedding().tokens());
     // column blocks: each thread owns whole columns, rows run in order (no races, fixed order)
     Parallel.forRange(
         d,
@@ -452,11 +616,12 @@ public final class LlamaKernels implements LossPass {
    * {@code l}'s projection {@code name} from its input (in {@link #norm}), and {@code dln = beta
    * dln + dout @ W}.
    */
-  private void projectBackward(int l, String name, Map<String, Buf> g, int col, int m, float beta) {
-    pgemm(TR, NO, m, d, n, 1f, dqkv, col, width, norm, 0, d, 1f, gd(g, l, name), 0, d);
-    pgemm(NO, NO, n, d, m, 1f, dqkv, col, width, p(l, name + ".weight"), 0, d, beta, dln, 0, d);
-    if (bias) {
-      Buf db = g.get(ParameterSpec.llamaLayer(l, name + ".bias"));
+  private void projectBackward(
+      Architecture.Linear lin, Map<String, Buf> g, int col, int m, float beta) {
+    pgemm(TR, NO, m, d, n, 1f, dqkv, col, width, norm, 0, d, 1f, grad(g, lin.weight()), 0, d);
+    pgemm(NO, NO, n, d, m, 1f, dqkv, col, width, w(lin.weight()), 0, d, beta, dln, 0, d);
+    if (lin.bias() != null) {
+      Buf db = grad(g, lin.bias());
       Parallel.forRange(
           m,
           (from, to) ->
@@ -630,10 +795,10 @@ public final class LlamaKernels implements LossPass {
 
   /** {@link #headNorm}'s backward on {@link #dqkv}, in place; the weight gradient accumulated. */
   private void headNormBackward(
-      int l, int col, int count, String weight, Map<String, Buf> g, int rstdCol) {
+      int l, int col, int count, Architecture.Norm headNorm, Map<String, Buf> g, int rstdCol) {
     int hw = qw + kw;
     int hr = heads + kvHeads;
-    Buf w = p(l, weight);
+    Buf w = w(headNorm.weight());
     Buf hat = qkHat[slot(l)];
     Buf rstd = qkRstd[slot(l)];
     Parallel.forRange(
@@ -649,7 +814,7 @@ public final class LlamaKernels implements LossPass {
           }
         });
     // prod holds dy xhat of each head at its columns: summed over rows and heads, per column
-    Buf dw = g.get(ParameterSpec.llamaLayer(l, weight));
+    Buf dw = grad(g, headNorm.weight());
     Parallel.forRange(
         hd,
         (from, to) -> {
@@ -756,11 +921,16 @@ public final class LlamaKernels implements LossPass {
     dst.f.duplicate().put(src.f.duplicate().limit(n * d));
   }
 
-  private Buf p(int l, String suffix) {
-    return params.get(ParameterSpec.llamaLayer(l, suffix));
+  private Architecture.Layer L(int l) {
+    return arch.layers().get(l);
   }
 
-  private static Buf gd(Map<String, Buf> g, int l, String name) {
-    return g.get(ParameterSpec.llamaLayer(l, name + ".weight"));
+  /** A parameter's memory; null for an absent one. */
+  private Buf w(ParameterSpec p) {
+    return p == null ? null : params.get(p.name());
+  }
+
+  private static Buf grad(Map<String, Buf> g, ParameterSpec p) {
+    return p == null ? null : g.get(p.name());
   }
 }

@@ -1,22 +1,61 @@
 package dev.forja.training.model;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The parameters a model of a {@link ModelConfig} has: each name (Hugging Face GPT-2's), shape and
- * whether weight decay applies, in Hugging Face's order. Checkpoints, the parameter count and
- * import/export read this list; a test holds it to the graph {@link GptModel#build} makes.
+ * One parameter of a model, as its {@link Architecture} declares it: the Hugging Face name and
+ * shape, how it is initialised, whether weight decay applies, and whether it trains. Checkpoints,
+ * the parameter count, import/export and the optimizer read these; a test holds the list to the
+ * graph {@link GptModel#build} makes.
  *
  * @param name the Hugging Face name, e.g. {@code transformer.h.0.attn.c_attn.weight}
- * @param shape the shape, with linear weights as GPT-2's {@code Conv1D}: {@code [in, out]}
+ * @param shape the shape, with linear weights in their {@link Architecture.Layout}
  * @param decays whether decoupled weight decay applies (matrices yes; biases, norms and embeddings
  *     no)
+ * @param init how a fresh model initialises it
+ * @param trainable whether the optimizer updates it (false: frozen)
  */
-public record ParameterSpec(String name, long[] shape, boolean decays) {
+public record ParameterSpec(
+    String name, long[] shape, boolean decays, Init init, boolean trainable) {
+
+  /** How a parameter starts. */
+  public record Init(Kind kind, double std) {
+    public enum Kind {
+      NORMAL,
+      ONES,
+      ZEROS
+    }
+
+    public static Init normal(double std) {
+      return new Init(Kind.NORMAL, std);
+    }
+
+    public static final Init ONES = new Init(Kind.ONES, 0);
+    public static final Init ZEROS = new Init(Kind.ZEROS, 0);
+  }
+
+  /** Normally distributed with {@code std}, trainable. */
+  public static ParameterSpec normal(String name, double std, boolean decays, long... shape) {
+    return new ParameterSpec(name, shape, decays, Init.normal(std), true);
+  }
+
+  /** Ones (a norm's weight), not decayed, trainable. */
+  public static ParameterSpec ones(String name, long... shape) {
+    return new ParameterSpec(name, shape, false, Init.ONES, true);
+  }
+
+  /** Zeros (a bias), not decayed, trainable. */
+  public static ParameterSpec zeros(String name, long... shape) {
+    return new ParameterSpec(name, shape, false, Init.ZEROS, true);
+  }
+
+  /** This parameter frozen or made trainable. */
+  public ParameterSpec withTrainable(boolean t) {
+    return new ParameterSpec(name, shape, decays, init, t);
+  }
 
   public long count() {
     long n = 1;
@@ -31,7 +70,9 @@ public record ParameterSpec(String name, long[] shape, boolean decays) {
     return o instanceof ParameterSpec p
         && p.name.equals(name)
         && Arrays.equals(p.shape, shape)
-        && p.decays == decays;
+        && p.decays == decays
+        && p.init.equals(init)
+        && p.trainable == trainable;
   }
 
   @Override
@@ -44,9 +85,9 @@ public record ParameterSpec(String name, long[] shape, boolean decays) {
     return name + Arrays.toString(shape);
   }
 
-  /** Every parameter of {@code c}: embeddings, each block, the final norm, the head. */
+  /** Every parameter of {@code c}: {@link Architecture#of}'s, in Hugging Face's order. */
   public static List<ParameterSpec> of(ModelConfig c) {
-    return c.llamaFamily() ? llama(c) : gpt2(c);
+    return Architecture.of(c).parameters();
   }
 
   /** Llama-family names, weights in Hugging Face's {@code nn.Linear} layout: {@code [out, in]}. */
@@ -58,73 +99,6 @@ public record ParameterSpec(String name, long[] shape, boolean decays) {
     return "model.layers." + i + "." + suffix;
   }
 
-  private static List<ParameterSpec> llama(ModelConfig c) {
-    ModelConfig.Llama l = c.llama();
-    long d = c.dModel();
-    long q = (long) c.heads() * l.headDim();
-    long kv = (long) l.kvHeads() * l.headDim();
-    long f = l.mlpHidden();
-    List<ParameterSpec> out = new ArrayList<>();
-    out.add(new ParameterSpec(EMBED, new long[] {c.vocabSize(), d}, false));
-    for (int i = 0; i < c.layers(); i++) {
-      out.add(new ParameterSpec(llamaLayer(i, "input_layernorm.weight"), new long[] {d}, false));
-      for (String[] p :
-          new String[][] {{"q_proj", "" + q}, {"k_proj", "" + kv}, {"v_proj", "" + kv}}) {
-        long rows = Long.parseLong(p[1]);
-        out.add(
-            new ParameterSpec(
-                llamaLayer(i, "self_attn." + p[0] + ".weight"), new long[] {rows, d}, true));
-        if (l.attentionBias()) {
-          out.add(
-              new ParameterSpec(
-                  llamaLayer(i, "self_attn." + p[0] + ".bias"), new long[] {rows}, false));
-        }
-      }
-      out.add(new ParameterSpec(llamaLayer(i, "self_attn.o_proj.weight"), new long[] {d, q}, true));
-      if (l.qkNorm()) {
-        out.add(
-            new ParameterSpec(
-                llamaLayer(i, "self_attn.q_norm.weight"), new long[] {l.headDim()}, false));
-        out.add(
-            new ParameterSpec(
-                llamaLayer(i, "self_attn.k_norm.weight"), new long[] {l.headDim()}, false));
-      }
-      out.add(
-          new ParameterSpec(
-              llamaLayer(i, "post_attention_layernorm.weight"), new long[] {d}, false));
-      out.add(new ParameterSpec(llamaLayer(i, "mlp.gate_proj.weight"), new long[] {f, d}, true));
-      out.add(new ParameterSpec(llamaLayer(i, "mlp.up_proj.weight"), new long[] {f, d}, true));
-      out.add(new ParameterSpec(llamaLayer(i, "mlp.down_proj.weight"), new long[] {d, f}, true));
-    }
-    out.add(new ParameterSpec(FINAL_NORM, new long[] {d}, false));
-    if (!c.tiedEmbeddings()) {
-      out.add(new ParameterSpec(GptModel.LM_HEAD, new long[] {c.vocabSize(), d}, true));
-    }
-    return out;
-  }
-
-  private static List<ParameterSpec> gpt2(ModelConfig c) {
-    long d = c.dModel();
-    long v = c.vocabSize();
-    long mlp = c.mlpWidth();
-    List<ParameterSpec> out = new ArrayList<>();
-    out.add(new ParameterSpec(GptModel.WTE, new long[] {v, d}, false));
-    out.add(new ParameterSpec(GptModel.WPE, new long[] {c.contextLength(), d}, false));
-    for (int l = 0; l < c.layers(); l++) {
-      norm(out, c, GptModel.layer(l, "ln_1"), d);
-      linear(out, c, GptModel.layer(l, "attn.c_attn"), d, 3 * d);
-      linear(out, c, GptModel.layer(l, "attn.c_proj"), d, d);
-      norm(out, c, GptModel.layer(l, "ln_2"), d);
-      linear(out, c, GptModel.layer(l, "mlp.c_fc"), d, mlp);
-      linear(out, c, GptModel.layer(l, "mlp.c_proj"), mlp, d);
-    }
-    norm(out, c, "transformer.ln_f", d);
-    if (!c.tiedEmbeddings()) {
-      out.add(new ParameterSpec(GptModel.LM_HEAD, new long[] {v, d}, true));
-    }
-    return out;
-  }
-
   /** {@link #of} by name. */
   public static Map<String, ParameterSpec> byName(ModelConfig c) {
     Map<String, ParameterSpec> m = new LinkedHashMap<>();
@@ -132,20 +106,5 @@ public record ParameterSpec(String name, long[] shape, boolean decays) {
       m.put(p.name(), p);
     }
     return m;
-  }
-
-  private static void norm(List<ParameterSpec> out, ModelConfig c, String prefix, long d) {
-    out.add(new ParameterSpec(prefix + ".weight", new long[] {d}, false));
-    if (c.bias()) {
-      out.add(new ParameterSpec(prefix + ".bias", new long[] {d}, false));
-    }
-  }
-
-  private static void linear(
-      List<ParameterSpec> out, ModelConfig c, String prefix, long in, long outWidth) {
-    out.add(new ParameterSpec(prefix + ".weight", new long[] {in, outWidth}, true));
-    if (c.bias()) {
-      out.add(new ParameterSpec(prefix + ".bias", new long[] {outWidth}, false));
-    }
   }
 }

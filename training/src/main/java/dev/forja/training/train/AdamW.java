@@ -23,11 +23,22 @@ public final class AdamW implements Optimizer {
   public static final String EXP_AVG_SQ = "exp_avg_sq.";
 
   private final TrainConfig config;
+  private final java.util.function.Predicate<String> decays;
   private final LinkedHashMap<String, INDArray> m = new LinkedHashMap<>();
   private final LinkedHashMap<String, INDArray> v = new LinkedHashMap<>();
 
+  /** Decay as {@code train.no-decay}'s name fragments say. */
   public AdamW(TrainConfig config, Map<String, INDArray> parameters) {
+    this(config, parameters, config::decays);
+  }
+
+  /** Decay for the parameters {@code decays} accepts (the model's description and the config's). */
+  public AdamW(
+      TrainConfig config,
+      Map<String, INDArray> parameters,
+      java.util.function.Predicate<String> decays) {
     this.config = config;
+    this.decays = decays;
     parameters.forEach(
         (name, p) -> {
           m.put(name, Nd4j.zeros(p.dataType(), p.shape()));
@@ -52,8 +63,7 @@ public final class AdamW implements Optimizer {
       INDArray g = grads.get(name);
       INDArray mm = m.get(name);
       INDArray vv = v.get(name);
-      double decay =
-          config.weightDecay() > 0 && config.decays(name) ? lr * config.weightDecay() : 0;
+      double decay = config.weightDecay() > 0 && decays.test(name) ? lr * config.weightDecay() : 0;
       if (fusable(p, g, mm, vv)) {
         fused(p, g, mm, vv, b1, b2, decay, bc2, lr / bc1);
         continue;

@@ -35,11 +35,27 @@ public interface Optimizer {
     }
   }
 
-  /** The optimizer {@code train.optimizer} names, for these parameters. */
-  static Optimizer create(TrainConfig config, Map<String, INDArray> parameters) {
+  /**
+   * The optimizer {@code train.optimizer} names, for these parameters of a {@code model}: weight
+   * decay applies where the model's {@link dev.forja.training.model.Architecture} declares it and
+   * {@code train.no-decay} does not exempt the name.
+   */
+  static Optimizer create(
+      TrainConfig config,
+      Map<String, INDArray> parameters,
+      dev.forja.training.model.ModelConfig model) {
+    java.util.Set<String> declared = new java.util.HashSet<>();
+    for (dev.forja.training.model.ParameterSpec p :
+        dev.forja.training.model.ParameterSpec.of(model)) {
+      if (p.decays()) {
+        declared.add(p.name());
+      }
+    }
+    java.util.function.Predicate<String> decays =
+        name -> declared.contains(name) && config.decays(name);
     return switch (config.optimizer()) {
-      case TrainConfig.SGD -> new Sgd(config);
-      default -> new AdamW(config, parameters);
+      case TrainConfig.SGD -> new Sgd(config, decays);
+      default -> new AdamW(config, parameters, decays);
     };
   }
 
@@ -50,9 +66,11 @@ public interface Optimizer {
    */
   final class Sgd implements Optimizer {
     private final TrainConfig config;
+    private final java.util.function.Predicate<String> decays;
 
-    public Sgd(TrainConfig config) {
+    public Sgd(TrainConfig config, java.util.function.Predicate<String> decays) {
       this.config = config;
+      this.decays = decays;
     }
 
     @Override
@@ -60,7 +78,7 @@ public interface Optimizer {
         Map<String, INDArray> parameters, Map<String, INDArray> grads, long t, double lr) {
       for (Map.Entry<String, INDArray> e : parameters.entrySet()) {
         INDArray p = e.getValue();
-        if (config.weightDecay() > 0 && config.decays(e.getKey())) {
+        if (config.weightDecay() > 0 && decays.test(e.getKey())) {
           p.muli(1 - lr * config.weightDecay());
         }
         p.subi(grads.get(e.getKey()).mul(lr));

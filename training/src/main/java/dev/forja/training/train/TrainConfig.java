@@ -115,8 +115,8 @@ public record TrainConfig(
         r.list(
             "train.no-decay",
             List.of(".bias", "ln_", "wte", "wpe", "norm", "embed_tokens"),
-            "Parameter-name fragments exempt from weight decay (biases, norms, embeddings; GPT-2's"
-                + " and the Llama family's names).");
+            "Parameter-name fragments exempt from weight decay, on top of the model's own"
+                + " declarations (which already exempt biases, norms and embeddings).");
     double b1 = r.doubleIn("train.beta1", 0.9, 0, 0.999999, "Adam beta1.");
     double b2 = r.doubleIn("train.beta2", 0.95, 0, 0.999999, "Adam beta2.");
     double eps = r.doubleIn("train.epsilon", 1e-8, 1e-30, 1, "Adam epsilon.");
