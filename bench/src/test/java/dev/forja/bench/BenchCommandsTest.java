@@ -74,7 +74,14 @@ class BenchCommandsTest {
     Run r = forja("bench", "--help");
     assertThat(r.out())
         .contains(
-            "prep ", "prep-stages", "dedup", "tokenizer", "bpe-train", "train", "distributed");
+            "prep ",
+            "prep-stages",
+            "dedup",
+            "tokenizer",
+            "bpe-train",
+            "train",
+            "step",
+            "distributed");
   }
 
   @Test
@@ -158,6 +165,30 @@ class BenchCommandsTest {
         .contains("tokens/s")
         .contains("checkpoint file:")
         .contains("resume: start to first step");
+  }
+
+  @Test
+  void stepReportsOnePassAgainstTheMemoryPlan() {
+    Run r =
+        forja(
+            "bench",
+            "step",
+            "--conf",
+            "../conf/presets/tiny-llama.yaml",
+            "--set",
+            "model.vocab-size=300",
+            "--set",
+            "train.micro-batch-size=2",
+            "--set",
+            "train.sequence-length=16",
+            "--set",
+            "train.recompute-activations=true",
+            "--passes",
+            "1");
+    assertThat(r.out())
+        .contains("engine kernels (activations recomputed)")
+        .containsPattern("planned: weights [0-9.]+ GiB, gradients [0-9.]+ GiB, activations")
+        .containsPattern("forward\\+backward: [0-9.]+ s .* loss [0-9.]+; .* peak RSS [0-9.]+ GiB");
   }
 
   @Test
