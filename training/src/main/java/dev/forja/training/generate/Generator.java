@@ -11,10 +11,11 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
- * Incremental decoding for a causal GPT: one token at a time through the same weights (by their
+ * Incremental decoding for a causal model: one token at a time through the same weights (by their
  * Hugging Face names), keeping each layer's keys and values in a cache, so that a new token costs
- * one position's work, not the whole prefix's. Written with eager ND4J ops, independently of the
- * SameDiff training graph (a test holds the two to the same logits).
+ * one position's work, not the whole prefix's. In fp32 on the CPU the hand-written {@link
+ * dev.forja.training.model.CpuDecoder} does it from the model's description; otherwise (other
+ * precisions, other backends) eager ND4J ops. Tests hold both to the training graph's logits.
  */
 public final class Generator {
   private final ModelConfig c;
@@ -22,7 +23,7 @@ public final class Generator {
   private final INDArray[] keys;
   private final INDArray[] values;
   private final double[] inverseFrequencies;
-  private final dev.forja.training.model.LlamaDecoder decoder;
+  private final dev.forja.training.model.CpuDecoder decoder;
   private int position;
 
   public Generator(ModelConfig config, Map<String, INDArray> weights) {
@@ -34,8 +35,8 @@ public final class Generator {
     this.c = config;
     this.w = weights;
     this.decoder =
-        dev.forja.training.model.LlamaDecoder.applies(config, weights)
-            ? new dev.forja.training.model.LlamaDecoder(config, weights)
+        dev.forja.training.model.CpuDecoder.applies(config, weights)
+            ? new dev.forja.training.model.CpuDecoder(config, weights)
             : null;
     this.keys = new INDArray[config.layers()];
     this.values = new INDArray[config.layers()];

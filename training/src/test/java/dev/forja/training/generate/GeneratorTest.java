@@ -10,6 +10,8 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+/** Decoding against the training graph; run with and without the Vector API (vector-twins). */
+@org.junit.jupiter.api.Tag("vector-twins")
 class GeneratorTest {
   static final ModelConfig C =
       new ModelConfig(13, 8, 2, 16, 4, 4, true, true, 1e-5, 0.3, ModelConfig.Objective.CAUSAL);
@@ -75,7 +77,7 @@ class GeneratorTest {
 
   @Test
   void aPromptLongerThanOneChunkGoesThroughInChunks() {
-    int len = dev.forja.training.model.LlamaDecoder.CHUNK + 5;
+    int len = dev.forja.training.model.CpuDecoder.CHUNK + 5;
     ModelConfig llama =
         new ModelConfig(
             29,

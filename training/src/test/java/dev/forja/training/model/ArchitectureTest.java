@@ -91,9 +91,15 @@ class ArchitectureTest {
     GptModel qwen = GptModel.build(QWEN3, 1, 4, DataType.FLOAT, 3);
     assertThatThrownBy(() -> new GptKernels(qwen))
         .hasMessageContaining("GptKernels compute GPT-2's blocks");
+    ModelConfig masked =
+        new ModelConfig(13, 8, 1, 8, 2, 2, true, true, 1e-5, 0.4, ModelConfig.Objective.MASKED);
+    assertThat(CpuDecoder.supports(Architecture.of(GPT))).isTrue();
+    assertThat(CpuDecoder.supports(Architecture.of(QWEN3))).isTrue();
     assertThatThrownBy(
-            () -> new LlamaDecoder(GPT, GptModel.build(GPT, 1, 4, DataType.FLOAT, 3).parameters()))
-        .hasMessageContaining("the CPU decoder computes the Llama family's blocks");
+            () ->
+                new CpuDecoder(
+                    masked, GptModel.build(masked, 1, 4, DataType.FLOAT, 3).parameters()))
+        .hasMessageContaining("the CPU decoder computes GPT-2's and the Llama family's causal");
   }
 
   @Test
