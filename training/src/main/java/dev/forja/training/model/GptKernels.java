@@ -7,11 +7,8 @@ import static dev.forja.training.model.Blas.pgemm;
 
 import dev.forja.jvm.VectorApi;
 import dev.forja.training.runtime.Parallel;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.openblas.global.openblas;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * {@link GptModel}'s forward and backward pass written by hand for the CPU, fp32: matrix products
@@ -28,7 +25,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * x length^2} floats each) for the backward pass; activations in all take about {@code batch x
  * length x (10 d + 2 mlp) + batch x heads x length^2} floats per layer.
  */
-public final class GptKernels implements LossPass {
+public final class GptKernels extends KernelPass {
 
   /** Threads for the whole pass: {@code OMP_NUM_THREADS} (as for BLAS), else the cores. */
   public static final int THREADS = Parallel.THREADS;
@@ -36,14 +33,9 @@ public final class GptKernels implements LossPass {
   private static final double GELU_K = Math.sqrt(2 / Math.PI);
   private static final double GELU_A = 0.044715;
 
-  private final int batch;
-  private final int len;
-  private final int n;
-  private final int d;
   private final int heads;
   private final int hs;
   private final int mlp;
-  private final int vocab;
   private final int layers;
   private final boolean causal;
   private final double eps;
@@ -56,10 +48,7 @@ public final class GptKernels implements LossPass {
    */
   static final int ATTENTION_BLOCK = 64;
 
-  private final Architecture arch;
   private final Attention attention;
-
-  private final Map<String, Buf> params = new LinkedHashMap<>();
 
   // activations, per layer where indexed
   private final Buf x; // the residual stream [n, d]
@@ -95,28 +84,18 @@ public final class GptKernels implements LossPass {
 
   /** As above, with causal attention computed in blocks of {@code attentionBlock} query rows. */
   GptKernels(GptModel model, int attentionBlock) {
+    super(model);
     ModelConfig c = model.config();
-    if (model.dataType() != DataType.FLOAT) {
-      throw new IllegalArgumentException(
-          "the CPU kernels compute in fp32 only, the model is " + model.dataType());
-    }
-    arch = Architecture.of(c);
     requireSupported(arch);
-    batch = model.batch();
-    len = model.length();
-    n = batch * len;
-    d = c.dModel();
     heads = c.heads();
     hs = c.headSize();
     mlp = c.mlpWidth();
-    vocab = c.vocabSize();
     layers = c.layers();
     causal = c.objective() == ModelConfig.Objective.CAUSAL;
     eps = c.normEpsilon();
     attention =
         new Attention(batch, len, heads, heads, hs, 3 * d, 0, d, 2 * d, causal, attentionBlock);
     VectorKernels.warmUp();
-    model.parameters().forEach((name, a) -> params.put(name, new Buf(a)));
 
     x = Buf.alloc((long) n * d);
     xhat1 = new Buf[layers];
@@ -204,53 +183,11 @@ public final class GptKernels implements LossPass {
         + square;
   }
 
-  @Override
-  public boolean allocatesPerStep() {
-    return false;
-  }
-
-  @Override
-  public double loss(int[] ids, int[] targets, double scale) {
-    Blas.singleThreadedBlas();
-    try {
-      return forward(ids, targets, scale, null);
-    } finally {
-      Blas.restoreBlas();
-    }
-  }
-
-  @Override
-  public double lossAndGradients(
-      int[] ids, int[] targets, double scale, Map<String, INDArray> grads, boolean accumulate) {
-    Map<String, Buf> g = new LinkedHashMap<>();
-    for (String name : params.keySet()) {
-      INDArray a = grads.get(name);
-      if (a == null) {
-        throw new IllegalArgumentException("no gradient array for " + name);
-      }
-      Buf b = new Buf(a);
-      if (!accumulate) {
-        b.zero();
-      }
-      g.put(name, b);
-    }
-    Blas.singleThreadedBlas();
-    try {
-      double loss = forward(ids, targets, scale, g);
-      backward(ids, g);
-      return loss;
-    } finally {
-      Blas.restoreBlas();
-    }
-  }
-
   // ---------------------------------------------------------------- forward
 
-  private double forward(int[] ids, int[] targets, double scale, Map<String, Buf> g) {
-    if (ids.length != n || targets.length != n) {
-      throw new IllegalArgumentException(
-          "expected " + n + " ids and targets ([" + batch + ", " + len + "]), got " + ids.length);
-    }
+  @Override
+  protected double forward(int[] ids, int[] targets, double scale, Map<String, Buf> g) {
+    checkIds(ids, targets);
     Buf wte = w(arch.embedding().tokens());
     Buf wpe = w(arch.embedding().positions());
     Parallel.forRange(
@@ -258,10 +195,6 @@ public final class GptKernels implements LossPass {
         (from, to) -> {
           for (int r = from; r < to; r++) {
             int id = ids[r];
-            if (id < 0 || id >= vocab) {
-              throw new IllegalArgumentException(
-                  "token id " + id + " is outside the vocabulary (size " + vocab + ")");
-            }
             int o = r * d;
             int e = id * d;
             int p = r % len * d;
@@ -313,7 +246,8 @@ public final class GptKernels implements LossPass {
   // ---------------------------------------------------------------- backward
 
   /** From the final norm down, {@code dln} holding d loss / d its output (from the head). */
-  private void backward(int[] ids, Map<String, Buf> g) {
+  @Override
+  protected void backward(int[] ids, Map<String, Buf> g) {
     layerNormBackward(
         dln,
         xhatF,
@@ -352,28 +286,8 @@ public final class GptKernels implements LossPass {
           dres,
           true);
     }
-    Buf dwte = grad(g, arch.embedding().tokens());
-    Buf dwpe = grad(g, arch.embedding().positions());
-    // column blocks: each thread owns whole columns, rows run in order (no races, fixed order)
-    Parallel.forRange(
-        d,
-        (from, to) -> {
-          for (int r = 0; r < n; r++) {
-            int o = r * d;
-            int e = ids[r] * d;
-            int p = r % len * d;
-            if (VectorApi.AVAILABLE) {
-              VectorKernels.add(dwte.b, e + from, dres.b, o + from, to - from);
-              VectorKernels.add(dwpe.b, p + from, dres.b, o + from, to - from);
-              continue;
-            }
-            for (int j = from; j < to; j++) {
-              float v = dres.f.get(o + j);
-              dwte.f.put(e + j, dwte.f.get(e + j) + v);
-              dwpe.f.put(p + j, dwpe.f.get(p + j) + v);
-            }
-          }
-        });
+    embeddingBackward(
+        ids, dres, grad(g, arch.embedding().tokens()), grad(g, arch.embedding().positions()));
   }
 
   // ---------------------------------------------------------------- building blocks
@@ -586,14 +500,5 @@ public final class GptKernels implements LossPass {
 
   private Architecture.Linear fcOf(int l) {
     return L(l).mlp().inputs().get(0);
-  }
-
-  /** A parameter's memory; null for an absent one (a bias the model does not have). */
-  private Buf w(ParameterSpec p) {
-    return p == null ? null : params.get(p.name());
-  }
-
-  private static Buf grad(Map<String, Buf> g, ParameterSpec p) {
-    return p == null ? null : g.get(p.name());
   }
 }

@@ -7,11 +7,8 @@ import static dev.forja.training.model.Blas.pgemm;
 
 import dev.forja.jvm.VectorApi;
 import dev.forja.training.runtime.Parallel;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.openblas.global.openblas;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * The Llama family's forward and backward pass written by hand for the CPU, fp32, the twin of
@@ -25,11 +22,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * projections; the norms' outputs and the SwiGLU product are recomputed (cheap, element-wise)
  * rather than kept. Every reduction runs in a fixed order for a given thread count.
  */
-public final class LlamaKernels implements LossPass {
-  private final int batch;
-  private final int len;
-  private final int n;
-  private final int d;
+public final class LlamaKernels extends KernelPass {
   private final int heads;
   private final int kvHeads;
   private final int hd;
@@ -37,15 +30,12 @@ public final class LlamaKernels implements LossPass {
   private final int kw; // key (and value) columns, kvHeads x hd
   private final int width; // q, k and v columns together
   private final int mlp;
-  private final int vocab;
   private final int layers;
   private final boolean qkNorm;
   private final double eps;
   private final float[] cos; // [len, hd / 2]: the angles repeat over both halves of a head
   private final float[] sin;
-  private final Architecture arch;
   private final Attention attention;
-  private final Map<String, Buf> params = new LinkedHashMap<>();
 
   private final boolean recompute;
   private final Buf[] xin; // with recompute: each layer's input [n, d], the only activation kept
@@ -95,25 +85,17 @@ public final class LlamaKernels implements LossPass {
   }
 
   LlamaKernels(GptModel model, int attentionBlock, boolean recompute) {
+    super(model);
     ModelConfig c = model.config();
     if (!c.llamaFamily()) {
       throw new IllegalArgumentException("not a Llama-family model: " + c);
     }
-    if (model.dataType() != DataType.FLOAT) {
-      throw new IllegalArgumentException(
-          "the CPU kernels compute in fp32 only, the model is " + model.dataType());
-    }
     ModelConfig.Llama l = c.llama();
-    arch = Architecture.of(c);
     if (!supports(arch)) {
       throw new IllegalArgumentException(
           "LlamaKernels compute the Llama family's blocks; this model's are "
               + arch.layers().get(0));
     }
-    batch = model.batch();
-    len = model.length();
-    n = batch * len;
-    d = c.dModel();
     heads = c.heads();
     kvHeads = l.kvHeads();
     hd = l.headDim();
@@ -121,7 +103,6 @@ public final class LlamaKernels implements LossPass {
     kw = kvHeads * hd;
     width = qw + 2 * kw;
     mlp = l.mlpHidden();
-    vocab = c.vocabSize();
     layers = c.layers();
     qkNorm = l.qkNorm();
     eps = c.normEpsilon();
@@ -140,7 +121,6 @@ public final class LlamaKernels implements LossPass {
       }
     }
     VectorKernels.warmUp();
-    model.parameters().forEach((name, a) -> params.put(name, new Buf(a)));
 
     this.recompute = recompute;
     int slots = recompute ? 1 : layers;
@@ -244,63 +224,17 @@ public final class LlamaKernels implements LossPass {
         + square;
   }
 
-  @Override
-  public boolean allocatesPerStep() {
-    return false;
-  }
-
-  @Override
-  public double loss(int[] ids, int[] targets, double scale) {
-    Blas.singleThreadedBlas();
-    try {
-      return forward(ids, targets, scale, null);
-    } finally {
-      Blas.restoreBlas();
-    }
-  }
-
-  @Override
-  public double lossAndGradients(
-      int[] ids, int[] targets, double scale, Map<String, INDArray> grads, boolean accumulate) {
-    Map<String, Buf> g = new LinkedHashMap<>();
-    for (String name : params.keySet()) {
-      INDArray a = grads.get(name);
-      if (a == null) {
-        throw new IllegalArgumentException("no gradient array for " + name);
-      }
-      Buf b = new Buf(a);
-      if (!accumulate) {
-        b.zero();
-      }
-      g.put(name, b);
-    }
-    Blas.singleThreadedBlas();
-    try {
-      double loss = forward(ids, targets, scale, g);
-      backward(ids, g);
-      return loss;
-    } finally {
-      Blas.restoreBlas();
-    }
-  }
-
   // ---------------------------------------------------------------- forward
 
-  private double forward(int[] ids, int[] targets, double scale, Map<String, Buf> g) {
-    if (ids.length != n || targets.length != n) {
-      throw new IllegalArgumentException(
-          "expected " + n + " ids and targets ([" + batch + ", " + len + "]), got " + ids.length);
-    }
+  @Override
+  protected double forward(int[] ids, int[] targets, double scale, Map<String, Buf> g) {
+    checkIds(ids, targets);
     Buf embed = w(arch.embedding().tokens());
     Parallel.forRange(
         n,
         (from, to) -> {
           for (int r = from; r < to; r++) {
             int id = ids[r];
-            if (id < 0 || id >= vocab) {
-              throw new IllegalArgumentException(
-                  "token id " + id + " is outside the vocabulary (size " + vocab + ")");
-            }
             copy(embed, (long) id * d, x, (long) r * d, d);
           }
         });
@@ -424,7 +358,8 @@ public final class LlamaKernels implements LossPass {
   // ---------------------------------------------------------------- backward
 
   /** From the final norm down, {@code dln} holding d loss / d its output (from the head). */
-  private void backward(int[] ids, Map<String, Buf> g) {
+  @Override
+  protected void backward(int[] ids, Map<String, Buf> g) {
     rmsNormBackward(
         dln,
         xhatF,
@@ -592,23 +527,7 @@ public final class LlamaKernels implements LossPass {
           dres,
           true);
     }
-    Buf dembed = grad(g, arch.embedding().tokens());
-    // column blocks: each thread owns whole columns, rows run in order (no races, fixed order)
-    Parallel.forRange(
-        d,
-        (from, to) -> {
-          for (int r = 0; r < n; r++) {
-            int o = r * d;
-            int e = ids[r] * d;
-            if (VectorApi.AVAILABLE) {
-              VectorKernels.add(dembed.b, e + from, dres.b, o + from, to - from);
-              continue;
-            }
-            for (int j = from; j < to; j++) {
-              dembed.f.put(e + j, dembed.f.get(e + j) + dres.f.get(o + j));
-            }
-          }
-        });
+    embeddingBackward(ids, dres, grad(g, arch.embedding().tokens()), null);
   }
 
   /**
@@ -923,14 +842,5 @@ public final class LlamaKernels implements LossPass {
 
   private Architecture.Layer L(int l) {
     return arch.layers().get(l);
-  }
-
-  /** A parameter's memory; null for an absent one. */
-  private Buf w(ParameterSpec p) {
-    return p == null ? null : params.get(p.name());
-  }
-
-  private static Buf grad(Map<String, Buf> g, ParameterSpec p) {
-    return p == null ? null : g.get(p.name());
   }
 }

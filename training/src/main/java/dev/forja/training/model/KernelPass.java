@@ -1,0 +1,139 @@
+package dev.forja.training.model;
+
+import dev.forja.jvm.VectorApi;
+import dev.forja.training.runtime.Parallel;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * What the hand-written CPU passes share: the model's description and its parameters used in place,
+ * the gradient arrays wrapped for each call, OpenBLAS kept single-threaded while a pass runs, the
+ * token-id checks, and the embedding's gradient. Subclasses write the forward and backward pass of
+ * the blocks they implement.
+ */
+abstract class KernelPass implements LossPass {
+  protected final Architecture arch;
+  protected final Map<String, Buf> params = new LinkedHashMap<>();
+  protected final int batch;
+  protected final int len;
+  protected final int n;
+  protected final int d;
+  protected final int vocab;
+
+  KernelPass(GptModel model) {
+    if (model.dataType() != DataType.FLOAT) {
+      throw new IllegalArgumentException(
+          "the CPU kernels compute in fp32 only, the model is " + model.dataType());
+    }
+    ModelConfig c = model.config();
+    arch = Architecture.of(c);
+    batch = model.batch();
+    len = model.length();
+    n = batch * len;
+    d = c.dModel();
+    vocab = c.vocabSize();
+    model.parameters().forEach((name, a) -> params.put(name, new Buf(a)));
+  }
+
+  /** The scaled summed loss; with {@code g} (training), what the backward pass needs kept. */
+  protected abstract double forward(int[] ids, int[] targets, double scale, Map<String, Buf> g);
+
+  /** The gradients into {@code g}, after {@link #forward} with {@code g}. */
+  protected abstract void backward(int[] ids, Map<String, Buf> g);
+
+  @Override
+  public boolean allocatesPerStep() {
+    return false;
+  }
+
+  @Override
+  public double loss(int[] ids, int[] targets, double scale) {
+    Blas.singleThreadedBlas();
+    try {
+      return forward(ids, targets, scale, null);
+    } finally {
+      Blas.restoreBlas();
+    }
+  }
+
+  @Override
+  public double lossAndGradients(
+      int[] ids, int[] targets, double scale, Map<String, INDArray> grads, boolean accumulate) {
+    Map<String, Buf> g = new LinkedHashMap<>();
+    for (String name : params.keySet()) {
+      INDArray a = grads.get(name);
+      if (a == null) {
+        throw new IllegalArgumentException("no gradient array for " + name);
+      }
+      Buf b = new Buf(a);
+      if (!accumulate) {
+        b.zero();
+      }
+      g.put(name, b);
+    }
+    Blas.singleThreadedBlas();
+    try {
+      double loss = forward(ids, targets, scale, g);
+      backward(ids, g);
+      return loss;
+    } finally {
+      Blas.restoreBlas();
+    }
+  }
+
+  /** Refuses a batch of the wrong shape or with an id outside the vocabulary. */
+  protected void checkIds(int[] ids, int[] targets) {
+    if (ids.length != n || targets.length != n) {
+      throw new IllegalArgumentException(
+          "expected " + n + " ids and targets ([" + batch + ", " + len + "]), got " + ids.length);
+    }
+    for (int id : ids) {
+      if (id < 0 || id >= vocab) {
+        throw new IllegalArgumentException(
+            "token id " + id + " is outside the vocabulary (size " + vocab + ")");
+      }
+    }
+  }
+
+  /**
+   * The embedding's gradient: each row of {@code dres} added to its token's row of {@code dtok}
+   * (and its position's row of {@code dpos}, where positions are learned). Column blocks: each
+   * thread owns whole columns and takes the rows in order (no races, a fixed order).
+   */
+  protected void embeddingBackward(int[] ids, Buf dres, Buf dtok, Buf dpos) {
+    Parallel.forRange(
+        d,
+        (from, to) -> {
+          for (int r = 0; r < n; r++) {
+            int o = r * d;
+            int e = ids[r] * d;
+            int p = r % len * d;
+            if (VectorApi.AVAILABLE) {
+              VectorKernels.add(dtok.b, e + from, dres.b, o + from, to - from);
+              if (dpos != null) {
+                VectorKernels.add(dpos.b, p + from, dres.b, o + from, to - from);
+              }
+              continue;
+            }
+            for (int j = from; j < to; j++) {
+              float v = dres.f.get(o + j);
+              dtok.f.put(e + j, dtok.f.get(e + j) + v);
+              if (dpos != null) {
+                dpos.f.put(p + j, dpos.f.get(p + j) + v);
+              }
+            }
+          }
+        });
+  }
+
+  /** A parameter's memory; null for an absent one (a bias the model does not have). */
+  protected Buf w(ParameterSpec p) {
+    return p == null ? null : params.get(p.name());
+  }
+
+  protected static Buf grad(Map<String, Buf> g, ParameterSpec p) {
+    return p == null ? null : g.get(p.name());
+  }
+}
