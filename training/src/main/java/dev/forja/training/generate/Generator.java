@@ -1,6 +1,6 @@
 package dev.forja.training.generate;
 
-import dev.forja.training.model.GptModel;
+import dev.forja.training.model.Architecture;
 import dev.forja.training.model.ModelConfig;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -19,6 +19,8 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  */
 public final class Generator {
   private final ModelConfig c;
+  private final Architecture arch;
+  private final Architecture.SelfAttention attention0;
   private final Map<String, INDArray> w;
   private final INDArray[] keys;
   private final INDArray[] values;
@@ -33,6 +35,8 @@ public final class Generator {
               + " it fills masks, it does not generate text left to right");
     }
     this.c = config;
+    this.arch = Architecture.of(config);
+    this.attention0 = arch.layers().get(0).attention();
     this.w = weights;
     this.decoder =
         dev.forja.training.model.CpuDecoder.applies(config, weights)
@@ -40,19 +44,19 @@ public final class Generator {
             : null;
     this.keys = new INDArray[config.layers()];
     this.values = new INDArray[config.layers()];
-    INDArray wte =
-        weights.get(
-            config.llamaFamily() ? dev.forja.training.model.ParameterSpec.EMBED : GptModel.WTE);
+    INDArray embed = weights.get(arch.embedding().tokens().name());
     for (int l = 0; decoder == null && l < config.layers(); l++) {
       keys[l] =
-          Nd4j.create(wte.dataType(), config.kvHeads(), config.contextLength(), config.headSize());
+          Nd4j.create(
+              embed.dataType(), attention0.kvHeads(), config.contextLength(), attention0.headDim());
       values[l] =
-          Nd4j.create(wte.dataType(), config.kvHeads(), config.contextLength(), config.headSize());
+          Nd4j.create(
+              embed.dataType(), attention0.kvHeads(), config.contextLength(), attention0.headDim());
     }
     inverseFrequencies =
-        config.llamaFamily()
-            ? dev.forja.training.model.Rope.inverseFrequencies(config.llama())
-            : null;
+        attention0.rotary() == null
+            ? null
+            : dev.forja.training.model.Rope.inverseFrequencies(attention0.rotary().settings());
   }
 
   /** Which implementation decodes: the hand-written CPU decoder, or eager ND4J ops. */
@@ -83,47 +87,7 @@ public final class Generator {
       position++;
       return logits;
     }
-    if (c.llamaFamily()) {
-      return nextLlama(token);
-    }
-    int d = c.dModel();
-    int hs = c.headSize();
-    int t = position;
-    INDArray x = w.get(GptModel.WTE).getRow(token).add(w.get(GptModel.WPE).getRow(t)).reshape(1, d);
-    for (int l = 0; l < c.layers(); l++) {
-      INDArray a = norm(x, GptModel.layer(l, "ln_1"));
-      INDArray qkv = linear(a, GptModel.layer(l, "attn.c_attn"));
-      INDArray q = qkv.get(NDArrayIndex.all(), NDArrayIndex.interval(0, d)).reshape(c.heads(), hs);
-      INDArray k =
-          qkv.get(NDArrayIndex.all(), NDArrayIndex.interval(d, 2 * d)).reshape(c.heads(), hs);
-      INDArray v =
-          qkv.get(NDArrayIndex.all(), NDArrayIndex.interval(2 * d, 3 * d)).reshape(c.heads(), hs);
-      keys[l].get(NDArrayIndex.all(), NDArrayIndex.point(t), NDArrayIndex.all()).assign(k);
-      values[l].get(NDArrayIndex.all(), NDArrayIndex.point(t), NDArrayIndex.all()).assign(v);
-      INDArray merged = Nd4j.create(x.dataType(), 1, d);
-      for (int h = 0; h < c.heads(); h++) {
-        INDArray kh =
-            keys[l].get(NDArrayIndex.point(h), NDArrayIndex.interval(0, t + 1), NDArrayIndex.all());
-        INDArray vh =
-            values[l].get(
-                NDArrayIndex.point(h), NDArrayIndex.interval(0, t + 1), NDArrayIndex.all());
-        INDArray scores = q.getRow(h).reshape(1, hs).mmul(kh.transpose()).muli(1.0 / Math.sqrt(hs));
-        INDArray probs = Transforms.softmax(scores, true);
-        merged
-            .get(NDArrayIndex.all(), NDArrayIndex.interval(h * hs, (h + 1) * hs))
-            .assign(probs.mmul(vh));
-      }
-      x = x.add(linear(merged, GptModel.layer(l, "attn.c_proj")));
-      INDArray m = norm(x, GptModel.layer(l, "ln_2"));
-      x =
-          x.add(
-              linear(
-                  gelu(linear(m, GptModel.layer(l, "mlp.c_fc"))), GptModel.layer(l, "mlp.c_proj")));
-    }
-    INDArray xf = normNamed(x, GptModel.LN_F_WEIGHT, GptModel.LN_F_BIAS);
-    INDArray head = c.tiedEmbeddings() ? w.get(GptModel.WTE) : w.get(GptModel.LM_HEAD);
-    position++;
-    return xf.mmul(head.transpose()).reshape(head.rows());
+    return nextEager(token);
   }
 
   /**
@@ -143,32 +107,55 @@ public final class Generator {
     return logits;
   }
 
-  private INDArray nextLlama(int token) {
-    ModelConfig.Llama l = c.llama();
-    int d = c.dModel();
-    int hd = l.headDim();
-    int h = c.heads();
-    int kvh = l.kvHeads();
-    int rep = h / kvh;
+  /** One position with eager ND4J ops, block by block as the model's description says. */
+  private INDArray nextEager(int token) {
     int t = position;
-    double eps = c.normEpsilon();
-    INDArray embed = w.get(dev.forja.training.model.ParameterSpec.EMBED);
-    INDArray x = embed.getRow(token).dup().reshape(1, d);
-    double[][] cs = dev.forja.training.model.Rope.cosSin(inverseFrequencies, hd, t);
-    INDArray cos = Nd4j.createFromArray(cs[0]).reshape(1, hd).castTo(x.dataType());
-    INDArray sin = Nd4j.createFromArray(cs[1]).reshape(1, hd).castTo(x.dataType());
-    for (int i = 0; i < c.layers(); i++) {
-      String p = "model.layers." + i + ".";
-      INDArray a = rms(x, w.get(p + "input_layernorm.weight"), eps);
-      INDArray q = proj(a, p + "self_attn.q_proj").reshape(h, hd);
-      INDArray k = proj(a, p + "self_attn.k_proj").reshape(kvh, hd);
-      INDArray v = proj(a, p + "self_attn.v_proj").reshape(kvh, hd);
-      if (l.qkNorm()) {
-        q = rms(q, w.get(p + "self_attn.q_norm.weight"), eps);
-        k = rms(k, w.get(p + "self_attn.k_norm.weight"), eps);
+    int h = attention0.heads();
+    int kvh = attention0.kvHeads();
+    int hd = attention0.headDim();
+    int rep = h / kvh;
+    Architecture.Embedding e = arch.embedding();
+    INDArray x = p(e.tokens()).getRow(token).dup().reshape(1, c.dModel());
+    if (e.positions() != null) {
+      x.addi(p(e.positions()).getRow(t).reshape(1, c.dModel()));
+    }
+    INDArray cos = null;
+    INDArray sin = null;
+    if (inverseFrequencies != null) {
+      double[][] cs = dev.forja.training.model.Rope.cosSin(inverseFrequencies, hd, t);
+      cos = Nd4j.createFromArray(cs[0]).reshape(1, hd).castTo(x.dataType());
+      sin = Nd4j.createFromArray(cs[1]).reshape(1, hd).castTo(x.dataType());
+    }
+    for (int i = 0; i < arch.layers().size(); i++) {
+      Architecture.Layer layer = arch.layers().get(i);
+      Architecture.SelfAttention at = layer.attention();
+      INDArray a = norm(layer.attentionNorm(), x);
+      INDArray q;
+      INDArray k;
+      INDArray v;
+      if (at.fused()) {
+        INDArray qkv = linear(at.inputs().get(0), a);
+        q = qkv.get(NDArrayIndex.all(), NDArrayIndex.interval(0, h * hd)).dup();
+        k = qkv.get(NDArrayIndex.all(), NDArrayIndex.interval(h * hd, (h + kvh) * hd)).dup();
+        v =
+            qkv.get(NDArrayIndex.all(), NDArrayIndex.interval((h + kvh) * hd, (h + 2 * kvh) * hd))
+                .dup();
+      } else {
+        q = linear(at.inputs().get(0), a);
+        k = linear(at.inputs().get(1), a);
+        v = linear(at.inputs().get(2), a);
       }
-      q = rope(q, cos, sin);
-      k = rope(k, cos, sin);
+      q = q.reshape(h, hd);
+      k = k.reshape(kvh, hd);
+      v = v.reshape(kvh, hd);
+      if (at.qNorm() != null) {
+        q = norm(at.qNorm(), q);
+        k = norm(at.kNorm(), k);
+      }
+      if (cos != null) {
+        q = rope(q, cos, sin);
+        k = rope(k, cos, sin);
+      }
       keys[i].get(NDArrayIndex.all(), NDArrayIndex.point(t), NDArrayIndex.all()).assign(k);
       values[i].get(NDArrayIndex.all(), NDArrayIndex.point(t), NDArrayIndex.all()).assign(v);
       // the query heads that share a key/value head attend together: one product per group
@@ -186,30 +173,50 @@ public final class Generator {
             .get(NDArrayIndex.interval(g * rep, (g + 1) * rep), NDArrayIndex.all())
             .assign(probs.mmul(vg));
       }
-      merged = merged.reshape(1, h * hd);
-      x = x.add(Nd4j.gemm(merged, w.get(p + "self_attn.o_proj.weight"), false, true));
-      INDArray m = rms(x, w.get(p + "post_attention_layernorm.weight"), eps);
-      INDArray gate = Nd4j.gemm(m, w.get(p + "mlp.gate_proj.weight"), false, true);
-      INDArray up = Nd4j.gemm(m, w.get(p + "mlp.up_proj.weight"), false, true);
-      INDArray act = gate.mul(Transforms.sigmoid(gate, true)).muli(up);
-      x = x.add(Nd4j.gemm(act, w.get(p + "mlp.down_proj.weight"), false, true));
+      x = x.add(linear(at.output(), merged.reshape(1, h * hd)));
+      INDArray m = norm(layer.mlpNorm(), x);
+      Architecture.Mlp mlp = layer.mlp();
+      INDArray act;
+      if (mlp.activation() == Architecture.Activation.SWIGLU) {
+        INDArray gate = linear(mlp.inputs().get(0), m);
+        act = gate.mul(Transforms.sigmoid(gate, true)).muli(linear(mlp.inputs().get(1), m));
+      } else {
+        act = gelu(linear(mlp.inputs().get(0), m));
+      }
+      x = x.add(linear(mlp.output(), act));
     }
-    INDArray xf = rms(x, w.get(dev.forja.training.model.ParameterSpec.FINAL_NORM), eps);
-    INDArray head = c.tiedEmbeddings() ? embed : w.get(GptModel.LM_HEAD);
+    INDArray xf = norm(arch.finalNorm(), x);
+    INDArray head = p(arch.head().weight());
     position++;
     return Nd4j.gemm(xf, head, false, true).reshape(head.rows());
   }
 
-  private INDArray proj(INDArray x, String prefix) {
-    INDArray y = Nd4j.gemm(x, w.get(prefix + ".weight"), false, true);
-    INDArray b = w.get(prefix + ".bias");
-    return b == null ? y : y.addiRowVector(b);
+  private INDArray p(dev.forja.training.model.ParameterSpec spec) {
+    return w.get(spec.name());
   }
 
-  /** RMSNorm of each row. */
-  private static INDArray rms(INDArray x, INDArray weight, double eps) {
-    INDArray ms = x.mul(x).mean(true, 1);
-    return x.div(Transforms.sqrt(ms.addi(eps), false)).mulRowVector(weight);
+  /** {@code x W (+ b)} in the layer's layout: GPT-2's {@code [in, out]} or {@code [out, in]}. */
+  private INDArray linear(Architecture.Linear l, INDArray x) {
+    INDArray y =
+        l.layout() == Architecture.Layout.IN_OUT
+            ? x.mmul(p(l.weight()))
+            : Nd4j.gemm(x, p(l.weight()), false, true);
+    return l.bias() == null ? y : y.addiRowVector(p(l.bias()));
+  }
+
+  /** The norm of each row: LayerNorm or RMSNorm, its weight, and its bias where it has one. */
+  private INDArray norm(Architecture.Norm n, INDArray x) {
+    INDArray y;
+    if (n.kind() == Architecture.NormKind.RMS_NORM) {
+      INDArray ms = x.mul(x).mean(true, 1);
+      y = x.div(Transforms.sqrt(ms.addi(n.eps()), false));
+    } else {
+      INDArray centered = x.sub(x.mean(true, 1));
+      INDArray var = centered.mul(centered).mean(true, 1);
+      y = centered.div(Transforms.sqrt(var.addi(n.eps()), false));
+    }
+    y = y.mulRowVector(p(n.weight()));
+    return n.bias() == null ? y : y.addiRowVector(p(n.bias()));
   }
 
   /** RoPE on each row (a head) at one position: {@code x cos + rotate_half(x) sin}. */
@@ -248,25 +255,6 @@ public final class Generator {
       logits = next(id);
     }
     return java.util.Arrays.copyOf(out, n);
-  }
-
-  private INDArray linear(INDArray x, String prefix) {
-    INDArray y = x.mmul(w.get(prefix + ".weight"));
-    INDArray b = w.get(prefix + ".bias");
-    return b == null ? y : y.addiRowVector(b);
-  }
-
-  private INDArray norm(INDArray x, String prefix) {
-    return normNamed(x, prefix + ".weight", prefix + ".bias");
-  }
-
-  private INDArray normNamed(INDArray x, String weight, String bias) {
-    INDArray centered = x.sub(x.mean(true, 1));
-    INDArray var = centered.mul(centered).mean(true, 1);
-    INDArray y =
-        centered.div(Transforms.sqrt(var.add(c.normEpsilon()), false)).mulRowVector(w.get(weight));
-    INDArray b = w.get(bias);
-    return b == null ? y : y.addiRowVector(b);
   }
 
   private static INDArray gelu(INDArray x) {
