@@ -141,15 +141,22 @@ class TcpExchangeTest {
   }
 
   @Test
-  void anUnreachableDriverNamesTheAddressAndTheWayOut() {
+  void anUnreachableDriverNamesTheAddressAndTheWayOut() throws Exception {
     Map<String, INDArray> params = arrays(1, DataType.FLOAT);
-    Exchange.Handle h = exchange.publish(1, params, null);
-    int port = exchange.port();
-    exchange.close();
-    assertThatThrownBy(() -> h.fetch(0, zerosLike(params), null))
-        .hasMessageContaining(
-            "worker 0 cannot reach the driver's weight exchange at 127.0.0.1:" + port)
-        .hasMessageContaining("distributed.transport=spark");
+    TcpExchange.TcpHandle h = (TcpExchange.TcpHandle) exchange.publish(1, params, null);
+    // a port held bound but not listening: connections to it are refused, and no other process can
+    // take it in the meantime (a closed exchange's port could be reused by a listener that never
+    // answers, and the fetch would wait out the read timeout)
+    try (java.net.Socket reserved = new java.net.Socket()) {
+      reserved.bind(new java.net.InetSocketAddress("127.0.0.1", 0));
+      int port = reserved.getLocalPort();
+      var unreachable =
+          new TcpExchange.TcpHandle("127.0.0.1", port, h.token(), h.round(), h.bytesOut());
+      assertThatThrownBy(() -> unreachable.fetch(0, zerosLike(params), null))
+          .hasMessageContaining(
+              "worker 0 cannot reach the driver's weight exchange at 127.0.0.1:" + port)
+          .hasMessageContaining("distributed.transport=spark");
+    }
   }
 
   @Test
