@@ -50,6 +50,7 @@ final class StepBenchmark {
     Map<String, INDArray> grads = new LinkedHashMap<>();
     m.parameters().forEach((n, p) -> grads.put(n, p.ulike()));
     double build = (System.nanoTime() - t0) / 1e9;
+    double builtRss = TrainBenchmark.peakRss() / GIB;
     SplittableRandom rnd = new SplittableRandom(tc.seed());
     int[] ids = new int[b * t];
     int[] targets = new int[b * t];
@@ -66,13 +67,14 @@ final class StepBenchmark {
     }
     out.printf(
         Locale.ROOT,
-        "forward+backward: %.2f s (last of %d), %,.0f tokens/s, loss %.3f; model built in %.1f s;"
-            + " peak RSS %.2f GiB%n",
+        "forward+backward: %.2f s (last of %d), %,.0f tokens/s, loss %.3f; model built in %.1f s"
+            + " (peak RSS then %.2f GiB); peak RSS %.2f GiB%n",
         last,
         passes,
         ids.length / last,
         loss,
         build,
+        builtRss,
         TrainBenchmark.peakRss() / GIB);
     out.flush();
   }
