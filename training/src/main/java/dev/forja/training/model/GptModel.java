@@ -392,7 +392,7 @@ public final class GptModel {
         LOSS_SCALE, Nd4j.scalar(dtype, lossScale));
   }
 
-  /** The parameters by name, in graph order; the live arrays, which training updates in place. */
+  /** The trainable parameters by name (SameDiff's order); the live arrays, updated in place. */
   public LinkedHashMap<String, INDArray> parameters() {
     LinkedHashMap<String, INDArray> out = new LinkedHashMap<>();
     for (String n : parameterNames()) {
@@ -419,7 +419,7 @@ public final class GptModel {
     }
   }
 
-  /** Names of the trainable parameters, in graph order. */
+  /** Names of the trainable parameters, in SameDiff's order (sorted by name, not declared). */
   public List<String> parameterNames() {
     List<String> out = new ArrayList<>();
     for (SDVariable v : sd.variables()) {
