@@ -1,14 +1,12 @@
 package dev.forja.training.model;
 
 import static dev.forja.training.model.Blas.NO;
-import static dev.forja.training.model.Blas.ROW_MAJOR;
 import static dev.forja.training.model.Blas.TR;
 import static dev.forja.training.model.Blas.pgemm;
 
 import dev.forja.jvm.VectorApi;
 import dev.forja.training.runtime.Parallel;
 import java.util.Map;
-import org.bytedeco.openblas.global.openblas;
 
 /**
  * {@link GptModel}'s forward and backward pass written by hand for the CPU, fp32: matrix products
@@ -67,7 +65,6 @@ public final class GptKernels extends KernelPass {
   private final Buf xhatF;
   private final Buf rstdF;
   private final Buf lnF;
-  private final OutputHead head;
   // backward scratch
   private final Buf dres;
   private final Buf dln;
@@ -75,7 +72,6 @@ public final class GptKernels extends KernelPass {
   private final Buf dqkv;
   private final Buf dmlp;
   private final Buf dprobs;
-  private final Buf ones;
 
   /** Allocates the buffers for {@code model}'s batch shape; parameters are used in place. */
   public GptKernels(GptModel model) {
@@ -126,7 +122,6 @@ public final class GptKernels extends KernelPass {
     xhatF = Buf.alloc((long) n * d);
     rstdF = Buf.alloc(n);
     lnF = Buf.alloc((long) n * d);
-    head = new OutputHead(n, d, vocab);
     dres = Buf.alloc((long) n * d);
     dln = Buf.alloc((long) n * d);
     datt = Buf.alloc((long) n * d);
@@ -134,10 +129,6 @@ public final class GptKernels extends KernelPass {
     dmlp = Buf.alloc((long) n * Math.max(mlp, d));
     dprobs = Buf.alloc(square);
     act = Buf.alloc((long) n * mlp);
-    ones = Buf.alloc(n);
-    for (int i = 0; i < n; i++) {
-      ones.f.put(i, 1f);
-    }
   }
 
   /**
@@ -233,14 +224,7 @@ public final class GptKernels extends KernelPass {
       linear(act, w(L(l).mlp().output().weight()), w(L(l).mlp().output().bias()), x, mlp, d, 1f);
     }
     layerNorm(x, w(arch.finalNorm().weight()), w(arch.finalNorm().bias()), xhatF, rstdF, lnF);
-    String headName = arch.head().weight().name();
-    return head.loss(
-        lnF,
-        params.get(headName),
-        targets,
-        scale,
-        g == null ? null : dln,
-        g == null ? null : g.get(headName));
+    return headLoss(lnF, targets, scale, g, dln);
   }
 
   // ---------------------------------------------------------------- backward
@@ -323,28 +307,8 @@ public final class GptKernels extends KernelPass {
     pgemm(NO, TR, n, k, m, 1f, dout, 0, m, w, 0, m, 0f, din, 0, k);
     pgemm(TR, NO, k, m, n, 1f, in, 0, k, dout, 0, m, 1f, grad(g, lin.weight()), 0, m);
     if (lin.bias() != null) {
-      columnSums(dout, m, grad(g, lin.bias()));
+      columnSums(dout, 0, m, m, grad(g, lin.bias()));
     }
-  }
-
-  /** {@code acc += column sums of a [n, m]} (a BLAS matrix-vector product with ones). */
-  private void columnSums(Buf a, int m, Buf acc) {
-    Parallel.forRange(
-        m,
-        (from, to) ->
-            openblas.cblas_sgemv(
-                ROW_MAJOR,
-                TR,
-                n,
-                to - from,
-                1f,
-                a.at(from),
-                m,
-                ones.at(0),
-                1,
-                1f,
-                acc.at(from),
-                1));
   }
 
   private void layerNorm(Buf in, Buf w, Buf b, Buf xhat, Buf rstd, Buf out) {
@@ -393,7 +357,7 @@ public final class GptKernels extends KernelPass {
   private void layerNormBackward(
       Buf dy, Buf xhat, Buf rstd, Buf w, Buf dw, Buf db, Buf dx, boolean accumulate) {
     if (db != null) {
-      columnSums(dy, d, db);
+      columnSums(dy, 0, d, d, db);
     }
     Buf prod = dmlp; // free at this point of the backward pass
     Parallel.forRange(
@@ -428,7 +392,7 @@ public final class GptKernels extends KernelPass {
             }
           }
         });
-    columnSums(prod, d, dw);
+    columnSums(prod, 0, d, d, dw);
   }
 
   /**

@@ -4,6 +4,7 @@ import dev.forja.jvm.VectorApi;
 import dev.forja.training.runtime.Parallel;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.bytedeco.openblas.global.openblas;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -21,6 +22,8 @@ abstract class KernelPass implements LossPass {
   protected final int n;
   protected final int d;
   protected final int vocab;
+  private final OutputHead head;
+  private final Buf ones; // [n] of 1, for column sums
 
   KernelPass(GptModel model) {
     if (model.dataType() != DataType.FLOAT) {
@@ -35,6 +38,11 @@ abstract class KernelPass implements LossPass {
     d = c.dModel();
     vocab = c.vocabSize();
     model.parameters().forEach((name, a) -> params.put(name, new Buf(a)));
+    head = new OutputHead(n, d, vocab);
+    ones = Buf.alloc(n);
+    for (int i = 0; i < n; i++) {
+      ones.f.put(i, 1f);
+    }
   }
 
   /** The scaled summed loss; with {@code g} (training), what the backward pass needs kept. */
@@ -81,6 +89,45 @@ abstract class KernelPass implements LossPass {
     } finally {
       Blas.restoreBlas();
     }
+  }
+
+  /**
+   * The loss of the final norm's output {@code in [n, d]} through the output head; when training
+   * ({@code g} given), {@code dIn} receives d loss / d in and the head's gradient is accumulated.
+   */
+  protected double headLoss(Buf in, int[] targets, double scale, Map<String, Buf> g, Buf dIn) {
+    String name = arch.head().weight().name();
+    return head.loss(
+        in,
+        params.get(name),
+        targets,
+        scale,
+        g == null ? null : dIn,
+        g == null ? null : g.get(name));
+  }
+
+  /**
+   * {@code acc += column sums} of {@code n} rows of {@code m} floats, row stride {@code ld},
+   * starting at {@code offset} of {@code a}: a BLAS matrix-vector product with ones, the columns
+   * split over the threads.
+   */
+  protected void columnSums(Buf a, long offset, int m, int ld, Buf acc) {
+    Parallel.forRange(
+        m,
+        (from, to) ->
+            openblas.cblas_sgemv(
+                Blas.ROW_MAJOR,
+                Blas.TR,
+                n,
+                to - from,
+                1f,
+                a.at(offset + from),
+                ld,
+                ones.at(0),
+                1,
+                1f,
+                acc.at(from),
+                1));
   }
 
   /** Refuses a batch of the wrong shape or with an id outside the vocabulary. */

@@ -1,14 +1,12 @@
 package dev.forja.training.model;
 
 import static dev.forja.training.model.Blas.NO;
-import static dev.forja.training.model.Blas.ROW_MAJOR;
 import static dev.forja.training.model.Blas.TR;
 import static dev.forja.training.model.Blas.pgemm;
 
 import dev.forja.jvm.VectorApi;
 import dev.forja.training.runtime.Parallel;
 import java.util.Map;
-import org.bytedeco.openblas.global.openblas;
 
 /**
  * The Llama family's forward and backward pass written by hand for the CPU, fp32, the twin of
@@ -54,7 +52,6 @@ public final class LlamaKernels extends KernelPass {
   private final Buf xhatF;
   private final Buf rstdF;
   private final Buf lnF;
-  private final OutputHead head;
   // scratch
   private final Buf norm; // a norm's output [n, d]
   private final Buf act; // SwiGLU output [n, mlp], then the gradient there
@@ -65,7 +62,6 @@ public final class LlamaKernels extends KernelPass {
   private final Buf dqkv;
   private final Buf dprobs;
   private final Buf prod; // [max(n x d, n x (qw + kw))] for the norm weights' gradients
-  private final Buf ones;
 
   /** Allocates the buffers for {@code model}'s batch shape; parameters are used in place. */
   public LlamaKernels(GptModel model) {
@@ -159,7 +155,6 @@ public final class LlamaKernels extends KernelPass {
     xhatF = Buf.alloc((long) n * d);
     rstdF = Buf.alloc(n);
     lnF = Buf.alloc((long) n * d);
-    head = new OutputHead(n, d, vocab);
     norm = Buf.alloc((long) n * d);
     act = Buf.alloc((long) n * mlp);
     dact = Buf.alloc((long) n * mlp);
@@ -169,11 +164,6 @@ public final class LlamaKernels extends KernelPass {
     dqkv = Buf.alloc((long) n * width);
     dprobs = Buf.alloc(square);
     prod = Buf.alloc((long) n * Math.max(d, qw + kw));
-    int onesLength = n * Math.max(1, heads);
-    ones = Buf.alloc(onesLength);
-    for (int i = 0; i < onesLength; i++) {
-      ones.f.put(i, 1f);
-    }
   }
 
   /**
@@ -220,7 +210,7 @@ public final class LlamaKernels extends KernelPass {
     return (recompute ? perLayer + c.layers() * n * d : c.layers() * perLayer)
         + n * (4 * d + 1) // residual, final norm
         + OutputHead.floats(n, c.vocabSize())
-        + n * (3 * d + 2 * mlp + qw + width + Math.max(d, qw + kw) + Math.max(1, c.heads()))
+        + n * (3 * d + 2 * mlp + qw + width + Math.max(d, qw + kw) + 1)
         + square;
   }
 
@@ -245,14 +235,7 @@ public final class LlamaKernels extends KernelPass {
       layerForward(l);
     }
     rmsNorm(x, w(arch.finalNorm().weight()), xhatF, rstdF, lnF);
-    String headName = arch.head().weight().name();
-    return head.loss(
-        lnF,
-        params.get(headName),
-        targets,
-        scale,
-        g == null ? null : dln,
-        g == null ? null : g.get(headName));
+    return headLoss(lnF, targets, scale, g, dln);
   }
 
   /** Layer {@code l} on the residual stream {@link #x}, its activations kept in its slot. */
@@ -540,23 +523,7 @@ public final class LlamaKernels extends KernelPass {
     pgemm(TR, NO, m, d, n, 1f, dqkv, col, width, norm, 0, d, 1f, grad(g, lin.weight()), 0, d);
     pgemm(NO, NO, n, d, m, 1f, dqkv, col, width, w(lin.weight()), 0, d, beta, dln, 0, d);
     if (lin.bias() != null) {
-      Buf db = grad(g, lin.bias());
-      Parallel.forRange(
-          m,
-          (from, to) ->
-              openblas.cblas_sgemv(
-                  ROW_MAJOR,
-                  TR,
-                  n,
-                  to - from,
-                  1f,
-                  dqkv.at(col + from),
-                  width,
-                  ones.at(0),
-                  1,
-                  1f,
-                  db.at(from),
-                  1));
+      columnSums(dqkv, col, m, width, grad(g, lin.bias()));
     }
   }
 
@@ -632,7 +599,7 @@ public final class LlamaKernels extends KernelPass {
             normBackwardRow(dy, r * d, xhat, r * d, rstd.f.get(r), w, dx, r * d, d, accumulate);
           }
         });
-    columnSums(prod, n, d, d, dw);
+    columnSums(prod, 0, d, d, dw);
   }
 
   /**
@@ -667,26 +634,6 @@ public final class LlamaKernels extends KernelPass {
       float v = rs * (dy.f.get(o + j) * w.f.get(j) - xhat.f.get(xo + j) * mean);
       dx.f.put(dxo + j, accumulate ? dx.f.get(dxo + j) + v : v);
     }
-  }
-
-  /** {@code acc += column sums of a [rows, m]} (row stride {@code ld}). */
-  private void columnSums(Buf a, int rows, int m, int ld, Buf acc) {
-    Parallel.forRange(
-        m,
-        (from, to) ->
-            openblas.cblas_sgemv(
-                ROW_MAJOR,
-                TR,
-                rows,
-                to - from,
-                1f,
-                a.at(from),
-                ld,
-                ones.at(0),
-                1,
-                1f,
-                acc.at(from),
-                1));
   }
 
   /**
