@@ -27,7 +27,8 @@ public record Architecture(
   }
 
   /** A part of the model with parameters. */
-  public sealed interface Block permits Embedding, Norm, Linear, SelfAttention, Mlp, Layer, Head {
+  public sealed interface Block
+      permits Embedding, Norm, Linear, Lora, SelfAttention, Mlp, Layer, Head {
     /** Its parameters, in Hugging Face's order. */
     List<ParameterSpec> parameters();
   }
@@ -65,12 +66,45 @@ public record Architecture(
     OUT_IN
   }
 
-  /** {@code y = x W (+ b)} in {@code layout}; {@code bias} null where it has none. */
-  public record Linear(ParameterSpec weight, ParameterSpec bias, Layout layout, int in, int out)
+  /**
+   * {@code y = x W (+ b)} in {@code layout}, plus {@code lora}'s low-rank update where it has one;
+   * {@code bias} and {@code lora} null where it has none.
+   */
+  public record Linear(
+      ParameterSpec weight, ParameterSpec bias, Layout layout, int in, int out, Lora lora)
+      implements Block {
+    public Linear(ParameterSpec weight, ParameterSpec bias, Layout layout, int in, int out) {
+      this(weight, bias, layout, in, out, null);
+    }
+
+    /** The module's Hugging Face name: the weight's without {@code .weight}. */
+    public String module() {
+      return weight.name().substring(0, weight.name().length() - ".weight".length());
+    }
+
+    @Override
+    public List<ParameterSpec> parameters() {
+      List<ParameterSpec> out = new ArrayList<>(List.of(weight));
+      if (bias != null) {
+        out.add(bias);
+      }
+      if (lora != null) {
+        out.addAll(lora.parameters());
+      }
+      return out;
+    }
+  }
+
+  /**
+   * A LoRA adapter on a linear layer (PEFT's): {@code y += scale * dropout(x) A^T B^T}, {@code A
+   * [rank, in]} and {@code B [out, rank]} in {@code nn.Linear}'s layout whatever the base's layout
+   * (PEFT's {@code fan_in_fan_out} transposes only the base weight).
+   */
+  public record Lora(ParameterSpec a, ParameterSpec b, int rank, double scale, double dropout)
       implements Block {
     @Override
     public List<ParameterSpec> parameters() {
-      return bias == null ? List.of(weight) : List.of(weight, bias);
+      return List.of(a, b);
     }
   }
 
@@ -178,6 +212,134 @@ public record Architecture(
   /** The description of {@code c}. */
   public static Architecture of(ModelConfig c) {
     return c.llamaFamily() ? llama(c) : gpt2(c);
+  }
+
+  /** Every linear layer, in order (the head excluded). */
+  public List<Linear> linears() {
+    List<Linear> out = new ArrayList<>();
+    for (Layer l : layers) {
+      out.addAll(l.attention().inputs());
+      out.add(l.attention().output());
+      out.addAll(l.mlp().inputs());
+      out.add(l.mlp().output());
+    }
+    return out;
+  }
+
+  /** Whether any linear layer carries a LoRA adapter. */
+  public boolean hasLora() {
+    return linears().stream().anyMatch(l -> l.lora() != null);
+  }
+
+  /**
+   * This model with {@code lora}'s adapters on its target modules and every other parameter frozen
+   * but those of {@link LoraSettings#modulesToSave}: what a LoRA fine-tune trains. A target or
+   * module to save that names nothing is an error naming the model's modules.
+   */
+  public Architecture withLora(LoraSettings lora) {
+    java.util.Set<String> unusedTargets = new java.util.LinkedHashSet<>(lora.targetModules());
+    java.util.Set<String> unusedSaved = new java.util.LinkedHashSet<>(lora.modulesToSave());
+    java.util.function.UnaryOperator<ParameterSpec> freeze =
+        p -> {
+          String module = p.name().substring(0, p.name().lastIndexOf('.'));
+          for (String m : lora.modulesToSave()) {
+            if (LoraSettings.matches(module, m)) {
+              unusedSaved.remove(m);
+              return p.withTrainable(true);
+            }
+          }
+          return p.withTrainable(false);
+        };
+    java.util.function.UnaryOperator<Linear> adapt =
+        l -> {
+          ParameterSpec bias = l.bias() == null ? null : freeze.apply(l.bias());
+          Linear frozen =
+              new Linear(freeze.apply(l.weight()), bias, l.layout(), l.in(), l.out(), null);
+          String target = lora.target(l.module());
+          if (target == null) {
+            return frozen;
+          }
+          unusedTargets.remove(target);
+          unusedTargets.remove(LoraSettings.ALL_LINEAR);
+          int r = lora.rank();
+          // PEFT's initialisation: A Kaiming-uniform (a = sqrt(5): bound 1 / sqrt(in)), B zero
+          ParameterSpec a =
+              new ParameterSpec(
+                  l.module() + ".lora_A.weight",
+                  new long[] {r, l.in()},
+                  true,
+                  ParameterSpec.Init.uniform(1 / Math.sqrt(l.in())),
+                  true);
+          ParameterSpec b =
+              new ParameterSpec(
+                  l.module() + ".lora_B.weight",
+                  new long[] {l.out(), r},
+                  true,
+                  ParameterSpec.Init.ZEROS,
+                  true);
+          return new Linear(
+              frozen.weight(),
+              bias,
+              l.layout(),
+              l.in(),
+              l.out(),
+              new Lora(a, b, r, lora.scale(), lora.dropout()));
+        };
+    List<Layer> ls = new ArrayList<>();
+    for (Layer l : layers) {
+      SelfAttention at = l.attention();
+      SelfAttention a2 =
+          new SelfAttention(
+              at.heads(),
+              at.kvHeads(),
+              at.headDim(),
+              at.causal(),
+              at.inputs().stream().map(adapt).toList(),
+              adapt.apply(at.output()),
+              freezeNorm(at.qNorm(), freeze),
+              freezeNorm(at.kNorm(), freeze),
+              at.rotary());
+      Mlp m = l.mlp();
+      Mlp m2 =
+          new Mlp(m.activation(), m.inputs().stream().map(adapt).toList(), adapt.apply(m.output()));
+      ls.add(
+          new Layer(
+              l.index(),
+              freezeNorm(l.attentionNorm(), freeze),
+              a2,
+              freezeNorm(l.mlpNorm(), freeze),
+              m2));
+    }
+    ParameterSpec tokens = freeze.apply(embedding.tokens());
+    Embedding e =
+        new Embedding(
+            tokens, embedding.positions() == null ? null : freeze.apply(embedding.positions()));
+    Head h = new Head(head.tied() ? tokens : freeze.apply(head.weight()), head.tied());
+    Architecture out = new Architecture(e, ls, freezeNorm(finalNorm, freeze), h, config);
+    if (!unusedTargets.isEmpty() || !unusedSaved.isEmpty()) {
+      java.util.Set<String> modules = new java.util.LinkedHashSet<>();
+      for (Linear l : linears()) {
+        modules.add(l.module().substring(l.module().lastIndexOf('.') + 1));
+      }
+      throw new IllegalArgumentException(
+          (unusedTargets.isEmpty()
+                  ? "train.lora.modules-to-save " + unusedSaved
+                  : "train.lora.target-modules " + unusedTargets)
+              + " name no module of this "
+              + (config.llamaFamily() ? "Llama-family" : "GPT-2")
+              + " model: its linear layers are "
+              + modules
+              + " (or all-linear); modules to save are named as Hugging Face names them, e.g. "
+              + (config.llamaFamily() ? "embed_tokens, lm_head" : "wte, lm_head"));
+    }
+    return out;
+  }
+
+  private static Norm freezeNorm(Norm n, java.util.function.UnaryOperator<ParameterSpec> f) {
+    return n == null
+        ? null
+        : new Norm(
+            n.kind(), f.apply(n.weight()), n.bias() == null ? null : f.apply(n.bias()), n.eps());
   }
 
   // ---------------------------------------------------------------- GPT-2

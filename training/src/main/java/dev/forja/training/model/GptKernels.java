@@ -207,6 +207,7 @@ public final class GptKernels extends KernelPass {
           rstd1[l],
           ln1[l]);
       linear(ln1[l], w(qkvOf(l).weight()), w(qkvOf(l).bias()), qkv[l], d, 3 * d, 0f);
+      loraForward(qkvOf(l), ln1[l], 0, d, qkv[l], 0, 3 * d);
       attention.forward(qkv[l], probs[l], att[l]);
       // x += att @ W_proj + b_proj
       linear(
@@ -217,11 +218,14 @@ public final class GptKernels extends KernelPass {
           d,
           d,
           1f);
+      loraForward(L(l).attention().output(), att[l], 0, d, x, 0, d);
       layerNorm(
           x, w(L(l).mlpNorm().weight()), w(L(l).mlpNorm().bias()), xhat2[l], rstd2[l], ln2[l]);
       linear(ln2[l], w(fcOf(l).weight()), w(fcOf(l).bias()), pre[l], d, mlp, 0f);
+      loraForward(fcOf(l), ln2[l], 0, d, pre[l], 0, mlp);
       gelu(pre[l], tanh[l], act);
       linear(act, w(L(l).mlp().output().weight()), w(L(l).mlp().output().bias()), x, mlp, d, 1f);
+      loraForward(L(l).mlp().output(), act, 0, mlp, x, 0, d);
     }
     layerNorm(x, w(arch.finalNorm().weight()), w(arch.finalNorm().bias()), xhatF, rstdF, lnF);
     return headLoss(lnF, targets, scale, g, dln);
@@ -305,7 +309,11 @@ public final class GptKernels extends KernelPass {
       Buf in, Architecture.Linear lin, Buf dout, Buf din, Map<String, Buf> g, int k, int m) {
     Buf w = w(lin.weight());
     pgemm(NO, TR, n, k, m, 1f, dout, 0, m, w, 0, m, 0f, din, 0, k);
-    pgemm(TR, NO, k, m, n, 1f, in, 0, k, dout, 0, m, 1f, grad(g, lin.weight()), 0, m);
+    Buf dw = grad(g, lin.weight());
+    if (dw != null) {
+      pgemm(TR, NO, k, m, n, 1f, in, 0, k, dout, 0, m, 1f, dw, 0, m);
+    }
+    loraBackward(lin, in, 0, k, dout, 0, m, din, 0, k, g);
     if (lin.bias() != null) {
       columnSums(dout, 0, m, m, grad(g, lin.bias()));
     }

@@ -44,6 +44,7 @@ public final class GptModel {
   public static final String LM_HEAD = "lm_head.weight";
 
   private final ModelConfig config;
+  private final Architecture arch;
   private final SameDiff sd;
   private final int batch;
   private final int length;
@@ -74,8 +75,9 @@ public final class GptModel {
     }
   }
 
-  private GptModel(ModelConfig config, SameDiff sd, int batch, int length) {
-    this.config = config;
+  private GptModel(Architecture arch, SameDiff sd, int batch, int length) {
+    this.config = arch.config();
+    this.arch = arch;
     this.sd = sd;
     this.batch = batch;
     this.length = length;
@@ -87,6 +89,11 @@ public final class GptModel {
 
   public ModelConfig config() {
     return config;
+  }
+
+  /** What the graph was built from (with its LoRA adapters and frozen parameters, if any). */
+  public Architecture architecture() {
+    return arch;
   }
 
   public SameDiff sameDiff() {
@@ -102,7 +109,7 @@ public final class GptModel {
   }
 
   public DataType dataType() {
-    return sd.getVariable(Architecture.of(config).embedding().tokens().name()).dataType();
+    return sd.getVariable(arch.embedding().tokens().name()).dataType();
   }
 
   /** Whether {@link GptKernels} can run this model here: ND4J's CPU backend, fp32. */
@@ -150,7 +157,7 @@ public final class GptModel {
       pass =
           resolved != Engine.KERNELS
               ? new SameDiffPass(this)
-              : LlamaKernels.supports(Architecture.of(config))
+              : LlamaKernels.supports(arch)
                   ? new LlamaKernels(this, recompute)
                   : new GptKernels(this);
       passEngine = resolved;
@@ -164,6 +171,16 @@ public final class GptModel {
    * the description's parameters say (GPT-2's scheme), deterministic in {@code seed}.
    */
   public static GptModel build(ModelConfig c, int batch, int length, DataType dtype, long seed) {
+    return build(Architecture.of(c), batch, length, dtype, seed);
+  }
+
+  /**
+   * The graph of {@code arch} (a model's description, possibly with LoRA adapters): frozen
+   * parameters become constants, which the optimizer never sees.
+   */
+  public static GptModel build(
+      Architecture arch, int batch, int length, DataType dtype, long seed) {
+    ModelConfig c = arch.config();
     if (c.vocabSize() < 2) {
       throw new IllegalArgumentException(
           "model.vocab-size is unresolved (0): take it from the tokenizer before building");
@@ -172,7 +189,6 @@ public final class GptModel {
       throw new IllegalArgumentException(
           "sequence length " + length + " exceeds model.context-length " + c.contextLength());
     }
-    Architecture arch = Architecture.of(c);
     SameDiff sd = SameDiff.create();
     Random rng = Nd4j.getRandomFactory().getNewRandomInstance(seed);
     Map<String, SDVariable> w = new LinkedHashMap<>();
@@ -205,7 +221,7 @@ public final class GptModel {
     SDVariable loss = sd.math.neg(logProbs.mul(targetHot).sum()).mul(lossScale);
     loss.rename(LOSS);
     sd.setLossVariables(LOSS);
-    return new GptModel(c, sd, batch, length);
+    return new GptModel(arch, sd, batch, length);
   }
 
   /** A parameter as its spec says: a normal draw from {@code rng}, ones or zeros. */
@@ -214,12 +230,21 @@ public final class GptModel {
         switch (p.init().kind()) {
           case ONES -> Nd4j.ones(dtype, p.shape());
           case ZEROS -> Nd4j.zeros(dtype, p.shape());
+          case UNIFORM -> {
+            INDArray u = Nd4j.createUninitialized(dtype, p.shape());
+            Nd4j.getExecutioner()
+                .exec(
+                    new org.nd4j.linalg.api.ops.random.impl.UniformDistribution(
+                        u, -p.init().scale(), p.init().scale()),
+                    rng);
+            yield u;
+          }
           case NORMAL -> {
             INDArray n = Nd4j.createUninitialized(dtype, p.shape());
             Nd4j.getExecutioner()
                 .exec(
                     new org.nd4j.linalg.api.ops.random.impl.GaussianDistribution(
-                        n, 0.0, p.init().std()),
+                        n, 0.0, p.init().scale()),
                     rng);
             yield n;
           }
@@ -272,7 +297,19 @@ public final class GptModel {
           l.layout() == Architecture.Layout.IN_OUT
               ? sd.mmul(x, p(l.weight()))
               : sd.mmul(x, p(l.weight()), false, true, false);
-      return l.bias() == null ? y : y.add(p(l.bias()));
+      if (l.bias() != null) {
+        y = y.add(p(l.bias()));
+      }
+      if (l.lora() != null) {
+        if (l.lora().dropout() > 0) {
+          throw new IllegalArgumentException(
+              "train.lora.dropout > 0 runs on the CPU kernels (train.engine=kernels); the"
+                  + " SameDiff engine trains LoRA without dropout: set train.lora.dropout=0");
+        }
+        SDVariable t = sd.mmul(x, p(l.lora().a()), false, true, false);
+        y = y.add(sd.mmul(t, p(l.lora().b()), false, true, false).mul(l.lora().scale()));
+      }
+      return y;
     }
 
     SDVariable attention(Architecture.SelfAttention a, SDVariable x) {
@@ -390,6 +427,18 @@ public final class GptModel {
         INPUT_IDS, Nd4j.createFromArray(ids).reshape(batch, length),
         TARGETS, Nd4j.createFromArray(targets).reshape(batch, length),
         LOSS_SCALE, Nd4j.scalar(dtype, lossScale));
+  }
+
+  /**
+   * Every parameter by name, frozen ones included, in the description's order: the live arrays
+   * (what a checkpoint of the whole model or an import assigns).
+   */
+  public LinkedHashMap<String, INDArray> weights() {
+    LinkedHashMap<String, INDArray> out = new LinkedHashMap<>();
+    for (ParameterSpec p : arch.parameters()) {
+      out.put(p.name(), sd.getVariable(p.name()).getArr());
+    }
+    return out;
   }
 
   /** The trainable parameters by name (SameDiff's order); the live arrays, updated in place. */

@@ -17,6 +17,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 abstract class KernelPass implements LossPass {
   protected final Architecture arch;
   protected final Map<String, Buf> params = new LinkedHashMap<>();
+  private final java.util.List<String> trainable;
   protected final int batch;
   protected final int len;
   protected final int n;
@@ -24,6 +25,8 @@ abstract class KernelPass implements LossPass {
   protected final int vocab;
   private final OutputHead head;
   private final Buf ones; // [n] of 1, for column sums
+  private final Buf loraT; // [n, rank]: an adapter's inner activation
+  private final Buf loraDt; // [n, rank]: the gradient there
 
   KernelPass(GptModel model) {
     if (model.dataType() != DataType.FLOAT) {
@@ -31,13 +34,27 @@ abstract class KernelPass implements LossPass {
           "the CPU kernels compute in fp32 only, the model is " + model.dataType());
     }
     ModelConfig c = model.config();
-    arch = Architecture.of(c);
+    arch = model.architecture();
     batch = model.batch();
     len = model.length();
     n = batch * len;
     d = c.dModel();
     vocab = c.vocabSize();
-    model.parameters().forEach((name, a) -> params.put(name, new Buf(a)));
+    model.weights().forEach((name, a) -> params.put(name, new Buf(a)));
+    trainable = model.parameterNames();
+    int rank = 0;
+    for (Architecture.Linear l : arch.linears()) {
+      if (l.lora() != null) {
+        if (l.lora().dropout() > 0) {
+          throw new IllegalArgumentException(
+              "train.lora.dropout > 0 is not implemented by the CPU kernels yet: set"
+                  + " train.lora.dropout=0");
+        }
+        rank = Math.max(rank, l.lora().rank());
+      }
+    }
+    loraT = rank == 0 ? null : Buf.alloc((long) n * rank);
+    loraDt = rank == 0 ? null : Buf.alloc((long) n * rank);
     head = new OutputHead(n, d, vocab);
     ones = Buf.alloc(n);
     for (int i = 0; i < n; i++) {
@@ -70,7 +87,7 @@ abstract class KernelPass implements LossPass {
   public double lossAndGradients(
       int[] ids, int[] targets, double scale, Map<String, INDArray> grads, boolean accumulate) {
     Map<String, Buf> g = new LinkedHashMap<>();
-    for (String name : params.keySet()) {
+    for (String name : trainable) {
       INDArray a = grads.get(name);
       if (a == null) {
         throw new IllegalArgumentException("no gradient array for " + name);
@@ -112,6 +129,9 @@ abstract class KernelPass implements LossPass {
    * split over the threads.
    */
   protected void columnSums(Buf a, long offset, int m, int ld, Buf acc) {
+    if (acc == null) {
+      return; // a frozen parameter
+    }
     Parallel.forRange(
         m,
         (from, to) ->
@@ -128,6 +148,84 @@ abstract class KernelPass implements LossPass {
                 1f,
                 acc.at(from),
                 1));
+  }
+
+  /**
+   * {@code lin}'s LoRA update, if it has one: {@code out[:, col:col+out] += scale (in A^T) B^T} for
+   * {@code in [n, lin.in]} at column {@code inCol} of rows {@code ldIn} wide, {@code out} rows
+   * {@code ldOut} wide.
+   */
+  protected void loraForward(
+      Architecture.Linear lin, Buf in, int inCol, int ldIn, Buf out, int outCol, int ldOut) {
+    Architecture.Lora lo = lin.lora();
+    if (lo == null) {
+      return;
+    }
+    int r = lo.rank();
+    Blas.pgemm(
+        Blas.NO, Blas.TR, n, r, lin.in(), 1f, in, inCol, ldIn, w(lo.a()), 0, lin.in(), 0f, loraT, 0,
+        r);
+    Blas.pgemm(
+        Blas.NO,
+        Blas.TR,
+        n,
+        lin.out(),
+        r,
+        (float) lo.scale(),
+        loraT,
+        0,
+        r,
+        w(lo.b()),
+        0,
+        r,
+        1f,
+        out,
+        outCol,
+        ldOut);
+  }
+
+  /**
+   * {@link #loraForward}'s backward, given {@code dout} (the gradient at the layer's output, at
+   * column {@code doutCol} of rows {@code ldDout} wide): the adapter's gradients accumulated, and
+   * its share of the input's gradient added to {@code din} (which holds the base weight's share).
+   */
+  protected void loraBackward(
+      Architecture.Linear lin,
+      Buf in,
+      int inCol,
+      int ldIn,
+      Buf dout,
+      int doutCol,
+      int ldDout,
+      Buf din,
+      int dinCol,
+      int ldDin,
+      Map<String, Buf> g) {
+    Architecture.Lora lo = lin.lora();
+    if (lo == null) {
+      return;
+    }
+    int r = lo.rank();
+    float s = (float) lo.scale();
+    Buf a = w(lo.a());
+    // t = in A^T again (cheap: rank columns), then dB += s dout^T t, dt = s dout B
+    Blas.pgemm(
+        Blas.NO, Blas.TR, n, r, lin.in(), 1f, in, inCol, ldIn, a, 0, lin.in(), 0f, loraT, 0, r);
+    Buf db = grad(g, lo.b());
+    if (db != null) {
+      Blas.pgemm(
+          Blas.TR, Blas.NO, lin.out(), r, n, s, dout, doutCol, ldDout, loraT, 0, r, 1f, db, 0, r);
+    }
+    Blas.pgemm(
+        Blas.NO, Blas.NO, n, r, lin.out(), s, dout, doutCol, ldDout, w(lo.b()), 0, r, 0f, loraDt, 0,
+        r);
+    Buf da = grad(g, lo.a());
+    if (da != null) {
+      Blas.pgemm(
+          Blas.TR, Blas.NO, r, lin.in(), n, 1f, loraDt, 0, r, in, inCol, ldIn, 1f, da, 0, lin.in());
+    }
+    Blas.pgemm(
+        Blas.NO, Blas.NO, n, lin.in(), r, 1f, loraDt, 0, r, a, 0, lin.in(), 1f, din, dinCol, ldDin);
   }
 
   /** Refuses a batch of the wrong shape or with an id outside the vocabulary. */
@@ -150,6 +248,9 @@ abstract class KernelPass implements LossPass {
    * thread owns whole columns and takes the rows in order (no races, a fixed order).
    */
   protected void embeddingBackward(int[] ids, Buf dres, Buf dtok, Buf dpos) {
+    if (dtok == null && dpos == null) {
+      return; // frozen
+    }
     Parallel.forRange(
         d,
         (from, to) -> {
@@ -158,7 +259,9 @@ abstract class KernelPass implements LossPass {
             int e = ids[r] * d;
             int p = r % len * d;
             if (VectorApi.AVAILABLE) {
-              VectorKernels.add(dtok.b, e + from, dres.b, o + from, to - from);
+              if (dtok != null) {
+                VectorKernels.add(dtok.b, e + from, dres.b, o + from, to - from);
+              }
               if (dpos != null) {
                 VectorKernels.add(dpos.b, p + from, dres.b, o + from, to - from);
               }
@@ -166,7 +269,9 @@ abstract class KernelPass implements LossPass {
             }
             for (int j = from; j < to; j++) {
               float v = dres.f.get(o + j);
-              dtok.f.put(e + j, dtok.f.get(e + j) + v);
+              if (dtok != null) {
+                dtok.f.put(e + j, dtok.f.get(e + j) + v);
+              }
               if (dpos != null) {
                 dpos.f.put(p + j, dpos.f.get(p + j) + v);
               }

@@ -277,6 +277,7 @@ public final class LlamaKernels extends KernelPass {
         x,
         0,
         d);
+    loraForward(L(l).attention().output(), att[s], 0, qw, x, 0, d);
     rmsNorm(x, w(L(l).mlpNorm().weight()), xhat2[s], rstd2[s], norm);
     pgemm(
         NO,
@@ -295,6 +296,7 @@ public final class LlamaKernels extends KernelPass {
         gate[s],
         0,
         mlp);
+    loraForward(L(l).mlp().inputs().get(0), norm, 0, d, gate[s], 0, mlp);
     pgemm(
         NO,
         TR,
@@ -312,13 +314,16 @@ public final class LlamaKernels extends KernelPass {
         up[s],
         0,
         mlp);
+    loraForward(L(l).mlp().inputs().get(1), norm, 0, d, up[s], 0, mlp);
     swiglu(gate[s], up[s], act);
     pgemm(NO, TR, n, d, mlp, 1f, act, 0, mlp, w(L(l).mlp().output().weight()), 0, mlp, 1f, x, 0, d);
+    loraForward(L(l).mlp().output(), act, 0, mlp, x, 0, d);
   }
 
   /** Columns {@code [col, col + m)} of {@code out [n, width]} = {@code in @ W^T (+ b)}. */
   private void project(Buf in, Architecture.Linear lin, Buf out, int col, int m) {
     pgemm(NO, TR, n, m, d, 1f, in, 0, d, w(lin.weight()), 0, d, 0f, out, col, width);
+    loraForward(lin, in, 0, d, out, col, width);
     if (lin.bias() != null) {
       Buf b = w(lin.bias());
       Parallel.forRange(
@@ -359,61 +364,26 @@ public final class LlamaKernels extends KernelPass {
       int s = slot(l);
       // x_out = x_mid + swiglu(gate, up) @ Wd^T
       swiglu(gate[s], up[s], act);
-      Buf wd = w(L(l).mlp().output().weight());
-      pgemm(
-          TR,
-          NO,
-          d,
-          mlp,
-          n,
-          1f,
-          dres,
-          0,
-          d,
-          act,
-          0,
-          mlp,
-          1f,
-          grad(g, L(l).mlp().output().weight()),
-          0,
-          mlp);
+      Architecture.Linear down = L(l).mlp().output();
+      Buf wd = w(down.weight());
+      Buf dwd = grad(g, down.weight());
+      if (dwd != null) {
+        pgemm(TR, NO, d, mlp, n, 1f, dres, 0, d, act, 0, mlp, 1f, dwd, 0, mlp);
+      }
       pgemm(NO, NO, n, mlp, d, 1f, dres, 0, d, wd, 0, mlp, 0f, dact, 0, mlp);
+      loraBackward(down, act, 0, mlp, dres, 0, d, dact, 0, mlp, g);
       swigluBackward(gate[s], up[s], dact); // gate and up now hold their gradients
       scaleRows(xhat2[s], w(L(l).mlpNorm().weight()), norm);
-      pgemm(
-          TR,
-          NO,
-          mlp,
-          d,
-          n,
-          1f,
-          gate[s],
-          0,
-          mlp,
-          norm,
-          0,
-          d,
-          1f,
-          grad(g, L(l).mlp().inputs().get(0).weight()),
-          0,
-          d);
-      pgemm(
-          TR,
-          NO,
-          mlp,
-          d,
-          n,
-          1f,
-          up[s],
-          0,
-          mlp,
-          norm,
-          0,
-          d,
-          1f,
-          grad(g, L(l).mlp().inputs().get(1).weight()),
-          0,
-          d);
+      Architecture.Linear gateLin = L(l).mlp().inputs().get(0);
+      Architecture.Linear upLin = L(l).mlp().inputs().get(1);
+      Buf dwg = grad(g, gateLin.weight());
+      if (dwg != null) {
+        pgemm(TR, NO, mlp, d, n, 1f, gate[s], 0, mlp, norm, 0, d, 1f, dwg, 0, d);
+      }
+      Buf dwu = grad(g, upLin.weight());
+      if (dwu != null) {
+        pgemm(TR, NO, mlp, d, n, 1f, up[s], 0, mlp, norm, 0, d, 1f, dwu, 0, d);
+      }
       pgemm(
           NO,
           NO,
@@ -448,6 +418,8 @@ public final class LlamaKernels extends KernelPass {
           dln,
           0,
           d);
+      loraBackward(gateLin, norm, 0, d, gate[s], 0, mlp, dln, 0, d, g);
+      loraBackward(upLin, norm, 0, d, up[s], 0, mlp, dln, 0, d, g);
       rmsNormBackward(
           dln,
           xhat2[s],
@@ -457,23 +429,11 @@ public final class LlamaKernels extends KernelPass {
           dres,
           true);
       // x_mid = x_in + att @ Wo^T
-      pgemm(
-          TR,
-          NO,
-          d,
-          qw,
-          n,
-          1f,
-          dres,
-          0,
-          d,
-          att[s],
-          0,
-          qw,
-          1f,
-          grad(g, L(l).attention().output().weight()),
-          0,
-          qw);
+      Architecture.Linear o = L(l).attention().output();
+      Buf dwo = grad(g, o.weight());
+      if (dwo != null) {
+        pgemm(TR, NO, d, qw, n, 1f, dres, 0, d, att[s], 0, qw, 1f, dwo, 0, qw);
+      }
       pgemm(
           NO,
           NO,
@@ -491,6 +451,7 @@ public final class LlamaKernels extends KernelPass {
           datt,
           0,
           qw);
+      loraBackward(o, att[s], 0, qw, dres, 0, d, datt, 0, qw, g);
       attention.backward(qkv[s], probs[s], datt, dprobs, dqkv);
       rope(dqkv, true);
       if (qkNorm) {
@@ -520,8 +481,12 @@ public final class LlamaKernels extends KernelPass {
    */
   private void projectBackward(
       Architecture.Linear lin, Map<String, Buf> g, int col, int m, float beta) {
-    pgemm(TR, NO, m, d, n, 1f, dqkv, col, width, norm, 0, d, 1f, grad(g, lin.weight()), 0, d);
+    Buf dw = grad(g, lin.weight());
+    if (dw != null) {
+      pgemm(TR, NO, m, d, n, 1f, dqkv, col, width, norm, 0, d, 1f, dw, 0, d);
+    }
     pgemm(NO, NO, n, d, m, 1f, dqkv, col, width, w(lin.weight()), 0, d, beta, dln, 0, d);
+    loraBackward(lin, norm, 0, d, dqkv, col, width, dln, 0, d, g);
     if (lin.bias() != null) {
       columnSums(dqkv, col, m, width, grad(g, lin.bias()));
     }
@@ -681,6 +646,9 @@ public final class LlamaKernels extends KernelPass {
         });
     // prod holds dy xhat of each head at its columns: summed over rows and heads, per column
     Buf dw = grad(g, headNorm.weight());
+    if (dw == null) {
+      return; // frozen
+    }
     Parallel.forRange(
         hd,
         (from, to) -> {

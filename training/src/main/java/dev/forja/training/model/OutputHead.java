@@ -71,7 +71,10 @@ final class OutputHead {
           });
       if (training) {
         pgemm(NO, NO, rows, d, vocab, 1f, logits, 0, vocab, head, 0, d, 0f, dIn, (long) r0 * d, d);
-        pgemm(TR, NO, vocab, d, rows, 1f, logits, 0, vocab, in, (long) r0 * d, d, 1f, dHead, 0, d);
+        if (dHead != null) { // null: a frozen head
+          pgemm(
+              TR, NO, vocab, d, rows, 1f, logits, 0, vocab, in, (long) r0 * d, d, 1f, dHead, 0, d);
+        }
       }
     }
     double sum = 0;

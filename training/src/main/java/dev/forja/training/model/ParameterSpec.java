@@ -21,16 +21,24 @@ import java.util.Map;
 public record ParameterSpec(
     String name, long[] shape, boolean decays, Init init, boolean trainable) {
 
-  /** How a parameter starts. */
-  public record Init(Kind kind, double std) {
+  /**
+   * How a parameter starts: {@code scale} is the standard deviation of a normal draw, the bound of
+   * a uniform one ({@code U(-scale, scale)}), unused otherwise.
+   */
+  public record Init(Kind kind, double scale) {
     public enum Kind {
       NORMAL,
+      UNIFORM,
       ONES,
       ZEROS
     }
 
     public static Init normal(double std) {
       return new Init(Kind.NORMAL, std);
+    }
+
+    public static Init uniform(double bound) {
+      return new Init(Kind.UNIFORM, bound);
     }
 
     public static final Init ONES = new Init(Kind.ONES, 0);

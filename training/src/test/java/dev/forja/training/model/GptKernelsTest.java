@@ -108,10 +108,26 @@ class GptKernelsTest {
       String variant,
       double tolerance,
       java.util.function.Function<GptModel, LossPass> kernels) {
-    GptModel f = GptModel.build(c, BATCH, LENGTH, DataType.FLOAT, seed);
-    GptModel dbl = GptModel.build(c, BATCH, LENGTH, DataType.DOUBLE, seed);
-    LinkedHashMap<String, INDArray> fp = f.parameters();
-    dbl.parameters().forEach((n, p) -> p.assign(fp.get(n).castTo(DataType.DOUBLE)));
+    compare(Architecture.of(c), seed, variant, tolerance, kernels, m -> {});
+  }
+
+  /**
+   * As above for a description ({@code arch}, e.g. with LoRA adapters), the fp32 weights changed by
+   * {@code tweak} before both models take them; only the trainable parameters get gradients.
+   */
+  static void compare(
+      Architecture arch,
+      long seed,
+      String variant,
+      double tolerance,
+      java.util.function.Function<GptModel, LossPass> kernels,
+      java.util.function.Consumer<GptModel> tweak) {
+    ModelConfig c = arch.config();
+    GptModel f = GptModel.build(arch, BATCH, LENGTH, DataType.FLOAT, seed);
+    tweak.accept(f);
+    GptModel dbl = GptModel.build(arch, BATCH, LENGTH, DataType.DOUBLE, seed);
+    LinkedHashMap<String, INDArray> fp = f.weights();
+    dbl.weights().forEach((n, p) -> p.assign(fp.get(n).castTo(DataType.DOUBLE)));
     int[] ids = ids(c, seed);
     int[] targets = targets(c, seed + 1);
     double scale = 1.0 / 17;

@@ -1,0 +1,123 @@
+package dev.forja.training.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * LoRA adapters in both engines: the kernels' loss and adapter gradients against the SameDiff graph
+ * in double precision (each adapter's B drawn non-zero, so that every product's gradient shows),
+ * the base frozen for real (no gradient arrays, no products for it), PEFT's initialisation and
+ * target matching.
+ */
+@Tag("vector-twins")
+class LoraKernelsTest {
+  private static final ModelConfig LLAMA =
+      new ModelConfig(
+          13,
+          8,
+          2,
+          8,
+          4,
+          4,
+          false,
+          false,
+          1e-6,
+          0.4,
+          ModelConfig.Objective.CAUSAL,
+          new ModelConfig.Llama("qwen2", 2, 4, 12, 500, "none", 2, 1, 4, 4, true, true));
+
+  private static final ModelConfig GPT =
+      new ModelConfig(13, 8, 2, 8, 2, 4, true, false, 1e-5, 0.4, ModelConfig.Objective.CAUSAL);
+
+  private static LoraSettings lora(List<String> targets, boolean rslora, List<String> saved) {
+    return new LoraSettings(3, 5, 0, targets, rslora, saved);
+  }
+
+  /** Every adapter's B drawn non-zero (PEFT starts it at zero, which would hide A's gradient). */
+  private static void wideB(GptModel m) {
+    m.weights()
+        .forEach(
+            (n, a) -> {
+              if (n.contains("lora_B")) {
+                a.assign(Nd4j.randn(DataType.FLOAT, a.shape()).muli(0.5));
+              }
+            });
+  }
+
+  @Test
+  void adapterGradientsMatchTheDoublePrecisionGraphInBothFamilies() {
+    Nd4j.getRandom().setSeed(5);
+    Object[][] variants = {
+      {"llama all-linear", LLAMA, lora(List.of("all-linear"), false, List.of())},
+      {
+        "llama q/v, rsLoRA, lm_head saved",
+        LLAMA,
+        lora(List.of("q_proj", "v_proj"), true, List.of("lm_head"))
+      },
+      {"gpt-2 conv1d", GPT, lora(List.of("c_attn", "c_proj", "c_fc"), false, List.of())},
+      {"gpt-2 attention only", GPT, lora(List.of("attn.c_attn"), true, List.of("wte"))},
+    };
+    long seed = 41;
+    for (Object[] v : variants) {
+      ModelConfig c = (ModelConfig) v[1];
+      Architecture arch = Architecture.of(c).withLora((LoraSettings) v[2]);
+      GptKernelsTest.compare(
+          arch,
+          seed++,
+          (String) v[0],
+          1e-3,
+          m -> c.llamaFamily() ? new LlamaKernels(m) : new GptKernels(m),
+          LoraKernelsTest::wideB);
+    }
+  }
+
+  @Test
+  void theBaseIsFrozenAndTheAdaptersStartAsPeftStartsThem() {
+    Architecture arch =
+        Architecture.of(LLAMA).withLora(lora(List.of("all-linear"), false, List.of()));
+    GptModel m =
+        GptModel.build(arch, GptKernelsTest.BATCH, GptKernelsTest.LENGTH, DataType.FLOAT, 3);
+    // only the adapters train: 7 linear layers x 2 layers x (A, B)
+    assertThat(m.parameterNames()).hasSize(28).allMatch(n -> n.contains(".lora_"));
+    assertThat(m.weights()).containsKey("model.layers.1.mlp.down_proj.weight");
+    INDArray a = m.weights().get("model.layers.0.self_attn.q_proj.lora_A.weight");
+    assertThat(a.shape()).containsExactly(3, 8);
+    double bound = 1 / Math.sqrt(8);
+    assertThat(a.amaxNumber().doubleValue()).isLessThanOrEqualTo(bound).isGreaterThan(bound / 2);
+    assertThat(m.weights().get("model.layers.0.self_attn.q_proj.lora_B.weight").shape())
+        .containsExactly(16, 3); // [out, r]: 4 query heads x head_dim 4
+    // B starts at zero: the adapted model computes the base's loss
+    GptModel base =
+        GptModel.build(LLAMA, GptKernelsTest.BATCH, GptKernelsTest.LENGTH, DataType.FLOAT, 3);
+    base.weights().forEach((n, w) -> m.weights().get(n).assign(w));
+    int[] ids = GptKernelsTest.ids(LLAMA, 1);
+    int[] targets = GptKernelsTest.targets(LLAMA, 2);
+    Map<String, INDArray> g = GptKernelsTest.grads(m);
+    double adapted = new LlamaKernels(m).lossAndGradients(ids, targets, 0.1, g, false);
+    assertThat(adapted).isEqualTo(new LlamaKernels(base).loss(ids, targets, 0.1));
+    assertThat(g.get("model.layers.0.self_attn.q_proj.lora_B.weight").amaxNumber().doubleValue())
+        .isGreaterThan(0);
+  }
+
+  @Test
+  void targetsThatNameNothingAreRefusedWithTheModelsModules() {
+    assertThatThrownBy(
+            () -> Architecture.of(LLAMA).withLora(lora(List.of("c_attn"), false, List.of())))
+        .hasMessageContaining("train.lora.target-modules [c_attn]")
+        .hasMessageContaining("q_proj")
+        .hasMessageContaining("down_proj");
+    assertThatThrownBy(
+            () -> Architecture.of(GPT).withLora(lora(List.of("c_attn"), false, List.of("embed"))))
+        .hasMessageContaining("train.lora.modules-to-save [embed]");
+    assertThatThrownBy(() -> new LoraSettings(0, 8, 0, List.of("q_proj"), false, List.of()))
+        .hasMessageContaining("train.lora.r must be at least 1");
+  }
+}
