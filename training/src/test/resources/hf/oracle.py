@@ -5,6 +5,13 @@ make ROOT KIND...  for each KIND, build in ROOT/KIND a tiny random model of KIND
                    DIR/reference.json: ids, logits, greedy ids, loss and gradients
 logits DIR IDS     load DIR with AutoModelForCausalLM and AutoTokenizer; print the logits of IDS
                    (comma-separated) and the tokenizer's ids of TEXTS as JSON
+lora BASE OUT TARGETS SAVED RSLORA
+                   put PEFT LoRA adapters (r 4, alpha 8; TARGETS and SAVED comma-separated, "-"
+                   for none; RSLORA 0 or 1) with random non-zero B on the model in BASE, save the
+                   adapter to OUT/adapter and write OUT/reference.json: the adapted model's
+                   logits, merge_and_unload's logits, one step's loss and trainable gradients
+peft-logits BASE ADAPTER IDS
+                   PeftModel.from_pretrained(BASE model, ADAPTER): the logits of IDS as JSON
 encode FILE TEXTS  the ids Hugging Face tokenizers gives each text of the JSON list in TEXTS with
                    the tokenizer.json FILE, no special tokens added, as JSON
 """
@@ -99,6 +106,57 @@ def logits(d, ids):
                       "dtype": str(model.config.dtype)}))
 
 
+def forja_name(peft_name):
+    n = peft_name[len("base_model.model."):]
+    return n.replace(".default", "").replace("modules_to_save.", "")
+
+
+def lora(base, out, targets, saved, rslora):
+    from peft import LoraConfig, get_peft_model
+    ref = json.load(open(os.path.join(base, "reference.json")))
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    gpt2 = model.config.model_type == "gpt2"
+    if targets == ["all-linear"]:
+        targets = "all-linear"  # PEFT's keyword, a string
+    config = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=targets,
+                        modules_to_save=saved or None, use_rslora=rslora, fan_in_fan_out=gpt2,
+                        task_type="CAUSAL_LM")
+    peft = get_peft_model(model, config)
+    torch.manual_seed(11)
+    with torch.no_grad():
+        for n, p in peft.named_parameters():
+            if p.requires_grad:
+                p.uniform_(-0.3, 0.3)
+    peft.save_pretrained(os.path.join(out, "adapter"))
+    peft.eval()
+    ids = torch.tensor([ref["ids"]])
+    with torch.no_grad():
+        logits = peft(ids).logits[0]
+    batch = torch.tensor(ref["batch"])
+    targets_t = torch.tensor(ref["targets"])
+    peft.zero_grad()
+    o = peft(batch).logits
+    loss = torch.nn.functional.cross_entropy(o.reshape(-1, o.shape[-1]), targets_t.reshape(-1))
+    loss.backward()
+    grads = {forja_name(n): p.grad.reshape(-1).tolist()
+             for n, p in peft.named_parameters() if p.requires_grad}
+    with torch.no_grad():
+        merged = peft.merge_and_unload()(ids).logits[0]
+    with open(os.path.join(out, "reference.json"), "w") as f:
+        json.dump({"logits": logits.tolist(), "merged": merged.tolist(), "loss": loss.item(),
+                   "grads": grads}, f)
+
+
+def peft_logits(base, adapter, ids):
+    from peft import PeftModel
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    peft = PeftModel.from_pretrained(model, adapter)
+    peft.eval()
+    with torch.no_grad():
+        out = peft(torch.tensor([ids])).logits[0]
+    print(json.dumps({"logits": out.tolist()}))
+
+
 def encode(tokenizer_json, texts_json):
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(tokenizer_json)
@@ -110,6 +168,11 @@ def encode(tokenizer_json, texts_json):
 if __name__ == "__main__":
     if sys.argv[1] == "encode":
         encode(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "lora":
+        split = lambda a: [] if a == "-" else a.split(",")
+        lora(sys.argv[2], sys.argv[3], split(sys.argv[4]), split(sys.argv[5]), sys.argv[6] == "1")
+    elif sys.argv[1] == "peft-logits":
+        peft_logits(sys.argv[2], sys.argv[3], [int(x) for x in sys.argv[4].split(",")])
     elif sys.argv[1] == "make":
         for kind in sys.argv[3:]:
             make(os.path.join(sys.argv[2], kind), kind)
