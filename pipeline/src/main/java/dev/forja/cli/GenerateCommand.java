@@ -7,6 +7,7 @@ import dev.forja.tokenizer.TokenizerFiles;
 import dev.forja.training.checkpoint.CheckpointStore;
 import dev.forja.training.generate.Generator;
 import dev.forja.training.generate.Sampling;
+import dev.forja.training.hf.LoraCheckpoints;
 import dev.forja.training.model.ModelConfig;
 import java.net.URI;
 import java.util.Locale;
@@ -76,6 +77,14 @@ final class GenerateCommand implements Callable<Integer> {
   double topP;
 
   @Option(
+      names = "--adapter",
+      paramLabel = "URI",
+      description =
+          "Apply this LoRA adapter to the model: a PEFT adapter directory or a LoRA run's"
+              + " checkpoint (merged in memory; the model's files are left as they are).")
+  URI adapter;
+
+  @Option(
       names = "--seed",
       defaultValue = "0",
       paramLabel = "N",
@@ -97,7 +106,15 @@ final class GenerateCommand implements Callable<Integer> {
     }
     ForjaConfig cfg = config.load();
     Storage storage = new Storage(cfg.storage());
-    CheckpointStore.Loaded ck = CheckpointStore.loadAny(storage, checkpoint, "--checkpoint");
+    CheckpointStore.Loaded ck =
+        LoraCheckpoints.materialize(
+            storage, CheckpointStore.loadAny(storage, checkpoint, "--checkpoint"));
+    java.util.Map<String, org.nd4j.linalg.api.ndarray.INDArray> weights = ck.weights();
+    if (adapter != null) {
+      weights =
+          LoraCheckpoints.applyTo(
+              ck, LoraCheckpoints.readAdapter(storage, adapter, ck, "--adapter"), "--adapter");
+    }
     BpeTokenizer tok = TokenizerFiles.fromTokenizerJson(ck.tokenizerJson(), ck.dir() + "");
     ModelConfig mc = ck.model();
     if ((prompt == null) == (promptIds == null)) {
@@ -126,7 +143,7 @@ final class GenerateCommand implements Callable<Integer> {
               + ": shorten --prompt");
     }
     int eos = tok.specials().getOrDefault(eosToken, -1);
-    Generator g = new Generator(mc, ck.weights());
+    Generator g = new Generator(mc, weights);
     long t0 = System.nanoTime();
     int[] outIds =
         g.generate(ids, maxTokens, sampling, new SplittableRandom(seed), id -> id == eos);

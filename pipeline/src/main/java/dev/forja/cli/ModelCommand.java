@@ -8,6 +8,8 @@ import dev.forja.tokenizer.TokenizerFiles;
 import dev.forja.training.checkpoint.CheckpointStore;
 import dev.forja.training.checkpoint.SafeTensors;
 import dev.forja.training.hf.HfModel;
+import dev.forja.training.hf.LoraCheckpoints;
+import dev.forja.training.hf.PeftAdapter;
 import dev.forja.training.model.ModelConfig;
 import java.io.PrintWriter;
 import java.net.URI;
@@ -23,10 +25,13 @@ import picocli.CommandLine.Spec;
 /** {@code forja model import|export|inspect}: models in and out of Forja. */
 @Command(
     name = "model",
-    description = "Import a Hugging Face model, export a checkpoint to one, or inspect either.",
+    description =
+        "Import a Hugging Face model, export a checkpoint to one (or a LoRA adapter to PEFT),"
+            + " merge an adapter into its base, or inspect a model.",
     subcommands = {
       ModelCommand.Import.class,
       ModelCommand.Export.class,
+      ModelCommand.Merge.class,
       ModelCommand.Inspect.class
     })
 final class ModelCommand implements Runnable {
@@ -35,7 +40,7 @@ final class ModelCommand implements Runnable {
   @Override
   public void run() {
     throw new picocli.CommandLine.ParameterException(
-        spec.commandLine(), "Missing subcommand: import, export or inspect");
+        spec.commandLine(), "Missing subcommand: import, export, merge or inspect");
   }
 
   @Command(
@@ -110,7 +115,10 @@ final class ModelCommand implements Runnable {
     @Option(
         names = "--format",
         defaultValue = "hf",
-        description = "hf: a Hugging Face model directory (default ${DEFAULT-VALUE}).")
+        description =
+            "hf: a Hugging Face model directory (a LoRA run's checkpoint: its base with the adapter"
+                + " merged); peft: a LoRA run's adapter as PEFT saves one (default"
+                + " ${DEFAULT-VALUE}).")
     String format;
 
     @Option(
@@ -137,8 +145,9 @@ final class ModelCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      if (!format.equals("hf")) {
-        throw new IllegalArgumentException("--format " + format + " is not supported (use hf)");
+      if (!format.equals("hf") && !format.equals("peft")) {
+        throw new IllegalArgumentException(
+            "--format " + format + " is not supported (use hf or peft)");
       }
       SafeTensors.Dtype d = SafeTensors.Dtype.of(dtype);
       if (maxShardMb < 1) {
@@ -149,6 +158,35 @@ final class ModelCommand implements Runnable {
       storage.requireUsable(checkpoint);
       storage.requireUsable(output);
       CheckpointStore.Loaded ck = CheckpointStore.loadAny(storage, checkpoint, "--checkpoint");
+      if (format.equals("peft")) {
+        if (!LoraCheckpoints.isLora(ck)) {
+          throw new IllegalArgumentException(
+              ck.dir()
+                  + " is a whole model, not a LoRA run's checkpoint: export it with --format hf");
+        }
+        PeftAdapter.Adapter a = LoraCheckpoints.adapter(ck);
+        OutputGuard.prepare(storage, output, overwrite);
+        PeftAdapter.write(
+            storage,
+            output,
+            a.on(ck.model()),
+            a.settings(),
+            a.weights(),
+            a.baseModel(),
+            a.baseHash());
+        spec.commandLine()
+            .getOut()
+            .printf(
+                Locale.ROOT,
+                "Exported the LoRA adapter of %s (step %d, base %s) to %s as a PEFT adapter%n",
+                ck.dir(),
+                ck.state().step(),
+                a.baseModel(),
+                output);
+        spec.commandLine().getOut().flush();
+        return 0;
+      }
+      ck = LoraCheckpoints.materialize(storage, ck);
       OutputGuard.prepare(storage, output, overwrite);
       long t0 = System.nanoTime();
       HfModel.write(storage, ck, output, d, maxShardMb << 20, Map.of());
@@ -162,6 +200,78 @@ final class ModelCommand implements Runnable {
           output,
           d.id,
           (System.nanoTime() - t0) / 1e9);
+      out.flush();
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "merge",
+      description =
+          "Fold a LoRA adapter into its base (W += scale B A) and write the result as a Forja"
+              + " checkpoint that forja generate runs and forja model export exports.")
+  static final class Merge implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin ConfigOptions config;
+    @Mixin Forja.VerboseOption verbose;
+
+    @Option(
+        names = "--base",
+        required = true,
+        paramLabel = "URI",
+        description = "The base: a checkpoint (forja model import writes one) or a run directory.")
+    URI base;
+
+    @Option(
+        names = "--adapter",
+        required = true,
+        paramLabel = "URI",
+        description = "A PEFT adapter directory, or a LoRA run's checkpoint or run directory.")
+    URI adapter;
+
+    @Option(
+        names = "--output",
+        required = true,
+        paramLabel = "URI",
+        description = "The checkpoint directory to write.")
+    URI output;
+
+    @Option(names = "--overwrite", description = "Replace an existing output.")
+    boolean overwrite;
+
+    @Override
+    public Integer call() throws Exception {
+      ForjaConfig cfg = config.load();
+      Storage storage = new Storage(cfg.storage());
+      storage.requireUsable(base);
+      storage.requireUsable(adapter);
+      storage.requireUsable(output);
+      CheckpointStore.Loaded b =
+          LoraCheckpoints.materialize(storage, CheckpointStore.loadAny(storage, base, "--base"));
+      PeftAdapter.Adapter a = LoraCheckpoints.readAdapter(storage, adapter, b, "--adapter");
+      var merged = LoraCheckpoints.applyTo(b, a, "--adapter " + adapter);
+      OutputGuard.prepare(storage, output, overwrite);
+      Map<String, String> carried = new LinkedHashMap<>(b.carried());
+      CheckpointStore.writeTo(
+          storage,
+          output,
+          new CheckpointStore.Snapshot(
+              dev.forja.training.train.TrainState.start(0),
+              merged,
+              new LinkedHashMap<>(),
+              b.model(),
+              b.train(),
+              b.tokenizerJson(),
+              carried));
+      PrintWriter out = spec.commandLine().getOut();
+      out.printf(
+          Locale.ROOT,
+          "Merged %s (r %d, %d adapted modules) into %s: %s%n",
+          adapter,
+          a.settings().rank(),
+          a.settings().targetModules().size(),
+          base,
+          output);
       out.flush();
       return 0;
     }

@@ -11,8 +11,11 @@ import dev.forja.training.checkpoint.CheckpointStore;
 import dev.forja.training.distributed.DistributedConfig;
 import dev.forja.training.distributed.ParameterAveraging;
 import dev.forja.training.distributed.WorkerSpec;
+import dev.forja.training.hf.PeftAdapter;
+import dev.forja.training.model.Architecture;
 import dev.forja.training.model.GptModel;
 import dev.forja.training.model.ModelConfig;
+import dev.forja.training.model.ParameterSpec;
 import dev.forja.training.runtime.BlasKernels;
 import dev.forja.training.runtime.PeakFlops;
 import dev.forja.training.train.Batches;
@@ -203,9 +206,21 @@ public final class TrainRun {
       SequenceSampler trainSampler =
           new SequenceSampler(
               shards.split(ShardFormat.TRAIN), length, seed, 0, Math.max(1, dc.workers()));
-      GptModel model = GptModel.build(mc, tc.microBatch(), length, req.dtype(), seed);
-      Optimizer adam = Optimizer.create(tc, model.parameters(), model.config());
-      if (from != null) {
+      Architecture arch = Architecture.of(mc);
+      if (tc.lora().enabled()) {
+        if (dc.enabled()) {
+          throw new IllegalArgumentException(
+              "train.lora.enabled across Spark workers (distributed.workers > 0) is not"
+                  + " supported yet: set distributed.workers=0");
+        }
+        arch = arch.withLora(tc.lora().settings());
+      }
+      GptModel model = GptModel.build(arch, tc.microBatch(), length, req.dtype(), seed);
+      Optimizer adam = Optimizer.create(tc, model.parameters(), arch);
+      if (tc.lora().enabled()) {
+        carried = loraBase(storage, tc, resume.isPresent(), from, model, carried, out);
+      }
+      if (from != null && (!tc.lora().enabled() || resume.isPresent())) {
         assign(model.parameters(), from.weights(), from.dir() + "");
       }
       if (resume.isPresent()) {
@@ -280,6 +295,87 @@ public final class TrainRun {
       }
       return result;
     }
+  }
+
+  /**
+   * A LoRA run's frozen base: read from {@code train.init-from} (on resuming, the one the
+   * checkpoint names), its weights assigned to the model, its hash checked against the one the
+   * checkpoint recorded; returns the files the run's checkpoints carry, the base's record with
+   * them.
+   */
+  private static Map<String, String> loraBase(
+      Storage storage,
+      TrainConfig tc,
+      boolean resuming,
+      CheckpointStore.Loaded from,
+      GptModel model,
+      Map<String, String> carried,
+      PrintStream out)
+      throws IOException {
+    com.fasterxml.jackson.databind.ObjectMapper json =
+        new com.fasterxml.jackson.databind.ObjectMapper();
+    String recorded = resuming ? from.carried().get(CheckpointStore.LORA_BASE) : null;
+    if (resuming && recorded == null) {
+      throw new IllegalArgumentException(
+          from.dir()
+              + " is a full-training checkpoint, not a LoRA one: resume it without"
+              + " train.lora.enabled, or start the LoRA run in a new directory");
+    }
+    String baseUri =
+        recorded != null ? json.readTree(recorded).path("uri").asText() : tc.initFrom();
+    CheckpointStore.Loaded base =
+        resuming ? CheckpointStore.loadAny(storage, URI.create(baseUri), "the LoRA base") : from;
+    String hash = PeftAdapter.baseHash(base.model(), base.weights());
+    if (recorded != null) {
+      String want = json.readTree(recorded).path("sha256").asText();
+      if (!want.equals(hash)) {
+        throw new IllegalArgumentException(
+            "the LoRA base "
+                + baseUri
+                + " has changed since "
+                + from.dir()
+                + " was written: its weights hash to "
+                + hash
+                + ", the checkpoint's adapter was trained on "
+                + want);
+      }
+    }
+    Map<String, ParameterSpec> specs = new LinkedHashMap<>();
+    model.architecture().parameters().forEach(p -> specs.put(p.name(), p));
+    long frozen = 0;
+    long trainable = 0;
+    for (var e : model.weights().entrySet()) {
+      ParameterSpec p = specs.get(e.getKey());
+      if (p.trainable()) {
+        trainable += p.count();
+      } else {
+        frozen += p.count();
+      }
+      if (e.getKey().contains(".lora_")) {
+        continue; // the adapters start as PEFT starts them (or come from the checkpoint)
+      }
+      INDArray src = base.weights().get(e.getKey());
+      if (src == null) {
+        throw new IllegalArgumentException("the LoRA base " + baseUri + " lacks " + e.getKey());
+      }
+      e.getValue().assign(src);
+    }
+    out.printf(
+        Locale.ROOT,
+        "LoRA: r %d, alpha %s%s on %s; %,d trainable parameters (%.2f%% of %,d), base %s frozen%n",
+        tc.lora().r(),
+        tc.lora().alpha(),
+        tc.lora().rslora() ? " (rsLoRA)" : "",
+        tc.lora().targetModules(),
+        trainable,
+        100.0 * trainable / (trainable + frozen),
+        trainable + frozen,
+        baseUri);
+    Map<String, String> out2 = new LinkedHashMap<>(carried);
+    out2.put(
+        CheckpointStore.LORA_BASE,
+        json.createObjectNode().put("uri", baseUri).put("sha256", hash).toString());
+    return out2;
   }
 
   /** The run diverged; the message says what to change. */

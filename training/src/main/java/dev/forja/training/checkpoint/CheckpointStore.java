@@ -75,7 +75,13 @@ public final class CheckpointStore implements AutoCloseable {
    * defaults ({@code generation_config.json}) of an imported model.
    */
   public static final List<String> CARRIED =
-      List.of("tokenizer_config.json", "generation_config.json");
+      List.of("tokenizer_config.json", "generation_config.json", CheckpointStore.LORA_BASE);
+
+  /**
+   * In a LoRA run's checkpoints (which hold the adapter, not the base): the frozen base's URI and
+   * the SHA-256 of its weights, checked when the run resumes or the adapter is applied.
+   */
+  public static final String LORA_BASE = "lora-base.json";
 
   /**
    * What a checkpoint holds, detached from the live training arrays; {@code carried}: the {@link

@@ -44,9 +44,16 @@ public interface Optimizer {
       TrainConfig config,
       Map<String, INDArray> parameters,
       dev.forja.training.model.ModelConfig model) {
+    return create(config, parameters, dev.forja.training.model.Architecture.of(model));
+  }
+
+  /** As above for a description (a LoRA model's adapters decay as PEFT's trainer decays them). */
+  static Optimizer create(
+      TrainConfig config,
+      Map<String, INDArray> parameters,
+      dev.forja.training.model.Architecture arch) {
     java.util.Set<String> declared = new java.util.HashSet<>();
-    for (dev.forja.training.model.ParameterSpec p :
-        dev.forja.training.model.ParameterSpec.of(model)) {
+    for (dev.forja.training.model.ParameterSpec p : arch.parameters()) {
       if (p.decays()) {
         declared.add(p.name());
       }

@@ -1,6 +1,7 @@
 package dev.forja.training.train;
 
 import dev.forja.config.ConfigReader;
+import dev.forja.training.model.LoraSettings;
 import java.io.Serializable;
 import java.util.List;
 
@@ -40,6 +41,7 @@ import java.util.List;
  * @param recomputeActivations keep only each layer's input for the backward pass and compute the
  *     rest again there (activation checkpointing): about a third more work for a fraction of the
  *     activation memory; the Llama family's CPU kernels do it
+ * @param lora LoRA fine-tuning ({@code train.lora.*}); null in files written before the keys
  */
 public record TrainConfig(
     long steps,
@@ -67,7 +69,8 @@ public record TrainConfig(
     String optimizer,
     String engine,
     String initFrom,
-    boolean recomputeActivations)
+    boolean recomputeActivations,
+    Lora lora)
     implements Serializable {
   public static final String ADAMW = "adamw";
   public static final String SGD = "sgd";
@@ -75,6 +78,7 @@ public record TrainConfig(
   public TrainConfig {
     noDecay = List.copyOf(noDecay);
     initFrom = initFrom == null ? "" : initFrom; // train-config.json files written before the key
+    lora = lora == null ? Lora.OFF : lora;
     if (minLr > lr) {
       throw new IllegalArgumentException(
           "train.min-lr (" + minLr + ") must not exceed train.lr (" + lr + ")");
@@ -192,8 +196,13 @@ public record TrainConfig(
             "Keep only each layer's input for the backward pass and recompute the rest there"
                 + " (activation checkpointing): about a third more compute for far less memory"
                 + " (Llama-family CPU kernels).");
+    Lora lora = Lora.read(r);
     r.require(
         minLr <= lr, "train.min-lr", "must not exceed train.lr (" + lr + "); lower train.min-lr");
+    r.require(
+        !lora.enabled() || !initFrom.isEmpty(),
+        "train.lora.enabled",
+        "needs the base model to adapt: set train.init-from (forja model import writes one)");
     return new TrainConfig(
         steps,
         micro,
@@ -220,7 +229,8 @@ public record TrainConfig(
         optimizer,
         engine,
         initFrom,
-        recompute);
+        recompute,
+        lora);
   }
 
   /** The learning rate of step {@code step} (0-based): linear warmup, then cosine to the floor. */
@@ -276,7 +286,8 @@ public record TrainConfig(
         optimizer,
         engine,
         initFrom,
-        recomputeActivations);
+        recomputeActivations,
+        lora);
   }
 
   /** This optimisation computed by another engine ({@code train.engine}). */
@@ -307,12 +318,82 @@ public record TrainConfig(
         optimizer,
         engine,
         initFrom,
-        recomputeActivations);
+        recomputeActivations,
+        lora);
   }
 
   /** The engine as a value. */
   public dev.forja.training.model.GptModel.Engine engineChoice() {
     return dev.forja.training.model.GptModel.Engine.of(engine);
+  }
+
+  /**
+   * LoRA fine-tuning ({@code train.lora.*}): adapters on the base's linear layers train, the base
+   * ({@code train.init-from}) stays frozen. The fields are PEFT's {@code LoraConfig}'s ({@link
+   * LoraSettings}).
+   */
+  public record Lora(
+      boolean enabled,
+      int r,
+      double alpha,
+      double dropout,
+      List<String> targetModules,
+      boolean rslora,
+      List<String> modulesToSave)
+      implements Serializable {
+    public static final Lora OFF =
+        new Lora(false, 8, 16, 0, List.of(LoraSettings.ALL_LINEAR), false, List.of());
+
+    public Lora {
+      targetModules = List.copyOf(targetModules);
+      modulesToSave = List.copyOf(modulesToSave);
+    }
+
+    static Lora read(ConfigReader r) {
+      boolean enabled =
+          r.bool(
+              "train.lora.enabled",
+              false,
+              "Fine-tune with LoRA: the base (train.init-from) frozen, only low-rank adapters on its"
+                  + " linear layers (and train.lora.modules-to-save) trained; checkpoints hold the"
+                  + " adapter.");
+      int rank = r.intIn("train.lora.r", 8, 1, 4096, "LoRA rank r.");
+      double alpha =
+          r.doubleIn(
+              "train.lora.alpha",
+              16,
+              1e-6,
+              1e6,
+              "LoRA alpha: updates are scaled by alpha / r (alpha / sqrt(r) with rslora).");
+      double dropout =
+          r.doubleIn(
+              "train.lora.dropout",
+              0,
+              0,
+              0.999,
+              "Dropout on the adapters' input while training (CPU kernels: 0 only for now).");
+      List<String> targets =
+          r.list(
+              "train.lora.target-modules",
+              List.of(LoraSettings.ALL_LINEAR),
+              "Linear layers that get adapters, by Hugging Face name (q_proj, k_proj, v_proj,"
+                  + " o_proj, gate_proj, up_proj, down_proj; c_attn, c_proj, c_fc for GPT-2), or"
+                  + " all-linear.");
+      boolean rslora =
+          r.bool("train.lora.rslora", false, "rsLoRA: scale updates by alpha / sqrt(r).");
+      List<String> saved =
+          r.list(
+              "train.lora.modules-to-save",
+              List.of(),
+              "Whole modules trained beside the adapters and saved with them, e.g. [embed_tokens,"
+                  + " lm_head] when tokens were added.");
+      return new Lora(enabled, rank, alpha, dropout, targets, rslora, saved);
+    }
+
+    /** The adapters these keys describe. */
+    public LoraSettings settings() {
+      return new LoraSettings(r, alpha, dropout, targetModules, rslora, modulesToSave);
+    }
   }
 
   /** Sequences per optimizer step. */

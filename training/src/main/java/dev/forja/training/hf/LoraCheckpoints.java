@@ -1,0 +1,101 @@
+package dev.forja.training.hf;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.forja.storage.Storage;
+import dev.forja.training.checkpoint.CheckpointStore;
+import java.io.IOException;
+import java.net.URI;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * The checkpoints of a LoRA run hold the adapter (and its optimizer state), not the base: these
+ * turn one into what the tools that run a whole model need, the base read from the URI the
+ * checkpoint records and checked against its hash; and read an adapter from either a LoRA
+ * checkpoint or a PEFT directory.
+ */
+public final class LoraCheckpoints {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private LoraCheckpoints() {}
+
+  /** Whether {@code ck} is a LoRA run's checkpoint. */
+  public static boolean isLora(CheckpointStore.Loaded ck) {
+    return ck.carried().containsKey(CheckpointStore.LORA_BASE);
+  }
+
+  /** The base's URI and weights hash a LoRA checkpoint recorded. */
+  private static JsonNode baseRecord(CheckpointStore.Loaded ck) throws IOException {
+    return JSON.readTree(ck.carried().get(CheckpointStore.LORA_BASE));
+  }
+
+  /** A LoRA checkpoint's adapter. */
+  public static PeftAdapter.Adapter adapter(CheckpointStore.Loaded ck) throws IOException {
+    JsonNode base = baseRecord(ck);
+    return new PeftAdapter.Adapter(
+        ck.train().lora().settings(),
+        ck.weights(),
+        base.path("uri").asText(),
+        base.path("sha256").asText());
+  }
+
+  /**
+   * The adapter at {@code uri}: a PEFT directory ({@code adapter_config.json}), or a LoRA run's
+   * checkpoint or run directory, for a base of {@code base}'s architecture.
+   */
+  public static PeftAdapter.Adapter readAdapter(
+      Storage storage, URI uri, CheckpointStore.Loaded base, String option) throws IOException {
+    if (storage.exists(Storage.resolve(uri, PeftAdapter.CONFIG))) {
+      return PeftAdapter.read(storage, uri, base.model());
+    }
+    CheckpointStore.Loaded ck = CheckpointStore.loadAny(storage, uri, option);
+    if (!isLora(ck)) {
+      throw new IllegalArgumentException(
+          option
+              + " "
+              + uri
+              + " is neither a PEFT adapter directory (adapter_config.json) nor a LoRA run's"
+              + " checkpoint");
+    }
+    return adapter(ck);
+  }
+
+  /**
+   * {@code base}'s weights with {@code adapter} merged, after checking that the adapter was trained
+   * on these weights (where it recorded their hash).
+   */
+  public static LinkedHashMap<String, INDArray> applyTo(
+      CheckpointStore.Loaded base, PeftAdapter.Adapter adapter, String where) {
+    PeftAdapter.checkBase(adapter, PeftAdapter.baseHash(base.model(), base.weights()), where);
+    return PeftAdapter.merge(base.model(), base.weights(), adapter);
+  }
+
+  /**
+   * {@code ck} as a whole model: itself, or for a LoRA checkpoint its base with the adapter merged
+   * (the step, configuration and tokenizer stay the checkpoint's).
+   */
+  public static CheckpointStore.Loaded materialize(Storage storage, CheckpointStore.Loaded ck)
+      throws IOException {
+    if (!isLora(ck)) {
+      return ck;
+    }
+    PeftAdapter.Adapter adapter = adapter(ck);
+    CheckpointStore.Loaded base =
+        CheckpointStore.loadAny(
+            storage, URI.create(adapter.baseModel()), "the LoRA base of " + ck.dir());
+    LinkedHashMap<String, INDArray> merged = applyTo(base, adapter, ck.dir() + "");
+    Map<String, String> carried = new LinkedHashMap<>(ck.carried());
+    carried.remove(CheckpointStore.LORA_BASE);
+    return new CheckpointStore.Loaded(
+        ck.dir(),
+        ck.state(),
+        merged,
+        ck.optimizer(),
+        ck.model(),
+        ck.train(),
+        ck.tokenizerJson(),
+        carried);
+  }
+}
