@@ -45,7 +45,23 @@ final class StepBenchmark {
         plan.activationBytes() / GIB);
     out.flush();
     long t0 = System.nanoTime();
-    GptModel m = GptModel.build(mc, b, t, DataType.FLOAT, tc.seed());
+    dev.forja.training.model.Architecture arch = dev.forja.training.model.Architecture.of(mc);
+    if (tc.lora().enabled()) { // adapters on the base: only their gradients are computed
+      arch = arch.withLora(tc.lora().settings());
+    }
+    GptModel m = GptModel.build(arch, b, t, DataType.FLOAT, tc.seed());
+    if (tc.lora().enabled()) {
+      long trainable = 0;
+      for (INDArray p : m.parameters().values()) {
+        trainable += p.length();
+      }
+      out.printf(
+          Locale.ROOT,
+          "LoRA: r %d on %s, %,d trainable parameters%n",
+          tc.lora().r(),
+          tc.lora().targetModules(),
+          trainable);
+    }
     LossPass pass = m.pass(tc.engineChoice(), tc.recomputeActivations());
     Map<String, INDArray> grads = new LinkedHashMap<>();
     m.parameters().forEach((n, p) -> grads.put(n, p.ulike()));
