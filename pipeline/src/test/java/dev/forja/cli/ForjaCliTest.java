@@ -321,6 +321,89 @@ class ForjaCliTest {
     assertThat(gen.code()).as(gen.err()).isZero();
     assertThat(gen.out()).startsWith("The ");
     assertThat(gen.err()).contains("generated tokens").contains("step 6");
+
+    // LoRA on that model: train the adapters, export them to PEFT, merge them, and generate the
+    // same text from the LoRA run, from the merged model and from the base with --adapter
+    URI loraRun = TestDirs.create("cli-lora-").resolve("run").toUri();
+    Run lora =
+        forja(
+            with(
+                new String[] {
+                  "train",
+                  "--data",
+                  shards.toString(),
+                  "--output",
+                  loraRun.toString(),
+                  "--steps",
+                  "3",
+                  "--init-from",
+                  run.toString(),
+                  "--set",
+                  "train.lora.enabled=true",
+                  "--set",
+                  "train.lora.r=4",
+                  "--set",
+                  "train.lora.target-modules=c_attn,c_fc",
+                  "--set",
+                  "train.lr=0.05"
+                },
+                tiny));
+    assertThat(lora.code()).as(lora.err()).isZero();
+    assertThat(lora.out()).contains("completed at step 3");
+    URI adapter = TestDirs.create("cli-peft-").resolve("adapter").toUri();
+    Run peft =
+        forja(
+            "model",
+            "export",
+            "--checkpoint",
+            loraRun.toString(),
+            "--format",
+            "peft",
+            "--output",
+            adapter.toString());
+    assertThat(peft.code()).as(peft.err()).isZero();
+    assertThat(java.nio.file.Path.of(adapter).resolve("adapter_config.json")).exists();
+    URI merged = TestDirs.create("cli-merged-").resolve("m").toUri();
+    Run merge =
+        forja(
+            "model",
+            "merge",
+            "--base",
+            run.toString(),
+            "--adapter",
+            adapter.toString(),
+            "--output",
+            merged.toString());
+    assertThat(merge.code()).as(merge.err()).isZero();
+    String[] prompt = {"--prompt", "The ", "--max-tokens", "12", "--temperature", "0"};
+    Run fromRun =
+        forja(with(new String[] {"generate", "--checkpoint", loraRun.toString()}, prompt));
+    Run fromMerged =
+        forja(with(new String[] {"generate", "--checkpoint", merged.toString()}, prompt));
+    Run withAdapter =
+        forja(
+            with(
+                new String[] {
+                  "generate", "--checkpoint", run.toString(), "--adapter", adapter.toString()
+                },
+                prompt));
+    Run baseOnly = forja(with(new String[] {"generate", "--checkpoint", run.toString()}, prompt));
+    assertThat(fromRun.code()).as(fromRun.err()).isZero();
+    assertThat(fromMerged.out()).isEqualTo(fromRun.out());
+    assertThat(withAdapter.out()).isEqualTo(fromRun.out());
+    assertThat(baseOnly.out()).isNotEqualTo(fromRun.out());
+    Run notLora =
+        forja(
+            "model",
+            "export",
+            "--checkpoint",
+            run.toString(),
+            "--format",
+            "peft",
+            "--output",
+            adapter + "-2");
+    assertThat(notLora.code()).isEqualTo(2);
+    assertThat(notLora.err()).contains("is a whole model, not a LoRA run's checkpoint");
     Run badModel =
         forja(
             "train",
