@@ -18,6 +18,26 @@ public final class Fixtures {
         vocab, context, 2, 32, 2, 4, true, true, 1e-5, 0.02, ModelConfig.Objective.CAUSAL);
   }
 
+  /**
+   * A tiny Llama (vocabulary 0: the tokenizer's): grouped-query attention with 4 heads and 2
+   * key/value heads, RoPE, SwiGLU, a tied head.
+   */
+  public static ModelConfig tinyLlama() {
+    return new ModelConfig(
+        0,
+        16,
+        2,
+        32,
+        4,
+        2,
+        false,
+        true,
+        1e-5,
+        0.02,
+        ModelConfig.Objective.CAUSAL,
+        new ModelConfig.Llama("llama", 2, 8, 64, 10000, "none", 1, 1, 4, 16, false, false));
+  }
+
   /** A short run's config; {@code overrides} as in {@code --set}. */
   public static TrainConfig trainConfig(Map<String, String> overrides) {
     Map<String, String> all = new LinkedHashMap<>();

@@ -35,20 +35,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 class LoraRunTest {
   static URI base;
 
-  static final ModelConfig LLAMA =
-      new ModelConfig(
-          0,
-          16,
-          2,
-          32,
-          4,
-          2,
-          false,
-          true,
-          1e-5,
-          0.02,
-          ModelConfig.Objective.CAUSAL,
-          new ModelConfig.Llama("llama", 2, 8, 64, 10000, "none", 1, 1, 4, 16, false, false));
+  static final ModelConfig LLAMA = Fixtures.tinyLlama();
 
   @BeforeAll
   static void pretrain(@TempDir Path tmp) throws Exception {

@@ -95,20 +95,7 @@ class TrainRunTest {
 
   @Test
   void aTinyLlamaLearnsTheGrammarFromScratchAndGenerates(@TempDir Path tmp) throws Exception {
-    ModelConfig llama =
-        new ModelConfig(
-            0,
-            16,
-            2,
-            32,
-            4,
-            2,
-            false,
-            true,
-            1e-5,
-            0.02,
-            ModelConfig.Objective.CAUSAL,
-            new ModelConfig.Llama("llama", 2, 8, 64, 10000, "none", 1, 1, 4, 16, false, false));
+    ModelConfig llama = Fixtures.tinyLlama();
     TrainConfig tc =
         Fixtures.trainConfig(
             Map.of(

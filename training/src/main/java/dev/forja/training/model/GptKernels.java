@@ -206,26 +206,14 @@ public final class GptKernels extends KernelPass {
           xhat1[l],
           rstd1[l],
           ln1[l]);
-      linear(ln1[l], w(qkvOf(l).weight()), w(qkvOf(l).bias()), qkv[l], d, 3 * d, 0f);
-      loraForward(qkvOf(l), ln1[l], 0, d, qkv[l], 0, 3 * d);
+      linear(ln1[l], qkvOf(l), qkv[l], 0f);
       attention.forward(qkv[l], probs[l], att[l]);
-      // x += att @ W_proj + b_proj
-      linear(
-          att[l],
-          w(L(l).attention().output().weight()),
-          w(L(l).attention().output().bias()),
-          x,
-          d,
-          d,
-          1f);
-      loraForward(L(l).attention().output(), att[l], 0, d, x, 0, d);
+      linear(att[l], L(l).attention().output(), x, 1f); // x += att @ W_proj + b_proj
       layerNorm(
           x, w(L(l).mlpNorm().weight()), w(L(l).mlpNorm().bias()), xhat2[l], rstd2[l], ln2[l]);
-      linear(ln2[l], w(fcOf(l).weight()), w(fcOf(l).bias()), pre[l], d, mlp, 0f);
-      loraForward(fcOf(l), ln2[l], 0, d, pre[l], 0, mlp);
+      linear(ln2[l], fcOf(l), pre[l], 0f);
       gelu(pre[l], tanh[l], act);
-      linear(act, w(L(l).mlp().output().weight()), w(L(l).mlp().output().bias()), x, mlp, d, 1f);
-      loraForward(L(l).mlp().output(), act, 0, mlp, x, 0, d);
+      linear(act, L(l).mlp().output(), x, 1f);
     }
     layerNorm(x, w(arch.finalNorm().weight()), w(arch.finalNorm().bias()), xhatF, rstdF, lnF);
     return headLoss(lnF, targets, scale, g, dln);
@@ -248,9 +236,9 @@ public final class GptKernels extends KernelPass {
     for (int l = layers - 1; l >= 0; l--) {
       // x_out = x_mid + act @ W2 + b2
       geluOutput(pre[l], tanh[l], act);
-      linearBackward(act, L(l).mlp().output(), dres, dmlp, g, mlp, d);
+      linearBackward(act, L(l).mlp().output(), dres, dmlp, g);
       geluBackward(pre[l], tanh[l], dmlp);
-      linearBackward(ln2[l], fcOf(l), dmlp, dln, g, d, mlp);
+      linearBackward(ln2[l], fcOf(l), dmlp, dln, g);
       layerNormBackward(
           dln,
           xhat2[l],
@@ -261,9 +249,9 @@ public final class GptKernels extends KernelPass {
           dres,
           true);
       // x_mid = x_in + att @ Wp + bp
-      linearBackward(att[l], L(l).attention().output(), dres, datt, g, d, d);
+      linearBackward(att[l], L(l).attention().output(), dres, datt, g);
       attention.backward(qkv[l], probs[l], datt, dprobs, dqkv);
-      linearBackward(ln1[l], qkvOf(l), dqkv, dln, g, d, 3 * d);
+      linearBackward(ln1[l], qkvOf(l), dqkv, dln, g);
       layerNormBackward(
           dln,
           xhat1[l],
@@ -280,9 +268,16 @@ public final class GptKernels extends KernelPass {
 
   // ---------------------------------------------------------------- building blocks
 
-  /** {@code out = beta * out + in @ w (+ b)}, {@code in [n, k]}, {@code w [k, m]}. */
-  private void linear(Buf in, Buf w, Buf b, Buf out, int k, int m, float beta) {
-    pgemm(NO, NO, n, m, k, 1f, in, 0, k, w, 0, m, beta, out, 0, m);
+  /**
+   * {@code out = beta * out + in @ w (+ b)} plus {@code lin}'s LoRA update, {@code in [n, k]},
+   * {@code w [k, m]}.
+   */
+  private void linear(Buf in, Architecture.Linear lin, Buf out, float beta) {
+    int k = lin.in();
+    int m = lin.out();
+    Buf b = w(lin.bias());
+    pgemm(NO, NO, n, m, k, 1f, in, 0, k, w(lin.weight()), 0, m, beta, out, 0, m);
+    loraForward(lin, in, 0, k, out, 0, m);
     if (b != null) {
       Parallel.forRange(
           n,
@@ -303,10 +298,13 @@ public final class GptKernels extends KernelPass {
 
   /**
    * Given {@code dout [n, m]} of {@code out = in @ w + b} ({@code lin}): {@code din = dout @ w^T}
-   * (overwritten), and its weight and bias gradients accumulated.
+   * (overwritten) plus the adapter's share, and the gradients of its trainable weight, bias and
+   * adapter accumulated.
    */
   private void linearBackward(
-      Buf in, Architecture.Linear lin, Buf dout, Buf din, Map<String, Buf> g, int k, int m) {
+      Buf in, Architecture.Linear lin, Buf dout, Buf din, Map<String, Buf> g) {
+    int k = lin.in();
+    int m = lin.out();
     Buf w = w(lin.weight());
     pgemm(NO, TR, n, k, m, 1f, dout, 0, m, w, 0, m, 0f, din, 0, k);
     Buf dw = grad(g, lin.weight());

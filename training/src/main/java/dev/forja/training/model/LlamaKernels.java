@@ -241,96 +241,44 @@ public final class LlamaKernels extends KernelPass {
   /** Layer {@code l} on the residual stream {@link #x}, its activations kept in its slot. */
   private void layerForward(int l) {
     int s = slot(l);
+    Architecture.SelfAttention at = L(l).attention();
+    Architecture.Mlp m = L(l).mlp();
     rmsNorm(x, w(L(l).attentionNorm().weight()), xhat1[s], rstd1[s], norm);
-    project(norm, L(l).attention().inputs().get(0), qkv[s], 0, qw);
-    project(norm, L(l).attention().inputs().get(1), qkv[s], qw, kw);
-    project(norm, L(l).attention().inputs().get(2), qkv[s], qw + kw, kw);
+    linear(norm, d, at.inputs().get(0), qkv[s], 0, width, 0f);
+    linear(norm, d, at.inputs().get(1), qkv[s], qw, width, 0f);
+    linear(norm, d, at.inputs().get(2), qkv[s], qw + kw, width, 0f);
     if (qkNorm) {
-      headNorm(qkv[s], 0, heads, w(L(l).attention().qNorm().weight()), qkHat[s], 0, qkRstd[s], 0);
-      headNorm(
-          qkv[s],
-          qw,
-          kvHeads,
-          w(L(l).attention().kNorm().weight()),
-          qkHat[s],
-          qw,
-          qkRstd[s],
-          heads);
+      headNorm(qkv[s], 0, heads, w(at.qNorm().weight()), qkHat[s], 0, qkRstd[s], 0);
+      headNorm(qkv[s], qw, kvHeads, w(at.kNorm().weight()), qkHat[s], qw, qkRstd[s], heads);
     }
     rope(qkv[s], false);
     attention.forward(qkv[s], probs[s], att[s]);
-    // x += att @ Wo^T
-    pgemm(
-        NO,
-        TR,
-        n,
-        d,
-        qw,
-        1f,
-        att[s],
-        0,
-        qw,
-        w(L(l).attention().output().weight()),
-        0,
-        qw,
-        1f,
-        x,
-        0,
-        d);
-    loraForward(L(l).attention().output(), att[s], 0, qw, x, 0, d);
+    linear(att[s], qw, at.output(), x, 0, d, 1f); // x += att @ Wo^T
     rmsNorm(x, w(L(l).mlpNorm().weight()), xhat2[s], rstd2[s], norm);
-    pgemm(
-        NO,
-        TR,
-        n,
-        mlp,
-        d,
-        1f,
-        norm,
-        0,
-        d,
-        w(L(l).mlp().inputs().get(0).weight()),
-        0,
-        d,
-        0f,
-        gate[s],
-        0,
-        mlp);
-    loraForward(L(l).mlp().inputs().get(0), norm, 0, d, gate[s], 0, mlp);
-    pgemm(
-        NO,
-        TR,
-        n,
-        mlp,
-        d,
-        1f,
-        norm,
-        0,
-        d,
-        w(L(l).mlp().inputs().get(1).weight()),
-        0,
-        d,
-        0f,
-        up[s],
-        0,
-        mlp);
-    loraForward(L(l).mlp().inputs().get(1), norm, 0, d, up[s], 0, mlp);
+    linear(norm, d, m.inputs().get(0), gate[s], 0, mlp, 0f);
+    linear(norm, d, m.inputs().get(1), up[s], 0, mlp, 0f);
     swiglu(gate[s], up[s], act);
-    pgemm(NO, TR, n, d, mlp, 1f, act, 0, mlp, w(L(l).mlp().output().weight()), 0, mlp, 1f, x, 0, d);
-    loraForward(L(l).mlp().output(), act, 0, mlp, x, 0, d);
+    linear(act, mlp, m.output(), x, 0, d, 1f); // x += swiglu @ Wd^T
   }
 
-  /** Columns {@code [col, col + m)} of {@code out [n, width]} = {@code in @ W^T (+ b)}. */
-  private void project(Buf in, Architecture.Linear lin, Buf out, int col, int m) {
-    pgemm(NO, TR, n, m, d, 1f, in, 0, d, w(lin.weight()), 0, d, 0f, out, col, width);
-    loraForward(lin, in, 0, d, out, col, width);
+  /**
+   * Columns {@code [col, col + lin.out)} of {@code out} (rows {@code ldOut} wide) = {@code beta out
+   * + in @ W^T (+ b)}, plus the layer's LoRA update; {@code in [n, lin.in]}, rows {@code ldIn}
+   * wide.
+   */
+  private void linear(
+      Buf in, int ldIn, Architecture.Linear lin, Buf out, int col, int ldOut, float beta) {
+    int k = lin.in();
+    int m = lin.out();
+    pgemm(NO, TR, n, m, k, 1f, in, 0, ldIn, w(lin.weight()), 0, k, beta, out, col, ldOut);
+    loraForward(lin, in, 0, ldIn, out, col, ldOut);
     if (lin.bias() != null) {
       Buf b = w(lin.bias());
       Parallel.forRange(
           n,
           (from, to) -> {
             for (int r = from; r < to; r++) {
-              int o = r * width + col;
+              int o = r * ldOut + col;
               if (VectorApi.AVAILABLE) {
                 VectorKernels.addRow(out.b, b.b, o, m);
                 continue;
@@ -362,64 +310,15 @@ public final class LlamaKernels extends KernelPass {
         layerForward(l);
       }
       int s = slot(l);
+      Architecture.SelfAttention at = L(l).attention();
+      Architecture.Mlp m = L(l).mlp();
       // x_out = x_mid + swiglu(gate, up) @ Wd^T
       swiglu(gate[s], up[s], act);
-      Architecture.Linear down = L(l).mlp().output();
-      Buf wd = w(down.weight());
-      Buf dwd = grad(g, down.weight());
-      if (dwd != null) {
-        pgemm(TR, NO, d, mlp, n, 1f, dres, 0, d, act, 0, mlp, 1f, dwd, 0, mlp);
-      }
-      pgemm(NO, NO, n, mlp, d, 1f, dres, 0, d, wd, 0, mlp, 0f, dact, 0, mlp);
-      loraBackward(down, act, 0, mlp, dres, 0, d, dact, 0, mlp, g);
+      linearBackward(m.output(), act, mlp, dres, 0, d, dact, mlp, 0f, g);
       swigluBackward(gate[s], up[s], dact); // gate and up now hold their gradients
       scaleRows(xhat2[s], w(L(l).mlpNorm().weight()), norm);
-      Architecture.Linear gateLin = L(l).mlp().inputs().get(0);
-      Architecture.Linear upLin = L(l).mlp().inputs().get(1);
-      Buf dwg = grad(g, gateLin.weight());
-      if (dwg != null) {
-        pgemm(TR, NO, mlp, d, n, 1f, gate[s], 0, mlp, norm, 0, d, 1f, dwg, 0, d);
-      }
-      Buf dwu = grad(g, upLin.weight());
-      if (dwu != null) {
-        pgemm(TR, NO, mlp, d, n, 1f, up[s], 0, mlp, norm, 0, d, 1f, dwu, 0, d);
-      }
-      pgemm(
-          NO,
-          NO,
-          n,
-          d,
-          mlp,
-          1f,
-          gate[s],
-          0,
-          mlp,
-          w(L(l).mlp().inputs().get(0).weight()),
-          0,
-          d,
-          0f,
-          dln,
-          0,
-          d);
-      pgemm(
-          NO,
-          NO,
-          n,
-          d,
-          mlp,
-          1f,
-          up[s],
-          0,
-          mlp,
-          w(L(l).mlp().inputs().get(1).weight()),
-          0,
-          d,
-          1f,
-          dln,
-          0,
-          d);
-      loraBackward(gateLin, norm, 0, d, gate[s], 0, mlp, dln, 0, d, g);
-      loraBackward(upLin, norm, 0, d, up[s], 0, mlp, dln, 0, d, g);
+      linearBackward(m.inputs().get(0), norm, d, gate[s], 0, mlp, dln, d, 0f, g);
+      linearBackward(m.inputs().get(1), norm, d, up[s], 0, mlp, dln, d, 1f, g);
       rmsNormBackward(
           dln,
           xhat2[s],
@@ -429,39 +328,17 @@ public final class LlamaKernels extends KernelPass {
           dres,
           true);
       // x_mid = x_in + att @ Wo^T
-      Architecture.Linear o = L(l).attention().output();
-      Buf dwo = grad(g, o.weight());
-      if (dwo != null) {
-        pgemm(TR, NO, d, qw, n, 1f, dres, 0, d, att[s], 0, qw, 1f, dwo, 0, qw);
-      }
-      pgemm(
-          NO,
-          NO,
-          n,
-          qw,
-          d,
-          1f,
-          dres,
-          0,
-          d,
-          w(L(l).attention().output().weight()),
-          0,
-          qw,
-          0f,
-          datt,
-          0,
-          qw);
-      loraBackward(o, att[s], 0, qw, dres, 0, d, datt, 0, qw, g);
+      linearBackward(at.output(), att[s], qw, dres, 0, d, datt, qw, 0f, g);
       attention.backward(qkv[s], probs[s], datt, dprobs, dqkv);
       rope(dqkv, true);
       if (qkNorm) {
-        headNormBackward(l, 0, heads, L(l).attention().qNorm(), g, 0);
-        headNormBackward(l, qw, kvHeads, L(l).attention().kNorm(), g, heads);
+        headNormBackward(l, 0, heads, at.qNorm(), g, 0);
+        headNormBackward(l, qw, kvHeads, at.kNorm(), g, heads);
       }
       scaleRows(xhat1[s], w(L(l).attentionNorm().weight()), norm);
-      projectBackward(L(l).attention().inputs().get(0), g, 0, qw, 0f);
-      projectBackward(L(l).attention().inputs().get(1), g, qw, kw, 1f);
-      projectBackward(L(l).attention().inputs().get(2), g, qw + kw, kw, 1f);
+      linearBackward(at.inputs().get(0), norm, d, dqkv, 0, width, dln, d, 0f, g);
+      linearBackward(at.inputs().get(1), norm, d, dqkv, qw, width, dln, d, 1f, g);
+      linearBackward(at.inputs().get(2), norm, d, dqkv, qw + kw, width, dln, d, 1f, g);
       rmsNormBackward(
           dln,
           xhat1[s],
@@ -475,20 +352,32 @@ public final class LlamaKernels extends KernelPass {
   }
 
   /**
-   * For columns {@code [col, col + m)} of {@code dqkv}: the weight (and bias) gradients of layer
-   * {@code l}'s projection {@code name} from its input (in {@link #norm}), and {@code dln = beta
-   * dln + dout @ W}.
+   * {@link #linear}'s backward, given {@code dout} at columns {@code [col, col + lin.out)} of rows
+   * {@code ldOut} wide: the weight, bias and adapter gradients accumulated (those of trainable
+   * parameters only), and {@code din = beta din + dout @ W} plus the adapter's share ({@code din}
+   * rows {@code ldIn} wide, as {@code in}'s).
    */
-  private void projectBackward(
-      Architecture.Linear lin, Map<String, Buf> g, int col, int m, float beta) {
+  private void linearBackward(
+      Architecture.Linear lin,
+      Buf in,
+      int ldIn,
+      Buf dout,
+      int col,
+      int ldOut,
+      Buf din,
+      int ldDin,
+      float beta,
+      Map<String, Buf> g) {
+    int k = lin.in();
+    int m = lin.out();
     Buf dw = grad(g, lin.weight());
     if (dw != null) {
-      pgemm(TR, NO, m, d, n, 1f, dqkv, col, width, norm, 0, d, 1f, dw, 0, d);
+      pgemm(TR, NO, m, k, n, 1f, dout, col, ldOut, in, 0, ldIn, 1f, dw, 0, k);
     }
-    pgemm(NO, NO, n, d, m, 1f, dqkv, col, width, w(lin.weight()), 0, d, beta, dln, 0, d);
-    loraBackward(lin, norm, 0, d, dqkv, col, width, dln, 0, d, g);
+    pgemm(NO, NO, n, k, m, 1f, dout, col, ldOut, w(lin.weight()), 0, k, beta, din, 0, ldDin);
+    loraBackward(lin, in, 0, ldIn, dout, col, ldOut, din, 0, ldDin, g);
     if (lin.bias() != null) {
-      columnSums(dqkv, col, m, width, grad(g, lin.bias()));
+      columnSums(dout, col, m, ldOut, grad(g, lin.bias()));
     }
   }
 
