@@ -11,6 +11,10 @@ package dev.forja.shard;
  * {@code w} of {@code N} takes positions {@code w, w + N, w + 2N, ...}, {@code W / N} of them, so
  * workers see disjoint windows and the same number of them. The cursor is (epoch, index within the
  * worker's epoch): resuming computes the next window directly, with no replay.
+ *
+ * <p>Shards of rows ({@link ShardFormat}: supervised examples, packed or padded) are not cut
+ * anywhere: window {@code k} is row {@code k}, {@code length} tokens with their flags, and the
+ * sequence length must be the row length.
  */
 public final class SequenceSampler {
   /** Where a worker is: the next sequence is number {@code index} of {@code epoch}. */
@@ -25,6 +29,7 @@ public final class SequenceSampler {
   private final int workers;
   private final long windows;
   private final long perWorker;
+  private final boolean rows;
   private Cursor cursor = Cursor.START;
 
   public SequenceSampler(
@@ -35,12 +40,25 @@ public final class SequenceSampler {
     if (workers < 1 || worker < 0 || worker >= workers) {
       throw new IllegalArgumentException("worker " + worker + " of " + workers);
     }
+    this.rows = reader.rowLength() > 0;
+    if (rows && length != reader.rowLength()) {
+      throw new ShardException(
+          "The shards hold examples in rows of "
+              + reader.rowLength()
+              + " tokens, and the sequence length is "
+              + length
+              + ": set train.seq-len="
+              + reader.rowLength()
+              + " (or re-run forja sft-data with --seq-len "
+              + length
+              + ")");
+    }
     this.reader = reader;
     this.length = length;
     this.seed = seed;
     this.worker = worker;
     this.workers = workers;
-    this.windows = Math.max(0, (reader.tokens() - 1) / length);
+    this.windows = rows ? reader.tokens() / length : Math.max(0, (reader.tokens() - 1) / length);
     this.perWorker = windows / workers;
     if (perWorker == 0) {
       throw new ShardException(
@@ -65,6 +83,14 @@ public final class SequenceSampler {
     return length;
   }
 
+  /**
+   * Whether sequences are whole rows of examples: {@code length} tokens whose flags say which are
+   * targets and where examples start, rather than windows of {@code length + 1} tokens.
+   */
+  public boolean rows() {
+    return rows;
+  }
+
   public Cursor cursor() {
     return cursor;
   }
@@ -84,11 +110,19 @@ public final class SequenceSampler {
 
   /** The next sequence, {@code length + 1} tokens, into {@code dst}; advances the cursor. */
   public void next(int[] dst) {
+    next(dst, null);
+  }
+
+  /**
+   * The next sequence into {@code dst}: {@code length + 1} tokens of a stream, or {@code length}
+   * tokens of a row and their flags into {@code flags} (when not null); advances the cursor.
+   */
+  public void next(int[] dst, byte[] flags) {
     if (cursor.index() >= perWorker) {
       cursor = new Cursor(cursor.epoch() + 1, 0);
     }
     long w = windowAt(cursor);
-    reader.read(w * length, dst, length + 1);
+    reader.read(w * length, dst, flags, rows ? length : length + 1);
     cursor = new Cursor(cursor.epoch(), cursor.index() + 1);
   }
 

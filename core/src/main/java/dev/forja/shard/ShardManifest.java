@@ -32,9 +32,38 @@ public record ShardManifest(
     double validationFraction,
     Map<String, Split> splits,
     Map<String, String> lineage,
-    String created) {
+    String created,
+    Integer rowLength,
+    Boolean lossMask) {
 
   public static final String FORMAT = "forja-token-shards";
+
+  /** A stream of documents ({@code forja tokenize}): no rows, no flags. */
+  public ShardManifest(
+      String format,
+      int version,
+      String tokenizerHash,
+      int vocabSize,
+      int eosId,
+      String dtype,
+      double validationFraction,
+      Map<String, Split> splits,
+      Map<String, String> lineage,
+      String created) {
+    this(
+        format,
+        version,
+        tokenizerHash,
+        vocabSize,
+        eosId,
+        dtype,
+        validationFraction,
+        splits,
+        lineage,
+        created,
+        null,
+        null);
+  }
 
   /** One split: its totals and its shards in reading order. */
   public record Split(long tokens, long documents, List<Shard> shards) {
@@ -58,6 +87,23 @@ public record ShardManifest(
 
   public int bytesPerToken() {
     return dtype.equals("uint16") ? 2 : 4;
+  }
+
+  /**
+   * Whether each token carries a flag byte ({@link ShardFormat#LOSS}, {@link ShardFormat#START}).
+   */
+  public boolean hasFlags() {
+    return Boolean.TRUE.equals(lossMask);
+  }
+
+  /** The row length of supervised shards, 0 for a stream of documents. */
+  public int rows() {
+    return rowLength == null ? 0 : rowLength;
+  }
+
+  /** Bytes of one record: the token, and its flag byte if any. */
+  public int recordBytes() {
+    return bytesPerToken() + (hasFlags() ? 1 : 0);
   }
 
   public Split split(String name) {
@@ -90,13 +136,16 @@ public record ShardManifest(
         throw new ShardException(
             where + " is not a Forja shard manifest (format " + m.format() + ")");
       }
-      if (m.version() != ShardFormat.VERSION) {
+      if (m.version() < ShardFormat.OLDEST_READ || m.version() > ShardFormat.VERSION) {
         throw new ShardException(
             where
                 + " has shard format version "
                 + m.version()
-                + "; this Forja reads version "
-                + ShardFormat.VERSION);
+                + "; this Forja reads versions "
+                + ShardFormat.OLDEST_READ
+                + " to "
+                + ShardFormat.VERSION
+                + (m.version() > ShardFormat.VERSION ? ": upgrade Forja" : ""));
       }
       return m;
     } catch (IOException e) {
@@ -118,7 +167,13 @@ public record ShardManifest(
     Map<String, String> contents = new java.util.LinkedHashMap<>();
     contents.put(
         "train-NNNNN.bin, validation-NNNNN.bin",
-        "token shards: a 32-byte header, then little-endian token ids, EOS after each document");
+        hasFlags()
+            ? "token shards: a 32-byte header, then rows of "
+                + rows()
+                + " records, each a little-endian token id and a flag byte (1: trained, 2: starts"
+                + " an example)"
+            : "token shards: a 32-byte header, then little-endian token ids, EOS after each"
+                + " document");
     contents.put(
         ShardFormat.MANIFEST,
         "the commit, written last: tokenizer hash, dtype, counts and SHA-256 of every shard");

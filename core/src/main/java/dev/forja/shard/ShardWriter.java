@@ -19,8 +19,21 @@ public final class ShardWriter implements AutoCloseable {
   private long bytes;
   private String sha256;
 
+  private final boolean flags;
+
+  /** A stream of documents, each followed by EOS: records without flags. */
   public ShardWriter(OutputStream out, int vocabSize, int eosId) throws IOException {
+    this(out, vocabSize, eosId, false, 0);
+  }
+
+  /**
+   * With {@code flags}, each token is followed by its flag byte; {@code rowLength} is what the
+   * header records (0: a stream).
+   */
+  public ShardWriter(OutputStream out, int vocabSize, int eosId, boolean flags, int rowLength)
+      throws IOException {
     this.out = out;
+    this.flags = flags;
     this.vocabSize = vocabSize;
     this.bytesPerToken = ShardFormat.bytesPerToken(vocabSize);
     try {
@@ -28,18 +41,32 @@ public final class ShardWriter implements AutoCloseable {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
-    byte[] h = ShardFormat.header(bytesPerToken, vocabSize, eosId);
+    byte[] h = ShardFormat.header(bytesPerToken, vocabSize, eosId, flags, rowLength);
     write(h, h.length);
   }
 
   /** Appends one document's tokens (the caller includes its EOS). */
   public void writeDocument(int[] ids, int n) throws IOException {
+    if (flags) {
+      throw new IllegalStateException("this shard has flags: use writeRecords");
+    }
+    writeRecords(ids, null, n, 1);
+  }
+
+  /**
+   * Appends {@code n} tokens with their flag bytes (a shard with flags), holding {@code documents}
+   * examples.
+   */
+  public void writeRecords(int[] ids, byte[] flagBytes, int n, int examples) throws IOException {
+    if (flags != (flagBytes != null)) {
+      throw new IllegalStateException(flags ? "this shard needs flags" : "this shard has none");
+    }
     for (int i = 0; i < n; i++) {
       int id = ids[i];
       if (id < 0 || id >= vocabSize) {
         throw new IllegalArgumentException("token id " + id + " outside vocabulary " + vocabSize);
       }
-      if (pos + 4 > buf.length) {
+      if (pos + 5 > buf.length) {
         flushBuffer();
       }
       buf[pos++] = (byte) id;
@@ -48,9 +75,12 @@ public final class ShardWriter implements AutoCloseable {
         buf[pos++] = (byte) (id >>> 16);
         buf[pos++] = (byte) (id >>> 24);
       }
+      if (flags) {
+        buf[pos++] = flagBytes[i];
+      }
     }
     tokens += n;
-    documents++;
+    documents += examples;
   }
 
   private void write(byte[] b, int n) throws IOException {

@@ -76,7 +76,7 @@ public final class TokenShards implements AutoCloseable {
       throw new ShardException("Shard " + uri + " is missing (listed in the manifest)");
     }
     long size = storage.size(uri);
-    long expected = ShardFormat.HEADER_BYTES + s.tokens() * m.bytesPerToken();
+    long expected = ShardFormat.HEADER_BYTES + s.tokens() * m.recordBytes();
     if (size != s.bytes() || size != expected) {
       throw new ShardException(
           "Shard "
@@ -93,7 +93,7 @@ public final class TokenShards implements AutoCloseable {
     try (FSDataInputStream in = storage.open(uri)) {
       in.readFully(0, header);
     }
-    String problem = ShardFormat.checkHeader(header, m.bytesPerToken(), m.vocabSize(), m.eosId());
+    String problem = ShardFormat.checkHeader(header, m);
     if (problem != null) {
       throw new ShardException("Shard " + uri + ": " + problem);
     }
@@ -186,13 +186,28 @@ public final class TokenShards implements AutoCloseable {
       return tokens;
     }
 
+    /** The row length of supervised shards, 0 for a stream of documents. */
+    public int rowLength() {
+      return manifest.rows();
+    }
+
     /** Reads {@code n} tokens starting at {@code offset} of the split into {@code dst}. */
-    public synchronized void read(long offset, int[] dst, int n) {
+    public void read(long offset, int[] dst, int n) {
+      read(offset, dst, null, n);
+    }
+
+    /**
+     * Reads {@code n} tokens starting at {@code offset} into {@code dst}, and their flag bytes into
+     * {@code flags} when it is not null ({@link ShardFormat#LOSS} for every token of shards without
+     * flags).
+     */
+    public synchronized void read(long offset, int[] dst, byte[] flags, int n) {
       if (offset < 0 || offset + n > tokens) {
         throw new IndexOutOfBoundsException(
             "tokens [" + offset + ", " + (offset + n) + ") outside [0, " + tokens + ")");
       }
       int bpt = manifest.bytesPerToken();
+      int rec = manifest.recordBytes();
       int done = 0;
       int shard = shardOf(offset);
       while (done < n) {
@@ -202,12 +217,12 @@ public final class TokenShards implements AutoCloseable {
           shard++;
           continue;
         }
-        int len = count * bpt;
+        int len = count * rec;
         if (buf.length < len) {
           buf = new byte[len];
         }
         try {
-          stream(shard).readFully(ShardFormat.HEADER_BYTES + within * bpt, buf, 0, len);
+          stream(shard).readFully(ShardFormat.HEADER_BYTES + within * rec, buf, 0, len);
         } catch (org.apache.hadoop.fs.ChecksumException e) {
           throw new ShardException(
               "Shard "
@@ -225,6 +240,14 @@ public final class TokenShards implements AutoCloseable {
             v |= (buf[p++] & 0xFF) << 16 | (buf[p++] & 0xFF) << 24;
           }
           dst[done + i] = v;
+          if (rec > bpt) {
+            if (flags != null) {
+              flags[done + i] = buf[p];
+            }
+            p++;
+          } else if (flags != null) {
+            flags[done + i] = ShardFormat.LOSS;
+          }
         }
         done += count;
         shard++;

@@ -180,4 +180,89 @@ class TokenShardsTest {
       assertThatThrownBy(() -> s.split("validation")).hasMessageContaining("no split 'validation'");
     }
   }
+
+  @Test
+  void rowsCarryTheirFlagsAndAreSampledWhole(@TempDir Path tmp) throws Exception {
+    URI dir = tmp.toUri();
+    int row = 8;
+    int rows = 10;
+    String name = ShardFormat.fileName(ShardFormat.TRAIN, 0);
+    ShardWriter w =
+        new ShardWriter(STORAGE.create(Storage.resolve(dir, name), true), 70_000, 1, true, row);
+    int[] ids = new int[row];
+    byte[] flags = new byte[row];
+    for (int r = 0; r < rows; r++) {
+      for (int k = 0; k < row; k++) {
+        ids[k] = 65_536 + r * row + k; // needs uint32
+        flags[k] = (byte) ((k == 0 || k == 4 ? ShardFormat.START : 0) | (k % 4 == 3 ? 1 : 0));
+      }
+      w.writeRecords(ids, flags, row, 2);
+    }
+    w.close();
+    assertThat(w.bytes()).isEqualTo(ShardFormat.HEADER_BYTES + rows * row * 5L);
+    List<ShardManifest.Shard> shards =
+        List.of(new ShardManifest.Shard(name, w.tokens(), w.documents(), w.bytes(), w.sha256()));
+    new ShardManifest(
+            ShardManifest.FORMAT,
+            ShardFormat.VERSION,
+            "a".repeat(64),
+            70_000,
+            1,
+            "uint32",
+            0.0,
+            Map.of(ShardFormat.TRAIN, new ShardManifest.Split(rows * row, 2L * rows, shards)),
+            Map.of(),
+            "now",
+            row,
+            true)
+        .commit(STORAGE, dir);
+    try (TokenShards s = TokenShards.open(STORAGE, dir, TokenShards.Verify.CHECKSUMS)) {
+      assertThat(s.manifest().rows()).isEqualTo(row);
+      assertThatThrownBy(() -> new SequenceSampler(s.split("train"), 16, 1, 0, 1))
+          .hasMessageContaining(
+              "rows of 8 tokens, and the sequence length is 16: set train.seq-len=8");
+      SequenceSampler sampler = new SequenceSampler(s.split("train"), row, 3, 0, 1);
+      assertThat(sampler.rows()).isTrue();
+      assertThat(sampler.sequencesPerEpoch()).isEqualTo(rows);
+      Set<Integer> seen = new HashSet<>();
+      int[] dst = new int[row + 1];
+      byte[] got = new byte[row];
+      for (int i = 0; i < rows; i++) {
+        sampler.next(dst, got);
+        int r = (dst[0] - 65_536) / row;
+        assertThat(dst[0] - 65_536).isEqualTo(r * row); // starts at a row boundary
+        for (int k = 0; k < row; k++) {
+          assertThat(dst[k]).isEqualTo(65_536 + r * row + k);
+          assertThat(got[k]).isEqualTo(flags[k]);
+        }
+        seen.add(r);
+      }
+      assertThat(seen).hasSize(rows);
+    }
+  }
+
+  @Test
+  void versionOneShardsAreStillRead(@TempDir Path tmp) throws Exception {
+    URI dir = tmp.toUri();
+    writeCounting(dir, 1000, 300);
+    // what a version 1 writer made: the same bytes but for the version field, in file and manifest
+    Path f = tmp.resolve(ShardFormat.fileName(ShardFormat.TRAIN, 0));
+    byte[] b = Files.readAllBytes(f);
+    b[8] = 1;
+    Files.write(f, b);
+    Path m = tmp.resolve(ShardFormat.MANIFEST);
+    Files.writeString(m, Files.readString(m).replace("\"version\" : 2", "\"version\" : 1"));
+    try (TokenShards s = TokenShards.open(STORAGE, dir, TokenShards.Verify.SIZES)) {
+      assertThat(s.manifest().version()).isEqualTo(1);
+      assertThat(s.manifest().hasFlags()).isFalse();
+      int[] dst = new int[5];
+      byte[] flags = new byte[5];
+      s.split("train").read(100, dst, flags, 5);
+      assertThat(dst).containsExactly(100, 101, 102, 103, 104);
+      assertThat(flags).containsOnly(ShardFormat.LOSS);
+    }
+    Files.writeString(m, Files.readString(m).replace("\"version\" : 1", "\"version\" : 3"));
+    assertThatThrownBy(() -> TokenShards.open(STORAGE, dir, TokenShards.Verify.SIZES))
+        .hasMessageContaining("shard format version 3; this Forja reads versions 1 to 2: upgrade");
+  }
 }

@@ -33,6 +33,7 @@ final class Attention {
   private final boolean causal;
   private final int block;
   private final float scale;
+  private int[] positions;
 
   Attention(
       int batch,
@@ -64,6 +65,22 @@ final class Attention {
     this.causal = causal;
     this.block = causal ? Math.min(len, attentionBlock) : len;
     this.scale = (float) (1.0 / Math.sqrt(headSize));
+  }
+
+  /**
+   * Each token's position within its example ({@code [batch, len]}), or null: a query then attends
+   * only to the keys of its own example, from {@code i - positions[i]} to itself.
+   */
+  void positions(int[] positions) {
+    if (positions != null && !causal) {
+      throw new IllegalArgumentException("packed examples need causal attention");
+    }
+    this.positions = positions;
+  }
+
+  /** The first key that row {@code r} of the probabilities may attend to. */
+  private int firstKey(int r, int i) {
+    return positions == null ? 0 : i - positions[r / len / heads * len + i];
   }
 
   /** Floats of one layer's probabilities (and of the backward pass's scratch). */
@@ -248,8 +265,9 @@ final class Attention {
   /** Softmax of score row {@code r} over its valid keys, in place; the rest of its block 0. */
   private void softmaxRow(Buf p, int r) {
     int i = r % len;
-    int o = r * len;
-    int valid = causal ? i + 1 : len;
+    int first = firstKey(r, i);
+    int o = r * len + first;
+    int valid = (causal ? i + 1 : len) - first;
     if (VectorApi.AVAILABLE) {
       float max = VectorKernels.max(p.b, o, valid);
       double sum = VectorKernels.expShifted(p.b, o, valid, max);
@@ -270,15 +288,19 @@ final class Attention {
         p.f.put(o + j, p.f.get(o + j) * inv);
       }
     }
-    for (int j = valid, end = keys(i - i % block); j < end; j++) {
+    for (int j = valid, end = keys(i - i % block) - first; j < end; j++) {
+      p.f.put(o + j, 0f);
+    }
+    for (int j = -first; j < 0; j++) {
       p.f.put(o + j, 0f);
     }
   }
 
   private void softmaxBackwardRow(Buf p, Buf dp, int r) {
     int i = r % len;
-    int o = r * len;
-    int valid = causal ? i + 1 : len;
+    int first = firstKey(r, i);
+    int o = r * len + first;
+    int valid = (causal ? i + 1 : len) - first;
     if (VectorApi.AVAILABLE) {
       VectorKernels.softmaxBackwardRow(p.b, dp.b, o, valid, scale);
     } else {
@@ -291,7 +313,10 @@ final class Attention {
         dp.f.put(o + j, p.f.get(o + j) * (dp.f.get(o + j) - fd) * scale);
       }
     }
-    for (int j = valid, end = keys(i - i % block); j < end; j++) {
+    for (int j = valid, end = keys(i - i % block) - first; j < end; j++) {
+      dp.f.put(o + j, 0f);
+    }
+    for (int j = -first; j < 0; j++) {
       dp.f.put(o + j, 0f);
     }
   }

@@ -177,6 +177,11 @@ public final class GptKernels extends KernelPass {
   // ---------------------------------------------------------------- forward
 
   @Override
+  protected void positionsChanged(int[] pos) {
+    attention.positions(pos);
+  }
+
+  @Override
   protected double forward(int[] ids, int[] targets, double scale, Map<String, Buf> g) {
     checkIds(ids, targets);
     Buf wte = w(arch.embedding().tokens());
@@ -188,7 +193,7 @@ public final class GptKernels extends KernelPass {
             int id = ids[r];
             int o = r * d;
             int e = id * d;
-            int p = r % len * d;
+            int p = position(r) * d;
             if (VectorApi.AVAILABLE) {
               VectorKernels.sum(x.b, o, wte.b, e, wpe.b, p, d);
               continue;

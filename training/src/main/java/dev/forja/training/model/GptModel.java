@@ -37,6 +37,18 @@ public final class GptModel {
   public static final String LOGITS = "logits";
   public static final String LOSS = "loss";
 
+  /**
+   * Placeholders of a segmented graph (packed examples, {@link #build(Architecture, int, int,
+   * DataType, long, boolean)}): each token's position within its example, the additive attention
+   * mask {@code [batch, 1, length, length]} that keeps each example to itself, and RoPE's cosines
+   * and sines at those positions {@code [batch, 1, length, head_dim]}.
+   */
+  public static final String POSITION_IDS = "position_ids";
+
+  public static final String ATTENTION_BIAS = "attention_bias";
+  public static final String ROPE_COS = "rope_cos";
+  public static final String ROPE_SIN = "rope_sin";
+
   public static final String WTE = "transformer.wte.weight";
   public static final String WPE = "transformer.wpe.weight";
   public static final String LN_F_WEIGHT = "transformer.ln_f.weight";
@@ -48,6 +60,8 @@ public final class GptModel {
   private final SameDiff sd;
   private final int batch;
   private final int length;
+  private final boolean segmented;
+  private double[][] ropeTable; // [cos, sin] of [length, head_dim], for a segmented graph's feed
   private LossPass pass;
   private Engine passEngine;
   private boolean passRecomputes;
@@ -75,12 +89,27 @@ public final class GptModel {
     }
   }
 
-  private GptModel(Architecture arch, SameDiff sd, int batch, int length) {
+  private GptModel(Architecture arch, SameDiff sd, int batch, int length, boolean segmented) {
     this.config = arch.config();
     this.arch = arch;
     this.sd = sd;
     this.batch = batch;
     this.length = length;
+    this.segmented = segmented;
+    for (Architecture.Layer l : segmented ? arch.layers() : List.<Architecture.Layer>of()) {
+      if (l.attention().rotary() != null) {
+        ropeTable = Rope.cosSin(l.attention().rotary().settings(), length);
+        break;
+      }
+    }
+  }
+
+  /**
+   * Whether the graph takes positions per token ({@link #POSITION_IDS}): several examples packed in
+   * a row, each attending only to itself.
+   */
+  public boolean segmented() {
+    return segmented;
   }
 
   public static String layer(int i, String suffix) {
@@ -180,6 +209,16 @@ public final class GptModel {
    */
   public static GptModel build(
       Architecture arch, int batch, int length, DataType dtype, long seed) {
+    return build(arch, batch, length, dtype, seed, false);
+  }
+
+  /**
+   * As above; {@code segmented}: positions, the attention mask and RoPE's angles are fed per batch
+   * ({@link #POSITION_IDS}), so that a row may hold several examples, each with positions from 0
+   * and attending only to itself.
+   */
+  public static GptModel build(
+      Architecture arch, int batch, int length, DataType dtype, long seed, boolean segmented) {
     ModelConfig c = arch.config();
     if (c.vocabSize() < 2) {
       throw new IllegalArgumentException(
@@ -195,7 +234,7 @@ public final class GptModel {
     for (ParameterSpec p : arch.parameters()) {
       w.put(p.name(), create(sd, p, dtype, rng));
     }
-    Graph g = new Graph(sd, w, batch, length, dtype);
+    Graph g = new Graph(sd, w, batch, length, dtype, segmented);
     int bt = batch * length;
     SDVariable ids = sd.placeHolder(INPUT_IDS, DataType.INT32, batch, length);
     SDVariable targets = sd.placeHolder(TARGETS, DataType.INT32, batch, length);
@@ -206,7 +245,13 @@ public final class GptModel {
     SDVariable x = sd.mmul(sd.reshape(oneHot, bt, c.vocabSize()), w.get(e.tokens().name()));
     if (e.positions() != null) {
       SDVariable pos = sd.slice(w.get(e.positions().name()), new int[] {0, 0}, length, c.dModel());
-      x = sd.reshape(sd.reshape(x, batch, length, c.dModel()).add(pos), bt, c.dModel());
+      if (segmented) { // a one-hot product: gather's gradient is wrong for repeated ids
+        SDVariable posIds = sd.placeHolder(POSITION_IDS, DataType.INT32, batch, length);
+        SDVariable posHot = sd.reshape(sd.oneHot(posIds, length, -1, 1.0, 0.0, dtype), bt, length);
+        x = x.add(sd.mmul(posHot, pos));
+      } else {
+        x = sd.reshape(sd.reshape(x, batch, length, c.dModel()).add(pos), bt, c.dModel());
+      }
     }
     for (Architecture.Layer layer : arch.layers()) {
       x = x.add(g.attention(layer.attention(), g.norm(layer.attentionNorm(), x, 1)));
@@ -221,7 +266,7 @@ public final class GptModel {
     SDVariable loss = sd.math.neg(logProbs.mul(targetHot).sum()).mul(lossScale);
     loss.rename(LOSS);
     sd.setLossVariables(LOSS);
-    return new GptModel(arch, sd, batch, length);
+    return new GptModel(arch, sd, batch, length, segmented);
   }
 
   /** A parameter as its spec says: a normal draw from {@code rng}, ones or zeros. */
@@ -259,16 +304,24 @@ public final class GptModel {
     private final int batch;
     private final int length;
     private final DataType dtype;
+    private final boolean segmented;
     private SDVariable mask;
     private SDVariable cos;
     private SDVariable sin;
 
-    Graph(SameDiff sd, Map<String, SDVariable> w, int batch, int length, DataType dtype) {
+    Graph(
+        SameDiff sd,
+        Map<String, SDVariable> w,
+        int batch,
+        int length,
+        DataType dtype,
+        boolean segmented) {
       this.sd = sd;
       this.w = w;
       this.batch = batch;
       this.length = length;
       this.dtype = dtype;
+      this.segmented = segmented;
     }
 
     private SDVariable p(ParameterSpec spec) {
@@ -368,6 +421,12 @@ public final class GptModel {
      * The additive attention mask: -1e9 above the diagonal when causal, else zeros; one graph-wide.
      */
     private SDVariable mask(boolean causal) {
+      if (mask == null && segmented) {
+        if (!causal) {
+          throw new IllegalArgumentException("packed examples need a causal model");
+        }
+        mask = sd.placeHolder(ATTENTION_BIAS, dtype, batch, 1, length, length);
+      }
       if (mask == null) {
         INDArray values = Nd4j.zeros(dtype, length, length);
         if (causal) {
@@ -383,6 +442,10 @@ public final class GptModel {
     }
 
     private void rope(ModelConfig.Llama l) {
+      if (cos == null && segmented) {
+        cos = sd.placeHolder(ROPE_COS, dtype, batch, 1, length, l.headDim());
+        sin = sd.placeHolder(ROPE_SIN, dtype, batch, 1, length, l.headDim());
+      }
       if (cos == null) {
         double[][] r = Rope.cosSin(l, length);
         int hd = l.headDim();
@@ -422,11 +485,63 @@ public final class GptModel {
    * -1 are ignored.
    */
   public Map<String, INDArray> feed(int[] ids, int[] targets, double lossScale) {
+    return feed(ids, targets, null, lossScale);
+  }
+
+  /**
+   * As above, with each token's position within its example ({@code [batch, length]}, restarting at
+   * 0 where an example starts; null: one sequence per row). A graph that is not {@link
+   * #segmented()} takes only null.
+   */
+  public Map<String, INDArray> feed(int[] ids, int[] targets, int[] positions, double lossScale) {
     DataType dtype = dataType();
-    return Map.of(
-        INPUT_IDS, Nd4j.createFromArray(ids).reshape(batch, length),
-        TARGETS, Nd4j.createFromArray(targets).reshape(batch, length),
-        LOSS_SCALE, Nd4j.scalar(dtype, lossScale));
+    Map<String, INDArray> feed = new java.util.HashMap<>();
+    feed.put(INPUT_IDS, Nd4j.createFromArray(ids).reshape(batch, length));
+    feed.put(TARGETS, Nd4j.createFromArray(targets).reshape(batch, length));
+    feed.put(LOSS_SCALE, Nd4j.scalar(dtype, lossScale));
+    if (!segmented) {
+      if (positions != null) {
+        throw new IllegalArgumentException(
+            "this graph was built for one sequence per row: build it segmented for packed rows");
+      }
+      return feed;
+    }
+    int[] pos = positions;
+    if (pos == null) {
+      pos = new int[batch * length];
+      for (int i = 0; i < pos.length; i++) {
+        pos[i] = i % length;
+      }
+    }
+    if (sd.hasVariable(POSITION_IDS)) {
+      feed.put(POSITION_IDS, Nd4j.createFromArray(pos).reshape(batch, length));
+    }
+    float[] bias = new float[batch * length * length];
+    for (int b = 0; b < batch; b++) {
+      for (int i = 0; i < length; i++) {
+        int from = i - pos[b * length + i];
+        int o = (b * length + i) * length;
+        for (int j = 0; j < length; j++) {
+          bias[o + j] = j < from || j > i ? -1e9f : 0f;
+        }
+      }
+    }
+    feed.put(
+        ATTENTION_BIAS, Nd4j.createFromArray(bias).reshape(batch, 1, length, length).castTo(dtype));
+    if (ropeTable != null) {
+      int hd = ropeTable[0].length / length;
+      double[] c = new double[batch * length * hd];
+      double[] sn = new double[batch * length * hd];
+      for (int r = 0; r < batch * length; r++) {
+        for (int k = 0; k < hd; k++) {
+          c[r * hd + k] = ropeTable[0][pos[r] * hd + k];
+          sn[r * hd + k] = ropeTable[1][pos[r] * hd + k];
+        }
+      }
+      feed.put(ROPE_COS, Nd4j.createFromArray(c).reshape(batch, 1, length, hd).castTo(dtype));
+      feed.put(ROPE_SIN, Nd4j.createFromArray(sn).reshape(batch, 1, length, hd).castTo(dtype));
+    }
+    return feed;
   }
 
   /**

@@ -62,6 +62,17 @@ abstract class KernelPass implements LossPass {
     }
   }
 
+  /**
+   * Each token's position within its example for the current pass, or null (each row is one
+   * sequence, positions {@code t % len}): set before {@link #forward}, read by the subclasses.
+   */
+  protected int[] positions;
+
+  /** The position of token {@code r} (row-major over the batch). */
+  protected final int position(int r) {
+    return positions == null ? r % len : positions[r];
+  }
+
   /** The scaled summed loss; with {@code g} (training), what the backward pass needs kept. */
   protected abstract double forward(int[] ids, int[] targets, double scale, Map<String, Buf> g);
 
@@ -74,7 +85,8 @@ abstract class KernelPass implements LossPass {
   }
 
   @Override
-  public double loss(int[] ids, int[] targets, double scale) {
+  public double loss(int[] ids, int[] targets, int[] pos, double scale) {
+    setPositions(pos);
     Blas.singleThreadedBlas();
     try {
       return forward(ids, targets, scale, null);
@@ -85,7 +97,13 @@ abstract class KernelPass implements LossPass {
 
   @Override
   public double lossAndGradients(
-      int[] ids, int[] targets, double scale, Map<String, INDArray> grads, boolean accumulate) {
+      int[] ids,
+      int[] targets,
+      int[] pos,
+      double scale,
+      Map<String, INDArray> grads,
+      boolean accumulate) {
+    setPositions(pos);
     Map<String, Buf> g = new LinkedHashMap<>();
     for (String name : trainable) {
       INDArray a = grads.get(name);
@@ -107,6 +125,26 @@ abstract class KernelPass implements LossPass {
       Blas.restoreBlas();
     }
   }
+
+  private void setPositions(int[] pos) {
+    if (pos != null) {
+      if (pos.length != n) {
+        throw new IllegalArgumentException(pos.length + " positions for " + n + " tokens");
+      }
+      for (int r = 0; r < n; r++) {
+        int t = r % len;
+        if (pos[r] < 0 || pos[r] > t || (t > 0 && pos[r] != 0 && pos[r] != pos[r - 1] + 1)) {
+          throw new IllegalArgumentException(
+              "positions must count up from 0 within each example; token " + r + " has " + pos[r]);
+        }
+      }
+    }
+    positions = pos;
+    positionsChanged(pos);
+  }
+
+  /** Tells the subclass's attention where examples start ({@code pos} null: one per row). */
+  protected abstract void positionsChanged(int[] pos);
 
   /**
    * The loss of the final norm's output {@code in [n, d]} through the output head; when training
@@ -257,7 +295,7 @@ abstract class KernelPass implements LossPass {
           for (int r = 0; r < n; r++) {
             int o = r * d;
             int e = ids[r] * d;
-            int p = r % len * d;
+            int p = position(r) * d;
             if (VectorApi.AVAILABLE) {
               if (dtok != null) {
                 VectorKernels.add(dtok.b, e + from, dres.b, o + from, to - from);

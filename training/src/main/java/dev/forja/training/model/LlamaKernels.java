@@ -217,6 +217,11 @@ public final class LlamaKernels extends KernelPass {
   // ---------------------------------------------------------------- forward
 
   @Override
+  protected void positionsChanged(int[] pos) {
+    attention.positions(pos);
+  }
+
+  @Override
   protected double forward(int[] ids, int[] targets, double scale, Map<String, Buf> g) {
     checkIds(ids, targets);
     Buf embed = w(arch.embedding().tokens());
@@ -567,7 +572,7 @@ public final class LlamaKernels extends KernelPass {
         n,
         (from, to) -> {
           for (int r = from; r < to; r++) {
-            int t = (r % len) * half;
+            int t = position(r) * half;
             for (int h = 0; h < rotated; h++) {
               int o = r * width + h * hd;
               if (VectorApi.AVAILABLE) {

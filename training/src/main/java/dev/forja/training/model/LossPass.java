@@ -11,15 +11,35 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 public interface LossPass {
   /** The scaled summed loss of the batch, without gradients. */
-  double loss(int[] ids, int[] targets, double scale);
+  default double loss(int[] ids, int[] targets, double scale) {
+    return loss(ids, targets, null, scale);
+  }
+
+  /**
+   * As above, with each token's position within its example ({@code [batch, length]}, 0 where an
+   * example starts): a row then holds several examples, each attending only to itself. Null: each
+   * row is one sequence.
+   */
+  double loss(int[] ids, int[] targets, int[] positions, double scale);
 
   /**
    * The scaled summed loss; its gradient with respect to each parameter is written into {@code
    * grads} (same names and shapes as {@link GptModel#parameters()}), or added to it when {@code
    * accumulate}.
    */
+  default double lossAndGradients(
+      int[] ids, int[] targets, double scale, Map<String, INDArray> grads, boolean accumulate) {
+    return lossAndGradients(ids, targets, null, scale, grads, accumulate);
+  }
+
+  /** As above, with positions as {@link #loss(int[], int[], int[], double)} takes them. */
   double lossAndGradients(
-      int[] ids, int[] targets, double scale, Map<String, INDArray> grads, boolean accumulate);
+      int[] ids,
+      int[] targets,
+      int[] positions,
+      double scale,
+      Map<String, INDArray> grads,
+      boolean accumulate);
 
   /**
    * Whether a pass leaves native arrays that only a garbage collection frees (the graph does, a

@@ -16,16 +16,21 @@ final class SameDiffPass implements LossPass {
   }
 
   @Override
-  public double loss(int[] ids, int[] targets, double scale) {
-    Map<String, INDArray> feed = model.feed(ids, targets, scale);
+  public double loss(int[] ids, int[] targets, int[] positions, double scale) {
+    Map<String, INDArray> feed = model.feed(ids, targets, positions, scale);
     return model.sameDiff().output(feed, GptModel.LOSS).get(GptModel.LOSS).getDouble(0);
   }
 
   @Override
   public double lossAndGradients(
-      int[] ids, int[] targets, double scale, Map<String, INDArray> grads, boolean accumulate) {
+      int[] ids,
+      int[] targets,
+      int[] positions,
+      double scale,
+      Map<String, INDArray> grads,
+      boolean accumulate) {
     model.prepareGradients();
-    Map<String, INDArray> feed = model.feed(ids, targets, scale);
+    Map<String, INDArray> feed = model.feed(ids, targets, positions, scale);
     OutAndGrad og =
         model.sameDiff().calculateGradientsAndOutputs(feed, List.of(GptModel.LOSS), names);
     for (String n : names) {

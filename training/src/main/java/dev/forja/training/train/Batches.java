@@ -1,6 +1,7 @@
 package dev.forja.training.train;
 
 import dev.forja.shard.SequenceSampler;
+import dev.forja.shard.ShardFormat;
 import dev.forja.training.model.ModelConfig;
 import java.util.SplittableRandom;
 
@@ -10,10 +11,23 @@ import java.util.SplittableRandom;
  * train.mask-probability}; a chosen token becomes the mask token 80% of the time, a random token
  * 10%, itself 10%; only chosen positions have targets (others are -1). The masking randomness is a
  * function of (seed, step, micro-batch), so a resumed run masks exactly as an uninterrupted one.
+ *
+ * <p>Rows of supervised examples ({@link SequenceSampler#rows()}): inputs are the row, the target
+ * of position {@code t} is token {@code t + 1} where that token is flagged as trained and does not
+ * start the next example (else -1), the last position has none, and each position's index restarts
+ * at every example's first token ({@link Batch#positions()}): the passes isolate examples by it.
  */
 public final class Batches {
-  /** One micro-batch, row-major {@code [batch, length]}; {@code predicted} targets are not -1. */
-  public record Batch(int[] ids, int[] targets, int predicted) {}
+  /**
+   * One micro-batch, row-major {@code [batch, length]}; {@code predicted} targets are not -1;
+   * {@code positions} each token's position within its example, or null when each row is one
+   * sequence (positions 0 to length - 1).
+   */
+  public record Batch(int[] ids, int[] targets, int predicted, int[] positions) {
+    public Batch(int[] ids, int[] targets, int predicted) {
+      this(ids, targets, predicted, null);
+    }
+  }
 
   private final SequenceSampler sampler;
   private final int batch;
@@ -24,6 +38,7 @@ public final class Batches {
   private final int vocab;
   private final long seed;
   private final int[] window;
+  private final byte[] flags;
 
   public Batches(
       SequenceSampler sampler,
@@ -42,6 +57,7 @@ public final class Batches {
     this.vocab = vocab;
     this.seed = seed;
     this.window = new int[length + 1];
+    this.flags = new byte[length + 1];
   }
 
   public SequenceSampler sampler() {
@@ -52,6 +68,9 @@ public final class Batches {
   public Batch next(long step, int micro) {
     int[] ids = new int[batch * length];
     int[] targets = new int[batch * length];
+    if (sampler.rows()) {
+      return rows(ids, targets);
+    }
     int predicted = 0;
     SplittableRandom rng =
         new SplittableRandom(seed ^ (0x9E3779B97F4A7C15L * (step * 1_000_003L + micro + 1)));
@@ -67,6 +86,30 @@ public final class Batches {
       }
     }
     return new Batch(ids, targets, predicted);
+  }
+
+  private Batch rows(int[] ids, int[] targets) {
+    int[] positions = new int[batch * length];
+    int predicted = 0;
+    for (int b = 0; b < batch; b++) {
+      sampler.next(window, flags);
+      int off = b * length;
+      System.arraycopy(window, 0, ids, off, length);
+      int pos = 0;
+      for (int t = 0; t < length; t++) {
+        if ((flags[t] & ShardFormat.START) != 0) {
+          pos = 0;
+        }
+        positions[off + t] = pos++;
+        boolean trained =
+            t + 1 < length
+                && (flags[t + 1] & ShardFormat.LOSS) != 0
+                && (flags[t + 1] & ShardFormat.START) == 0;
+        targets[off + t] = trained ? window[t + 1] : -1;
+        predicted += trained ? 1 : 0;
+      }
+    }
+    return new Batch(ids, targets, predicted, positions);
   }
 
   private int mask(int[] src, int[] ids, int[] targets, int off, SplittableRandom rng) {
