@@ -167,7 +167,16 @@ public final class TrainRun {
                 + ": set model.vocab-size to 0 (the tokenizer's) or at least "
                 + tokenizer.vocabSize());
       }
-      int length = tc.sequenceLength() == 0 ? mc.contextLength() : tc.sequenceLength();
+      int rows = shards.manifest().rows(); // examples in rows (forja sft-data), else a stream
+      if (rows > 0 && mc.objective() != ModelConfig.Objective.CAUSAL) {
+        throw new IllegalArgumentException(
+            "The shards at "
+                + shards.dir()
+                + " hold fine-tuning examples, which train a causal model; this one is "
+                + mc.objective().name().toLowerCase(Locale.ROOT));
+      }
+      int length =
+          tc.sequenceLength() == 0 ? rows > 0 ? rows : mc.contextLength() : tc.sequenceLength();
       if (length > mc.contextLength()) {
         throw new IllegalArgumentException(
             "train.sequence-length "
@@ -215,7 +224,7 @@ public final class TrainRun {
         }
         arch = arch.withLora(tc.lora().settings());
       }
-      GptModel model = GptModel.build(arch, tc.microBatch(), length, req.dtype(), seed);
+      GptModel model = GptModel.build(arch, tc.microBatch(), length, req.dtype(), seed, rows > 0);
       Optimizer adam = Optimizer.create(tc, model.parameters(), arch);
       if (tc.lora().enabled()) {
         carried = loraBase(storage, tc, resume.isPresent(), from, model, carried, out);
@@ -402,12 +411,13 @@ public final class TrainRun {
       int maskId,
       PrintStream out) {
     var split = shards.manifest().splits().get(ShardFormat.VALIDATION);
-    if (split == null || split.tokens() < length + 1L) {
+    int needed = shards.manifest().rows() > 0 ? length : length + 1;
+    if (split == null || split.tokens() < needed) {
       out.println(
           "WARNING: the validation split has "
               + (split == null ? 0 : split.tokens())
               + " tokens, fewer than one sequence of "
-              + (length + 1)
+              + needed
               + ": no evaluation (raise tokenize.validation-fraction)");
       return null;
     }

@@ -135,11 +135,12 @@ public final class WorkerRound {
           TokenShards.open(new Storage(spec.storage()), spec.data(), TokenShards.Verify.SIZES);
       GptModel model =
           GptModel.build(
-              spec.model(),
+              dev.forja.training.model.Architecture.of(spec.model()),
               spec.train().microBatch(),
               spec.length(),
               spec.dtype(),
-              spec.train().seed());
+              spec.train().seed(),
+              shards.manifest().rows() > 0);
       return new Slot(
           model, Optimizer.create(spec.train(), model.parameters(), model.config()), shards);
     } catch (IOException e) {

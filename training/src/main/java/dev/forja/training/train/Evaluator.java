@@ -31,7 +31,7 @@ public final class Evaluator {
     long bytes = 0;
     for (int i = 0; i < evalBatches; i++) {
       Batches.Batch b = batches.next(-1, i);
-      sum += pass.loss(b.ids(), b.targets(), 1.0);
+      sum += pass.loss(b.ids(), b.targets(), b.positions(), 1.0);
       tokens += b.predicted();
       for (int t : b.targets()) {
         if (t >= 0 && t < byteLength.length) {

@@ -51,7 +51,13 @@ public final class LocalSteps implements StepStrategy {
     double loss = 0;
     for (int i = 0; i < micro.length; i++) {
       loss +=
-          pass.lossAndGradients(micro[i].ids(), micro[i].targets(), 1.0 / predicted, grads, i > 0);
+          pass.lossAndGradients(
+              micro[i].ids(),
+              micro[i].targets(),
+              micro[i].positions(),
+              1.0 / predicted,
+              grads,
+              i > 0);
     }
     double norm = AdamW.clipGlobalNorm(grads, config.gradClip());
     double lr = config.learningRate(state.step());
