@@ -28,6 +28,7 @@ import picocli.CommandLine.Command;
       PrepCommand.class,
       TokenizerCommand.class,
       TokenizeCommand.class,
+      SftDataCommand.class,
       TrainCommand.class,
       GenerateCommand.class,
       ModelCommand.class,

@@ -5,6 +5,7 @@ import dev.forja.config.ConfigSource;
 import dev.forja.config.Secrets;
 import dev.forja.prep.PrepConfig;
 import dev.forja.prep.corpus.CorpusConfig;
+import dev.forja.prep.sft.SftConfig;
 import dev.forja.prep.tokens.TokenizeConfig;
 import dev.forja.prep.tokens.TokenizerConfig;
 import dev.forja.spark.SparkSettings;
@@ -28,6 +29,7 @@ public record ForjaConfig(
     PrepConfig prep,
     TokenizerConfig tokenizer,
     TokenizeConfig tokenize,
+    SftConfig sft,
     ModelConfig model,
     TrainConfig train,
     DistributedConfig distributed,
@@ -47,6 +49,7 @@ public record ForjaConfig(
     PrepConfig prep = PrepConfig.read(r);
     TokenizerConfig tokenizer = TokenizerConfig.read(r);
     TokenizeConfig tokenize = TokenizeConfig.read(r);
+    SftConfig sft = SftConfig.read(r);
     ModelConfig model = ModelConfig.read(r);
     TrainConfig train = TrainConfig.read(r);
     DistributedConfig distributed = DistributedConfig.read(r);
@@ -58,6 +61,7 @@ public record ForjaConfig(
         prep,
         tokenizer,
         tokenize,
+        sft,
         model,
         train,
         distributed,
@@ -74,6 +78,7 @@ public record ForjaConfig(
     PrepConfig.read(r);
     TokenizerConfig.read(r);
     TokenizeConfig.read(r);
+    SftConfig.read(r);
     ModelConfig.read(r);
     TrainConfig.read(r);
     DistributedConfig.read(r);
