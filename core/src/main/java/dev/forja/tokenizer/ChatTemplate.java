@@ -51,7 +51,82 @@ public final class ChatTemplate {
    */
   public ChatTemplate(String template, Map<String, String> tokens) {
     this.template = template;
+    this.source = applyWhitespaceControl(template);
     this.tokens = Map.copyOf(tokens);
+  }
+
+  private final String source; // what Jinjava renders
+
+  /**
+   * Applies Jinja's whitespace control ({@code {{-}, {@code -}}}, {@code {%-}, {@code -%}}, {@code
+   * {#-}, {@code -#}}: the whitespace of the literal text before or after the tag removed) and
+   * drops the dashes: Jinjava honours them on statements but not on expressions, which most chat
+   * templates use. Text inside tags, string literals included, is left as it is.
+   */
+  static String applyWhitespaceControl(String t) {
+    StringBuilder out = new StringBuilder(t.length());
+    int i = 0;
+    boolean stripNext = false;
+    while (i < t.length()) {
+      int open = nextTag(t, i);
+      String text = t.substring(i, open < 0 ? t.length() : open);
+      if (stripNext) {
+        text = text.stripLeading();
+      }
+      if (open < 0) {
+        out.append(text);
+        break;
+      }
+      char kind = t.charAt(open + 1);
+      boolean stripBefore = open + 2 < t.length() && t.charAt(open + 2) == '-';
+      if (stripBefore) {
+        text = text.stripTrailing();
+      }
+      out.append(text);
+      String close = kind == '{' ? "}}" : kind == '%' ? "%}" : "#}";
+      int end = closeOf(t, open + 2, close, kind != '#');
+      if (end < 0) { // unterminated: let Jinjava report it
+        out.append(t, open, t.length());
+        break;
+      }
+      boolean stripAfter = end > open + 2 && t.charAt(end - 1) == '-';
+      out.append('{').append(kind);
+      out.append(t, open + (stripBefore ? 3 : 2), stripAfter ? end - 1 : end);
+      out.append(close);
+      stripNext = stripAfter;
+      i = end + 2;
+    }
+    return out.toString();
+  }
+
+  private static int nextTag(String t, int from) {
+    for (int i = t.indexOf('{', from); i >= 0 && i + 1 < t.length(); i = t.indexOf('{', i + 1)) {
+      char c = t.charAt(i + 1);
+      if (c == '{' || c == '%' || c == '#') {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** Where {@code close} ends the tag begun before {@code from}, skipping quoted strings. */
+  private static int closeOf(String t, int from, String close, boolean quotes) {
+    char quote = 0;
+    for (int i = from; i < t.length(); i++) {
+      char c = t.charAt(i);
+      if (quote != 0) {
+        if (c == '\\') {
+          i++;
+        } else if (c == quote) {
+          quote = 0;
+        }
+      } else if (quotes && (c == '\'' || c == '"')) {
+        quote = c;
+      } else if (t.startsWith(close, i)) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   private static Jinjava jinjava() {
@@ -147,7 +222,7 @@ public final class ChatTemplate {
     ctx.put("documents", null);
     RenderResult r;
     try {
-      r = JINJA.renderForResult(template, ctx);
+      r = JINJA.renderForResult(source, ctx);
     } catch (RuntimeException e) {
       throw new TemplateException("the chat template fails: " + rootMessage(e), 0);
     }
@@ -167,7 +242,7 @@ public final class ChatTemplate {
   }
 
   private String line(int n) {
-    String[] lines = template.split("\n", -1);
+    String[] lines = source.split("\n", -1);
     return n >= 1 && n <= lines.length ? lines[n - 1] : "";
   }
 
