@@ -29,6 +29,7 @@ import picocli.CommandLine.Command;
       TokenizerCommand.class,
       TokenizeCommand.class,
       SftDataCommand.class,
+      FinetuneCommand.class,
       TrainCommand.class,
       GenerateCommand.class,
       ModelCommand.class,

@@ -69,6 +69,7 @@ final class SftDataCommand implements Callable<Integer> {
     }
     ForjaConfig cfg = config.load();
     SftConfig sc = cfg.sft();
+    URI model = modelDir(new Storage(cfg.storage()), this.model);
     List<URI> uris = new ArrayList<>();
     inputs.forEach(i -> uris.add(URI.create(i)));
     uris.add(model);
@@ -121,5 +122,21 @@ final class SftDataCommand implements Callable<Integer> {
     out.println("Manifest: " + Storage.resolve(output, ShardFormat.MANIFEST));
     out.flush();
     return 0;
+  }
+
+  /** A run directory stands for its newest committed checkpoint (where its tokenizer is). */
+  static URI modelDir(Storage storage, URI model) throws java.io.IOException {
+    if (storage.exists(Storage.resolve(model, "tokenizer.json"))
+        || dev.forja.storage.CommitManifest.read(storage, model).isPresent()) {
+      return model;
+    }
+    try (dev.forja.training.checkpoint.CheckpointStore store =
+        new dev.forja.training.checkpoint.CheckpointStore(storage, model, System.err)) {
+      List<Long> steps = store.committedSteps();
+      return steps.isEmpty()
+          ? model
+          : Storage.resolve(
+              store.root(), dev.forja.training.checkpoint.CheckpointStore.dirName(steps.get(0)));
+    }
   }
 }

@@ -85,6 +85,17 @@ final class TrainCommand implements Callable<Integer> {
       config.overrides.add("train.init-from=" + initFrom);
     }
     ForjaConfig cfg = config.load();
+    train(cfg, data, output, stopAfter, spec.commandLine().getOut());
+    return 0;
+  }
+
+  /**
+   * Runs {@link TrainRun} with the loaded config (Spark started only for distributed training) and
+   * prints the summary to {@code w}.
+   */
+  static TrainingResult train(
+      ForjaConfig cfg, URI data, URI output, long stopAfter, java.io.PrintWriter w)
+      throws Exception {
     PrintStream out =
         new PrintStream(
             new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
@@ -115,7 +126,6 @@ final class TrainCommand implements Callable<Integer> {
         session[0].stop();
       }
     }
-    var w = spec.commandLine().getOut();
     w.printf(
         Locale.ROOT,
         "%s at step %d: %,d tokens seen, %,.0f tokens/s this invocation%s%n",
@@ -134,6 +144,6 @@ final class TrainCommand implements Callable<Integer> {
     w.println("Checkpoints: " + Storage.resolve(output, "checkpoints"));
     w.println("Metrics:     " + Storage.resolve(output, "metrics.jsonl"));
     w.flush();
-    return 0;
+    return r;
   }
 }
