@@ -18,7 +18,11 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "corpus",
     description = "Generate the embedded default corpus, or count what a raw corpus holds.",
-    subcommands = {CorpusCommand.Generate.class, CorpusCommand.Stats.class})
+    subcommands = {
+      CorpusCommand.Generate.class,
+      CorpusCommand.Stats.class,
+      CorpusCommand.Instructions.class
+    })
 final class CorpusCommand implements Runnable {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
@@ -134,6 +138,65 @@ final class CorpusCommand implements Runnable {
         out.println("Wrote " + dev.forja.storage.Storage.resolve(output, "stats.json"));
       }
       out.flush();
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "instructions",
+      description =
+          "Write a generated instruction set (name the language of a sentence) as JSONL"
+              + " {prompt, completion} lines for forja sft-data; --held-out: other sentences.")
+  static final class Instructions implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(
+        names = "--output",
+        paramLabel = "FILE",
+        description = "JSONL file; standard output if absent.")
+    java.nio.file.Path output;
+
+    @Option(
+        names = "--examples",
+        defaultValue = "300",
+        paramLabel = "N",
+        description = "How many (default ${DEFAULT-VALUE}).")
+    int examples;
+
+    @Option(names = "--held-out", description = "The held-out set, for evaluation.")
+    boolean heldOut;
+
+    @Option(names = "--prompts-only", description = "Print only the prompts, one per line.")
+    boolean promptsOnly;
+
+    @Override
+    public Integer call() throws Exception {
+      if (examples < 1) {
+        throw new IllegalArgumentException("--examples must be at least 1, got " + examples);
+      }
+      com.fasterxml.jackson.databind.ObjectMapper json =
+          new com.fasterxml.jackson.databind.ObjectMapper();
+      StringBuilder b = new StringBuilder();
+      for (dev.forja.prep.corpus.InstructionSet.Example e :
+          dev.forja.prep.corpus.InstructionSet.languageOfSentence(examples, heldOut)) {
+        if (promptsOnly) {
+          b.append(e.prompt()).append('\n');
+        } else {
+          java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
+          m.put("prompt", e.prompt());
+          m.put("completion", e.completion());
+          b.append(json.writeValueAsString(m)).append('\n');
+        }
+      }
+      if (output == null) {
+        spec.commandLine().getOut().print(b);
+        spec.commandLine().getOut().flush();
+      } else {
+        if (output.getParent() != null) {
+          java.nio.file.Files.createDirectories(output.getParent());
+        }
+        java.nio.file.Files.writeString(output, b);
+      }
       return 0;
     }
   }

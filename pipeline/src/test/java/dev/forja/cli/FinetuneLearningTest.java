@@ -4,8 +4,7 @@ import static dev.forja.cli.ForjaCliTest.forja;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.forja.prep.corpus.CorpusConfig;
-import dev.forja.prep.corpus.CorpusGenerator;
+import dev.forja.prep.corpus.InstructionSet;
 import dev.forja.storage.Storage;
 import dev.forja.storage.StorageConfig;
 import dev.forja.testing.TestDirs;
@@ -20,7 +19,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -33,30 +31,16 @@ import org.junit.jupiter.api.Test;
  */
 @Tag("learning")
 class FinetuneLearningTest {
-  static final Map<String, String> NAMES =
-      Map.of("en", "english", "es", "spanish", "pt", "portuguese");
   static final ObjectMapper JSON = new ObjectMapper();
   static final String[] LOCAL = {
     "--set", "spark.master=local[2]", "--set", "spark.ui-enabled=false"
   };
 
-  /** Prompt and answer pairs from documents the pretraining corpus does not hold. */
-  static List<String[]> examples(int shard, int n) {
-    CorpusGenerator g =
-        new CorpusGenerator(
-            new CorpusConfig(1, 1, 1, CorpusConfig.SUPPORTED_LANGUAGES, 0, 0, 0, 0));
+  /** Prompt and answer pairs of the held-out set. */
+  static List<String[]> heldOut(int n) {
     List<String[]> out = new ArrayList<>();
-    for (int i = 0; out.size() < n; i++) {
-      CorpusGenerator.Document d = g.document(shard, i);
-      if (!d.kind().equals("article") || !NAMES.containsKey(d.lang())) {
-        continue;
-      }
-      String[] words = d.text().split("\\s+");
-      if (words.length < 6) {
-        continue;
-      }
-      String sentence = String.join(" ", java.util.Arrays.copyOf(words, 6));
-      out.add(new String[] {"Language: " + sentence + "\nAnswer: ", NAMES.get(d.lang())});
+    for (InstructionSet.Example e : InstructionSet.languageOfSentence(n, true)) {
+      out.add(new String[] {e.prompt(), e.completion()});
     }
     return out;
   }
@@ -121,15 +105,17 @@ class FinetuneLearningTest {
                 new String[] {"train", "--data", shards, "--output", base, "--steps", "150"},
                 tiny)));
 
-    // the instruction set: 300 to learn from, 60 held out
+    // the instruction set: 300 to learn from (forja corpus instructions), 60 held out
     Path in = Files.createDirectories(dir.resolve("sft-in"));
-    StringBuilder jsonl = new StringBuilder();
-    for (String[] e : examples(90, 300)) {
-      jsonl
-          .append(JSON.writeValueAsString(Map.of("prompt", e[0], "completion", e[1])))
-          .append('\n');
-    }
-    Files.writeString(in.resolve("train.jsonl"), jsonl);
+    ok(
+        forja(
+            "corpus",
+            "instructions",
+            "--output",
+            in.resolve("train.jsonl").toString(),
+            "--examples",
+            "300"));
+    assertThat(Files.readAllLines(in.resolve("train.jsonl"))).hasSize(300);
     String sft = dir.resolve("sft").toUri().toString();
     ForjaCliTest.Run data =
         forja(
@@ -189,7 +175,7 @@ class FinetuneLearningTest {
     assertThat(ft.out()).contains("completed at step 250", "validation loss");
 
     Storage storage = new Storage(StorageConfig.defaults());
-    List<String[]> held = examples(91, 60);
+    List<String[]> held = heldOut(60);
     double before = score(storage, URI.create(base), held);
     double after = score(storage, URI.create(run), held);
     System.out.printf(
