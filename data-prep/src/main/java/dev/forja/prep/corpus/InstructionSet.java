@@ -41,7 +41,8 @@ public final class InstructionSet {
         continue;
       }
       String sentence = String.join(" ", Arrays.copyOf(words, WORDS));
-      out.add(new Example("Language of: " + sentence + " => ", LANGUAGE_NAMES.get(d.lang())));
+      // the answer's space goes with it, as in ordinary text (" english" is one word's tokens)
+      out.add(new Example("Language of: " + sentence + " =>", " " + LANGUAGE_NAMES.get(d.lang())));
     }
     return out;
   }
