@@ -330,9 +330,7 @@ public final class TrainBenchmark {
     ShardWriter w = new ShardWriter(storage.create(Storage.resolve(dir, file), true), vocab, 0);
     w.writeDocument(ids, ids.length);
     w.close();
-    return new ShardManifest.Split(
-        w.tokens(),
-        1,
+    return ShardManifest.Split.of(
         List.of(new ShardManifest.Shard(file, w.tokens(), 1, w.bytes(), w.sha256())));
   }
 

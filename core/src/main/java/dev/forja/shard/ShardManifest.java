@@ -70,6 +70,14 @@ public record ShardManifest(
     public Split {
       shards = List.copyOf(shards);
     }
+
+    /** A split of these shards, in this order, with their totals. */
+    public static Split of(List<Shard> shards) {
+      return new Split(
+          shards.stream().mapToLong(Shard::tokens).sum(),
+          shards.stream().mapToLong(Shard::documents).sum(),
+          shards);
+    }
   }
 
   /** One shard file, relative to the directory. */

@@ -208,7 +208,6 @@ public final class ChatTemplate {
     for (String name : List.of("bos_token", "eos_token", "pad_token", "unk_token")) {
       ctx.put(name, tokens.getOrDefault(name, ""));
     }
-    tokens.forEach(ctx::put);
     List<Map<String, Object>> ms = new ArrayList<>(messages.size());
     for (Message m : messages) {
       Map<String, Object> o = new LinkedHashMap<>();

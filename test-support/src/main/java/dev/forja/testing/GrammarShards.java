@@ -89,9 +89,7 @@ public final class GrammarShards {
         new ShardWriter(storage.create(Storage.resolve(dir, file), true), t.vocabSize(), eos);
     w.writeDocument(ids, ids.length);
     w.close();
-    return new ShardManifest.Split(
-        w.tokens(),
-        1,
+    return ShardManifest.Split.of(
         List.of(new ShardManifest.Shard(file, w.tokens(), 1, w.bytes(), w.sha256())));
   }
 

@@ -218,14 +218,7 @@ public final class SftDataJob {
           .add(new ShardManifest.Shard(w.file(), w.tokens(), w.examples(), w.bytes(), w.sha256()));
     }
     Map<String, ShardManifest.Split> splits = new LinkedHashMap<>();
-    bySplit.forEach(
-        (name, shards) ->
-            splits.put(
-                name,
-                new ShardManifest.Split(
-                    shards.stream().mapToLong(ShardManifest.Shard::tokens).sum(),
-                    shards.stream().mapToLong(ShardManifest.Shard::documents).sum(),
-                    shards)));
+    bySplit.forEach((name, shards) -> splits.put(name, ShardManifest.Split.of(shards)));
     Map<String, String> lineage = new LinkedHashMap<>();
     lineage.put("inputs", String.join(",", inputs));
     lineage.put("model", model.toString());

@@ -104,14 +104,7 @@ public final class TokenizeJob {
       text += w.text();
     }
     Map<String, ShardManifest.Split> splits = new LinkedHashMap<>();
-    bySplit.forEach(
-        (name, shards) ->
-            splits.put(
-                name,
-                new ShardManifest.Split(
-                    shards.stream().mapToLong(ShardManifest.Shard::tokens).sum(),
-                    shards.stream().mapToLong(ShardManifest.Shard::documents).sum(),
-                    shards)));
+    bySplit.forEach((name, shards) -> splits.put(name, ShardManifest.Split.of(shards)));
     Map<String, String> lineage = new LinkedHashMap<>();
     lineage.put("prep_output", input.toString());
     lineage.put("prep_run_id", prep.runId());
