@@ -10,6 +10,11 @@ lora BASE OUT TARGETS SAVED RSLORA
                    for none; RSLORA 0 or 1) with random non-zero B on the model in BASE, save the
                    adapter to OUT/adapter and write OUT/reference.json: the adapted model's
                    logits, merge_and_unload's logits, one step's loss and trainable gradients
+peft-train BASE PLAN OUT
+                   fine-tune the model in BASE with PEFT LoRA (PLAN: r, alpha, seed, targets)
+                   and torch.optim.AdamW on PLAN's batches at PLAN's learning rates, clipping the
+                   gradient norm: save the adapter before the first step to OUT/initial, write
+                   OUT/train.json (every step's loss) and save the trained adapter to OUT/final
 peft-logits BASE ADAPTER IDS
                    PeftModel.from_pretrained(BASE model, ADAPTER): the logits of IDS as JSON
 encode FILE TEXTS  the ids Hugging Face tokenizers gives each text of the JSON list in TEXTS with
@@ -147,6 +152,39 @@ def lora(base, out, targets, saved, rslora):
                    "grads": grads}, f)
 
 
+def peft_train(base, plan_file, out):
+    from peft import LoraConfig, get_peft_model
+    plan = json.load(open(plan_file))
+    torch.set_num_threads(int(plan.get("threads", 2)))
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    gpt2 = model.config.model_type == "gpt2"
+    config = LoraConfig(r=plan["r"], lora_alpha=plan["alpha"], lora_dropout=0.0,
+                        target_modules=plan["target_modules"], fan_in_fan_out=gpt2, task_type="CAUSAL_LM")
+    torch.manual_seed(plan["seed"])
+    peft = get_peft_model(model, config)  # PEFT's initialisation: A Kaiming-uniform, B zero
+    peft.save_pretrained(os.path.join(out, "initial"))
+    params = [p for p in peft.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=plan["lrs"][0], betas=(plan["beta1"], plan["beta2"]),
+                            eps=plan["epsilon"], weight_decay=plan["weight_decay"])
+    peft.train()
+    losses = []
+    for step, (x, y) in enumerate(zip(plan["ids"], plan["targets"])):
+        for group in opt.param_groups:
+            group["lr"] = plan["lrs"][step]
+        opt.zero_grad()
+        logits = peft(torch.tensor(x)).logits
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                                 torch.tensor(y).reshape(-1))
+        loss.backward()
+        if plan["grad_clip"] > 0:
+            torch.nn.utils.clip_grad_norm_(params, plan["grad_clip"])
+        opt.step()
+        losses.append(loss.item())
+    peft.save_pretrained(os.path.join(out, "final"))
+    with open(os.path.join(out, "train.json"), "w") as f:
+        json.dump({"losses": losses}, f)
+
+
 def peft_logits(base, adapter, ids):
     from peft import PeftModel
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
@@ -171,6 +209,8 @@ if __name__ == "__main__":
     elif sys.argv[1] == "lora":
         split = lambda a: [] if a == "-" else a.split(",")
         lora(sys.argv[2], sys.argv[3], split(sys.argv[4]), split(sys.argv[5]), sys.argv[6] == "1")
+    elif sys.argv[1] == "peft-train":
+        peft_train(sys.argv[2], sys.argv[3], sys.argv[4])
     elif sys.argv[1] == "peft-logits":
         peft_logits(sys.argv[2], sys.argv[3], [int(x) for x in sys.argv[4].split(",")])
     elif sys.argv[1] == "make":

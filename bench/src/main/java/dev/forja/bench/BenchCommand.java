@@ -640,17 +640,28 @@ public final class BenchCommand implements Runnable, ForjaPlugin {
                 + " machine).")
     java.nio.file.Path work;
 
+    @Option(
+        names = "--lora",
+        description =
+            "Train a LoRA adapter (train.lora.*: rank, modules, set with --set) on a randomly"
+                + " initialised base written to the scratch directory.")
+    boolean lora;
+
     @Override
     public Integer call() throws Exception {
       config.set("distributed.workers=" + workers);
+      java.nio.file.Path dir =
+          work != null ? work : java.nio.file.Files.createTempDirectory("forja-bench-dist");
+      if (lora) {
+        config.set("train.lora.enabled=true");
+        config.set("train.init-from=" + dir.resolve("lora-base").toUri());
+      }
       dev.forja.pipeline.ForjaConfig cfg = config.load();
       if (cfg.model().vocabSize() == 0) {
         throw new IllegalArgumentException(
             "forja bench distributed needs model.vocab-size (e.g. --conf"
                 + " conf/presets/bench-a.yaml)");
       }
-      java.nio.file.Path dir =
-          work != null ? work : java.nio.file.Files.createTempDirectory("forja-bench-dist");
       java.nio.file.Files.createDirectories(dir);
       PrintWriter out = spec.commandLine().getOut();
       var session = dev.forja.pipeline.Jobs.startForTraining(cfg);

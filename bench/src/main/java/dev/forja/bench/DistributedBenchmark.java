@@ -1,13 +1,19 @@
 package dev.forja.bench;
 
+import dev.forja.shard.TokenShards;
+import dev.forja.storage.CommitManifest;
 import dev.forja.storage.Storage;
+import dev.forja.tokenizer.TokenizerFiles;
 import dev.forja.training.TrainRun;
+import dev.forja.training.checkpoint.CheckpointStore;
 import dev.forja.training.distributed.DistributedConfig;
+import dev.forja.training.model.GptModel;
 import dev.forja.training.model.ModelConfig;
 import dev.forja.training.train.RoundStats;
 import dev.forja.training.train.StepMetrics;
 import dev.forja.training.train.TrainConfig;
 import dev.forja.training.train.TrainListener;
+import dev.forja.training.train.TrainState;
 import dev.forja.training.train.Trainer;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -17,6 +23,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.nd4j.linalg.api.buffer.DataType;
 
@@ -26,7 +33,9 @@ import org.nd4j.linalg.api.buffer.DataType;
  * the executors' graphs, is not counted) and reports the mean round: the slowest worker's compute,
  * the driver's publishing of the weights, the rest of the Spark stage (the workers' transfers of
  * weights, scheduling) and of it the slowest worker's transfers, the driver's averaging, the
- * overhead's share of the round, tokens/s of all workers together, and the bytes moved.
+ * overhead's share of the round, tokens/s of all workers together, and the bytes moved. With {@code
+ * train.lora.enabled} (the command's {@code --lora}) the workers train an adapter on a randomly
+ * initialised base, which they load once, and only the adapter (and its moments) travel.
  */
 public final class DistributedBenchmark {
   private DistributedBenchmark() {}
@@ -61,15 +70,21 @@ public final class DistributedBenchmark {
     int maxK = periods.stream().mapToInt(Integer::intValue).max().orElse(1);
     long sequences = (long) (rounds + 2) * maxK * base.sequencesPerStep() * dc.workers();
     URI shards = TrainBenchmark.shards(storage, mc, sequences, work);
+    if (base.lora().enabled()) {
+      loraBase(storage, mc, shards, URI.create(base.initFrom()));
+    }
     out.printf(
         Locale.ROOT,
-        "config: layers %d, d-model %d, context %d, vocab %d, %,d parameters; %d workers x %d"
+        "config: layers %d, d-model %d, context %d, vocab %d, %,d parameters%s; %d workers x %d"
             + " sequences per step; moments %s%n",
         mc.layers(),
         mc.dModel(),
         mc.contextLength(),
         mc.vocabSize(),
         mc.parameters(),
+        base.lora().enabled()
+            ? " (LoRA r " + base.lora().r() + " on " + base.lora().targetModules() + ")"
+            : "",
         dc.workers(),
         base.sequencesPerStep(),
         dc.averageOptimizerState() ? "averaged" : "kept on the workers");
@@ -118,6 +133,27 @@ public final class DistributedBenchmark {
       out.flush();
     }
     return rows;
+  }
+
+  /**
+   * A randomly initialised base for a LoRA benchmark at {@code dir} (kept for later runs), with the
+   * shards' tokenizer.
+   */
+  private static void loraBase(Storage storage, ModelConfig mc, URI shards, URI dir)
+      throws IOException {
+    if (CommitManifest.read(storage, dir).isPresent()) {
+      return;
+    }
+    String tokenizer;
+    try (TokenShards s = TokenShards.open(storage, shards, TokenShards.Verify.SIZES)) {
+      tokenizer = TokenizerFiles.toTokenizerJson(TrainRun.shardTokenizer(storage, s));
+    }
+    GptModel model = GptModel.build(mc, 1, 1, DataType.FLOAT, 1);
+    CheckpointStore.writeTo(
+        storage,
+        dir,
+        CheckpointStore.snapshot(
+            TrainState.start(1), model.weights(), Map.of(), mc, TrainConfig.defaults(), tokenizer));
   }
 
   static Row summarise(int workers, int k, List<StepMetrics> rounds) {

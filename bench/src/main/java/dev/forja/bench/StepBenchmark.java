@@ -26,10 +26,19 @@ final class StepBenchmark {
     int b = tc.microBatch();
     int t = tc.sequenceLength() > 0 ? tc.sequenceLength() : mc.contextLength();
     GptModel.Engine engine = GptModel.resolve(tc.engineChoice(), mc, DataType.FLOAT);
+    dev.forja.training.model.Architecture arch = dev.forja.training.model.Architecture.of(mc);
+    if (tc.lora().enabled()) { // adapters on the base: only their gradients are computed
+      arch = arch.withLora(tc.lora().settings());
+    }
     MemoryPlan plan =
         MemoryPlan.estimate(
-            mc, b, t, 4, engine == GptModel.Engine.KERNELS, tc.recomputeActivations());
-    long weights = mc.parameters() * 4;
+            arch, b, t, 4, engine == GptModel.Engine.KERNELS, tc.recomputeActivations());
+    long weights = 0;
+    long gradients = 0;
+    for (var p : arch.parameters()) {
+      weights += p.count() * 4;
+      gradients += p.trainable() ? p.count() * 4 : 0;
+    }
     out.printf(
         Locale.ROOT,
         "config: %s, %,d parameters, micro-batch %d x %d, engine %s%s; planned: weights %.2f GiB,"
@@ -41,14 +50,10 @@ final class StepBenchmark {
         engine.name().toLowerCase(Locale.ROOT),
         tc.recomputeActivations() ? " (activations recomputed)" : "",
         weights / GIB,
-        weights / GIB,
+        gradients / GIB,
         plan.activationBytes() / GIB);
     out.flush();
     long t0 = System.nanoTime();
-    dev.forja.training.model.Architecture arch = dev.forja.training.model.Architecture.of(mc);
-    if (tc.lora().enabled()) { // adapters on the base: only their gradients are computed
-      arch = arch.withLora(tc.lora().settings());
-    }
     GptModel m = GptModel.build(arch, b, t, DataType.FLOAT, tc.seed());
     if (tc.lora().enabled()) {
       long trainable = 0;

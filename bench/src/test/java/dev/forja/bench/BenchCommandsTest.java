@@ -209,4 +209,31 @@ class BenchCommandsTest {
                     dir.resolve("distributed").toString())));
     assertThat(r.out()).containsPattern("(?m)^1 \\| ").containsPattern("(?m)^2 \\| ");
   }
+
+  @Test
+  void distributedLoraMovesOnlyTheAdapter() {
+    Run r =
+        forja(
+            concat(
+                new String[] {"bench", "distributed", "--lora"},
+                concat(
+                    TINY_MODEL,
+                    "--workers",
+                    "2",
+                    "--periods",
+                    "1",
+                    "--rounds",
+                    "1",
+                    "--set",
+                    "train.lora.r=2",
+                    "--work",
+                    dir.resolve("distributed-lora").toString())));
+    assertThat(r.out()).contains("(LoRA r 2 on [all-linear])");
+    Matcher row = Pattern.compile("(?m)^1 \\|.* \\| ([0-9.]+) \\| ([0-9.]+)$").matcher(r.out());
+    assertThat(row.find()).as(r.out()).isTrue();
+    // the adapter and its moments (12 kB), not the tiny model's 12 bytes per parameter (0.4 MiB)
+    assertThat(Double.parseDouble(row.group(1))).isLessThan(0.05);
+    assertThat(Double.parseDouble(row.group(2)))
+        .isEqualTo(2 * Double.parseDouble(row.group(1)), org.assertj.core.data.Offset.offset(0.11));
+  }
 }

@@ -11,6 +11,7 @@ import dev.forja.training.checkpoint.CheckpointStore;
 import dev.forja.training.distributed.DistributedConfig;
 import dev.forja.training.distributed.ParameterAveraging;
 import dev.forja.training.distributed.WorkerSpec;
+import dev.forja.training.hf.LoraCheckpoints;
 import dev.forja.training.hf.PeftAdapter;
 import dev.forja.training.model.Architecture;
 import dev.forja.training.model.GptModel;
@@ -197,10 +198,14 @@ public final class TrainRun {
         }
         maskId = tokenizer.specialId(tc.maskToken());
       }
+      Architecture arch = Architecture.of(mc);
+      if (tc.lora().enabled()) {
+        arch = arch.withLora(tc.lora().settings());
+      }
       GptModel.Engine engine = GptModel.resolve(tc.engineChoice(), mc, req.dtype());
       MemoryPlan plan =
           MemoryPlan.estimate(
-              mc,
+              arch,
               tc.microBatch(),
               length,
               req.dtype().width(),
@@ -215,15 +220,6 @@ public final class TrainRun {
       SequenceSampler trainSampler =
           new SequenceSampler(
               shards.split(ShardFormat.TRAIN), length, seed, 0, Math.max(1, dc.workers()));
-      Architecture arch = Architecture.of(mc);
-      if (tc.lora().enabled()) {
-        if (dc.enabled()) {
-          throw new IllegalArgumentException(
-              "train.lora.enabled across Spark workers (distributed.workers > 0) is not"
-                  + " supported yet: set distributed.workers=0");
-        }
-        arch = arch.withLora(tc.lora().settings());
-      }
       GptModel model = GptModel.build(arch, tc.microBatch(), length, req.dtype(), seed, rows > 0);
       Optimizer adam = Optimizer.create(tc, model.parameters(), arch);
       if (tc.lora().enabled()) {
@@ -266,15 +262,18 @@ public final class TrainRun {
                 maskId,
                 req.dtype(),
                 dc,
-                req.runDir() + "#" + UUID.randomUUID());
+                req.runDir() + "#" + UUID.randomUUID(),
+                tc.lora().enabled() ? frozenBase(carried) : null);
         strategy = new ParameterAveraging(spark.get(), spec, model, adam, out);
         out.printf(
             Locale.ROOT,
-            "distributed: %d workers x %d sequences, averaging every %d steps%s%n",
+            "distributed: %d workers x %d sequences, averaging every %d steps (%s%s)%n",
             dc.workers(),
             tc.sequencesPerStep(),
             dc.averagingPeriod(),
-            dc.averageOptimizerState() ? " (parameters and optimizer moments)" : " (parameters)");
+            tc.lora().enabled() ? "the adapter" : "parameters",
+            (dc.averageOptimizerState() ? " and optimizer moments" : "")
+                + (tc.lora().enabled() ? "; each executor loads the frozen base once" : ""));
       } else {
         Batches train =
             new Batches(
@@ -349,26 +348,16 @@ public final class TrainRun {
                 + want);
       }
     }
-    Map<String, ParameterSpec> specs = new LinkedHashMap<>();
-    model.architecture().parameters().forEach(p -> specs.put(p.name(), p));
     long frozen = 0;
     long trainable = 0;
-    for (var e : model.weights().entrySet()) {
-      ParameterSpec p = specs.get(e.getKey());
+    for (ParameterSpec p : model.architecture().parameters()) {
       if (p.trainable()) {
         trainable += p.count();
       } else {
         frozen += p.count();
       }
-      if (e.getKey().contains(".lora_")) {
-        continue; // the adapters start as PEFT starts them (or come from the checkpoint)
-      }
-      INDArray src = base.weights().get(e.getKey());
-      if (src == null) {
-        throw new IllegalArgumentException("the LoRA base " + baseUri + " lacks " + e.getKey());
-      }
-      e.getValue().assign(src);
     }
+    LoraCheckpoints.assignBase(model.weights(), base.weights(), baseUri);
     out.printf(
         Locale.ROOT,
         "LoRA: r %d, alpha %s%s on %s; %,d trainable parameters (%.2f%% of %,d), base %s frozen%n",
@@ -385,6 +374,16 @@ public final class TrainRun {
         CheckpointStore.LORA_BASE,
         json.createObjectNode().put("uri", baseUri).put("sha256", hash).toString());
     return out2;
+  }
+
+  /** The base a LoRA run's checkpoints record, for the workers to load; null for full training. */
+  private static WorkerSpec.FrozenBase frozenBase(Map<String, String> carried) throws IOException {
+    String recorded = carried.get(CheckpointStore.LORA_BASE);
+    if (recorded == null) {
+      return null;
+    }
+    var n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(recorded);
+    return new WorkerSpec.FrozenBase(n.path("uri").asText(), n.path("sha256").asText());
   }
 
   /** The run diverged; the message says what to change. */

@@ -4,6 +4,9 @@ import dev.forja.shard.SequenceSampler;
 import dev.forja.shard.ShardFormat;
 import dev.forja.shard.TokenShards;
 import dev.forja.storage.Storage;
+import dev.forja.training.checkpoint.CheckpointStore;
+import dev.forja.training.hf.LoraCheckpoints;
+import dev.forja.training.model.Architecture;
 import dev.forja.training.model.GptModel;
 import dev.forja.training.runtime.BlasKernels;
 import dev.forja.training.train.Batches;
@@ -39,6 +42,8 @@ public final class WorkerRound {
   private static final Map<String, ConcurrentLinkedDeque<Slot>> POOL = new ConcurrentHashMap<>();
   private static final AtomicBoolean BLAS_ADVISED = new AtomicBoolean();
   private static final Map<String, OwnMoments> OWN_MOMENTS = new ConcurrentHashMap<>();
+  private static final java.util.concurrent.atomic.AtomicLong BASE_LOADS =
+      new java.util.concurrent.atomic.AtomicLong();
 
   private WorkerRound() {}
 
@@ -49,7 +54,9 @@ public final class WorkerRound {
     String executor = SparkEnv.get() == null ? "driver" : SparkEnv.get().executorId();
     int attempt = task == null ? 0 : task.attemptNumber();
     WorkerSpec spec = in.spec();
+    long setupStart = System.nanoTime();
     Slot slot = borrow(spec);
+    double setup = (System.nanoTime() - setupStart) / 1e9;
     try {
       Map<String, INDArray> params = slot.model().parameters();
       boolean averaged = spec.distributed().averageOptimizerState();
@@ -112,11 +119,24 @@ public final class WorkerRound {
       double transfer = (fetchNanos + System.nanoTime() - deliverStart) / 1e9;
       RoundStats.Worker stats =
           new RoundStats.Worker(
-              worker, lossSum / in.steps(), tokens, seconds, executor, device, attempt, transfer);
+              worker,
+              lossSum / in.steps(),
+              tokens,
+              seconds,
+              executor,
+              device,
+              attempt,
+              transfer,
+              setup);
       return new WorkerResult(stats, state, norm, delivered);
     } finally {
       release(spec, slot);
     }
+  }
+
+  /** How many times this JVM has read a LoRA base (once per cached graph, not per round). */
+  public static long baseLoads() {
+    return BASE_LOADS.get();
   }
 
   private static Slot borrow(WorkerSpec spec) {
@@ -133,16 +153,34 @@ public final class WorkerRound {
     try {
       TokenShards shards =
           TokenShards.open(new Storage(spec.storage()), spec.data(), TokenShards.Verify.SIZES);
+      Architecture arch = Architecture.of(spec.model());
+      WorkerSpec.FrozenBase base = spec.loraBase();
+      if (base != null) {
+        arch = arch.withLora(spec.train().lora().settings());
+      }
       GptModel model =
           GptModel.build(
-              dev.forja.training.model.Architecture.of(spec.model()),
+              arch,
               spec.train().microBatch(),
               spec.length(),
               spec.dtype(),
               spec.train().seed(),
               shards.manifest().rows() > 0);
-      return new Slot(
-          model, Optimizer.create(spec.train(), model.parameters(), model.config()), shards);
+      if (base != null) { // the frozen base, read once per graph and kept across rounds
+        long t0 = System.nanoTime();
+        CheckpointStore.Loaded loaded =
+            LoraCheckpoints.loadBase(
+                new Storage(spec.storage()), base.uri(), base.sha256(), "the run");
+        LoraCheckpoints.assignBase(model.weights(), loaded.weights(), base.uri());
+        BASE_LOADS.incrementAndGet();
+        System.err.printf(
+            java.util.Locale.ROOT,
+            "forja: loaded the LoRA base %s (%,d tensors) in %.1f s%n",
+            base.uri(),
+            loaded.weights().size(),
+            (System.nanoTime() - t0) / 1e9);
+      }
+      return new Slot(model, Optimizer.create(spec.train(), model.parameters(), arch), shards);
     } catch (IOException e) {
       throw new UncheckedIOException("worker cannot open the shards at " + spec.data(), e);
     }

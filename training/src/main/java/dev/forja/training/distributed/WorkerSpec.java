@@ -20,6 +20,8 @@ import org.nd4j.linalg.api.buffer.DataType;
  * @param dtype FLOAT; DOUBLE in exactness tests
  * @param distributed workers, averaging period, whether moments travel
  * @param runId distinguishes runs that share an executor JVM
+ * @param loraBase a LoRA run's frozen base, which each executor loads once from its URI (and checks
+ *     against its hash) and keeps across rounds; null when every parameter trains
  */
 public record WorkerSpec(
     URI data,
@@ -30,11 +32,29 @@ public record WorkerSpec(
     int maskId,
     DataType dtype,
     DistributedConfig distributed,
-    String runId)
+    String runId,
+    FrozenBase loraBase)
     implements Serializable {
+
+  /**
+   * Where a LoRA run's frozen base is and what its weights hash to ({@code PeftAdapter.baseHash}).
+   */
+  public record FrozenBase(String uri, String sha256) implements Serializable {}
 
   /** Graphs built for one spec serve every later round of it in the same executor JVM. */
   public String cacheKey() {
-    return runId + "|" + data + "|" + model + "|" + train.microBatch() + "|" + length + "|" + dtype;
+    return runId
+        + "|"
+        + data
+        + "|"
+        + model
+        + "|"
+        + train.microBatch()
+        + "|"
+        + length
+        + "|"
+        + dtype
+        + "|"
+        + loraBase;
   }
 }

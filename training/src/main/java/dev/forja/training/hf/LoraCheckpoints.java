@@ -63,6 +63,49 @@ public final class LoraCheckpoints {
   }
 
   /**
+   * Reads a LoRA run's frozen base from {@code uri} (a checkpoint or a run directory), refusing it
+   * when its weights no longer hash to {@code sha256}, the hash the run's adapter was trained on;
+   * {@code user} names who reads it, for the error.
+   */
+  public static CheckpointStore.Loaded loadBase(
+      Storage storage, String uri, String sha256, String user) throws IOException {
+    CheckpointStore.Loaded base =
+        CheckpointStore.loadAny(storage, URI.create(uri), "the LoRA base");
+    String hash = PeftAdapter.baseHash(base.model(), base.weights());
+    if (!hash.equals(sha256)) {
+      throw new IllegalArgumentException(
+          "the LoRA base "
+              + uri
+              + " has changed since "
+              + user
+              + " started: its weights hash to "
+              + hash
+              + ", the adapter was trained on "
+              + sha256);
+    }
+    return base;
+  }
+
+  /**
+   * Copies a LoRA base's weights into a model's arrays ({@code GptModel.weights()}): every array
+   * but the adapters', which start as PEFT starts them or come from a checkpoint.
+   */
+  public static void assignBase(
+      Map<String, INDArray> model, Map<String, INDArray> base, String baseUri) {
+    model.forEach(
+        (name, w) -> {
+          if (name.contains(".lora_")) {
+            return;
+          }
+          INDArray src = base.get(name);
+          if (src == null) {
+            throw new IllegalArgumentException("the LoRA base " + baseUri + " lacks " + name);
+          }
+          w.assign(src);
+        });
+  }
+
+  /**
    * {@code base}'s weights with {@code adapter} merged, after checking that the adapter was trained
    * on these weights (where it recorded their hash).
    */

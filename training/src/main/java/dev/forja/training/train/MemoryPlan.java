@@ -1,8 +1,10 @@
 package dev.forja.training.train;
 
+import dev.forja.training.model.Architecture;
 import dev.forja.training.model.GptKernels;
 import dev.forja.training.model.LlamaKernels;
 import dev.forja.training.model.ModelConfig;
+import dev.forja.training.model.ParameterSpec;
 import java.util.Locale;
 
 /**
@@ -16,7 +18,8 @@ import java.util.Locale;
  * V for the one-hot input, logits, log-probabilities, one-hot targets and their gradients. Twice
  * the activations are allowed for the backward pass's temporaries. The hand-written kernels ({@code
  * train.engine=kernels}) preallocate exactly what they keep ({@link GptKernels#activationFloats})
- * and need no one-hot tensors, so their estimate is that figure.
+ * and need no one-hot tensors, so their estimate is that figure. A LoRA model's frozen base is one
+ * copy; only the trainable parameters (the adapters, modules to save) have the other five.
  */
 public record MemoryPlan(long parameterBytes, long activationBytes) {
   public static MemoryPlan estimate(
@@ -32,10 +35,26 @@ public record MemoryPlan(long parameterBytes, long activationBytes) {
       int bytesPerValue,
       boolean kernels,
       boolean recompute) {
-    long p = c.parameters() * bytesPerValue;
+    return estimate(Architecture.of(c), microBatch, length, bytesPerValue, kernels, recompute);
+  }
+
+  /** As above for a description, which may hold LoRA adapters and frozen parameters. */
+  public static MemoryPlan estimate(
+      Architecture arch,
+      int microBatch,
+      int length,
+      int bytesPerValue,
+      boolean kernels,
+      boolean recompute) {
+    ModelConfig c = arch.config();
+    long copies = 0;
+    for (ParameterSpec s : arch.parameters()) {
+      copies += s.count() * (s.trainable() ? 6 : 1);
+    }
+    long params = copies * bytesPerValue;
     if (kernels) {
       return new MemoryPlan(
-          6 * p,
+          params,
           (c.llamaFamily()
                   ? LlamaKernels.activationFloats(c, microBatch, length, recompute)
                   : GptKernels.activationFloats(c, microBatch, length))
@@ -48,7 +67,7 @@ public record MemoryPlan(long parameterBytes, long activationBytes) {
     }
     double once = 6 * bt * c.vocabSize();
     long act = (long) (2 * (c.layers() * perLayer + once) * bytesPerValue);
-    return new MemoryPlan(6 * p, act);
+    return new MemoryPlan(params, act);
   }
 
   public long totalBytes() {

@@ -80,6 +80,7 @@ public final class MetricsLog implements TrainListener {
       o.put("tokens_per_s", w.tokensPerSecond());
       o.put("compute_seconds", w.seconds());
       o.put("transfer_seconds", w.transferSeconds());
+      o.put("setup_seconds", w.setupSeconds());
       o.put("executor", w.executor());
       o.put("device", w.device());
       o.put("attempt", w.attempt());

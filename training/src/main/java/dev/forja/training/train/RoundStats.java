@@ -38,6 +38,8 @@ public record RoundStats(
    * @param device the accelerator Spark assigned it, or "cpu"
    * @param attempt Spark's attempt number (above 0 after a retry)
    * @param transferSeconds its time fetching the round's weights and delivering its own
+   * @param setupSeconds its time building its model (and, for LoRA, loading the frozen base) before
+   *     the round's steps: nearly 0 from the second round on, the executor keeping both
    */
   public record Worker(
       int worker,
@@ -47,7 +49,8 @@ public record RoundStats(
       String executor,
       String device,
       int attempt,
-      double transferSeconds)
+      double transferSeconds,
+      double setupSeconds)
       implements java.io.Serializable {
     public double tokensPerSecond() {
       return seconds > 0 ? tokens / seconds : 0;

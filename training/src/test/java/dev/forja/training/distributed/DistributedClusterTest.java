@@ -124,6 +124,52 @@ class DistributedClusterTest {
   }
 
   @Test
+  void aLoraRunWithAnExecutorKilledMidRoundGivesTheSameAdapter(@TempDir Path tmp) throws Exception {
+    URI base = tmp.resolve("base").toUri();
+    ParameterAveragingTest.train(
+        base, adam(), DistributedConfig.LOCAL, null, ParameterAveragingTest.quiet());
+    TrainConfig lora =
+        Fixtures.trainConfig(
+            Map.of(
+                "train.steps", "6",
+                "train.checkpoint-every", "0",
+                "train.lora.enabled", "true",
+                "train.lora.r", "4",
+                "train.lr", "0.01",
+                "train.init-from", base.toString()));
+    URI clean = tmp.resolve("clean").toUri();
+    TrainingResult a =
+        ParameterAveragingTest.train(
+            clean, lora, twoWorkers(), jsc, ParameterAveragingTest.quiet());
+    Path marker = tmp.resolve("killed");
+    System.setProperty(FaultInjection.PROPERTY, "2:0:" + marker);
+    URI faulty = tmp.resolve("faulty").toUri();
+    TrainingResult b;
+    try {
+      b =
+          ParameterAveragingTest.train(
+              faulty, lora, twoWorkers(), jsc, ParameterAveragingTest.quiet());
+    } finally {
+      System.clearProperty(FaultInjection.PROPERTY);
+    }
+    assertThat(marker).exists(); // an executor JVM really halted in round 2
+    assertThat(b.losses()).containsExactlyElementsOf(a.losses());
+    var wa = Tensors.of(ParameterAveragingTest.finalWeights(clean));
+    var wb = Tensors.of(ParameterAveragingTest.finalWeights(faulty));
+    assertThat(wa.names()).isNotEmpty().allMatch(n -> n.contains(".lora_"));
+    assertThat(wb.names()).isEqualTo(wa.names());
+    for (int i = 0; i < wa.size(); i++) {
+      assertThat(wb.data().get(i)).as(wa.names().get(i)).isEqualTo(wa.data().get(i));
+    }
+    // the retried task's new executor read the base before its steps; the others kept theirs
+    List<JsonNode> rounds = rounds(tmp.resolve("faulty/metrics.jsonl"));
+    JsonNode retried = rounds.get(1).path("round").path("workers").get(0);
+    assertThat(retried.path("attempt").asInt()).isPositive();
+    assertThat(rounds.get(0).path("round").path("bytes_broadcast").asLong())
+        .isEqualTo(3 * wa.bytes()); // the adapter and its two Adam moments
+  }
+
+  @Test
   void moreWorkersThanTaskSlotsFailsWithinTheWaitNamingWhatIsMissing(@TempDir Path tmp) {
     long t0 = System.nanoTime();
     assertThatThrownBy(

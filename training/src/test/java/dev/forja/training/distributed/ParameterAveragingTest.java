@@ -239,4 +239,56 @@ class ParameterAveragingTest {
     assertThat(n.path("bytes_broadcast").asLong()).isEqualTo(4 * params);
     assertThat(n.path("bytes_returned").asLong()).isEqualTo(2 * 4 * params);
   }
+
+  @Test
+  void aLoraRunShipsOnlyTheAdapterAndTwoWorkersOnBEqualOneWorkerOnTwoB(@TempDir Path tmp)
+      throws Exception {
+    URI base = tmp.resolve("base").toUri();
+    train(base, Fixtures.trainConfig(sgd(8)), DistributedConfig.LOCAL, null, quiet());
+    Map<String, String> lora = new java.util.HashMap<>(sgd(4));
+    lora.put("train.lora.enabled", "true");
+    lora.put("train.lora.r", "4");
+    lora.put("train.init-from", base.toString());
+    lora.put("train.lr", "0.2");
+    lora.put("train.min-lr", "0.2");
+    DistributedConfig two = DistributedConfig.LOCAL.withWorkers(2).withAveragingPeriod(1);
+    long loadsBefore = WorkerRound.baseLoads();
+    TrainingResult averaged =
+        train(tmp.resolve("two").toUri(), Fixtures.trainConfig(lora), two, local(), quiet());
+    // each executor graph read the base once, not once per round (4 rounds, 2 task slots)
+    assertThat(WorkerRound.baseLoads() - loadsBefore).isBetween(1L, 2L);
+    lora.put("train.micro-batch-size", "8");
+    TrainingResult single =
+        train(
+            tmp.resolve("one").toUri(),
+            Fixtures.trainConfig(lora),
+            DistributedConfig.LOCAL,
+            null,
+            quiet());
+    assertThat(averaged.losses()).hasSize(4);
+    for (int i = 0; i < 4; i++) {
+      assertThat(averaged.losses().get(i)).isCloseTo(single.losses().get(i), within(1e-5));
+    }
+    var a = finalWeights(tmp.resolve("two").toUri());
+    var b = finalWeights(tmp.resolve("one").toUri());
+    assertThat(a.keySet()).isEqualTo(b.keySet()).allMatch(n -> n.contains(".lora_"));
+    long adapter = 0;
+    for (String name : b.keySet()) {
+      adapter += b.get(name).length();
+      double diff = a.get(name).sub(b.get(name)).amaxNumber().doubleValue();
+      assertThat(diff).as(name).isLessThan(2e-6);
+    }
+    String loraB = a.keySet().stream().filter(n -> n.contains("lora_B")).findFirst().orElseThrow();
+    assertThat(a.get(loraB).amaxNumber().doubleValue()).isPositive(); // the adapter trained
+    // the rounds moved the adapter alone (SGD keeps no moments), out once and back from each
+    long whole = Fixtures.tinyModel(TOK.vocabSize(), 16).parameters();
+    List<JsonNode> rounds =
+        DistributedClusterTest.rounds(tmp.resolve("two/metrics.jsonl")).stream()
+            .map(n -> n.path("round"))
+            .toList();
+    assertThat(rounds).hasSize(4);
+    assertThat(adapter).isLessThan(whole / 5);
+    assertThat(rounds.get(3).path("bytes_broadcast").asLong()).isEqualTo(4 * adapter);
+    assertThat(rounds.get(3).path("bytes_returned").asLong()).isEqualTo(2 * 4 * adapter);
+  }
 }

@@ -59,7 +59,7 @@ class TcpExchangeTest {
 
   static WorkerResult finished(int worker, int attempt, Exchange.Delivered d) {
     return new WorkerResult(
-        new RoundStats.Worker(worker, 1.0, 10, 0.1, "exec", "cpu", attempt, 0.2),
+        new RoundStats.Worker(worker, 1.0, 10, 0.1, "exec", "cpu", attempt, 0.2, 0),
         TrainState.start(1),
         0.5,
         d);
