@@ -79,6 +79,9 @@ def main():
     a.add_argument("--threads", type=int, default=2)
     a.add_argument("--kv-heads", type=int, default=0, help="> 0: transformers' LlamaForCausalLM")
     a.add_argument("--mlp-hidden", type=int, default=0)
+    a.add_argument("--lora-r", type=int, default=0,
+                   help="> 0: PEFT LoRA of this rank (alpha 2r) on every linear layer of the"
+                        " Llama model, the base frozen")
     args = a.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1234)
@@ -100,13 +103,20 @@ def main():
                 logits = self.m(input_ids=ids).logits
                 return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
+        if args.lora_r > 0:
+            from peft import LoraConfig, get_peft_model
+            llama = get_peft_model(llama, LoraConfig(
+                r=args.lora_r, lora_alpha=2 * args.lora_r, lora_dropout=0.0,
+                target_modules="all-linear", task_type="CAUSAL_LM"))
         model = Wrapped(llama)
     else:
+        if args.lora_r > 0:
+            raise SystemExit("--lora-r needs the Llama-shaped model (--kv-heads > 0)")
         model = Gpt(args.vocab, args.context, args.layers, args.d_model, args.heads)
     embeddings = ("wte", "wpe", "embed_tokens")
-    decay = [p for n, p in model.named_parameters()
-             if p.dim() == 2 and not any(e in n for e in embeddings)]
-    other = [p for n, p in model.named_parameters()
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for n, p in trainable if p.dim() == 2 and not any(e in n for e in embeddings)]
+    other = [p for n, p in trainable
              if not (p.dim() == 2 and not any(e in n for e in embeddings))]
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": 0.1}, {"params": other, "weight_decay": 0.0}],
@@ -120,7 +130,7 @@ def main():
         loss = model(chunk[:, :-1], chunk[:, 1:])
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_([p for _, p in trainable], 1.0)
         opt.step()
         dt = time.perf_counter() - t0
         if step >= args.warmup:

@@ -541,15 +541,27 @@ public final class BenchCommand implements Runnable, ForjaPlugin {
             "Where to time checkpoint writes and reads (file:, hdfs:, s3a:); default: --work.")
     List<URI> checkpointUris = new ArrayList<>();
 
+    @Option(
+        names = "--lora",
+        description =
+            "Train a LoRA adapter (train.lora.*: rank, modules, set with --set) on a randomly"
+                + " initialised base written to the scratch directory; checkpoints and resumes are"
+                + " not timed.")
+    boolean lora;
+
     @Override
     public Integer call() throws Exception {
+      java.nio.file.Path dir =
+          work != null ? work : java.nio.file.Files.createTempDirectory("forja-bench-train");
+      if (lora) {
+        config.set("train.lora.enabled=true");
+        config.set("train.init-from=" + dir.resolve("lora-base").toUri());
+      }
       dev.forja.pipeline.ForjaConfig cfg = config.load();
       if (cfg.model().vocabSize() == 0) {
         throw new IllegalArgumentException(
             "forja bench train needs model.vocab-size (e.g. --conf conf/presets/bench-a.yaml)");
       }
-      java.nio.file.Path dir =
-          work != null ? work : java.nio.file.Files.createTempDirectory("forja-bench-train");
       java.nio.file.Files.createDirectories(dir);
       List<URI> targets =
           checkpointUris.isEmpty() ? List.of(dir.resolve("ck").toUri()) : checkpointUris;

@@ -1,19 +1,13 @@
 package dev.forja.bench;
 
-import dev.forja.shard.TokenShards;
-import dev.forja.storage.CommitManifest;
 import dev.forja.storage.Storage;
-import dev.forja.tokenizer.TokenizerFiles;
 import dev.forja.training.TrainRun;
-import dev.forja.training.checkpoint.CheckpointStore;
 import dev.forja.training.distributed.DistributedConfig;
-import dev.forja.training.model.GptModel;
 import dev.forja.training.model.ModelConfig;
 import dev.forja.training.train.RoundStats;
 import dev.forja.training.train.StepMetrics;
 import dev.forja.training.train.TrainConfig;
 import dev.forja.training.train.TrainListener;
-import dev.forja.training.train.TrainState;
 import dev.forja.training.train.Trainer;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -23,7 +17,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.nd4j.linalg.api.buffer.DataType;
 
@@ -71,7 +64,7 @@ public final class DistributedBenchmark {
     long sequences = (long) (rounds + 2) * maxK * base.sequencesPerStep() * dc.workers();
     URI shards = TrainBenchmark.shards(storage, mc, sequences, work);
     if (base.lora().enabled()) {
-      loraBase(storage, mc, shards, URI.create(base.initFrom()));
+      TrainBenchmark.loraBase(storage, mc, shards, URI.create(base.initFrom()));
     }
     out.printf(
         Locale.ROOT,
@@ -133,27 +126,6 @@ public final class DistributedBenchmark {
       out.flush();
     }
     return rows;
-  }
-
-  /**
-   * A randomly initialised base for a LoRA benchmark at {@code dir} (kept for later runs), with the
-   * shards' tokenizer.
-   */
-  private static void loraBase(Storage storage, ModelConfig mc, URI shards, URI dir)
-      throws IOException {
-    if (CommitManifest.read(storage, dir).isPresent()) {
-      return;
-    }
-    String tokenizer;
-    try (TokenShards s = TokenShards.open(storage, shards, TokenShards.Verify.SIZES)) {
-      tokenizer = TokenizerFiles.toTokenizerJson(TrainRun.shardTokenizer(storage, s));
-    }
-    GptModel model = GptModel.build(mc, 1, 1, DataType.FLOAT, 1);
-    CheckpointStore.writeTo(
-        storage,
-        dir,
-        CheckpointStore.snapshot(
-            TrainState.start(1), model.weights(), Map.of(), mc, TrainConfig.defaults(), tokenizer));
   }
 
   static Row summarise(int workers, int k, List<StepMetrics> rounds) {

@@ -3,6 +3,8 @@ package dev.forja.bench;
 import dev.forja.shard.ShardFormat;
 import dev.forja.shard.ShardManifest;
 import dev.forja.shard.ShardWriter;
+import dev.forja.shard.TokenShards;
+import dev.forja.storage.CommitManifest;
 import dev.forja.storage.Storage;
 import dev.forja.tokenizer.BpeTokenizer;
 import dev.forja.tokenizer.PreTokenizer;
@@ -85,6 +87,9 @@ public final class TrainBenchmark {
     int b = base.microBatch();
     int t = mc.contextLength();
     URI shards = shards(storage, mc, (long) (steps + warmup + 4) * b * base.accumulation(), work);
+    if (base.lora().enabled()) {
+      loraBase(storage, mc, shards, URI.create(base.initFrom()));
+    }
     TrainConfig tc = base.withRun(warmup + steps, 0, 1, 0);
     double peak = PeakFlops.sgemm();
     out.printf(
@@ -139,6 +144,18 @@ public final class TrainBenchmark {
         rss / (double) (1L << 30),
         r.losses().get(r.losses().size() - 1));
     out.flush();
+    if (base.lora().enabled()) { // a LoRA run's checkpoints are the adapter's: not what is timed
+      out.printf(
+          Locale.ROOT,
+          "LoRA: r %d, alpha %s on %s (the base frozen); GFLOP/s counts the full model's"
+              + " training FLOPs%n",
+          base.lora().r(),
+          base.lora().alpha(),
+          base.lora().targetModules());
+      out.flush();
+      storage.delete(run, true);
+      return new Result(tps, gflops, peak / 1e9, rss, 0, 0, 0, 0, 0, 0);
+    }
 
     // checkpoints: snapshot (the stall), write, read, on each target
     CheckpointStore.Loaded last =
@@ -200,6 +217,26 @@ public final class TrainBenchmark {
         late);
     out.flush();
     return new Result(tps, gflops, peak / 1e9, rss, write, read, snap, bytes, early, late);
+  }
+
+  /**
+   * A randomly initialised base for a LoRA benchmark at {@code dir} (kept for later runs), with the
+   * shards' tokenizer.
+   */
+  static void loraBase(Storage storage, ModelConfig mc, URI shards, URI dir) throws IOException {
+    if (CommitManifest.read(storage, dir).isPresent()) {
+      return;
+    }
+    String tokenizer;
+    try (TokenShards s = TokenShards.open(storage, shards, TokenShards.Verify.SIZES)) {
+      tokenizer = TokenizerFiles.toTokenizerJson(TrainRun.shardTokenizer(storage, s));
+    }
+    GptModel model = GptModel.build(mc, 1, 1, DataType.FLOAT, 1);
+    CheckpointStore.writeTo(
+        storage,
+        dir,
+        CheckpointStore.snapshot(
+            TrainState.start(1), model.weights(), Map.of(), mc, TrainConfig.defaults(), tokenizer));
   }
 
   private static double resumeTime(

@@ -157,8 +157,10 @@ class LoraRunTest {
   }
 
   @Test
-  void aLoraRunResumesBitExactly(@TempDir Path tmp) throws Exception {
-    TrainConfig tc = lora(Map.of("train.steps", "8", "train.checkpoint-every", "4"));
+  void aLoraRunWithDropoutResumesBitExactly(@TempDir Path tmp) throws Exception {
+    TrainConfig tc =
+        lora(
+            Map.of("train.steps", "8", "train.checkpoint-every", "4", "train.lora.dropout", "0.1"));
     URI interrupted = tmp.resolve("interrupted").toUri();
     TrainingResult first =
         TrainRunTest.train(Fixtures.LOCAL, interrupted, LLAMA, tc, 4, TrainRunTest.quiet());

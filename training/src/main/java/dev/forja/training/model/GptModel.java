@@ -354,12 +354,11 @@ public final class GptModel {
         y = y.add(p(l.bias()));
       }
       if (l.lora() != null) {
-        if (l.lora().dropout() > 0) {
-          throw new IllegalArgumentException(
-              "train.lora.dropout > 0 runs on the CPU kernels (train.engine=kernels); the"
-                  + " SameDiff engine trains LoRA without dropout: set train.lora.dropout=0");
+        SDVariable xa = x;
+        if (l.lora().dropout() > 0) { // the mask, 0 or 1 / (1 - p) per element, is fed
+          xa = x.mul(sd.placeHolder(dropoutMask(l.lora()), dtype, batch * length, l.in()));
         }
-        SDVariable t = sd.mmul(x, p(l.lora().a()), false, true, false);
+        SDVariable t = sd.mmul(xa, p(l.lora().a()), false, true, false);
         y = y.add(sd.mmul(t, p(l.lora().b()), false, true, false).mul(l.lora().scale()));
       }
       return y;
@@ -494,11 +493,36 @@ public final class GptModel {
    * #segmented()} takes only null.
    */
   public Map<String, INDArray> feed(int[] ids, int[] targets, int[] positions, double lossScale) {
+    return feed(ids, targets, positions, lossScale, null);
+  }
+
+  /**
+   * As above; {@code dropoutKey}: the key of a training pass's LoRA dropout masks ({@link
+   * LoraDropout}), or null for a pass that drops nothing.
+   */
+  public Map<String, INDArray> feed(
+      int[] ids, int[] targets, int[] positions, double lossScale, Long dropoutKey) {
     DataType dtype = dataType();
     Map<String, INDArray> feed = new java.util.HashMap<>();
     feed.put(INPUT_IDS, Nd4j.createFromArray(ids).reshape(batch, length));
     feed.put(TARGETS, Nd4j.createFromArray(targets).reshape(batch, length));
     feed.put(LOSS_SCALE, Nd4j.scalar(dtype, lossScale));
+    List<Architecture.Linear> linears = arch.linears();
+    for (int i = 0; i < linears.size(); i++) {
+      Architecture.Lora lo = linears.get(i).lora();
+      if (lo == null || lo.dropout() <= 0) {
+        continue;
+      }
+      int rows = batch * length;
+      int cols = linears.get(i).in();
+      INDArray mask =
+          dropoutKey == null
+              ? Nd4j.ones(dtype, rows, cols)
+              : Nd4j.createFromArray(LoraDropout.mask(dropoutKey, i, rows, cols, lo.dropout()))
+                  .reshape(rows, cols)
+                  .castTo(dtype);
+      feed.put(dropoutMask(lo), mask);
+    }
     if (!segmented) {
       if (positions != null) {
         throw new IllegalArgumentException(
@@ -542,6 +566,11 @@ public final class GptModel {
       feed.put(ROPE_SIN, Nd4j.createFromArray(sn).reshape(batch, 1, length, hd).castTo(dtype));
     }
     return feed;
+  }
+
+  /** The placeholder of an adapter's dropout mask. */
+  static String dropoutMask(Architecture.Lora lo) {
+    return "lora_dropout_mask/" + lo.a().name();
   }
 
   /**

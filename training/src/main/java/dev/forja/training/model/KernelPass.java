@@ -27,6 +27,10 @@ abstract class KernelPass implements LossPass {
   private final Buf ones; // [n] of 1, for column sums
   private final Buf loraT; // [n, rank]: an adapter's inner activation
   private final Buf loraDt; // [n, rank]: the gradient there
+  private final Buf loraX; // [n, widest in]: a dropped-out adapter input, then its gradient
+  private final Map<String, Integer> loraIndex = new java.util.HashMap<>(); // by lora_A's name
+  private long dropoutKey;
+  private boolean training;
 
   KernelPass(GptModel model) {
     if (model.dataType() != DataType.FLOAT) {
@@ -43,18 +47,21 @@ abstract class KernelPass implements LossPass {
     model.weights().forEach((name, a) -> params.put(name, new Buf(a)));
     trainable = model.parameterNames();
     int rank = 0;
-    for (Architecture.Linear l : arch.linears()) {
+    int dropIn = 0;
+    java.util.List<Architecture.Linear> linears = arch.linears();
+    for (int i = 0; i < linears.size(); i++) {
+      Architecture.Linear l = linears.get(i);
       if (l.lora() != null) {
-        if (l.lora().dropout() > 0) {
-          throw new IllegalArgumentException(
-              "train.lora.dropout > 0 is not implemented by the CPU kernels yet: set"
-                  + " train.lora.dropout=0");
-        }
         rank = Math.max(rank, l.lora().rank());
+        loraIndex.put(l.lora().a().name(), i);
+        if (l.lora().dropout() > 0) {
+          dropIn = Math.max(dropIn, l.in());
+        }
       }
     }
     loraT = rank == 0 ? null : Buf.alloc((long) n * rank);
     loraDt = rank == 0 ? null : Buf.alloc((long) n * rank);
+    loraX = dropIn == 0 ? null : Buf.alloc((long) n * dropIn);
     head = new OutputHead(n, d, vocab);
     ones = Buf.alloc(n);
     for (int i = 0; i < n; i++) {
@@ -85,8 +92,14 @@ abstract class KernelPass implements LossPass {
   }
 
   @Override
+  public void dropoutKey(long key) {
+    dropoutKey = key;
+  }
+
+  @Override
   public double loss(int[] ids, int[] targets, int[] pos, double scale) {
     setPositions(pos);
+    training = false;
     Blas.singleThreadedBlas();
     try {
       return forward(ids, targets, scale, null);
@@ -116,6 +129,7 @@ abstract class KernelPass implements LossPass {
       }
       g.put(name, b);
     }
+    training = true;
     Blas.singleThreadedBlas();
     try {
       double loss = forward(ids, targets, scale, g);
@@ -200,9 +214,16 @@ abstract class KernelPass implements LossPass {
       return;
     }
     int r = lo.rank();
-    Blas.pgemm(
-        Blas.NO, Blas.TR, n, r, lin.in(), 1f, in, inCol, ldIn, w(lo.a()), 0, lin.in(), 0f, loraT, 0,
-        r);
+    if (dropping(lo)) { // t = dropout(in) A^T
+      dropIn(lin, in, inCol, ldIn);
+      Blas.pgemm(
+          Blas.NO, Blas.TR, n, r, lin.in(), 1f, loraX, 0, lin.in(), w(lo.a()), 0, lin.in(), 0f,
+          loraT, 0, r);
+    } else {
+      Blas.pgemm(
+          Blas.NO, Blas.TR, n, r, lin.in(), 1f, in, inCol, ldIn, w(lo.a()), 0, lin.in(), 0f, loraT,
+          0, r);
+    }
     Blas.pgemm(
         Blas.NO,
         Blas.TR,
@@ -246,9 +267,20 @@ abstract class KernelPass implements LossPass {
     int r = lo.rank();
     float s = (float) lo.scale();
     Buf a = w(lo.a());
-    // t = in A^T again (cheap: rank columns), then dB += s dout^T t, dt = s dout B
-    Blas.pgemm(
-        Blas.NO, Blas.TR, n, r, lin.in(), 1f, in, inCol, ldIn, a, 0, lin.in(), 0f, loraT, 0, r);
+    boolean drop = dropping(lo);
+    // the adapter's input: in, or its dropped-out copy
+    Buf x = in;
+    int xCol = inCol;
+    int ldX = ldIn;
+    long mk = 0;
+    if (drop) {
+      mk = dropIn(lin, in, inCol, ldIn);
+      x = loraX;
+      xCol = 0;
+      ldX = lin.in();
+    }
+    // t = x A^T again (cheap: rank columns), then dB += s dout^T t, dt = s dout B
+    Blas.pgemm(Blas.NO, Blas.TR, n, r, lin.in(), 1f, x, xCol, ldX, a, 0, lin.in(), 0f, loraT, 0, r);
     Buf db = grad(g, lo.b());
     if (db != null) {
       Blas.pgemm(
@@ -260,10 +292,65 @@ abstract class KernelPass implements LossPass {
     Buf da = grad(g, lo.a());
     if (da != null) {
       Blas.pgemm(
-          Blas.TR, Blas.NO, r, lin.in(), n, 1f, loraDt, 0, r, in, inCol, ldIn, 1f, da, 0, lin.in());
+          Blas.TR, Blas.NO, r, lin.in(), n, 1f, loraDt, 0, r, x, xCol, ldX, 1f, da, 0, lin.in());
     }
+    if (!drop) {
+      Blas.pgemm(
+          Blas.NO, Blas.NO, n, lin.in(), r, 1f, loraDt, 0, r, a, 0, lin.in(), 1f, din, dinCol,
+          ldDin);
+      return;
+    }
+    // dx = dt A, through the same mask, added to din
     Blas.pgemm(
-        Blas.NO, Blas.NO, n, lin.in(), r, 1f, loraDt, 0, r, a, 0, lin.in(), 1f, din, dinCol, ldDin);
+        Blas.NO, Blas.NO, n, lin.in(), r, 1f, loraDt, 0, r, a, 0, lin.in(), 0f, loraX, 0, lin.in());
+    int cols = lin.in();
+    double p = lo.dropout();
+    long key = mk;
+    java.nio.FloatBuffer src = loraX.f;
+    java.nio.FloatBuffer dst = din.f;
+    dev.forja.training.runtime.Parallel.forRange(
+        n,
+        (from, to) -> {
+          for (int i = from; i < to; i++) {
+            long row = (long) i * cols;
+            int o = i * ldDin + dinCol;
+            for (int j = 0; j < cols; j++) {
+              float m = LoraDropout.factor(key, row + j, p);
+              if (m != 0f) {
+                dst.put(o + j, dst.get(o + j) + m * src.get((int) row + j));
+              }
+            }
+          }
+        });
+  }
+
+  /** Whether this pass drops {@code lo}'s input (training, with {@code lora_dropout > 0}). */
+  private boolean dropping(Architecture.Lora lo) {
+    return training && lo.dropout() > 0;
+  }
+
+  /**
+   * Writes {@code lin}'s adapter input with the pass's dropout mask applied into {@code loraX}
+   * ({@code [n, lin.in]}); returns the mask's module key.
+   */
+  private long dropIn(Architecture.Linear lin, Buf in, int inCol, int ldIn) {
+    long key = LoraDropout.moduleKey(dropoutKey, loraIndex.get(lin.lora().a().name()));
+    int cols = lin.in();
+    double p = lin.lora().dropout();
+    java.nio.FloatBuffer src = in.f;
+    java.nio.FloatBuffer dst = loraX.f;
+    dev.forja.training.runtime.Parallel.forRange(
+        n,
+        (from, to) -> {
+          for (int i = from; i < to; i++) {
+            long row = (long) i * cols;
+            int o = i * ldIn + inCol;
+            for (int j = 0; j < cols; j++) {
+              dst.put((int) row + j, LoraDropout.factor(key, row + j, p) * src.get(o + j));
+            }
+          }
+        });
+    return key;
   }
 
   /** Refuses a batch of the wrong shape or with an id outside the vocabulary. */

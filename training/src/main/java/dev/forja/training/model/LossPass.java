@@ -10,6 +10,12 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * reference) and {@link GptKernels} (hand-written CPU kernels over preallocated buffers).
  */
 public interface LossPass {
+  /**
+   * The key of the LoRA dropout masks ({@link LoraDropout}) of the following {@link
+   * #lossAndGradients} calls, which are training passes; {@link #loss} never drops anything.
+   */
+  void dropoutKey(long key);
+
   /** The scaled summed loss of the batch, without gradients. */
   default double loss(int[] ids, int[] targets, double scale) {
     return loss(ids, targets, null, scale);

@@ -9,10 +9,16 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 final class SameDiffPass implements LossPass {
   private final GptModel model;
   private final List<String> names;
+  private long dropoutKey;
 
   SameDiffPass(GptModel model) {
     this.model = model;
     this.names = model.parameterNames();
+  }
+
+  @Override
+  public void dropoutKey(long key) {
+    dropoutKey = key;
   }
 
   @Override
@@ -30,7 +36,7 @@ final class SameDiffPass implements LossPass {
       Map<String, INDArray> grads,
       boolean accumulate) {
     model.prepareGradients();
-    Map<String, INDArray> feed = model.feed(ids, targets, positions, scale);
+    Map<String, INDArray> feed = model.feed(ids, targets, positions, scale, dropoutKey);
     OutAndGrad og =
         model.sameDiff().calculateGradientsAndOutputs(feed, List.of(GptModel.LOSS), names);
     for (String n : names) {

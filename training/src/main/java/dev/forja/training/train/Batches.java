@@ -21,11 +21,12 @@ public final class Batches {
   /**
    * One micro-batch, row-major {@code [batch, length]}; {@code predicted} targets are not -1;
    * {@code positions} each token's position within its example, or null when each row is one
-   * sequence (positions 0 to length - 1).
+   * sequence (positions 0 to length - 1); {@code dropoutKey} the key of its LoRA dropout masks, a
+   * function of the seed, step and micro-batch like the masking.
    */
-  public record Batch(int[] ids, int[] targets, int predicted, int[] positions) {
+  public record Batch(int[] ids, int[] targets, int predicted, int[] positions, long dropoutKey) {
     public Batch(int[] ids, int[] targets, int predicted) {
-      this(ids, targets, predicted, null);
+      this(ids, targets, predicted, null, 0);
     }
   }
 
@@ -68,12 +69,12 @@ public final class Batches {
   public Batch next(long step, int micro) {
     int[] ids = new int[batch * length];
     int[] targets = new int[batch * length];
+    long key = seed ^ (0x9E3779B97F4A7C15L * (step * 1_000_003L + micro + 1));
     if (sampler.rows()) {
-      return rows(ids, targets);
+      return rows(ids, targets, key);
     }
     int predicted = 0;
-    SplittableRandom rng =
-        new SplittableRandom(seed ^ (0x9E3779B97F4A7C15L * (step * 1_000_003L + micro + 1)));
+    SplittableRandom rng = new SplittableRandom(key);
     for (int b = 0; b < batch; b++) {
       sampler.next(window);
       int off = b * length;
@@ -85,10 +86,10 @@ public final class Batches {
         predicted += mask(window, ids, targets, off, rng);
       }
     }
-    return new Batch(ids, targets, predicted);
+    return new Batch(ids, targets, predicted, null, key);
   }
 
-  private Batch rows(int[] ids, int[] targets) {
+  private Batch rows(int[] ids, int[] targets, long key) {
     int[] positions = new int[batch * length];
     int predicted = 0;
     for (int b = 0; b < batch; b++) {
@@ -109,7 +110,7 @@ public final class Batches {
         predicted += trained ? 1 : 0;
       }
     }
-    return new Batch(ids, targets, predicted, positions);
+    return new Batch(ids, targets, predicted, positions, key);
   }
 
   private int mask(int[] src, int[] ids, int[] targets, int off, SplittableRandom rng) {

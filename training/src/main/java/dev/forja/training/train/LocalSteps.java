@@ -50,6 +50,7 @@ public final class LocalSteps implements StepStrategy {
     }
     double loss = 0;
     for (int i = 0; i < micro.length; i++) {
+      pass.dropoutKey(micro[i].dropoutKey());
       loss +=
           pass.lossAndGradients(
               micro[i].ids(),

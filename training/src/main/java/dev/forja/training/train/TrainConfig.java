@@ -371,7 +371,9 @@ public record TrainConfig(
               0,
               0,
               0.999,
-              "Dropout on the adapters' input while training (CPU kernels: 0 only for now).");
+              "PEFT's lora_dropout: the share of each adapter's input dropped in training passes"
+                  + " (the masks follow from train.seed, the step and the micro-batch: resumes are"
+                  + " exact).");
       List<String> targets =
           r.list(
               "train.lora.target-modules",

@@ -2,6 +2,7 @@ package dev.forja.training.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 import java.util.List;
 import java.util.Map;
@@ -41,6 +42,10 @@ class LoraKernelsTest {
     return new LoraSettings(3, 5, 0, targets, rslora, saved);
   }
 
+  private static LoraSettings dropout(List<String> targets, double p) {
+    return new LoraSettings(3, 5, p, targets, false, List.of());
+  }
+
   /** Every adapter's B drawn non-zero (PEFT starts it at zero, which would hide A's gradient). */
   private static void wideB(GptModel m) {
     m.weights()
@@ -64,6 +69,9 @@ class LoraKernelsTest {
       },
       {"gpt-2 conv1d", GPT, lora(List.of("c_attn", "c_proj", "c_fc"), false, List.of())},
       {"gpt-2 attention only", GPT, lora(List.of("attn.c_attn"), true, List.of("wte"))},
+      // the same dropout masks in both engines (a training pass, key 0)
+      {"llama all-linear, dropout 0.3", LLAMA, dropout(List.of("all-linear"), 0.3)},
+      {"gpt-2 conv1d, dropout 0.5", GPT, dropout(List.of("c_attn", "c_proj", "c_fc"), 0.5)},
     };
     long seed = 41;
     for (Object[] v : variants) {
@@ -76,6 +84,84 @@ class LoraKernelsTest {
           1e-3,
           m -> c.llamaFamily() ? new LlamaKernels(m) : new GptKernels(m),
           LoraKernelsTest::wideB);
+    }
+  }
+
+  @Test
+  void dropoutDropsTheAdaptersInputWhileTrainingByTheKeyAndNeverWhenEvaluating() {
+    Nd4j.getRandom().setSeed(9);
+    for (ModelConfig c : List.of(LLAMA, GPT)) {
+      Architecture plain = Architecture.of(c).withLora(dropout(List.of("all-linear"), 0));
+      Architecture dropped = Architecture.of(c).withLora(dropout(List.of("all-linear"), 0.4));
+      GptModel m =
+          GptModel.build(plain, GptKernelsTest.BATCH, GptKernelsTest.LENGTH, DataType.FLOAT, 7);
+      wideB(m);
+      GptModel d =
+          GptModel.build(dropped, GptKernelsTest.BATCH, GptKernelsTest.LENGTH, DataType.FLOAT, 7);
+      m.weights().forEach((n, w) -> d.weights().get(n).assign(w));
+      int[] ids = GptKernelsTest.ids(c, 3);
+      int[] targets = GptKernelsTest.targets(c, 4);
+      for (GptModel.Engine engine : List.of(GptModel.Engine.KERNELS, GptModel.Engine.SAMEDIFF)) {
+        String what = c.llamaFamily() + " " + engine;
+        LossPass p0 = m.pass(engine);
+        LossPass pd = d.pass(engine);
+        double whole = p0.lossAndGradients(ids, targets, 0.1, GptKernelsTest.grads(m), false);
+        // evaluating drops nothing
+        assertThat(pd.loss(ids, targets, 0.1)).as(what).isCloseTo(whole, within(1e-5));
+        pd.dropoutKey(11);
+        double a = pd.lossAndGradients(ids, targets, 0.1, GptKernelsTest.grads(d), false);
+        double again = pd.lossAndGradients(ids, targets, 0.1, GptKernelsTest.grads(d), false);
+        pd.dropoutKey(12);
+        double other = pd.lossAndGradients(ids, targets, 0.1, GptKernelsTest.grads(d), false);
+        assertThat(again).as(what).isEqualTo(a); // the key, not a generator, decides
+        assertThat(Math.abs(a - whole)).as(what).isGreaterThan(1e-4);
+        assertThat(Math.abs(other - a)).as(what).isGreaterThan(1e-4);
+      }
+    }
+    // the mask: about p of the elements dropped, the rest scaled by 1 / (1 - p)
+    float[] mask = LoraDropout.mask(5, 2, 64, 100, 0.25);
+    long zeros = 0;
+    for (float f : mask) {
+      assertThat(f == 0f || f == (float) (1 / 0.75)).isTrue();
+      zeros += f == 0f ? 1 : 0;
+    }
+    assertThat(zeros / 6400.0).isCloseTo(0.25, within(0.03));
+  }
+
+  @Test
+  void dropoutGradientsMatchFiniteDifferencesOfTheTrainingLoss() {
+    Nd4j.getRandom().setSeed(13);
+    Architecture arch = Architecture.of(LLAMA).withLora(dropout(List.of("all-linear"), 0.3));
+    GptModel m =
+        GptModel.build(arch, GptKernelsTest.BATCH, GptKernelsTest.LENGTH, DataType.DOUBLE, 5);
+    wideB(m);
+    int[] ids = GptKernelsTest.ids(LLAMA, 5);
+    int[] targets = GptKernelsTest.targets(LLAMA, 6);
+    LossPass pass = m.pass(GptModel.Engine.SAMEDIFF);
+    pass.dropoutKey(77);
+    Map<String, INDArray> g = GptKernelsTest.grads(m);
+    pass.lossAndGradients(ids, targets, 0.1, g, false);
+    Map<String, INDArray> scratch = GptKernelsTest.grads(m);
+    double h = 1e-5;
+    for (String name :
+        List.of(
+            "model.layers.0.self_attn.q_proj.lora_A.weight",
+            "model.layers.1.mlp.down_proj.lora_A.weight",
+            "model.layers.0.mlp.gate_proj.lora_B.weight")) {
+      INDArray w = m.parameters().get(name);
+      for (long i = 0; i < Math.min(6, w.length()); i++) {
+        double x = w.getDouble(i);
+        w.putScalar(i, x + h);
+        double up = pass.lossAndGradients(ids, targets, 0.1, scratch, false);
+        w.putScalar(i, x - h);
+        double down = pass.lossAndGradients(ids, targets, 0.1, scratch, false);
+        w.putScalar(i, x);
+        double numeric = (up - down) / (2 * h);
+        double analytic = g.get(name).getDouble(i);
+        assertThat(analytic)
+            .as("%s[%d]", name, i)
+            .isCloseTo(numeric, within(1e-6 + 1e-4 * Math.abs(numeric)));
+      }
     }
   }
 
