@@ -46,13 +46,16 @@ import org.apache.spark.sql.SparkSession;
  * tokenizer and chat template of the model to fine-tune; examples go to train or validation by a
  * hash of their id, and are packed into rows of {@code sft.sequence-length} tokens (or one per row,
  * padded). Every problem is counted and its line written to {@code quarantine/} with the reason.
- * The driver writes the tokenizer files, {@code stats.json}, {@code report.md} and last {@code
- * manifest.json}: every input line is accounted for (kept + quarantined = read).
+ * The driver writes the tokenizer files, {@code stats.json}, the report ({@code report.md}, {@code
+ * report.html}, {@code report.png}) and last {@code manifest.json}: every input line is accounted
+ * for (kept + quarantined = read).
  */
 public final class SftDataJob {
   public static final String QUARANTINE = "quarantine";
   public static final String STATS = "stats.json";
-  public static final String REPORT = "report.md";
+  public static final String REPORT = SftReport.MD;
+  public static final String REPORT_HTML = SftReport.HTML;
+  public static final String REPORT_PNG = SftReport.PNG;
   public static final String TOKENIZER_CONFIG = "tokenizer_config.json";
 
   /** Length histogram buckets: examples of up to 2^k tokens. */
@@ -248,8 +251,7 @@ public final class SftDataJob {
         Storage.resolve(output, STATS),
         JSON.writeValueAsString(statsJson(stats, cfg, seconds)),
         true);
-    storage.writeString(
-        Storage.resolve(output, REPORT), SftReport.markdown(stats, cfg, output), true);
+    SftReport.write(storage, output, stats, cfg);
     manifest.commit(storage, output);
     return new Result(output, manifest, stats, seconds);
   }

@@ -211,7 +211,13 @@ class SftDataJobTest {
     JsonNode stats = JSON.readTree(STORAGE.readString(Storage.resolve(out, SftDataJob.STATS)));
     assertThat(stats.get("quarantined_by_reason").get("too-long").asLong()).isEqualTo(1);
     assertThat(STORAGE.readString(Storage.resolve(out, SftDataJob.REPORT)))
-        .contains("| examples kept | 6 |", "unknown-role");
+        .contains("| examples kept | 6 |", "unknown-role", "(report.png)");
+    assertThat(STORAGE.readString(Storage.resolve(out, SftDataJob.REPORT_HTML)))
+        .contains("6 examples kept", "<td>unknown-role</td>", "data:image/png;base64,");
+    java.awt.image.BufferedImage chart =
+        javax.imageio.ImageIO.read(new java.io.File(Storage.resolve(out, SftDataJob.REPORT_PNG)));
+    assertThat(chart.getWidth()).isEqualTo(900);
+    assertThat(chart.getHeight()).isGreaterThan(400);
     assertThat(STORAGE.exists(Storage.resolve(out, SftDataJob.TOKENIZER_CONFIG))).isTrue();
   }
 
