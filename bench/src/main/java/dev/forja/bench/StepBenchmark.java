@@ -35,8 +35,9 @@ final class StepBenchmark {
             arch, b, t, 4, engine == GptModel.Engine.KERNELS, tc.recomputeActivations());
     long weights = 0;
     long gradients = 0;
+    java.util.Set<String> half = arch.halfPrecision();
     for (var p : arch.parameters()) {
-      weights += p.count() * 4;
+      weights += p.count() * (half.contains(p.name()) ? 2 : 4);
       gradients += p.trainable() ? p.count() * 4 : 0;
     }
     out.printf(

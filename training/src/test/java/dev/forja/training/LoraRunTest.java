@@ -2,6 +2,7 @@ package dev.forja.training;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 import dev.forja.training.checkpoint.CheckpointStore;
 import dev.forja.training.hf.LoraCheckpoints;
@@ -177,6 +178,40 @@ class LoraRunTest {
     var b = CheckpointStore.load(Fixtures.LOCAL, TrainRunTest.checkpoint(wholeRun, 8));
     b.weights().forEach((n, w) -> assertThat(a.weights().get(n)).as(n).isEqualTo(w));
     b.optimizer().forEach((n, w) -> assertThat(a.optimizer().get(n)).as(n).isEqualTo(w));
+  }
+
+  @Test
+  void aBf16BaseTrainsLikeTheFp32One(@TempDir Path tmp) throws Exception {
+    TrainConfig fp32 = lora(Map.of("train.steps", "20", "train.checkpoint-every", "0"));
+    TrainConfig bf16 =
+        lora(
+            Map.of(
+                "train.steps", "20",
+                "train.checkpoint-every", "0",
+                "train.lora.base-dtype", "bf16"));
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    TrainingResult h =
+        TrainRunTest.train(
+            Fixtures.LOCAL,
+            tmp.resolve("bf16").toUri(),
+            LLAMA,
+            bf16,
+            0,
+            new PrintStream(log, true, StandardCharsets.UTF_8));
+    TrainingResult f =
+        TrainRunTest.train(
+            Fixtures.LOCAL, tmp.resolve("fp32").toUri(), LLAMA, fp32, 0, TrainRunTest.quiet());
+    // the same run on weights rounded to bf16: close, not equal
+    for (int i = 0; i < 20; i++) {
+      assertThat(h.losses().get(i)).isCloseTo(f.losses().get(i), within(0.02 * f.losses().get(i)));
+    }
+    assertThat(h.losses()).isNotEqualTo(f.losses());
+    assertThat(h.losses().get(19)).isLessThan(h.losses().get(0));
+    CheckpointStore.Loaded ck =
+        CheckpointStore.load(
+            Fixtures.LOCAL, TrainRunTest.checkpoint(tmp.resolve("bf16").toUri(), 20));
+    assertThat(ck.weights().keySet()).allMatch(n -> n.contains(".lora_"));
+    assertThat(ck.train().lora().baseDtype()).isEqualTo("bf16");
   }
 
   @Test

@@ -20,10 +20,36 @@ import java.util.List;
  * @param head the output projection (the token embedding itself when tied)
  */
 public record Architecture(
-    Embedding embedding, List<Layer> layers, Norm finalNorm, Head head, ModelConfig config) {
+    Embedding embedding,
+    List<Layer> layers,
+    Norm finalNorm,
+    Head head,
+    ModelConfig config,
+    boolean bf16Base) {
 
   public Architecture {
     layers = List.copyOf(layers);
+  }
+
+  public Architecture(
+      Embedding embedding, List<Layer> layers, Norm finalNorm, Head head, ModelConfig config) {
+    this(embedding, layers, finalNorm, head, config, false);
+  }
+
+  /**
+   * The names of the parameters held in bfloat16: with {@code bf16Base}, the frozen weights of the
+   * linear layers (the head and embeddings excepted), which the engines upcast per product.
+   */
+  public java.util.Set<String> halfPrecision() {
+    java.util.Set<String> out = new java.util.LinkedHashSet<>();
+    if (bf16Base) {
+      for (Linear l : linears()) {
+        if (!l.weight().trainable()) {
+          out.add(l.weight().name());
+        }
+      }
+    }
+    return out;
   }
 
   /** A part of the model with parameters. */
@@ -315,7 +341,8 @@ public record Architecture(
         new Embedding(
             tokens, embedding.positions() == null ? null : freeze.apply(embedding.positions()));
     Head h = new Head(head.tied() ? tokens : freeze.apply(head.weight()), head.tied());
-    Architecture out = new Architecture(e, ls, freezeNorm(finalNorm, freeze), h, config);
+    Architecture out =
+        new Architecture(e, ls, freezeNorm(finalNorm, freeze), h, config, lora.bf16Base());
     if (!unusedTargets.isEmpty() || !unusedSaved.isEmpty()) {
       java.util.Set<String> modules = new java.util.LinkedHashSet<>();
       for (Linear l : linears()) {

@@ -66,6 +66,19 @@ final class Buf {
         });
   }
 
+  /** Writes the bfloat16 array {@code src} as fp32 into the start of {@code dst}. */
+  static void upcastBf16(INDArray src, Buf dst) {
+    java.nio.ShortBuffer s = src.data().asNio().order(ByteOrder.nativeOrder()).asShortBuffer();
+    FloatBuffer d = dst.f;
+    Parallel.forRange(
+        (int) src.length(),
+        (from, to) -> {
+          for (int i = from; i < to; i++) {
+            d.put(i, Float.intBitsToFloat((s.get(i) & 0xFFFF) << 16));
+          }
+        });
+  }
+
   FloatPointer at(long offset) {
     return new FloatPointer(p).position(offset);
   }

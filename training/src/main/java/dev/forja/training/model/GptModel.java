@@ -231,8 +231,11 @@ public final class GptModel {
     SameDiff sd = SameDiff.create();
     Random rng = Nd4j.getRandomFactory().getNewRandomInstance(seed);
     Map<String, SDVariable> w = new LinkedHashMap<>();
+    java.util.Set<String> half = arch.halfPrecision();
     for (ParameterSpec p : arch.parameters()) {
-      w.put(p.name(), create(sd, p, dtype, rng));
+      SDVariable v = create(sd, p, dtype, rng, half.contains(p.name()));
+      // a bf16 frozen weight: upcast where each product reads it
+      w.put(p.name(), half.contains(p.name()) ? sd.castTo(v, dtype) : v);
     }
     Graph g = new Graph(sd, w, batch, length, dtype, segmented);
     int bt = batch * length;
@@ -269,8 +272,12 @@ public final class GptModel {
     return new GptModel(arch, sd, batch, length, segmented);
   }
 
-  /** A parameter as its spec says: a normal draw from {@code rng}, ones or zeros. */
-  private static SDVariable create(SameDiff sd, ParameterSpec p, DataType dtype, Random rng) {
+  /**
+   * A parameter as its spec says: a normal draw from {@code rng}, ones or zeros; held in bfloat16
+   * when {@code half}.
+   */
+  private static SDVariable create(
+      SameDiff sd, ParameterSpec p, DataType dtype, Random rng, boolean half) {
     INDArray a =
         switch (p.init().kind()) {
           case ONES -> Nd4j.ones(dtype, p.shape());
@@ -294,6 +301,9 @@ public final class GptModel {
             yield n;
           }
         };
+    if (half) {
+      return sd.constant(p.name(), a.castTo(DataType.BFLOAT16));
+    }
     return p.trainable() ? sd.var(p.name(), a) : sd.constant(p.name(), a);
   }
 

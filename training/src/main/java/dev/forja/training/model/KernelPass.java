@@ -31,6 +31,10 @@ abstract class KernelPass implements LossPass {
   private final Map<String, Integer> loraIndex = new java.util.HashMap<>(); // by lora_A's name
   private long dropoutKey;
   private boolean training;
+  // train.lora.base-dtype=bf16: frozen weights held in bfloat16, upcast per product into one buffer
+  private final Map<String, INDArray> half = new java.util.HashMap<>();
+  private final Buf halfScratch;
+  private String halfScratchHolds;
 
   KernelPass(GptModel model) {
     if (model.dataType() != DataType.FLOAT) {
@@ -44,7 +48,16 @@ abstract class KernelPass implements LossPass {
     n = batch * len;
     d = c.dModel();
     vocab = c.vocabSize();
-    model.weights().forEach((name, a) -> params.put(name, new Buf(a)));
+    long widest = 0;
+    for (Map.Entry<String, INDArray> e : model.weights().entrySet()) {
+      if (e.getValue().dataType() == DataType.BFLOAT16) {
+        half.put(e.getKey(), e.getValue());
+        widest = Math.max(widest, e.getValue().length());
+      } else {
+        params.put(e.getKey(), new Buf(e.getValue()));
+      }
+    }
+    halfScratch = widest == 0 ? null : Buf.alloc(widest);
     trainable = model.parameterNames();
     int rank = 0;
     int dropIn = 0;
@@ -100,6 +113,7 @@ abstract class KernelPass implements LossPass {
   public double loss(int[] ids, int[] targets, int[] pos, double scale) {
     setPositions(pos);
     training = false;
+    halfScratchHolds = null; // the weights may have been assigned since
     Blas.singleThreadedBlas();
     try {
       return forward(ids, targets, scale, null);
@@ -130,6 +144,7 @@ abstract class KernelPass implements LossPass {
       g.put(name, b);
     }
     training = true;
+    halfScratchHolds = null;
     Blas.singleThreadedBlas();
     try {
       double loss = forward(ids, targets, scale, g);
@@ -405,9 +420,28 @@ abstract class KernelPass implements LossPass {
         });
   }
 
-  /** A parameter's memory; null for an absent one (a bias the model does not have). */
+  /**
+   * A parameter's memory; null for an absent one (a bias the model does not have). A weight held in
+   * bfloat16 comes upcast into a buffer that the next such weight reuses: use it for one product
+   * before asking for another.
+   */
   protected Buf w(ParameterSpec p) {
-    return p == null ? null : params.get(p.name());
+    if (p == null) {
+      return null;
+    }
+    Buf b = params.get(p.name());
+    if (b != null) {
+      return b;
+    }
+    INDArray h = half.get(p.name());
+    if (h == null) {
+      return null;
+    }
+    if (!p.name().equals(halfScratchHolds)) {
+      Buf.upcastBf16(h, halfScratch);
+      halfScratchHolds = p.name();
+    }
+    return halfScratch;
   }
 
   protected static Buf grad(Map<String, Buf> g, ParameterSpec p) {

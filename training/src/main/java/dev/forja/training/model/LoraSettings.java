@@ -15,6 +15,8 @@ import java.util.List;
  * @param rslora {@code use_rslora}
  * @param modulesToSave whole modules trained beside the adapters (e.g. {@code embed_tokens}, {@code
  *     lm_head} for added tokens)
+ * @param bf16Base hold the frozen linear weights in bfloat16, upcast to the model's precision for
+ *     each product ({@code train.lora.base-dtype: bf16}; not PEFT's, not saved with the adapter)
  */
 public record LoraSettings(
     int rank,
@@ -22,7 +24,19 @@ public record LoraSettings(
     double dropout,
     List<String> targetModules,
     boolean rslora,
-    List<String> modulesToSave) {
+    List<String> modulesToSave,
+    boolean bf16Base) {
+
+  /** PEFT's settings: the base held as it comes. */
+  public LoraSettings(
+      int rank,
+      double alpha,
+      double dropout,
+      List<String> targetModules,
+      boolean rslora,
+      List<String> modulesToSave) {
+    this(rank, alpha, dropout, targetModules, rslora, modulesToSave, false);
+  }
 
   /** Every linear layer of the transformer blocks (PEFT's name for it). */
   public static final String ALL_LINEAR = "all-linear";

@@ -19,7 +19,8 @@ import java.util.Locale;
  * the activations are allowed for the backward pass's temporaries. The hand-written kernels ({@code
  * train.engine=kernels}) preallocate exactly what they keep ({@link GptKernels#activationFloats})
  * and need no one-hot tensors, so their estimate is that figure. A LoRA model's frozen base is one
- * copy; only the trainable parameters (the adapters, modules to save) have the other five.
+ * copy (its linear weights at 2 bytes with {@code train.lora.base-dtype: bf16}); only the trainable
+ * parameters (the adapters, modules to save) have the other five.
  */
 public record MemoryPlan(long parameterBytes, long activationBytes) {
   public static MemoryPlan estimate(
@@ -47,11 +48,13 @@ public record MemoryPlan(long parameterBytes, long activationBytes) {
       boolean kernels,
       boolean recompute) {
     ModelConfig c = arch.config();
-    long copies = 0;
+    java.util.Set<String> half = arch.halfPrecision();
+    long params = 0;
     for (ParameterSpec s : arch.parameters()) {
-      copies += s.count() * (s.trainable() ? 6 : 1);
+      params +=
+          s.count()
+              * (s.trainable() ? 6L * bytesPerValue : half.contains(s.name()) ? 2 : bytesPerValue);
     }
-    long params = copies * bytesPerValue;
     if (kernels) {
       return new MemoryPlan(
           params,

@@ -339,14 +339,18 @@ public record TrainConfig(
       double dropout,
       List<String> targetModules,
       boolean rslora,
-      List<String> modulesToSave)
+      List<String> modulesToSave,
+      String baseDtype)
       implements Serializable {
+    public static final String FP32 = "fp32";
+    public static final String BF16 = "bf16";
     public static final Lora OFF =
-        new Lora(false, 8, 16, 0, List.of(LoraSettings.ALL_LINEAR), false, List.of());
+        new Lora(false, 8, 16, 0, List.of(LoraSettings.ALL_LINEAR), false, List.of(), FP32);
 
     public Lora {
       targetModules = List.copyOf(targetModules);
       modulesToSave = List.copyOf(modulesToSave);
+      baseDtype = baseDtype == null ? FP32 : baseDtype; // train-config.json written before the key
     }
 
     static Lora read(ConfigReader r) {
@@ -389,12 +393,21 @@ public record TrainConfig(
               List.of(),
               "Whole modules trained beside the adapters and saved with them, e.g. [embed_tokens,"
                   + " lm_head] when tokens were added.");
-      return new Lora(enabled, rank, alpha, dropout, targets, rslora, saved);
+      String baseDtype =
+          r.choice(
+              "train.lora.base-dtype",
+              FP32,
+              List.of(FP32, BF16),
+              "How the frozen base's linear weights are held: fp32, or bf16 (half the memory;"
+                  + " each product upcasts them to fp32, so the adapters and the arithmetic stay"
+                  + " fp32).");
+      return new Lora(enabled, rank, alpha, dropout, targets, rslora, saved, baseDtype);
     }
 
     /** The adapters these keys describe. */
     public LoraSettings settings() {
-      return new LoraSettings(r, alpha, dropout, targetModules, rslora, modulesToSave);
+      return new LoraSettings(
+          r, alpha, dropout, targetModules, rslora, modulesToSave, BF16.equals(baseDtype));
     }
   }
 

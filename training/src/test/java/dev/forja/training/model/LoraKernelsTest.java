@@ -42,6 +42,41 @@ class LoraKernelsTest {
     return new LoraSettings(3, 5, 0, targets, rslora, saved);
   }
 
+  private static LoraSettings bf16(List<String> targets) {
+    return new LoraSettings(3, 5, 0, targets, false, List.of(), true);
+  }
+
+  @Test
+  void aBf16BaseHoldsTheFrozenLinearsInHalfAndComputesAsTheRoundedFp32Model() {
+    Nd4j.getRandom().setSeed(21);
+    for (ModelConfig c : List.of(LLAMA, GPT)) {
+      Architecture half = Architecture.of(c).withLora(bf16(List.of("all-linear")));
+      Architecture whole =
+          Architecture.of(c).withLora(lora(List.of("all-linear"), false, List.of()));
+      GptModel h =
+          GptModel.build(half, GptKernelsTest.BATCH, GptKernelsTest.LENGTH, DataType.FLOAT, 3);
+      wideB(h);
+      GptModel f =
+          GptModel.build(whole, GptKernelsTest.BATCH, GptKernelsTest.LENGTH, DataType.FLOAT, 3);
+      h.weights().forEach((n, w) -> f.weights().get(n).assign(w.castTo(DataType.FLOAT)));
+      for (Architecture.Linear l : half.linears()) {
+        assertThat(h.weights().get(l.weight().name()).dataType()).isEqualTo(DataType.BFLOAT16);
+      }
+      assertThat(h.weights().get(half.embedding().tokens().name()).dataType())
+          .isEqualTo(DataType.FLOAT);
+      int[] ids = GptKernelsTest.ids(c, 8);
+      int[] targets = GptKernelsTest.targets(c, 9);
+      Map<String, INDArray> gh = GptKernelsTest.grads(h);
+      Map<String, INDArray> gf = GptKernelsTest.grads(f);
+      double lh = h.pass(GptModel.Engine.KERNELS).lossAndGradients(ids, targets, 0.1, gh, false);
+      double lf = f.pass(GptModel.Engine.KERNELS).lossAndGradients(ids, targets, 0.1, gf, false);
+      assertThat(lh).isEqualTo(lf); // the upcast weights are the rounded ones, exactly
+      gf.forEach((n, g) -> assertThat(gh.get(n)).as(n).isEqualTo(g));
+      assertThat(h.pass(GptModel.Engine.SAMEDIFF).loss(ids, targets, 0.1))
+          .isCloseTo(lf, within(1e-5));
+    }
+  }
+
   private static LoraSettings dropout(List<String> targets, double p) {
     return new LoraSettings(3, 5, p, targets, false, List.of());
   }
@@ -72,6 +107,9 @@ class LoraKernelsTest {
       // the same dropout masks in both engines (a training pass, key 0)
       {"llama all-linear, dropout 0.3", LLAMA, dropout(List.of("all-linear"), 0.3)},
       {"gpt-2 conv1d, dropout 0.5", GPT, dropout(List.of("c_attn", "c_proj", "c_fc"), 0.5)},
+      // the frozen linear weights in bf16, upcast per product (the graph casts them)
+      {"llama q/v, bf16 base", LLAMA, bf16(List.of("q_proj", "v_proj"))},
+      {"gpt-2 all-linear, bf16 base", GPT, bf16(List.of("all-linear"))},
     };
     long seed = 41;
     for (Object[] v : variants) {

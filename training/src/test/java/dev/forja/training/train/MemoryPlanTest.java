@@ -29,6 +29,14 @@ class MemoryPlanTest {
     assertThat(f.parameterBytes()).isEqualTo(6 * 4 * base);
     assertThat(l.parameterBytes()).isEqualTo(4 * base + 6 * 4 * adapter);
     assertThat(l.activationBytes()).isEqualTo(f.activationBytes());
+    // a bf16 base: the frozen linear weights at 2 bytes, embeddings and norms at 4
+    Architecture half =
+        full.withLora(
+            new LoraSettings(4, 8, 0, List.of(LoraSettings.ALL_LINEAR), false, List.of(), true));
+    long linears = full.linears().stream().mapToLong(x -> x.weight().count()).sum();
+    assertThat(half.halfPrecision()).hasSize(full.linears().size());
+    assertThat(MemoryPlan.estimate(half, 2, 16, 4, true, false).parameterBytes())
+        .isEqualTo(l.parameterBytes() - 2 * linears);
     // the same cap refuses the full fine-tune and lets the LoRA one through
     long cap = (l.totalBytes() + f.totalBytes()) / 2;
     l.requireFits(cap, 2, 1);
