@@ -1,0 +1,118 @@
+package dev.forja.training.gguf;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.forja.storage.CommitManifest;
+import dev.forja.storage.Storage;
+import dev.forja.storage.StorageConfig;
+import dev.forja.testing.PythonOracle;
+import dev.forja.testing.TestDirs;
+import dev.forja.training.generate.Generator;
+import dev.forja.training.generate.Sampling;
+import dev.forja.training.hf.HfModel;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * GGUF exports judged by a real llama.cpp: tiny random models that transformers made for each
+ * architecture (GPT-2 tied and untied; Llama with grouped-query attention and Llama 3 RoPE scaling;
+ * Mistral; Qwen2 with biases and linear RoPE scaling; Qwen3 with q/k norms), imported by Forja and
+ * exported as f32 GGUF. llama.cpp must load each, tokenize the texts as Forja does, continue a
+ * prompt greedily with Forja's 32 tokens, and give Forja's next-token probabilities within 0.1%.
+ */
+@Tag("reference")
+class GgufExportTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Storage LOCAL = new Storage(StorageConfig.defaults());
+  static final List<String> KINDS =
+      List.of("gpt2-tied", "gpt2-untied", "llama", "mistral", "qwen2", "qwen3");
+  static Path root;
+
+  @BeforeAll
+  static void models() throws Exception {
+    String oracle =
+        new String(
+            GgufExportTest.class.getResourceAsStream("/hf/oracle.py").readAllBytes(),
+            StandardCharsets.UTF_8);
+    root = TestDirs.create("gguf-");
+    List<String> args = new ArrayList<>(List.of("make", root.toString()));
+    args.addAll(KINDS);
+    PythonOracle.run(oracle, args.toArray(String[]::new));
+  }
+
+  @Test
+  void llamaCppRunsEveryArchitectureAsForjaDoes() throws Exception {
+    for (String kind : KINDS) {
+      HfModel.Read m = HfModel.read(LOCAL, root.resolve(kind).toUri());
+      JsonNode ref = JSON.readTree(root.resolve(kind).resolve("reference.json").toFile());
+      URI out = root.resolve(kind + "-gguf").toUri();
+      int eos = m.tokenizer().specialId("<|endoftext|>");
+      long size =
+          GgufExport.writeCommitted(
+              LOCAL,
+              out,
+              m.model(),
+              m.weights(),
+              m.tokenizer(),
+              new GgufExport.Meta(kind, eos, eos, null),
+              GgufWriter.TensorType.F32,
+              Map.of());
+      assertThat(CommitManifest.read(LOCAL, out).orElseThrow().kind()).isEqualTo(GgufExport.KIND);
+
+      int[] prompt = new int[5];
+      for (int i = 0; i < 5; i++) {
+        prompt[i] = ref.get("ids").get(i).asInt();
+      }
+      ObjectNode req = JSON.createObjectNode();
+      req.put("model", Path.of(out).resolve(GgufExport.FILE).toString());
+      req.set("texts", ref.get("texts"));
+      req.set("prompt", JSON.valueToTree(prompt));
+      req.put("tokens", 32).put("top", 5).put("context", m.model().contextLength());
+      JsonNode llama = LlamaCpp.run(req);
+
+      // the same tokens for every text
+      for (int i = 0; i < ref.get("texts").size(); i++) {
+        String text = ref.get("texts").get(i).asText();
+        assertThat(ints(llama.get("texts").get(i)))
+            .as("%s tokenizes %s", kind, text)
+            .containsExactly(m.tokenizer().encode(text));
+      }
+      // the same greedy continuation
+      Generator g = new Generator(m.model(), m.weights());
+      int[] forja =
+          g.generate(prompt, 32, new Sampling(0, 0, 1), new SplittableRandom(1), id -> false);
+      assertThat(ints(llama.get("greedy"))).as("%s (%d bytes)", kind, size).containsExactly(forja);
+      // the same next-token probabilities
+      g.reset();
+      INDArray p = Transforms.softmax(g.feed(prompt).reshape(1, -1), true);
+      assertThat(llama.get("top")).hasSize(5);
+      for (JsonNode e : llama.get("top")) {
+        double want = p.getDouble(0, e.get(0).asInt());
+        assertThat(e.get(1).asDouble())
+            .as("%s: p(%d)", kind, e.get(0).asInt())
+            .isCloseTo(want, org.assertj.core.data.Offset.offset(1e-3 * want));
+      }
+    }
+  }
+
+  private static int[] ints(JsonNode a) {
+    int[] out = new int[a.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = a.get(i).asInt();
+    }
+    return out;
+  }
+}
