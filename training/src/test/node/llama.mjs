@@ -3,7 +3,8 @@
 // loads FILE with llama.cpp (node-llama-cpp's prebuilt CPU binary, never built here), and prints
 //   {"texts": [[ids] for each text, no special tokens added],
 //    "greedy": [N ids continuing the prompt at temperature 0],
-//    "top": [[id, probability] x K for the token after the prompt]}
+//    "top": [[id, probability] x K for the token after the prompt],
+//    "logprobs": [log p(score[i + 1] | score[..i]) for the tokens of "score", if given]}
 import {getLlama} from "node-llama-cpp";
 
 const input = JSON.parse(await new Promise((resolve) => {
@@ -27,7 +28,18 @@ for await (const out of sequence.evaluateWithMetadata(input.prompt, {probabiliti
     break;
   }
 }
-console.log(JSON.stringify({texts, greedy, top}));
+let logprobs = [];
+if (input.score) {
+  await sequence.clearHistory();
+  const items = input.score.map((t, i) =>
+    i + 1 < input.score.length ? [t, {generateNext: {probabilities: true}}] : t);
+  const scored = await sequence.controlledEvaluate(items);
+  for (let i = 0; i + 1 < input.score.length; i++) {
+    const p = scored[i].next.probabilities.get(input.score[i + 1]) ?? 0;
+    logprobs.push(Math.log(p));
+  }
+}
+console.log(JSON.stringify({texts, greedy, top, logprobs}));
 await context.dispose();
 await model.dispose();
 await llama.dispose();

@@ -7,6 +7,8 @@ import dev.forja.tokenizer.BpeTokenizer;
 import dev.forja.tokenizer.TokenizerFiles;
 import dev.forja.training.checkpoint.CheckpointStore;
 import dev.forja.training.checkpoint.SafeTensors;
+import dev.forja.training.gguf.GgufExport;
+import dev.forja.training.gguf.GgufWriter;
 import dev.forja.training.hf.HfModel;
 import dev.forja.training.hf.LoraCheckpoints;
 import dev.forja.training.hf.PeftAdapter;
@@ -14,6 +16,7 @@ import dev.forja.training.model.ModelConfig;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -99,7 +102,8 @@ final class ModelCommand implements Runnable {
       name = "export",
       description =
           "Write a checkpoint (or a run's newest) as a Hugging Face model directory that"
-              + " transformers, vLLM and TGI load, committed by a manifest.")
+              + " transformers, vLLM and TGI load, or as a GGUF file that llama.cpp and Ollama"
+              + " load, committed by a manifest.")
   static final class Export implements Callable<Integer> {
     @Spec picocli.CommandLine.Model.CommandSpec spec;
     @Mixin ConfigOptions config;
@@ -117,9 +121,18 @@ final class ModelCommand implements Runnable {
         defaultValue = "hf",
         description =
             "hf: a Hugging Face model directory (a LoRA run's checkpoint: its base with the adapter"
-                + " merged); peft: a LoRA run's adapter as PEFT saves one (default"
+                + " merged); gguf: model.gguf for llama.cpp and Ollama, with a Modelfile and a"
+                + " model card; peft: a LoRA run's adapter as PEFT saves one (default"
                 + " ${DEFAULT-VALUE}).")
     String format;
+
+    @Option(
+        names = "--adapter",
+        paramLabel = "URI",
+        description =
+            "Merge this LoRA adapter (a PEFT directory or a LoRA run's checkpoint) into the model"
+                + " before writing it (hf, gguf).")
+    URI adapter;
 
     @Option(
         names = "--output",
@@ -131,7 +144,7 @@ final class ModelCommand implements Runnable {
     @Option(
         names = "--dtype",
         defaultValue = "f32",
-        description = "Weights as f32, f16 or bf16 (default ${DEFAULT-VALUE}).")
+        description = "Weights as f32, f16 or bf16; gguf also q8_0 (default ${DEFAULT-VALUE}).")
     String dtype;
 
     @Option(
@@ -145,11 +158,12 @@ final class ModelCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      if (!format.equals("hf") && !format.equals("peft")) {
+      if (!List.of("hf", "gguf", "peft").contains(format)) {
         throw new IllegalArgumentException(
-            "--format " + format + " is not supported (use hf or peft)");
+            "--format " + format + " is not supported (use hf, gguf or peft)");
       }
-      SafeTensors.Dtype d = SafeTensors.Dtype.of(dtype);
+      GgufWriter.TensorType ggufType = format.equals("gguf") ? GgufExport.dtype(dtype) : null;
+      SafeTensors.Dtype d = format.equals("gguf") ? null : SafeTensors.Dtype.of(dtype);
       if (maxShardMb < 1) {
         throw new IllegalArgumentException("--max-shard-mb must be at least 1");
       }
@@ -187,8 +201,33 @@ final class ModelCommand implements Runnable {
         return 0;
       }
       ck = LoraCheckpoints.materialize(storage, ck);
+      if (adapter != null) {
+        ck =
+            withWeights(
+                ck,
+                LoraCheckpoints.applyTo(
+                    ck,
+                    LoraCheckpoints.readAdapter(storage, adapter, ck, "--adapter"),
+                    "--adapter"));
+      }
       OutputGuard.prepare(storage, output, overwrite);
       long t0 = System.nanoTime();
+      if (format.equals("gguf")) {
+        long size = ServingBundle.writeGguf(storage, ck, output, ggufType, adapter);
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf(
+            Locale.ROOT,
+            "Exported %s (step %d, %s) to %s as GGUF %s (%.1f MiB) in %.1f s%n",
+            ck.dir(),
+            ck.state().step(),
+            describe(ck.model()),
+            Storage.resolve(output, GgufExport.FILE),
+            dtype,
+            size / 1048576.0,
+            (System.nanoTime() - t0) / 1e9);
+        out.flush();
+        return 0;
+      }
       HfModel.write(storage, ck, output, d, maxShardMb << 20, Map.of());
       PrintWriter out = spec.commandLine().getOut();
       out.printf(
@@ -336,6 +375,21 @@ final class ModelCommand implements Runnable {
       out.flush();
       return 0;
     }
+  }
+
+  /** {@code ck} with other weights (an adapter merged in). */
+  static CheckpointStore.Loaded withWeights(
+      CheckpointStore.Loaded ck,
+      java.util.LinkedHashMap<String, org.nd4j.linalg.api.ndarray.INDArray> w) {
+    return new CheckpointStore.Loaded(
+        ck.dir(),
+        ck.state(),
+        w,
+        ck.optimizer(),
+        ck.model(),
+        ck.train(),
+        ck.tokenizerJson(),
+        ck.carried());
   }
 
   static String describe(ModelConfig c) {

@@ -77,8 +77,8 @@ public final class GgufExport {
   }
 
   /**
-   * Writes {@code FILE} into {@code dir} and commits the directory with a manifest; returns the
-   * file's size.
+   * Writes {@code FILE} and {@code files} (name to text) into {@code dir} and commits the directory
+   * with a manifest; returns the GGUF file's size.
    */
   public static long writeCommitted(
       Storage storage,
@@ -88,12 +88,16 @@ public final class GgufExport {
       BpeTokenizer tok,
       Meta meta,
       GgufWriter.TensorType dtype,
-      Map<String, String> lineage)
+      Map<String, String> lineage,
+      Map<String, String> files)
       throws IOException {
     GgufWriter w = writer(c, weights, tok, meta, dtype);
     long size;
     try (OutputStream out = storage.create(Storage.resolve(dir, FILE), true)) {
       size = w.write(new java.io.BufferedOutputStream(out, 1 << 20));
+    }
+    for (Map.Entry<String, String> f : files.entrySet()) {
+      storage.writeString(Storage.resolve(dir, f.getKey()), f.getValue(), true);
     }
     Map<String, String> props = new LinkedHashMap<>(lineage);
     props.put("architecture", architecture(c));
@@ -304,15 +308,23 @@ public final class GgufExport {
   }
 
   private static void norm(GgufWriter w, String to, Map<String, INDArray> left, String from) {
-    put(w, to + ".weight", take(left, from + ".weight"), null);
-    put(w, to + ".bias", take(left, from + ".bias"), null);
+    INDArray weight = take(left, from + ".weight");
+    put(w, to + ".weight", weight, null);
+    put(w, to + ".bias", biasOrZeros(left, from + ".bias", weight.length()), null);
   }
 
   /** GPT-2's Conv1D {@code [in, out]}, transposed to the {@code [out, in]} of a linear layer. */
   private static void conv(
       GgufWriter w, String to, Map<String, INDArray> left, String from, GgufWriter.TensorType t) {
-    put(w, to + ".weight", take(left, from + ".weight").transpose().dup('c'), t);
-    put(w, to + ".bias", take(left, from + ".bias"), null);
+    INDArray weight = take(left, from + ".weight");
+    put(w, to + ".weight", weight.transpose().dup('c'), t);
+    put(w, to + ".bias", biasOrZeros(left, from + ".bias", weight.size(1)), null);
+  }
+
+  /** A bias; zeros for a model without biases (llama.cpp's gpt2 needs them; zeros add nothing). */
+  private static INDArray biasOrZeros(Map<String, INDArray> left, String name, long n) {
+    INDArray b = left.remove(name);
+    return b != null ? b : Nd4j.zeros(DataType.FLOAT, n);
   }
 
   /**

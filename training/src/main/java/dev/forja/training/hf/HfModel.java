@@ -495,6 +495,17 @@ public final class HfModel {
    * Writes {@code ck} as a Hugging Face model directory at {@code dir}, weights stored as {@code
    * dtype} and sharded above {@code shardBytes}, committed by a manifest written last.
    */
+  /** The end-of-text token of a tokenizer without a {@code tokenizer_config.json}, or null. */
+  public static Integer eosId(BpeTokenizer tok) {
+    for (String t : List.of("<|endoftext|>", "<|end_of_text|>", "</s>", "<|im_end|>")) {
+      Integer id = tok.specials().get(t);
+      if (id != null) {
+        return id;
+      }
+    }
+    return null;
+  }
+
   public static void write(
       Storage storage,
       CheckpointStore.Loaded ck,
@@ -505,12 +516,7 @@ public final class HfModel {
       throws IOException {
     ModelConfig c = ck.model();
     BpeTokenizer tok = TokenizerFiles.fromTokenizerJson(ck.tokenizerJson(), ck.dir() + "");
-    Integer eos = null;
-    for (String t : List.of("<|endoftext|>", "<|end_of_text|>", "</s>", "<|im_end|>")) {
-      if (eos == null) {
-        eos = tok.specials().get(t);
-      }
-    }
+    Integer eos = eosId(tok);
     String eosText = null;
     for (var e : tok.specials().entrySet()) {
       if (eos != null && e.getValue().equals(eos)) {

@@ -69,6 +69,7 @@ class GgufExportTest {
               m.tokenizer(),
               new GgufExport.Meta(kind, eos, eos, null),
               GgufWriter.TensorType.F32,
+              Map.of(),
               Map.of());
       assertThat(CommitManifest.read(LOCAL, out).orElseThrow().kind()).isEqualTo(GgufExport.KIND);
 
