@@ -8,6 +8,7 @@ import dev.forja.tokenizer.TokenizerFiles;
 import dev.forja.training.checkpoint.CheckpointStore;
 import dev.forja.training.checkpoint.SafeTensors;
 import dev.forja.training.gguf.GgufExport;
+import dev.forja.training.gguf.GgufImport;
 import dev.forja.training.gguf.GgufWriter;
 import dev.forja.training.hf.HfModel;
 import dev.forja.training.hf.LoraCheckpoints;
@@ -50,8 +51,8 @@ final class ModelCommand implements Runnable {
       name = "import",
       description =
           "Read a Hugging Face model directory (config.json, safetensors weights, tokenizer.json)"
-              + " and write it as a Forja checkpoint that forja generate runs and forja train"
-              + " --init-from trains further.")
+              + " or a GGUF file (F32, F16, BF16 or Q8_0, dequantized) and write it as a Forja"
+              + " checkpoint that forja generate runs and forja train --init-from trains further.")
   static final class Import implements Callable<Integer> {
     @Spec picocli.CommandLine.Model.CommandSpec spec;
     @Mixin ConfigOptions config;
@@ -61,7 +62,7 @@ final class ModelCommand implements Runnable {
         names = "--from",
         required = true,
         paramLabel = "URI",
-        description = "The model directory (file:, hdfs:, s3a:).")
+        description = "The model directory, or a .gguf file (file:, hdfs:, s3a:).")
     URI from;
 
     @Option(
@@ -82,7 +83,13 @@ final class ModelCommand implements Runnable {
       storage.requireUsable(output);
       long t0 = System.nanoTime();
       OutputGuard.prepare(storage, output, overwrite);
-      HfModel.Read r = HfModel.importTo(storage, from, output);
+      HfModel.Read r;
+      if (from.getPath() != null && from.getPath().endsWith(".gguf")) {
+        r = GgufImport.read(storage, from);
+        HfModel.writeCheckpoint(storage, r, output);
+      } else {
+        r = HfModel.importTo(storage, from, output);
+      }
       PrintWriter out = spec.commandLine().getOut();
       out.printf(
           Locale.ROOT,

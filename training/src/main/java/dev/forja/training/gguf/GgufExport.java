@@ -30,6 +30,9 @@ public final class GgufExport {
   public static final String FILE = "model.gguf";
   public static final String KIND = "gguf-model";
 
+  /** Llama 3 RoPE scaling's parameters, beside llama.cpp's rope_freqs tensor (Forja's keys). */
+  static final String LLAMA3 = "forja.rope.scaling.";
+
   private GgufExport() {}
 
   /** What the file says besides the weights. */
@@ -140,6 +143,13 @@ public final class GgufExport {
       if (l.ropeScaling().equals("linear")) {
         w.put(arch + ".rope.scaling.type", "linear");
         w.putF32(arch + ".rope.scaling.factor", l.ropeFactor());
+      }
+      if (l.ropeScaling().equals("llama3")) { // llama.cpp reads rope_freqs; these are for import
+        w.put(LLAMA3 + "type", "llama3");
+        w.putF32(LLAMA3 + "factor", l.ropeFactor());
+        w.putF32(LLAMA3 + "low_freq_factor", l.lowFreqFactor());
+        w.putF32(LLAMA3 + "high_freq_factor", l.highFreqFactor());
+        w.putU32(LLAMA3 + "original_context_length", l.originalContext());
       }
     } else {
       w.putU32("gpt2.feed_forward_length", (long) c.mlpRatio() * c.dModel());

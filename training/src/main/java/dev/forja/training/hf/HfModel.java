@@ -475,6 +475,12 @@ public final class HfModel {
    */
   public static Read importTo(Storage storage, URI from, URI output) throws IOException {
     Read r = read(storage, from);
+    writeCheckpoint(storage, r, output);
+    return r;
+  }
+
+  /** Writes a model read from another format as a Forja checkpoint directory (step 0). */
+  public static void writeCheckpoint(Storage storage, Read r, URI output) throws IOException {
     CheckpointStore.writeTo(
         storage,
         output,
@@ -486,7 +492,6 @@ public final class HfModel {
             dev.forja.training.train.TrainConfig.defaults(),
             r.tokenizerJson(),
             r.carried()));
-    return r;
   }
 
   // ---- writing ----

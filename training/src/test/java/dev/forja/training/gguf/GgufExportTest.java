@@ -109,6 +109,71 @@ class GgufExportTest {
     }
   }
 
+  @Test
+  void anExportImportsBackToTheSameModel() throws Exception {
+    for (String kind : KINDS) {
+      HfModel.Read m = HfModel.read(LOCAL, root.resolve(kind).toUri());
+      for (String dtype : List.of("f32", "q8_0")) {
+        URI out = root.resolve(kind + "-roundtrip-" + dtype).toUri();
+        int eos = m.tokenizer().specialId("<|endoftext|>");
+        GgufExport.writeCommitted(
+            LOCAL,
+            out,
+            m.model(),
+            m.weights(),
+            m.tokenizer(),
+            new GgufExport.Meta(kind, eos, eos, "{{ messages }}"),
+            GgufExport.dtype(dtype),
+            Map.of(),
+            Map.of());
+        HfModel.Read back = GgufImport.read(LOCAL, Storage.resolve(out, GgufExport.FILE));
+        String what = kind + " " + dtype;
+        if (m.model().llamaFamily()) { // Mistral is llama.cpp's llama: the same computation
+          assertThat(back.model().llama())
+              .as(what)
+              .usingRecursiveComparison()
+              .ignoringFields("modelType")
+              .isEqualTo(m.model().llama());
+          assertThat(back.model().llama().modelType())
+              .isEqualTo(kind.equals("mistral") ? "llama" : kind);
+        } else {
+          assertThat(back.model().llama()).isNull();
+          assertThat(back.model().mlpRatio()).isEqualTo(m.model().mlpRatio());
+        }
+        assertThat(back.model().tiedEmbeddings()).as(what).isEqualTo(m.model().tiedEmbeddings());
+        for (java.util.function.ToIntFunction<dev.forja.training.model.ModelConfig> f :
+            List.<java.util.function.ToIntFunction<dev.forja.training.model.ModelConfig>>of(
+                dev.forja.training.model.ModelConfig::contextLength,
+                dev.forja.training.model.ModelConfig::layers,
+                dev.forja.training.model.ModelConfig::dModel,
+                dev.forja.training.model.ModelConfig::heads)) {
+          assertThat(f.applyAsInt(back.model())).as(what).isEqualTo(f.applyAsInt(m.model()));
+        }
+        assertThat(back.model().vocabSize()).isEqualTo(m.model().vocabSize());
+        assertThat(back.model().normEpsilon())
+            .isCloseTo(m.model().normEpsilon(), org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(back.weights().keySet()).as(what).isEqualTo(m.weights().keySet());
+        for (var e : m.weights().entrySet()) {
+          INDArray got = back.weights().get(e.getKey());
+          assertThat(got.shape()).as(e.getKey()).isEqualTo(e.getValue().shape());
+          double tol =
+              dtype.equals("f32") || got.rank() < 2 || got.size(got.rank() - 1) % 32 != 0
+                  ? (dtype.equals("f32") || got.rank() < 2 ? 0 : 1e-3)
+                  : e.getValue().amaxNumber().doubleValue() / 127;
+          assertThat(got.sub(e.getValue().castTo(got.dataType())).amaxNumber().doubleValue())
+              .as("%s %s", what, e.getKey())
+              .isLessThanOrEqualTo(tol);
+        }
+        for (JsonNode t :
+            JSON.readTree(root.resolve(kind).resolve("reference.json").toFile()).get("texts")) {
+          assertThat(back.tokenizer().encode(t.asText()))
+              .isEqualTo(m.tokenizer().encode(t.asText()));
+        }
+        assertThat(back.carried().get(HfModel.TOKENIZER_CONFIG)).contains("{{ messages }}");
+      }
+    }
+  }
+
   private static int[] ints(JsonNode a) {
     int[] out = new int[a.size()];
     for (int i = 0; i < out.length; i++) {
