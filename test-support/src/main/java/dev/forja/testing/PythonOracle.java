@@ -23,7 +23,12 @@ import java.util.concurrent.TimeUnit;
 public final class PythonOracle {
   /** The pinned packages. */
   public static final List<String> PACKAGES =
-      List.of("torch==2.13.0+cpu", "transformers==5.17.0", "safetensors==0.8.0", "peft==0.21.0");
+      List.of(
+          "torch==2.13.0+cpu",
+          "transformers==5.17.0",
+          "safetensors==0.8.0",
+          "peft==0.21.0",
+          "gguf==0.19.0");
 
   private static Path python;
 

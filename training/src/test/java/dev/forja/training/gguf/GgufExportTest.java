@@ -67,7 +67,7 @@ class GgufExportTest {
               m.model(),
               m.weights(),
               m.tokenizer(),
-              new GgufExport.Meta(kind, eos, eos, null),
+              new GgufExport.Meta("forja test model", eos, eos, null),
               GgufWriter.TensorType.F32,
               Map.of(),
               Map.of());
@@ -122,7 +122,7 @@ class GgufExportTest {
             m.model(),
             m.weights(),
             m.tokenizer(),
-            new GgufExport.Meta(kind, eos, eos, "{{ messages }}"),
+            new GgufExport.Meta("forja test model", eos, eos, "{{ messages }}"),
             GgufExport.dtype(dtype),
             Map.of(),
             Map.of());
@@ -170,6 +170,98 @@ class GgufExportTest {
               .isEqualTo(m.tokenizer().encode(t.asText()));
         }
         assertThat(back.carried().get(HfModel.TOKENIZER_CONFIG)).contains("{{ messages }}");
+      }
+    }
+  }
+
+  @Test
+  void theGgufPackageAndTransformersReadTheExportsBack() throws Exception {
+    String oracle =
+        new String(
+            GgufExportTest.class.getResourceAsStream("/hf/gguf_oracle.py").readAllBytes(),
+            StandardCharsets.UTF_8);
+    for (String kind : KINDS) {
+      HfModel.Read m = HfModel.read(LOCAL, root.resolve(kind).toUri());
+      JsonNode ref = JSON.readTree(root.resolve(kind).resolve("reference.json").toFile());
+      for (String dtype : List.of("f32", "q8_0")) {
+        URI out = root.resolve(kind + "-read-" + dtype).toUri();
+        int eos = m.tokenizer().specialId("<|endoftext|>");
+        GgufExport.writeCommitted(
+            LOCAL,
+            out,
+            m.model(),
+            m.weights(),
+            m.tokenizer(),
+            new GgufExport.Meta("forja test model", eos, eos, null),
+            GgufExport.dtype(dtype),
+            Map.of(),
+            Map.of());
+        Path file = Path.of(out).resolve(GgufExport.FILE);
+        // gguf-py's reader: every tensor as Forja's reader dequantizes it, the metadata
+        Path json = root.resolve(kind + "-" + dtype + "-gguf.json");
+        PythonOracle.run(oracle, "read", file.toString(), json.toString());
+        JsonNode py = JSON.readTree(json.toFile());
+        assertThat(py.get("metadata").get("general.architecture").asText())
+            .isEqualTo(GgufExport.architecture(m.model()));
+        GgufReader.Header h;
+        try (var in = LOCAL.open(file.toUri())) {
+          h = GgufReader.header(in, LOCAL.size(file.toUri()), file.toString());
+        }
+        assertThat(py.get("tensors").size()).isEqualTo(h.tensors().size());
+        try (var in = LOCAL.open(file.toUri())) {
+          for (GgufReader.TensorInfo t : h.tensors()) {
+            JsonNode p = py.get("tensors").get(t.name());
+            assertThat(p).as("%s %s %s", kind, dtype, t.name()).isNotNull();
+            assertThat(p.get("type").asText()).isEqualTo(t.type().name());
+            float[] mine = GgufReader.tensor(in, h, t).data().asFloat();
+            assertThat(p.get("values").size()).isEqualTo(mine.length);
+            for (int i = 0; i < mine.length; i++) {
+              assertThat((float) p.get("values").get(i).asDouble())
+                  .as("%s %s %s[%d]", kind, dtype, t.name(), i)
+                  .isEqualTo(mine[i]);
+            }
+          }
+        }
+      }
+      // transformers' GGUF loading: the original weights back, and the same logits
+      Path file = Path.of(root.resolve(kind + "-read-f32").toUri()).resolve(GgufExport.FILE);
+      Path json = root.resolve(kind + "-hf.json");
+      String ids = ref.get("ids").toString().replaceAll("[\\[\\] ]", "");
+      PythonOracle.run(oracle, "hf", file.toString(), json.toString(), ids);
+      JsonNode hf = JSON.readTree(json.toFile());
+      for (var e : m.weights().entrySet()) {
+        JsonNode got = hf.get("state").get(e.getKey());
+        if (got == null) {
+          continue; // a tied head transformers does not list
+        }
+        float[] want = e.getValue().dup('c').data().asFloat();
+        assertThat(got.size()).as("%s %s", kind, e.getKey()).isEqualTo(want.length);
+        for (int i = 0; i < want.length; i++) {
+          assertThat(got.get(i).asDouble())
+              .as("%s %s[%d]", kind, e.getKey(), i)
+              .isCloseTo(want[i], org.assertj.core.data.Offset.offset(1e-6));
+        }
+      }
+      if (m.model().llama() != null && !m.model().llama().ropeScaling().equals("none")) {
+        // transformers 5.17's GGUF loader drops RoPE scaling (llama3's rope_freqs, linear's
+        // factor), which llama.cpp applies: its logits differ from position 1 on
+        continue;
+      }
+      JsonNode logits = hf.get("logits");
+      if (kind.equals("qwen3")) {
+        // transformers 5.17 rebuilds Qwen3's config from GGUF without its head width
+        // (qwen3.attention.key_length, which llama.cpp reads): its model cannot run
+        assertThat(hf.get("error").asText()).contains("is invalid for input of size");
+        continue;
+      }
+      assertThat(logits.isArray()).as("%s: %s", kind, hf.get("error")).isTrue();
+      JsonNode want = ref.get("logits");
+      for (int i = 0; i < want.size(); i++) {
+        for (int j = 0; j < want.get(i).size(); j++) {
+          assertThat(logits.get(i).get(j).asDouble())
+              .as("%s logit [%d][%d]", kind, i, j)
+              .isCloseTo(want.get(i).get(j).asDouble(), org.assertj.core.data.Offset.offset(1e-4));
+        }
       }
     }
   }
