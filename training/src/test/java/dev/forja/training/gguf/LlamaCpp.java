@@ -12,11 +12,12 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A real llama.cpp for the tests: node-llama-cpp 3.21.1 (pinned exactly in {@code src/test/node},
- * its prebuilt linux-x64 CPU binary, never compiled here), installed with {@code npm ci} into
- * {@code target/llama-cpp} on first use. Chosen over {@code de.kherud:llama} 4.2.0, whose greedy
- * generation did not reproduce transformers' first tokens on a model node-llama-cpp runs exactly
- * (../shared/STACK.md), and because the tests already run npm packages.
+ * A real llama.cpp for the tests: node-llama-cpp 3.21.1 (pinned exactly in {@code
+ * submit-scripts/llama-cpp}, which the quickstart uses too; its prebuilt linux-x64 CPU binary,
+ * never compiled here), installed with {@code npm ci} into {@code target/llama-cpp} on first use.
+ * Chosen over {@code de.kherud:llama} 4.2.0, whose greedy generation did not reproduce
+ * transformers' first tokens on a model node-llama-cpp runs exactly (../shared/STACK.md), and
+ * because the tests already run npm packages.
  */
 final class LlamaCpp {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -30,12 +31,16 @@ final class LlamaCpp {
     }
     Path target = Path.of("target/llama-cpp");
     Files.createDirectories(target);
-    for (String f : List.of("package.json", "package-lock.json", "llama.mjs")) {
+    for (String f : List.of("package.json", "package-lock.json")) { // the quickstart's pins
       Files.copy(
-          Path.of("src/test/node").resolve(f),
+          Path.of("../submit-scripts/llama-cpp").resolve(f),
           target.resolve(f),
           StandardCopyOption.REPLACE_EXISTING);
     }
+    Files.copy(
+        Path.of("src/test/node/llama.mjs"),
+        target.resolve("llama.mjs"),
+        StandardCopyOption.REPLACE_EXISTING);
     if (!Files.isDirectory(target.resolve("node_modules/node-llama-cpp"))) {
       run(target, List.of("npm", "ci", "--no-audit", "--no-fund"), null);
     }
