@@ -1,5 +1,6 @@
 // llama.cpp's side of Forja's GGUF tests: reads a JSON request on stdin
-//   {"model": FILE, "texts": [...], "prompt": [ids], "tokens": N, "top": K, "context": C}
+//   {"model": FILE, "texts": [...], "prompt": [ids], "tokens": N, "top": K, "context": C,
+//    "lora": ADAPTER_FILE (optional, applied at scale 1)}
 // loads FILE with llama.cpp (node-llama-cpp's prebuilt CPU binary, never built here), and prints
 //   {"texts": [[ids] for each text, no special tokens added],
 //    "greedy": [N ids continuing the prompt at temperature 0],
@@ -15,7 +16,11 @@ const input = JSON.parse(await new Promise((resolve) => {
 const llama = await getLlama({gpu: false, build: "never", logLevel: "error"});
 const model = await llama.loadModel({modelPath: input.model});
 const texts = (input.texts || []).map((t) => Array.from(model.tokenize(t, false)));
-const context = await model.createContext({contextSize: input.context, batchSize: input.context});
+const context = await model.createContext({
+  contextSize: input.context,
+  batchSize: input.context,
+  ...(input.lora ? {lora: {adapters: [{filePath: input.lora, scale: 1}]}} : {}),
+});
 const sequence = context.getSequence();
 const greedy = [];
 let top = [];

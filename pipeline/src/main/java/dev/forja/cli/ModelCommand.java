@@ -129,7 +129,8 @@ final class ModelCommand implements Runnable {
         description =
             "hf: a Hugging Face model directory (a LoRA run's checkpoint: its base with the adapter"
                 + " merged); gguf: model.gguf for llama.cpp and Ollama, with a Modelfile and a"
-                + " model card; peft: a LoRA run's adapter as PEFT saves one (default"
+                + " model card; gguf-adapter: a LoRA run's adapter (or --adapter) as llama.cpp's"
+                + " adapter.gguf; peft: a LoRA run's adapter as PEFT saves one (default"
                 + " ${DEFAULT-VALUE}).")
     String format;
 
@@ -165,12 +166,12 @@ final class ModelCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      if (!List.of("hf", "gguf", "peft").contains(format)) {
+      if (!List.of("hf", "gguf", "gguf-adapter", "peft").contains(format)) {
         throw new IllegalArgumentException(
-            "--format " + format + " is not supported (use hf, gguf or peft)");
+            "--format " + format + " is not supported (use hf, gguf, gguf-adapter or peft)");
       }
       GgufWriter.TensorType ggufType = format.equals("gguf") ? GgufExport.dtype(dtype) : null;
-      SafeTensors.Dtype d = format.equals("gguf") ? null : SafeTensors.Dtype.of(dtype);
+      SafeTensors.Dtype d = format.startsWith("gguf") ? null : SafeTensors.Dtype.of(dtype);
       if (maxShardMb < 1) {
         throw new IllegalArgumentException("--max-shard-mb must be at least 1");
       }
@@ -204,6 +205,39 @@ final class ModelCommand implements Runnable {
                 ck.state().step(),
                 a.baseModel(),
                 output);
+        spec.commandLine().getOut().flush();
+        return 0;
+      }
+      if (format.equals("gguf-adapter")) {
+        PeftAdapter.Adapter a;
+        if (adapter != null) {
+          a = LoraCheckpoints.readAdapter(storage, adapter, ck, "--adapter");
+        } else if (LoraCheckpoints.isLora(ck)) {
+          a = LoraCheckpoints.adapter(ck);
+        } else {
+          throw new IllegalArgumentException(
+              ck.dir()
+                  + " is a whole model: --format gguf-adapter exports a LoRA run's adapter, or the"
+                  + " one --adapter names");
+        }
+        OutputGuard.prepare(storage, output, overwrite);
+        long size =
+            GgufExport.writeAdapterCommitted(
+                storage,
+                output,
+                ck.model(),
+                a.settings(),
+                a.weights(),
+                Map.of("checkpoint", ck.dir().toString(), "base", String.valueOf(a.baseModel())));
+        spec.commandLine()
+            .getOut()
+            .printf(
+                Locale.ROOT,
+                "Exported the LoRA adapter of %s to %s (%.1f KiB): llama.cpp applies it with"
+                    + " --lora on the base's GGUF%n",
+                adapter != null ? adapter : ck.dir(),
+                Storage.resolve(output, GgufExport.ADAPTER_FILE),
+                size / 1024.0);
         spec.commandLine().getOut().flush();
         return 0;
       }

@@ -404,6 +404,97 @@ class ForjaCliTest {
             adapter + "-2");
     assertThat(notLora.code()).isEqualTo(2);
     assertThat(notLora.err()).contains("is a whole model, not a LoRA run's checkpoint");
+
+    // GGUF: the LoRA run merged into model.gguf with its Modelfile and model card, the adapter
+    // alone as llama.cpp's adapter file, and the GGUF imported back to generate the same text
+    URI gguf = TestDirs.create("cli-gguf-").resolve("g").toUri();
+    Run toGguf =
+        forja(
+            "model",
+            "export",
+            "--checkpoint",
+            loraRun.toString(),
+            "--format",
+            "gguf",
+            "--dtype",
+            "q8_0",
+            "--output",
+            gguf.toString());
+    assertThat(toGguf.code()).as(toGguf.err()).isZero();
+    assertThat(toGguf.out()).contains("as GGUF q8_0");
+    java.nio.file.Path g = java.nio.file.Path.of(gguf);
+    assertThat(java.nio.file.Files.readString(g.resolve("Modelfile")))
+        .contains("FROM ./model.gguf")
+        .contains("PARAMETER stop");
+    assertThat(java.nio.file.Files.readString(g.resolve("README.md")))
+        .contains("LoRA r 4")
+        .contains("license:");
+    assertThat(java.nio.file.Files.readString(g.resolve("_MANIFEST.json"))).contains("gguf-model");
+    URI ggufAdapter = TestDirs.create("cli-gguf-adapter-").resolve("a").toUri();
+    Run toAdapter =
+        forja(
+            "model",
+            "export",
+            "--checkpoint",
+            loraRun.toString(),
+            "--format",
+            "gguf-adapter",
+            "--output",
+            ggufAdapter.toString());
+    assertThat(toAdapter.code()).as(toAdapter.err()).isZero();
+    assertThat(java.nio.file.Path.of(ggufAdapter).resolve("adapter.gguf")).exists();
+    URI f32 = TestDirs.create("cli-gguf-f32-").resolve("g").toUri();
+    assertThat(
+            forja(
+                    "model",
+                    "export",
+                    "--checkpoint",
+                    loraRun.toString(),
+                    "--format",
+                    "gguf",
+                    "--output",
+                    f32.toString())
+                .code())
+        .isZero();
+    URI imported = TestDirs.create("cli-gguf-import-").resolve("ck").toUri();
+    Run fromGguf =
+        forja(
+            "model",
+            "import",
+            "--from",
+            java.nio.file.Path.of(f32).resolve("model.gguf").toString(),
+            "--output",
+            imported.toString());
+    assertThat(fromGguf.code()).as(fromGguf.err()).isZero();
+    Run genImported =
+        forja(with(new String[] {"generate", "--checkpoint", imported.toString()}, prompt));
+    assertThat(genImported.out()).isEqualTo(fromRun.out());
+    Run badGguf =
+        forja(
+            "model",
+            "export",
+            "--checkpoint",
+            run.toString(),
+            "--format",
+            "gguf",
+            "--dtype",
+            "q4_0",
+            "--output",
+            gguf + "-2");
+    assertThat(badGguf.code()).isEqualTo(2);
+    assertThat(badGguf.err()).contains("--dtype q4_0 is not a GGUF type Forja writes");
+    Run wholeAsAdapter =
+        forja(
+            "model",
+            "export",
+            "--checkpoint",
+            run.toString(),
+            "--format",
+            "gguf-adapter",
+            "--output",
+            gguf + "-3");
+    assertThat(wholeAsAdapter.code()).isEqualTo(2);
+    assertThat(wholeAsAdapter.err()).contains("is a whole model: --format gguf-adapter");
     Run badModel =
         forja(
             "train",

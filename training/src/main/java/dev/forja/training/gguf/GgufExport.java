@@ -51,6 +51,97 @@ public final class GgufExport {
     };
   }
 
+  public static final String ADAPTER_FILE = "adapter.gguf";
+  public static final String ADAPTER_KIND = "gguf-lora-adapter";
+
+  /**
+   * A LoRA adapter as llama.cpp applies it at load time ({@code --lora FILE}): {@code general.type
+   * adapter}, {@code adapter.type lora}, {@code adapter.lora.alpha} (with rsLoRA, the alpha that
+   * gives llama.cpp's {@code alpha / r} the same scale), and for each adapted linear layer {@code
+   * <its GGUF weight>.lora_a} ({@code [r, in]}) and {@code .lora_b} ({@code [out, r]}, its rows
+   * permuted as the weight's are). Modules trained whole beside the adapter cannot travel in it.
+   */
+  public static long writeAdapterCommitted(
+      Storage storage,
+      URI dir,
+      ModelConfig base,
+      dev.forja.training.model.LoraSettings settings,
+      Map<String, INDArray> adapter,
+      Map<String, String> lineage)
+      throws IOException {
+    String arch = architecture(base);
+    if (!settings.modulesToSave().isEmpty()) {
+      throw new IllegalArgumentException(
+          "llama.cpp's LoRA adapters hold only low-rank pairs; this adapter also trains "
+              + settings.modulesToSave()
+              + " whole: export the merged model (--format gguf) instead");
+    }
+    dev.forja.training.model.Architecture a =
+        dev.forja.training.model.Architecture.of(base).withLora(settings);
+    GgufWriter w = new GgufWriter();
+    w.put("general.architecture", arch);
+    w.put("general.type", "adapter");
+    w.put("general.name", "forja lora adapter");
+    w.put("adapter.type", "lora");
+    w.putF32(
+        "adapter.lora.alpha",
+        settings.rslora() ? settings.alpha() * Math.sqrt(settings.rank()) : settings.alpha());
+    for (dev.forja.training.model.Architecture.Linear l : a.linears()) {
+      if (l.lora() == null) {
+        continue;
+      }
+      String name = tensorName(l.weight().name(), arch);
+      INDArray la = adapter.get(l.lora().a().name());
+      INDArray lb = adapter.get(l.lora().b().name());
+      if (la == null || lb == null) {
+        throw new IllegalArgumentException("the adapter lacks " + l.lora().a().name());
+      }
+      if (arch.equals("llama") && (name.contains(".attn_q.") || name.contains(".attn_k."))) {
+        lb = permute(lb, name.contains(".attn_q.") ? base.heads() : base.llama().kvHeads());
+      }
+      w.tensor(name + ".lora_a", la, GgufWriter.TensorType.F32);
+      w.tensor(name + ".lora_b", lb, GgufWriter.TensorType.F32);
+    }
+    long size;
+    try (OutputStream out = storage.create(Storage.resolve(dir, ADAPTER_FILE), true)) {
+      size = w.write(new java.io.BufferedOutputStream(out, 1 << 20));
+    }
+    Map<String, String> props = new LinkedHashMap<>(lineage);
+    props.put("architecture", arch);
+    CommitManifest.commit(storage, dir, ADAPTER_KIND, props);
+    return size;
+  }
+
+  /** llama.cpp's name of a linear layer's weight, from its Hugging Face name. */
+  static String tensorName(String hf, String arch) {
+    String[] p = hf.split("\\.");
+    if (arch.equals("gpt2")) { // transformer.h.N.attn.c_attn.weight
+      String layer = "blk." + p[2] + ".";
+      return layer
+          + switch (p[3] + "." + p[4]) {
+            case "attn.c_attn" -> "attn_qkv";
+            case "attn.c_proj" -> "attn_output";
+            case "mlp.c_fc" -> "ffn_up";
+            case "mlp.c_proj" -> "ffn_down";
+            default -> throw new IllegalArgumentException("no GGUF name for " + hf);
+          }
+          + ".weight";
+    }
+    String layer = "blk." + p[2] + "."; // model.layers.N.self_attn.q_proj.weight
+    return layer
+        + switch (p[4]) {
+          case "q_proj" -> "attn_q";
+          case "k_proj" -> "attn_k";
+          case "v_proj" -> "attn_v";
+          case "o_proj" -> "attn_output";
+          case "gate_proj" -> "ffn_gate";
+          case "up_proj" -> "ffn_up";
+          case "down_proj" -> "ffn_down";
+          default -> throw new IllegalArgumentException("no GGUF name for " + hf);
+        }
+        + ".weight";
+  }
+
   /** llama.cpp's name for the architecture of {@code c}; refuses what GGUF cannot express. */
   public static String architecture(ModelConfig c) {
     if (c.objective() != ModelConfig.Objective.CAUSAL) {

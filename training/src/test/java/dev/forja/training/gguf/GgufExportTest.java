@@ -110,6 +110,77 @@ class GgufExportTest {
   }
 
   @Test
+  void llamaCppAppliesAnAdapterFileAsTheMergedModelComputes() throws Exception {
+    org.nd4j.linalg.factory.Nd4j.getRandom().setSeed(17);
+    for (String kind : List.of("llama", "qwen2", "gpt2-untied")) {
+      HfModel.Read m = HfModel.read(LOCAL, root.resolve(kind).toUri());
+      dev.forja.training.model.LoraSettings settings =
+          new dev.forja.training.model.LoraSettings(
+              4, 8, 0, List.of("all-linear"), kind.equals("qwen2"), List.of());
+      Map<String, INDArray> adapter = new java.util.LinkedHashMap<>();
+      for (var p :
+          dev.forja.training.model.Architecture.of(m.model()).withLora(settings).parameters()) {
+        if (p.name().contains(".lora_")) {
+          adapter.put(
+              p.name(),
+              org.nd4j.linalg.factory.Nd4j.rand(
+                      org.nd4j.linalg.api.buffer.DataType.FLOAT, p.shape())
+                  .subi(0.5)
+                  .muli(0.6));
+        }
+      }
+      var peft =
+          new dev.forja.training.hf.PeftAdapter.Adapter(
+              settings, new java.util.LinkedHashMap<>(adapter), "base", null);
+      Map<String, INDArray> merged =
+          dev.forja.training.hf.PeftAdapter.merge(m.model(), m.weights(), peft);
+      int eos = m.tokenizer().specialId("<|endoftext|>");
+      URI base = root.resolve(kind + "-lora-base").toUri();
+      URI whole = root.resolve(kind + "-lora-merged").toUri();
+      URI file = root.resolve(kind + "-lora-adapter").toUri();
+      for (var e : Map.of(base, m.weights(), whole, merged).entrySet()) {
+        GgufExport.writeCommitted(
+            LOCAL,
+            e.getKey(),
+            m.model(),
+            e.getValue(),
+            m.tokenizer(),
+            new GgufExport.Meta("forja test model", eos, eos, null),
+            GgufWriter.TensorType.F32,
+            Map.of(),
+            Map.of());
+      }
+      GgufExport.writeAdapterCommitted(LOCAL, file, m.model(), settings, adapter, Map.of());
+      int[] prompt = {5, 9, 14, 3};
+      ObjectNode req = JSON.createObjectNode();
+      req.put("model", Path.of(base).resolve(GgufExport.FILE).toString());
+      req.put("lora", Path.of(file).resolve(GgufExport.ADAPTER_FILE).toString());
+      req.set("prompt", JSON.valueToTree(prompt));
+      req.put("tokens", 16).put("top", 5).put("context", m.model().contextLength());
+      JsonNode adapted = LlamaCpp.run(req);
+      req.remove("lora");
+      req.put("model", Path.of(whole).resolve(GgufExport.FILE).toString());
+      JsonNode mergedRun = LlamaCpp.run(req);
+      req.put("model", Path.of(base).resolve(GgufExport.FILE).toString());
+      JsonNode plain = LlamaCpp.run(req);
+      assertThat(adapted.get("greedy")).as(kind).isEqualTo(mergedRun.get("greedy"));
+      assertThat(adapted.get("greedy")).as(kind).isNotEqualTo(plain.get("greedy"));
+      for (int i = 0; i < 5; i++) {
+        assertThat(adapted.get("top").get(i).get(0)).isEqualTo(mergedRun.get("top").get(i).get(0));
+        double want = mergedRun.get("top").get(i).get(1).asDouble();
+        assertThat(adapted.get("top").get(i).get(1).asDouble())
+            .as("%s p(%s)", kind, adapted.get("top").get(i).get(0))
+            .isCloseTo(want, org.assertj.core.data.Offset.offset(1e-3 * want));
+      }
+      // and Forja computes what llama.cpp computes with the merged weights
+      Generator g = new Generator(m.model(), merged);
+      assertThat(ints(mergedRun.get("greedy")))
+          .containsExactly(
+              g.generate(prompt, 16, new Sampling(0, 0, 1), new SplittableRandom(1), id -> false));
+    }
+  }
+
+  @Test
   void anExportImportsBackToTheSameModel() throws Exception {
     for (String kind : KINDS) {
       HfModel.Read m = HfModel.read(LOCAL, root.resolve(kind).toUri());
