@@ -161,6 +161,15 @@ final class ModelCommand implements Runnable {
         description = "Shard the weights above this size (default ${DEFAULT-VALUE} MiB).")
     long maxShardMb;
 
+    @Option(
+        names = "--select",
+        defaultValue = "latest",
+        paramLabel = "WHICH",
+        description =
+            "Of a run directory's checkpoints: latest, best (lowest validation loss) or step-N"
+                + " (default ${DEFAULT-VALUE}).")
+    String select;
+
     @Option(names = "--overwrite", description = "Replace an existing output.")
     boolean overwrite;
 
@@ -179,7 +188,8 @@ final class ModelCommand implements Runnable {
       Storage storage = new Storage(cfg.storage());
       storage.requireUsable(checkpoint);
       storage.requireUsable(output);
-      CheckpointStore.Loaded ck = CheckpointStore.loadAny(storage, checkpoint, "--checkpoint");
+      CheckpointStore.Loaded ck =
+          CheckpointStore.select(storage, checkpoint, select, "--checkpoint");
       if (format.equals("peft")) {
         if (!LoraCheckpoints.isLora(ck)) {
           throw new IllegalArgumentException(

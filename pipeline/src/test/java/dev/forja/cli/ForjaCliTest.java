@@ -469,6 +469,20 @@ class ForjaCliTest {
     Run genImported =
         forja(with(new String[] {"generate", "--checkpoint", imported.toString()}, prompt));
     assertThat(genImported.out()).isEqualTo(fromRun.out());
+    Run stepOne =
+        forja(
+            "model",
+            "export",
+            "--checkpoint",
+            loraRun.toString(),
+            "--format",
+            "gguf",
+            "--select",
+            "step-1",
+            "--output",
+            gguf + "-4");
+    assertThat(stepOne.code()).isEqualTo(2);
+    assertThat(stepOne.err()).contains("has no committed checkpoint at step 1; it has [3]");
     Run badGguf =
         forja(
             "model",

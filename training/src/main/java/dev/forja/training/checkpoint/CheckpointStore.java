@@ -405,6 +405,53 @@ public final class CheckpointStore implements AutoCloseable {
   }
 
   /**
+   * A checkpoint of a run directory by {@code selector}: {@code latest} (the newest good one),
+   * {@code best} (the one at the lowest validation loss, which pruning keeps), or {@code step-N}. A
+   * committed checkpoint directory is itself whatever the selector (only {@code latest} applies).
+   */
+  public static Loaded select(Storage storage, URI uri, String selector, String option)
+      throws IOException {
+    if (selector.equals("latest")) {
+      return loadAny(storage, uri, option);
+    }
+    if (CommitManifest.read(storage, uri).isPresent()) {
+      throw new IllegalArgumentException(
+          option
+              + " "
+              + uri
+              + " is one checkpoint: --select "
+              + selector
+              + " picks among a run directory's checkpoints");
+    }
+    long step;
+    if (selector.equals("best")) {
+      Loaded latest = loadAny(storage, uri, option);
+      if (latest.state().bestStep() < 0) {
+        throw new IllegalArgumentException(
+            "the run "
+                + uri
+                + " has no validation loss yet (train.eval-every): --select latest or step-N");
+      }
+      step = latest.state().bestStep();
+    } else if (selector.matches("step-\\d+")) {
+      step = Long.parseLong(selector.substring(5));
+    } else {
+      throw new IllegalArgumentException(
+          "--select " + selector + " is not latest, best or step-N (e.g. step-2000)");
+    }
+    URI dir = Storage.resolve(Storage.resolve(uri, DIR), dirName(step));
+    if (CommitManifest.read(storage, dir).isEmpty()) {
+      List<Long> steps;
+      try (CheckpointStore s = new CheckpointStore(storage, uri, System.err)) {
+        steps = s.committedSteps();
+      }
+      throw new IllegalArgumentException(
+          "the run " + uri + " has no committed checkpoint at step " + step + "; it has " + steps);
+    }
+    return load(storage, dir);
+  }
+
+  /**
    * A committed checkpoint directory, or the newest good checkpoint of a run directory; {@code
    * option} names where the URI came from in the error.
    */
