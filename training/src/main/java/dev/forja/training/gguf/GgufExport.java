@@ -261,11 +261,6 @@ public final class GgufExport {
   }
 
   private static void tokenizer(GgufWriter w, ModelConfig c, BpeTokenizer tok, Meta meta) {
-    if (tok.sentencePiece() != null) {
-      throw new IllegalArgumentException(
-          "the model's tokenizer is SentencePiece-style (Llama 2 family): Forja's GGUF export"
-              + " writes byte-level BPE tokenizers only for now");
-    }
     if (tok.vocabSize() > c.vocabSize()) {
       throw new IllegalArgumentException(
           "the tokenizer has "
@@ -273,26 +268,59 @@ public final class GgufExport {
               + " tokens, more than the model's "
               + c.vocabSize());
     }
-    w.put("tokenizer.ggml.model", "gpt2");
-    w.put("tokenizer.ggml.pre", pre(tok.pattern()));
+    BpeTokenizer.SentencePiece sp = tok.sentencePiece();
     List<String> tokens = new ArrayList<>(c.vocabSize());
     int[] types = new int[c.vocabSize()];
     for (int i = 0; i < c.vocabSize(); i++) {
       if (i < tok.vocabSize()) {
-        tokens.add(tok.tokenText(i));
-        types[i] = tok.isSpecial(i) ? 3 : 1; // control, normal
+        String text = tok.tokenText(i);
+        tokens.add(text);
+        if (tok.isSpecial(i)) {
+          types[i] = sp != null && text.equals(sp.unk()) ? 2 : 3; // unknown, control
+        } else {
+          types[i] = sp != null && text.matches("<0x[0-9A-F]{2}>") ? 6 : 1; // byte, normal
+        }
       } else {
         tokens.add("[PAD" + i + "]"); // the model's rows beyond the tokenizer's
         types[i] = 5; // unused
       }
     }
-    w.putStrings("tokenizer.ggml.tokens", tokens);
-    w.putI32s("tokenizer.ggml.token_type", types);
-    List<String> merges = new ArrayList<>();
-    for (BpeTokenizer.Merge m : tok.merges()) {
-      merges.add(tok.tokenText(m.left()) + " " + tok.tokenText(m.right()));
+    if (sp == null) {
+      w.put("tokenizer.ggml.model", "gpt2");
+      w.put("tokenizer.ggml.pre", pre(tok.pattern()));
+      w.putStrings("tokenizer.ggml.tokens", tokens);
+      w.putI32s("tokenizer.ggml.token_type", types);
+      List<String> merges = new ArrayList<>();
+      for (BpeTokenizer.Merge m : tok.merges()) {
+        merges.add(tok.tokenText(m.left()) + " " + tok.tokenText(m.right()));
+      }
+      w.putStrings("tokenizer.ggml.merges", merges);
+    } else {
+      // llama.cpp's SentencePiece tokenizer merges the pair whose joined piece scores highest:
+      // a piece's score is minus the rank of the merge that makes it, so it merges as BPE does
+      float[] scores = new float[c.vocabSize()];
+      java.util.Arrays.fill(scores, 0f);
+      boolean[] seen = new boolean[c.vocabSize()];
+      List<BpeTokenizer.Merge> merges = tok.merges();
+      for (int r = 0; r < merges.size(); r++) {
+        int id = merges.get(r).result();
+        if (!seen[id]) {
+          seen[id] = true;
+          scores[id] = -r - 1;
+        }
+      }
+      w.put("tokenizer.ggml.model", "llama");
+      w.put("tokenizer.ggml.pre", "default");
+      w.putStrings("tokenizer.ggml.tokens", tokens);
+      w.putF32s("tokenizer.ggml.scores", scores);
+      w.putI32s("tokenizer.ggml.token_type", types);
+      w.putBool(
+          "tokenizer.ggml.add_space_prefix",
+          sp.prepend() != BpeTokenizer.SentencePiece.Prepend.NEVER);
+      if (sp.unk() != null && tok.specials().containsKey(sp.unk())) {
+        w.putU32("tokenizer.ggml.unknown_token_id", tok.specials().get(sp.unk()));
+      }
     }
-    w.putStrings("tokenizer.ggml.merges", merges);
     if (meta.bos() != null) {
       w.putU32("tokenizer.ggml.bos_token_id", meta.bos());
     }

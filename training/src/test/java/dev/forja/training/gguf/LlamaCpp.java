@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
  * transformers' first tokens on a model node-llama-cpp runs exactly (../shared/STACK.md), and
  * because the tests already run npm packages.
  */
-final class LlamaCpp {
+public final class LlamaCpp {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static Path dir;
 
@@ -49,7 +49,7 @@ final class LlamaCpp {
   }
 
   /** Runs {@code llama.mjs} on a request (see the script) and returns its answer. */
-  static JsonNode run(JsonNode request) throws Exception {
+  public static JsonNode run(JsonNode request) throws Exception {
     Path d = dir();
     return JSON.readTree(run(d, List.of("node", "llama.mjs"), JSON.writeValueAsString(request)));
   }

