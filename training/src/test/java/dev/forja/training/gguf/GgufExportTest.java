@@ -31,7 +31,8 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * architecture (GPT-2 tied and untied; Llama with grouped-query attention and Llama 3 RoPE scaling;
  * Mistral; Qwen2 with biases and linear RoPE scaling; Qwen3 with q/k norms), imported by Forja and
  * exported as f32 GGUF. llama.cpp must load each, tokenize the texts as Forja does, continue a
- * prompt greedily with Forja's 32 tokens, and give Forja's next-token probabilities within 0.1%.
+ * prompt greedily with Forja's 32 tokens, give Forja's next-token probabilities within 0.1%, and
+ * its perplexity within 1% (f32) and 3% (Forja's q8_0).
  */
 @Tag("reference")
 class GgufExportTest {
@@ -82,7 +83,32 @@ class GgufExportTest {
       req.set("texts", ref.get("texts"));
       req.set("prompt", JSON.valueToTree(prompt));
       req.put("tokens", 32).put("top", 5).put("context", m.model().contextLength());
+      int[] held = ints(ref.get("ids")); // 24 tokens of the texts
+      req.set("score", JSON.valueToTree(held));
       JsonNode llama = LlamaCpp.run(req);
+
+      // perplexity on those tokens: f32 within 1% of Forja's, Forja's own q8_0 within 3%
+      double forjaPpl = GgufDtypesTest.perplexity(new Generator(m.model(), m.weights()), held);
+      assertThat(perplexity(llama))
+          .as("%s f32 perplexity", kind)
+          .isCloseTo(forjaPpl, org.assertj.core.data.Offset.offset(0.01 * forjaPpl));
+      URI q8 = root.resolve(kind + "-gguf-q8_0").toUri();
+      GgufExport.writeCommitted(
+          LOCAL,
+          q8,
+          m.model(),
+          m.weights(),
+          m.tokenizer(),
+          new GgufExport.Meta("forja test model", eos, eos, null),
+          GgufWriter.TensorType.Q8_0,
+          Map.of(),
+          Map.of());
+      ObjectNode q8req = req.deepCopy();
+      q8req.put("model", Path.of(q8).resolve(GgufExport.FILE).toString());
+      q8req.remove("texts");
+      assertThat(perplexity(LlamaCpp.run(q8req)))
+          .as("%s q8_0 perplexity", kind)
+          .isCloseTo(forjaPpl, org.assertj.core.data.Offset.offset(0.03 * forjaPpl));
 
       // the same tokens for every text
       for (int i = 0; i < ref.get("texts").size(); i++) {
@@ -335,6 +361,14 @@ class GgufExportTest {
         }
       }
     }
+  }
+
+  private static double perplexity(JsonNode llama) {
+    double sum = 0;
+    for (JsonNode lp : llama.get("logprobs")) {
+      sum += lp.asDouble();
+    }
+    return Math.exp(-sum / llama.get("logprobs").size());
   }
 
   private static int[] ints(JsonNode a) {
