@@ -15,12 +15,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import javax.imageio.ImageIO;
-import org.jfree.chart.ChartFactory;
 import org.jfree.chart.JFreeChart;
-import org.jfree.chart.plot.CategoryPlot;
 import org.jfree.chart.plot.PlotOrientation;
-import org.jfree.chart.renderer.category.BarRenderer;
-import org.jfree.chart.renderer.category.StandardBarPainter;
 import org.jfree.data.category.DefaultCategoryDataset;
 
 /**
@@ -200,17 +196,7 @@ final class SftReport {
 
   private static JFreeChart bars(
       String title, String axis, DefaultCategoryDataset data, PlotOrientation orientation) {
-    JFreeChart chart =
-        ChartFactory.createBarChart(title, null, axis, data, orientation, false, false, false);
-    chart.setBackgroundPaint(Color.WHITE);
-    CategoryPlot plot = chart.getCategoryPlot();
-    plot.setBackgroundPaint(Color.WHITE);
-    plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
-    BarRenderer renderer = (BarRenderer) plot.getRenderer();
-    renderer.setSeriesPaint(0, new Color(0x3b6ea8));
-    renderer.setShadowVisible(false);
-    renderer.setBarPainter(new StandardBarPainter());
-    return chart;
+    return dev.forja.prep.report.PrepReport.barChart(title, axis, data, orientation);
   }
 
   private static void row(StringBuilder b, String k, long v) {

@@ -60,18 +60,7 @@ class GgufExportTest {
       HfModel.Read m = HfModel.read(LOCAL, root.resolve(kind).toUri());
       JsonNode ref = JSON.readTree(root.resolve(kind).resolve("reference.json").toFile());
       URI out = root.resolve(kind + "-gguf").toUri();
-      int eos = m.tokenizer().specialId("<|endoftext|>");
-      long size =
-          GgufExport.writeCommitted(
-              LOCAL,
-              out,
-              m.model(),
-              m.weights(),
-              m.tokenizer(),
-              new GgufExport.Meta("forja test model", eos, eos, null),
-              GgufWriter.TensorType.F32,
-              Map.of(),
-              Map.of());
+      long size = export(m, out, m.weights(), null, GgufWriter.TensorType.F32);
       assertThat(CommitManifest.read(LOCAL, out).orElseThrow().kind()).isEqualTo(GgufExport.KIND);
 
       int[] prompt = new int[5];
@@ -93,16 +82,7 @@ class GgufExportTest {
           .as("%s f32 perplexity", kind)
           .isCloseTo(forjaPpl, org.assertj.core.data.Offset.offset(0.01 * forjaPpl));
       URI q8 = root.resolve(kind + "-gguf-q8_0").toUri();
-      GgufExport.writeCommitted(
-          LOCAL,
-          q8,
-          m.model(),
-          m.weights(),
-          m.tokenizer(),
-          new GgufExport.Meta("forja test model", eos, eos, null),
-          GgufWriter.TensorType.Q8_0,
-          Map.of(),
-          Map.of());
+      export(m, q8, m.weights(), null, GgufWriter.TensorType.Q8_0);
       ObjectNode q8req = req.deepCopy();
       q8req.put("model", Path.of(q8).resolve(GgufExport.FILE).toString());
       q8req.remove("texts");
@@ -165,16 +145,7 @@ class GgufExportTest {
       URI whole = root.resolve(kind + "-lora-merged").toUri();
       URI file = root.resolve(kind + "-lora-adapter").toUri();
       for (var e : Map.of(base, m.weights(), whole, merged).entrySet()) {
-        GgufExport.writeCommitted(
-            LOCAL,
-            e.getKey(),
-            m.model(),
-            e.getValue(),
-            m.tokenizer(),
-            new GgufExport.Meta("forja test model", eos, eos, null),
-            GgufWriter.TensorType.F32,
-            Map.of(),
-            Map.of());
+        export(m, e.getKey(), e.getValue(), null, GgufWriter.TensorType.F32);
       }
       GgufExport.writeAdapterCommitted(LOCAL, file, m.model(), settings, adapter, Map.of());
       int[] prompt = {5, 9, 14, 3};
@@ -212,17 +183,7 @@ class GgufExportTest {
       HfModel.Read m = HfModel.read(LOCAL, root.resolve(kind).toUri());
       for (String dtype : List.of("f32", "q8_0")) {
         URI out = root.resolve(kind + "-roundtrip-" + dtype).toUri();
-        int eos = m.tokenizer().specialId("<|endoftext|>");
-        GgufExport.writeCommitted(
-            LOCAL,
-            out,
-            m.model(),
-            m.weights(),
-            m.tokenizer(),
-            new GgufExport.Meta("forja test model", eos, eos, "{{ messages }}"),
-            GgufExport.dtype(dtype),
-            Map.of(),
-            Map.of());
+        export(m, out, m.weights(), "{{ messages }}", GgufExport.dtype(dtype));
         HfModel.Read back = GgufImport.read(LOCAL, Storage.resolve(out, GgufExport.FILE));
         String what = kind + " " + dtype;
         if (m.model().llamaFamily()) { // Mistral is llama.cpp's llama: the same computation
@@ -282,17 +243,7 @@ class GgufExportTest {
       JsonNode ref = JSON.readTree(root.resolve(kind).resolve("reference.json").toFile());
       for (String dtype : List.of("f32", "q8_0")) {
         URI out = root.resolve(kind + "-read-" + dtype).toUri();
-        int eos = m.tokenizer().specialId("<|endoftext|>");
-        GgufExport.writeCommitted(
-            LOCAL,
-            out,
-            m.model(),
-            m.weights(),
-            m.tokenizer(),
-            new GgufExport.Meta("forja test model", eos, eos, null),
-            GgufExport.dtype(dtype),
-            Map.of(),
-            Map.of());
+        export(m, out, m.weights(), null, GgufExport.dtype(dtype));
         Path file = Path.of(out).resolve(GgufExport.FILE);
         // gguf-py's reader: every tensor as Forja's reader dequantizes it, the metadata
         Path json = root.resolve(kind + "-" + dtype + "-gguf.json");
@@ -361,6 +312,27 @@ class GgufExportTest {
         }
       }
     }
+  }
+
+  /** {@code weights} of {@code m}'s model as GGUF at {@code out}; returns the file's size. */
+  private static long export(
+      HfModel.Read m,
+      URI out,
+      Map<String, INDArray> weights,
+      String chatTemplate,
+      GgufWriter.TensorType type)
+      throws Exception {
+    int eos = m.tokenizer().specialId("<|endoftext|>");
+    return GgufExport.writeCommitted(
+        LOCAL,
+        out,
+        m.model(),
+        weights,
+        m.tokenizer(),
+        new GgufExport.Meta("forja test model", eos, eos, chatTemplate),
+        type,
+        Map.of(),
+        Map.of());
   }
 
   private static double perplexity(JsonNode llama) {
