@@ -28,7 +28,8 @@ public final class PythonOracle {
           "transformers==5.17.0",
           "safetensors==0.8.0",
           "peft==0.21.0",
-          "gguf==0.19.0");
+          "gguf==0.19.0",
+          "sacrebleu==2.6.0");
 
   private static Path python;
 
