@@ -63,6 +63,27 @@ public final class BenchCommand implements Runnable, ForjaPlugin {
     return b.toString();
   }
 
+  /**
+   * {@code --lora}: train a LoRA adapter instead of every weight, on a randomly initialised base
+   * that the benchmark writes to its scratch directory ({@code TrainBenchmark.loraBase}).
+   */
+  static final class LoraOption {
+    @Option(
+        names = "--lora",
+        description =
+            "Train a LoRA adapter (train.lora.*: rank, modules, set with --set) on a randomly"
+                + " initialised base written to the scratch directory (bench train: checkpoints"
+                + " and resumes are not timed).")
+    boolean enabled;
+
+    void apply(ConfigOptions config, java.nio.file.Path dir) {
+      if (enabled) {
+        config.set("train.lora.enabled=true");
+        config.set("train.init-from=" + dir.resolve("lora-base").toUri());
+      }
+    }
+  }
+
   @Command(
       name = "prep",
       description =
@@ -541,22 +562,13 @@ public final class BenchCommand implements Runnable, ForjaPlugin {
             "Where to time checkpoint writes and reads (file:, hdfs:, s3a:); default: --work.")
     List<URI> checkpointUris = new ArrayList<>();
 
-    @Option(
-        names = "--lora",
-        description =
-            "Train a LoRA adapter (train.lora.*: rank, modules, set with --set) on a randomly"
-                + " initialised base written to the scratch directory; checkpoints and resumes are"
-                + " not timed.")
-    boolean lora;
+    @Mixin LoraOption lora;
 
     @Override
     public Integer call() throws Exception {
       java.nio.file.Path dir =
           work != null ? work : java.nio.file.Files.createTempDirectory("forja-bench-train");
-      if (lora) {
-        config.set("train.lora.enabled=true");
-        config.set("train.init-from=" + dir.resolve("lora-base").toUri());
-      }
+      lora.apply(config, dir);
       dev.forja.pipeline.ForjaConfig cfg = config.load();
       if (cfg.model().vocabSize() == 0) {
         throw new IllegalArgumentException(
@@ -652,22 +664,14 @@ public final class BenchCommand implements Runnable, ForjaPlugin {
                 + " machine).")
     java.nio.file.Path work;
 
-    @Option(
-        names = "--lora",
-        description =
-            "Train a LoRA adapter (train.lora.*: rank, modules, set with --set) on a randomly"
-                + " initialised base written to the scratch directory.")
-    boolean lora;
+    @Mixin LoraOption lora;
 
     @Override
     public Integer call() throws Exception {
       config.set("distributed.workers=" + workers);
       java.nio.file.Path dir =
           work != null ? work : java.nio.file.Files.createTempDirectory("forja-bench-dist");
-      if (lora) {
-        config.set("train.lora.enabled=true");
-        config.set("train.init-from=" + dir.resolve("lora-base").toUri());
-      }
+      lora.apply(config, dir);
       dev.forja.pipeline.ForjaConfig cfg = config.load();
       if (cfg.model().vocabSize() == 0) {
         throw new IllegalArgumentException(

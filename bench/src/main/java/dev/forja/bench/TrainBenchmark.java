@@ -342,17 +342,7 @@ public final class TrainBenchmark {
             Arrays.copyOfRange(ids, ids.length - val, ids.length),
             vocab));
     TokenizerFiles.save(storage, dir, t);
-    new ShardManifest(
-            ShardManifest.FORMAT,
-            ShardFormat.VERSION,
-            t.hash(),
-            vocab,
-            0,
-            ShardFormat.dtype(ShardFormat.bytesPerToken(vocab)),
-            0.02,
-            splits,
-            Map.of("source", "forja bench train"),
-            java.time.Instant.now().toString())
+    ShardManifest.of(t.hash(), vocab, 0, 0.02, splits, Map.of("source", "forja bench train"))
         .commit(storage, dir);
     return dir;
   }

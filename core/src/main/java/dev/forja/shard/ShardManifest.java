@@ -65,6 +65,47 @@ public record ShardManifest(
         null);
   }
 
+  /**
+   * The manifest of shards written now: the current format and version, the dtype the vocabulary
+   * needs, a stream of documents (see {@link #withRows} for fine-tuning rows).
+   */
+  public static ShardManifest of(
+      String tokenizerHash,
+      int vocabSize,
+      int eosId,
+      double validationFraction,
+      Map<String, Split> splits,
+      Map<String, String> lineage) {
+    return new ShardManifest(
+        FORMAT,
+        ShardFormat.VERSION,
+        tokenizerHash,
+        vocabSize,
+        eosId,
+        ShardFormat.dtype(ShardFormat.bytesPerToken(vocabSize)),
+        validationFraction,
+        splits,
+        lineage,
+        java.time.Instant.now().toString());
+  }
+
+  /** This manifest for rows of {@code rowLength} records, each a token and its loss flags. */
+  public ShardManifest withRows(int rowLength) {
+    return new ShardManifest(
+        format,
+        version,
+        tokenizerHash,
+        vocabSize,
+        eosId,
+        dtype,
+        validationFraction,
+        splits,
+        lineage,
+        created,
+        rowLength,
+        true);
+  }
+
   /** One split: its totals and its shards in reading order. */
   public record Split(long tokens, long documents, List<Shard> shards) {
     public Split {

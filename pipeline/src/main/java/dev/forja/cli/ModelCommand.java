@@ -254,12 +254,12 @@ final class ModelCommand implements Runnable {
       ck = LoraCheckpoints.materialize(storage, ck);
       if (adapter != null) {
         ck =
-            withWeights(
-                ck,
+            ck.with(
                 LoraCheckpoints.applyTo(
                     ck,
                     LoraCheckpoints.readAdapter(storage, adapter, ck, "--adapter"),
-                    "--adapter"));
+                    "--adapter"),
+                ck.carried());
       }
       OutputGuard.prepare(storage, output, overwrite);
       long t0 = System.nanoTime();
@@ -426,21 +426,6 @@ final class ModelCommand implements Runnable {
       out.flush();
       return 0;
     }
-  }
-
-  /** {@code ck} with other weights (an adapter merged in). */
-  static CheckpointStore.Loaded withWeights(
-      CheckpointStore.Loaded ck,
-      java.util.LinkedHashMap<String, org.nd4j.linalg.api.ndarray.INDArray> w) {
-    return new CheckpointStore.Loaded(
-        ck.dir(),
-        ck.state(),
-        w,
-        ck.optimizer(),
-        ck.model(),
-        ck.train(),
-        ck.tokenizerJson(),
-        ck.carried());
   }
 
   static String describe(ModelConfig c) {

@@ -67,17 +67,13 @@ public final class GrammarShards {
     splits.put(
         ShardFormat.VALIDATION, split(storage, dir, ShardFormat.VALIDATION, t, validation, eos));
     TokenizerFiles.save(storage, dir, t);
-    new ShardManifest(
-            ShardManifest.FORMAT,
-            ShardFormat.VERSION,
+    ShardManifest.of(
             t.hash(),
             t.vocabSize(),
             Math.max(eos, 0),
-            ShardFormat.dtype(ShardFormat.bytesPerToken(t.vocabSize())),
             0.1,
             splits,
-            Map.of("source", "synthetic grammar"),
-            "now")
+            Map.of("source", "synthetic grammar"))
         .commit(storage, dir);
     return dir;
   }

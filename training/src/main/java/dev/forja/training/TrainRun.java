@@ -263,7 +263,7 @@ public final class TrainRun {
                 req.dtype(),
                 dc,
                 req.runDir() + "#" + UUID.randomUUID(),
-                tc.lora().enabled() ? frozenBase(carried) : null);
+                tc.lora().enabled() ? LoraCheckpoints.Base.of(carried) : null);
         strategy = new ParameterAveraging(spark.get(), spec, model, adam, out);
         out.printf(
             Locale.ROOT,
@@ -320,34 +320,25 @@ public final class TrainRun {
       Map<String, String> carried,
       PrintStream out)
       throws IOException {
-    com.fasterxml.jackson.databind.ObjectMapper json =
-        new com.fasterxml.jackson.databind.ObjectMapper();
-    String recorded = resuming ? from.carried().get(CheckpointStore.LORA_BASE) : null;
-    if (resuming && recorded == null) {
+    LoraCheckpoints.Base record = resuming ? LoraCheckpoints.Base.of(from.carried()) : null;
+    if (resuming && record == null) {
       throw new IllegalArgumentException(
           from.dir()
               + " is a full-training checkpoint, not a LoRA one: resume it without"
               + " train.lora.enabled, or start the LoRA run in a new directory");
     }
-    String baseUri =
-        recorded != null ? json.readTree(recorded).path("uri").asText() : tc.initFrom();
-    CheckpointStore.Loaded base =
-        resuming ? CheckpointStore.loadAny(storage, URI.create(baseUri), "the LoRA base") : from;
-    String hash = PeftAdapter.baseHash(base.model(), base.weights());
-    if (recorded != null) {
-      String want = json.readTree(recorded).path("sha256").asText();
-      if (!want.equals(hash)) {
-        throw new IllegalArgumentException(
-            "the LoRA base "
-                + baseUri
-                + " has changed since "
-                + from.dir()
-                + " was written: its weights hash to "
-                + hash
-                + ", the checkpoint's adapter was trained on "
-                + want);
-      }
+    CheckpointStore.Loaded base;
+    if (resuming) { // the base the checkpoint names, refused if its weights changed
+      base =
+          LoraCheckpoints.loadBase(
+              storage, record.uri(), record.sha256(), "the run of " + from.dir());
+    } else {
+      base = from;
+      record =
+          new LoraCheckpoints.Base(
+              tc.initFrom(), PeftAdapter.baseHash(base.model(), base.weights()));
     }
+    String baseUri = record.uri();
     long frozen = 0;
     long trainable = 0;
     for (ParameterSpec p : model.architecture().parameters()) {
@@ -370,20 +361,8 @@ public final class TrainRun {
         trainable + frozen,
         baseUri);
     Map<String, String> out2 = new LinkedHashMap<>(carried);
-    out2.put(
-        CheckpointStore.LORA_BASE,
-        json.createObjectNode().put("uri", baseUri).put("sha256", hash).toString());
+    out2.put(CheckpointStore.LORA_BASE, record.json());
     return out2;
-  }
-
-  /** The base a LoRA run's checkpoints record, for the workers to load; null for full training. */
-  private static WorkerSpec.FrozenBase frozenBase(Map<String, String> carried) throws IOException {
-    String recorded = carried.get(CheckpointStore.LORA_BASE);
-    if (recorded == null) {
-      return null;
-    }
-    var n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(recorded);
-    return new WorkerSpec.FrozenBase(n.path("uri").asText(), n.path("sha256").asText());
   }
 
   /** The run diverged; the message says what to change. */

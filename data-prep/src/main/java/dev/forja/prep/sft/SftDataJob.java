@@ -24,7 +24,6 @@ import java.io.OutputStream;
 import java.io.Serializable;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Iterator;
@@ -228,19 +227,9 @@ public final class SftDataJob {
     lineage.put("template", template.isPresent() ? "chat template of the model" : "plain");
     lineage.put("forja_version", BuildInfo.forjaVersion());
     ShardManifest manifest =
-        new ShardManifest(
-            ShardManifest.FORMAT,
-            ShardFormat.VERSION,
-            hash,
-            tokenizer.vocabSize(),
-            eos,
-            ShardFormat.dtype(ShardFormat.bytesPerToken(tokenizer.vocabSize())),
-            cfg.validationFraction(),
-            splits,
-            lineage,
-            Instant.now().toString(),
-            cfg.sequenceLength(),
-            true);
+        ShardManifest.of(
+                hash, tokenizer.vocabSize(), eos, cfg.validationFraction(), splits, lineage)
+            .withRows(cfg.sequenceLength());
     storage.writeString(Storage.resolve(output, TokenizerFiles.TOKENIZER_JSON), tokJson, true);
     URI tc = Storage.resolve(model, TOKENIZER_CONFIG);
     if (storage.exists(tc)) { // the chat template travels with the data, to the fine-tuned model

@@ -15,7 +15,6 @@ import java.io.IOException;
 import java.io.Serializable;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -111,17 +110,7 @@ public final class TokenizeJob {
     lineage.put("tokenizer", tokenizerUri.toString());
     lineage.put("forja_version", BuildInfo.forjaVersion());
     ShardManifest manifest =
-        new ShardManifest(
-            ShardManifest.FORMAT,
-            ShardFormat.VERSION,
-            hash,
-            tokenizer.vocabSize(),
-            eos,
-            ShardFormat.dtype(ShardFormat.bytesPerToken(tokenizer.vocabSize())),
-            validation,
-            splits,
-            lineage,
-            Instant.now().toString());
+        ShardManifest.of(hash, tokenizer.vocabSize(), eos, validation, splits, lineage);
     // the tokenizer travels with its shards, so that training needs nothing else
     storage.writeString(Storage.resolve(output, TokenizerFiles.TOKENIZER_JSON), json, true);
     manifest.commit(storage, output);

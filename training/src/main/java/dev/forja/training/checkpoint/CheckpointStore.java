@@ -115,7 +115,12 @@ public final class CheckpointStore implements AutoCloseable {
       ModelConfig model,
       TrainConfig train,
       String tokenizerJson,
-      Map<String, String> carried) {}
+      Map<String, String> carried) {
+    /** This checkpoint with other weights and carried files (an adapter merged in, say). */
+    public Loaded with(LinkedHashMap<String, INDArray> otherWeights, Map<String, String> files) {
+      return new Loaded(dir, state, otherWeights, optimizer, model, train, tokenizerJson, files);
+    }
+  }
 
   private final Storage storage;
   private final URI root;

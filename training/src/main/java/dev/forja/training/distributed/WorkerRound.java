@@ -154,7 +154,7 @@ public final class WorkerRound {
       TokenShards shards =
           TokenShards.open(new Storage(spec.storage()), spec.data(), TokenShards.Verify.SIZES);
       Architecture arch = Architecture.of(spec.model());
-      WorkerSpec.FrozenBase base = spec.loraBase();
+      LoraCheckpoints.Base base = spec.loraBase();
       if (base != null) {
         arch = arch.withLora(spec.train().lora().settings());
       }

@@ -1,6 +1,7 @@
 package dev.forja.training.distributed;
 
 import dev.forja.storage.StorageConfig;
+import dev.forja.training.hf.LoraCheckpoints;
 import dev.forja.training.model.ModelConfig;
 import dev.forja.training.train.TrainConfig;
 import java.io.Serializable;
@@ -33,13 +34,8 @@ public record WorkerSpec(
     DataType dtype,
     DistributedConfig distributed,
     String runId,
-    FrozenBase loraBase)
+    LoraCheckpoints.Base loraBase)
     implements Serializable {
-
-  /**
-   * Where a LoRA run's frozen base is and what its weights hash to ({@code PeftAdapter.baseHash}).
-   */
-  public record FrozenBase(String uri, String sha256) implements Serializable {}
 
   /** Graphs built for one spec serve every later round of it in the same executor JVM. */
   public String cacheKey() {

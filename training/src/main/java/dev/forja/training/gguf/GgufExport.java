@@ -102,13 +102,32 @@ public final class GgufExport {
       w.tensor(name + ".lora_a", la, GgufWriter.TensorType.F32);
       w.tensor(name + ".lora_b", lb, GgufWriter.TensorType.F32);
     }
-    long size;
-    try (OutputStream out = storage.create(Storage.resolve(dir, ADAPTER_FILE), true)) {
-      size = w.write(new java.io.BufferedOutputStream(out, 1 << 20));
-    }
     Map<String, String> props = new LinkedHashMap<>(lineage);
     props.put("architecture", arch);
-    CommitManifest.commit(storage, dir, ADAPTER_KIND, props);
+    return commit(storage, dir, ADAPTER_FILE, w, Map.of(), ADAPTER_KIND, props);
+  }
+
+  /**
+   * Writes {@code w} as {@code dir/name} and {@code files} (name to text) beside it, then commits
+   * the directory with a manifest of {@code kind}; returns the GGUF file's size.
+   */
+  private static long commit(
+      Storage storage,
+      URI dir,
+      String name,
+      GgufWriter w,
+      Map<String, String> files,
+      String kind,
+      Map<String, String> props)
+      throws IOException {
+    long size;
+    try (OutputStream out = storage.create(Storage.resolve(dir, name), true)) {
+      size = w.write(new java.io.BufferedOutputStream(out, 1 << 20));
+    }
+    for (Map.Entry<String, String> f : files.entrySet()) {
+      storage.writeString(Storage.resolve(dir, f.getKey()), f.getValue(), true);
+    }
+    CommitManifest.commit(storage, dir, kind, props);
     return size;
   }
 
@@ -186,18 +205,10 @@ public final class GgufExport {
       Map<String, String> files)
       throws IOException {
     GgufWriter w = writer(c, weights, tok, meta, dtype);
-    long size;
-    try (OutputStream out = storage.create(Storage.resolve(dir, FILE), true)) {
-      size = w.write(new java.io.BufferedOutputStream(out, 1 << 20));
-    }
-    for (Map.Entry<String, String> f : files.entrySet()) {
-      storage.writeString(Storage.resolve(dir, f.getKey()), f.getValue(), true);
-    }
     Map<String, String> props = new LinkedHashMap<>(lineage);
     props.put("architecture", architecture(c));
     props.put("dtype", dtype.name().toLowerCase(Locale.ROOT));
-    CommitManifest.commit(storage, dir, KIND, props);
-    return size;
+    return commit(storage, dir, FILE, w, files, KIND, props);
   }
 
   /** The GGUF of a model: metadata, tokenizer and tensors, ready to write. */

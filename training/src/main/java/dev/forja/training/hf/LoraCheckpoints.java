@@ -26,19 +26,31 @@ public final class LoraCheckpoints {
     return ck.carried().containsKey(CheckpointStore.LORA_BASE);
   }
 
-  /** The base's URI and weights hash a LoRA checkpoint recorded. */
-  private static JsonNode baseRecord(CheckpointStore.Loaded ck) throws IOException {
-    return JSON.readTree(ck.carried().get(CheckpointStore.LORA_BASE));
+  /**
+   * The frozen base a LoRA run records in its checkpoints ({@link CheckpointStore#LORA_BASE}): its
+   * URI and the SHA-256 of its weights ({@link PeftAdapter#baseHash}).
+   */
+  public record Base(String uri, String sha256) implements java.io.Serializable {
+    /** The record among a checkpoint's carried files, or null for a full-training checkpoint. */
+    public static Base of(Map<String, String> carried) throws IOException {
+      String text = carried.get(CheckpointStore.LORA_BASE);
+      if (text == null) {
+        return null;
+      }
+      JsonNode n = JSON.readTree(text);
+      return new Base(n.path("uri").asText(), n.path("sha256").asText());
+    }
+
+    public String json() {
+      return JSON.createObjectNode().put("uri", uri).put("sha256", sha256).toString();
+    }
   }
 
   /** A LoRA checkpoint's adapter. */
   public static PeftAdapter.Adapter adapter(CheckpointStore.Loaded ck) throws IOException {
-    JsonNode base = baseRecord(ck);
+    Base base = Base.of(ck.carried());
     return new PeftAdapter.Adapter(
-        ck.train().lora().settings(),
-        ck.weights(),
-        base.path("uri").asText(),
-        base.path("sha256").asText());
+        ck.train().lora().settings(), ck.weights(), base.uri(), base.sha256());
   }
 
   /**
@@ -131,14 +143,6 @@ public final class LoraCheckpoints {
     LinkedHashMap<String, INDArray> merged = applyTo(base, adapter, ck.dir() + "");
     Map<String, String> carried = new LinkedHashMap<>(ck.carried());
     carried.remove(CheckpointStore.LORA_BASE);
-    return new CheckpointStore.Loaded(
-        ck.dir(),
-        ck.state(),
-        merged,
-        ck.optimizer(),
-        ck.model(),
-        ck.train(),
-        ck.tokenizerJson(),
-        carried);
+    return ck.with(merged, carried);
   }
 }

@@ -318,25 +318,7 @@ abstract class KernelPass implements LossPass {
     // dx = dt A, through the same mask, added to din
     Blas.pgemm(
         Blas.NO, Blas.NO, n, lin.in(), r, 1f, loraDt, 0, r, a, 0, lin.in(), 0f, loraX, 0, lin.in());
-    int cols = lin.in();
-    double p = lo.dropout();
-    long key = mk;
-    java.nio.FloatBuffer src = loraX.f;
-    java.nio.FloatBuffer dst = din.f;
-    dev.forja.training.runtime.Parallel.forRange(
-        n,
-        (from, to) -> {
-          for (int i = from; i < to; i++) {
-            long row = (long) i * cols;
-            int o = i * ldDin + dinCol;
-            for (int j = 0; j < cols; j++) {
-              float m = LoraDropout.factor(key, row + j, p);
-              if (m != 0f) {
-                dst.put(o + j, dst.get(o + j) + m * src.get((int) row + j));
-              }
-            }
-          }
-        });
+    masked(mk, lo.dropout(), lin.in(), loraX, 0, lin.in(), din, dinCol, ldDin, true);
   }
 
   /** Whether this pass drops {@code lo}'s input (training, with {@code lora_dropout > 0}). */
@@ -350,22 +332,45 @@ abstract class KernelPass implements LossPass {
    */
   private long dropIn(Architecture.Linear lin, Buf in, int inCol, int ldIn) {
     long key = LoraDropout.moduleKey(dropoutKey, loraIndex.get(lin.lora().a().name()));
-    int cols = lin.in();
-    double p = lin.lora().dropout();
-    java.nio.FloatBuffer src = in.f;
-    java.nio.FloatBuffer dst = loraX.f;
-    dev.forja.training.runtime.Parallel.forRange(
+    masked(key, lin.lora().dropout(), lin.in(), in, inCol, ldIn, loraX, 0, lin.in(), false);
+    return key;
+  }
+
+  /**
+   * {@code n} rows of {@code cols} elements of {@code src} times the dropout mask of {@code key}
+   * (element {@code (i, j)} is the mask's {@code i * cols + j}), written into {@code dst}, or added
+   * to it where the mask keeps the element.
+   */
+  private void masked(
+      long key,
+      double p,
+      int cols,
+      Buf src,
+      int srcCol,
+      int ldSrc,
+      Buf dst,
+      int dstCol,
+      int ldDst,
+      boolean add) {
+    java.nio.FloatBuffer s = src.f;
+    java.nio.FloatBuffer d = dst.f;
+    Parallel.forRange(
         n,
         (from, to) -> {
           for (int i = from; i < to; i++) {
             long row = (long) i * cols;
-            int o = i * ldIn + inCol;
+            int si = i * ldSrc + srcCol;
+            int di = i * ldDst + dstCol;
             for (int j = 0; j < cols; j++) {
-              dst.put((int) row + j, LoraDropout.factor(key, row + j, p) * src.get(o + j));
+              float m = LoraDropout.factor(key, row + j, p);
+              if (!add) {
+                d.put(di + j, m * s.get(si + j));
+              } else if (m != 0f) {
+                d.put(di + j, d.get(di + j) + m * s.get(si + j));
+              }
             }
           }
         });
-    return key;
   }
 
   /** Refuses a batch of the wrong shape or with an id outside the vocabulary. */
