@@ -29,7 +29,8 @@ public final class Bleu {
       return new Stats(new long[ORDER], new long[ORDER], 0, 0);
     }
 
-    Stats plus(Stats o) {
+    /** The statistics of both (a corpus sums its sentences'). */
+    public Stats plus(Stats o) {
       long[] m = matches.clone();
       long[] t = totals.clone();
       for (int i = 0; i < ORDER; i++) {
@@ -64,6 +65,18 @@ public final class Bleu {
       total = total.plus(stats(hyps.get(i), mine));
     }
     return score(total, false, refs.size());
+  }
+
+  /**
+   * Corpus BLEU from each hypothesis's {@link #stats}, summed (hypotheses may have different
+   * numbers of references; {@code nrefs} is what the signature names).
+   */
+  public static Score corpus(List<Stats> sentences, int nrefs) {
+    Stats total = Stats.zero();
+    for (Stats s : sentences) {
+      total = total.plus(s);
+    }
+    return score(total, false, nrefs);
   }
 
   /** Sentence BLEU of one hypothesis against its references (effective order). */

@@ -41,8 +41,19 @@ public final class Chrf {
     return fScore(best(hyp, refs));
   }
 
+  /** Corpus chrF from each hypothesis's {@link #best} statistics, summed. */
+  public static double corpus(List<long[]> sentences) {
+    long[] total = new long[3 * ORDER];
+    for (long[] s : sentences) {
+      for (int k = 0; k < total.length; k++) {
+        total[k] += s[k];
+      }
+    }
+    return fScore(total);
+  }
+
   /** The statistics against the reference whose own F-score is highest (the first on a tie). */
-  static long[] best(String hyp, List<String> refs) {
+  public static long[] best(String hyp, List<String> refs) {
     Map<String, Integer>[] h = ngrams(hyp);
     long[] best = null;
     double bestScore = -1;
@@ -73,7 +84,8 @@ public final class Chrf {
     return best;
   }
 
-  static double fScore(long[] s) {
+  /** chrF (0-100) of summed statistics. */
+  public static double fScore(long[] s) {
     double eps = 1e-16;
     double factor = BETA * BETA;
     double avgPrec = 0;

@@ -13,7 +13,8 @@ import java.util.TreeSet;
  * (longest common subsequence) and ROUGE-Lsum (summary-level: sentences split at newlines, the
  * union of each reference sentence's LCS with every predicted sentence, hits clipped by token
  * counts), each as precision, recall and F1. Against several references, {@code score_multi}'s
- * rule: the reference with the highest F1. Without the Porter stemmer for now.
+ * rule: the reference with the highest F1. With {@code use_stemmer}, tokens longer than three
+ * characters are Porter-stemmed as NLTK's {@code PorterStemmer} does ({@link PorterStemmer}).
  */
 public final class Rouge {
   private Rouge() {}
@@ -27,6 +28,19 @@ public final class Rouge {
 
   /** rouge-score's tokenizer, without stemming. */
   public static List<String> tokenize(String text) {
+    return tokenize(text, false);
+  }
+
+  /** rouge-score's tokenizer; {@code stem}: its {@code use_stemmer}. */
+  public static List<String> tokenize(String text, boolean stem) {
+    List<String> out = words(text);
+    if (stem) {
+      out.replaceAll(w -> w.length() > 3 ? PorterStemmer.stem(w) : w);
+    }
+    return out;
+  }
+
+  private static List<String> words(String text) {
     String lower = text.toLowerCase(Locale.ROOT);
     List<String> out = new ArrayList<>();
     StringBuilder t = new StringBuilder();
@@ -47,8 +61,13 @@ public final class Rouge {
 
   /** ROUGE-N of {@code prediction} against {@code target}. */
   public static Score n(int n, String target, String prediction) {
-    Map<String, Integer> t = ngrams(tokenize(target), n);
-    Map<String, Integer> p = ngrams(tokenize(prediction), n);
+    return n(n, target, prediction, false);
+  }
+
+  /** As above; {@code stem}: rouge-score's {@code use_stemmer}. */
+  public static Score n(int n, String target, String prediction, boolean stem) {
+    Map<String, Integer> t = ngrams(tokenize(target, stem), n);
+    Map<String, Integer> p = ngrams(tokenize(prediction, stem), n);
     long overlap = 0;
     for (Map.Entry<String, Integer> e : t.entrySet()) {
       overlap += Math.min(e.getValue(), p.getOrDefault(e.getKey(), 0));
@@ -60,8 +79,13 @@ public final class Rouge {
 
   /** ROUGE-L: the longest common subsequence of the token sequences. */
   public static Score l(String target, String prediction) {
-    List<String> t = tokenize(target);
-    List<String> p = tokenize(prediction);
+    return l(target, prediction, false);
+  }
+
+  /** As above; {@code stem}: rouge-score's {@code use_stemmer}. */
+  public static Score l(String target, String prediction, boolean stem) {
+    List<String> t = tokenize(target, stem);
+    List<String> p = tokenize(prediction, stem);
     if (t.isEmpty() || p.isEmpty()) {
       return new Score(0, 0, 0);
     }
@@ -71,8 +95,13 @@ public final class Rouge {
 
   /** ROUGE-Lsum: summary-level LCS over the newline-separated sentences. */
   public static Score lsum(String target, String prediction) {
-    List<List<String>> ref = sentences(target);
-    List<List<String>> can = sentences(prediction);
+    return lsum(target, prediction, false);
+  }
+
+  /** As above; {@code stem}: rouge-score's {@code use_stemmer}. */
+  public static Score lsum(String target, String prediction, boolean stem) {
+    List<List<String>> ref = sentences(target, stem);
+    List<List<String>> can = sentences(prediction, stem);
     if (ref.isEmpty() || can.isEmpty()) {
       return new Score(0, 0, 0);
     }
@@ -121,11 +150,11 @@ public final class Rouge {
     return best;
   }
 
-  private static List<List<String>> sentences(String text) {
+  private static List<List<String>> sentences(String text, boolean stem) {
     List<List<String>> out = new ArrayList<>();
     for (String s : text.split("\n", -1)) {
       if (!s.isEmpty()) {
-        out.add(tokenize(s));
+        out.add(tokenize(s, stem));
       }
     }
     return out;

@@ -7,6 +7,7 @@ import dev.forja.prep.corpus.CorpusGenerateJob;
 import dev.forja.prep.corpus.CorpusStatsJob;
 import java.io.PrintWriter;
 import java.net.URI;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -169,6 +170,13 @@ final class CorpusCommand implements Runnable {
     @Option(names = "--prompts-only", description = "Print only the prompts, one per line.")
     boolean promptsOnly;
 
+    @Option(
+        names = "--multiple-choice",
+        description =
+            "Write multiple-choice items for forja eval: {context, choices, answer} (the three"
+                + " language names).")
+    boolean multipleChoice;
+
     @Override
     public Integer call() throws Exception {
       if (examples < 1) {
@@ -181,6 +189,13 @@ final class CorpusCommand implements Runnable {
           dev.forja.prep.corpus.InstructionSet.languageOfSentence(examples, heldOut)) {
         if (promptsOnly) {
           b.append(e.prompt()).append('\n');
+        } else if (multipleChoice) {
+          List<String> choices = List.of("english", "spanish", "portuguese");
+          java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+          m.put("context", e.prompt());
+          m.put("choices", choices);
+          m.put("answer", choices.indexOf(e.completion().strip()));
+          b.append(json.writeValueAsString(m)).append('\n');
         } else {
           java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
           m.put("prompt", e.prompt());

@@ -32,6 +32,7 @@ import picocli.CommandLine.Command;
       FinetuneCommand.class,
       TrainCommand.class,
       GenerateCommand.class,
+      EvalCommand.class,
       ModelCommand.class,
       CommandLine.HelpCommand.class
     })

@@ -1,7 +1,5 @@
 package dev.forja.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.forja.storage.Storage;
 import dev.forja.tokenizer.BpeTokenizer;
 import dev.forja.tokenizer.TokenizerFiles;
@@ -23,7 +21,6 @@ import java.util.Map;
 final class ServingBundle {
   static final String MODELFILE = "Modelfile";
   static final String CARD = "README.md";
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   private ServingBundle() {}
 
@@ -35,14 +32,10 @@ final class ServingBundle {
       URI adapter)
       throws IOException {
     BpeTokenizer tok = TokenizerFiles.fromTokenizerJson(ck.tokenizerJson(), ck.dir() + "");
-    JsonNode tc = tokenizerConfig(ck);
-    Integer eos = special(tok, tc.path("eos_token"));
-    if (eos == null) {
-      eos = HfModel.eosId(tok);
-    }
-    Integer bos = special(tok, tc.path("bos_token"));
-    String template =
-        tc.path("chat_template").isTextual() ? tc.get("chat_template").asText() : null;
+    HfModel.Specials sp = HfModel.Specials.of(tok, ck.carried());
+    Integer eos = sp.eos();
+    Integer bos = sp.bos();
+    String template = sp.chatTemplate();
     String name = "forja " + GgufExport.architecture(ck.model()) + " step " + ck.state().step();
     Map<String, String> files = new LinkedHashMap<>();
     files.put(MODELFILE, modelfile(tok, eos, template != null));
@@ -62,17 +55,6 @@ final class ServingBundle {
         dtype,
         lineage,
         files);
-  }
-
-  private static JsonNode tokenizerConfig(CheckpointStore.Loaded ck) throws IOException {
-    String text = ck.carried().get(HfModel.TOKENIZER_CONFIG);
-    return text == null ? JSON.createObjectNode() : JSON.readTree(text);
-  }
-
-  /** A special token named in tokenizer_config.json (a string, or an object with content). */
-  private static Integer special(BpeTokenizer tok, JsonNode n) {
-    String text = n.isTextual() ? n.asText() : n.path("content").asText(null);
-    return text == null ? null : tok.specials().get(text);
   }
 
   static String modelfile(BpeTokenizer tok, Integer eos, boolean chat) {

@@ -29,7 +29,9 @@ public final class PythonOracle {
           "safetensors==0.8.0",
           "peft==0.21.0",
           "gguf==0.19.0",
-          "sacrebleu==2.6.0");
+          "sacrebleu==2.6.0",
+          "torchmetrics==1.9.0",
+          "nltk==3.10.3");
 
   private static Path python;
 

@@ -500,6 +500,34 @@ public final class HfModel {
    * Writes {@code ck} as a Hugging Face model directory at {@code dir}, weights stored as {@code
    * dtype} and sharded above {@code shardBytes}, committed by a manifest written last.
    */
+  /**
+   * A model's special tokens and chat template, from the {@code tokenizer_config.json} it carries
+   * (an imported model's), else the end-of-text token its tokenizer knows.
+   *
+   * @param bos the beginning-of-sequence token, or null
+   * @param eos the end-of-sequence token, or null
+   * @param chatTemplate the Jinja chat template, or null
+   */
+  public record Specials(Integer bos, Integer eos, String chatTemplate) {
+    public static Specials of(BpeTokenizer tok, Map<String, String> carried) throws IOException {
+      String text = carried.get(TOKENIZER_CONFIG);
+      JsonNode tc = text == null ? JSON.createObjectNode() : JSON.readTree(text);
+      Integer eos = special(tok, tc.path("eos_token"));
+      if (eos == null) {
+        eos = eosId(tok);
+      }
+      String template =
+          tc.path("chat_template").isTextual() ? tc.get("chat_template").asText() : null;
+      return new Specials(special(tok, tc.path("bos_token")), eos, template);
+    }
+
+    /** A special token named in tokenizer_config.json (a string, or an object with content). */
+    private static Integer special(BpeTokenizer tok, JsonNode n) {
+      String text = n.isTextual() ? n.asText() : n.path("content").asText(null);
+      return text == null ? null : tok.specials().get(text);
+    }
+  }
+
   /** The end-of-text token of a tokenizer without a {@code tokenizer_config.json}, or null. */
   public static Integer eosId(BpeTokenizer tok) {
     for (String t : List.of("<|endoftext|>", "<|end_of_text|>", "</s>", "<|im_end|>")) {
