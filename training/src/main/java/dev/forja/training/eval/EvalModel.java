@@ -149,9 +149,12 @@ public final class EvalModel {
               r.carried());
     } else {
       String select = spec.select();
-      if (select.equals("best") && CommitManifest.read(storage, uri).isEmpty()) {
-        CheckpointStore.Loaded latest = CheckpointStore.loadAny(storage, uri, where);
-        select = latest.state().bestStep() < 0 ? "latest" : "best";
+      if (select.equals("best")) { // a checkpoint is itself; a run without validation: its latest
+        boolean committed = CommitManifest.read(storage, uri).isPresent();
+        select =
+            committed || CheckpointStore.loadAny(storage, uri, where).state().bestStep() < 0
+                ? "latest"
+                : "best";
       }
       ck = CheckpointStore.select(storage, uri, select, where);
     }
