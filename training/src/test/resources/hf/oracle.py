@@ -17,6 +17,11 @@ peft-train BASE PLAN OUT
                    OUT/train.json (every step's loss) and save the trained adapter to OUT/final
 peft-logits BASE ADAPTER IDS
                    PeftModel.from_pretrained(BASE model, ADAPTER): the logits of IDS as JSON
+perplexity DIR IN WINDOW STRIDE
+                   transformers' sliding-window perplexity of the model in DIR on the texts of
+                   the JSON list in IN: each text's tokens after the BOS token, windows of WINDOW
+                   tokens moving by STRIDE, each scoring the tokens no earlier window scored, with
+                   exact sums; prints each text's summed NLL and scored tokens, and the perplexity
 encode FILE TEXTS  the ids Hugging Face tokenizers gives each text of the JSON list in TEXTS with
                    the tokenizer.json FILE, no special tokens added, as JSON
 """
@@ -195,6 +200,33 @@ def peft_logits(base, adapter, ids):
     print(json.dumps({"logits": out.tolist()}))
 
 
+def perplexity(d, texts_file, window, stride):
+    tok = AutoTokenizer.from_pretrained(d)
+    model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32)
+    model.eval()
+    nlls, counts = [], []
+    for text in json.load(open(texts_file, encoding="utf-8")):
+        ids = [tok.bos_token_id] + tok(text, add_special_tokens=False)["input_ids"]
+        total, scored, prev_end = 0.0, 0, 0
+        for begin in range(0, len(ids), stride):
+            end = min(begin + window, len(ids))
+            first = max(prev_end, begin + 1)  # the first position this window scores
+            if first < end:
+                with torch.no_grad():
+                    logits = model(torch.tensor([ids[begin:end]])).logits[0].double()
+                logp = torch.log_softmax(logits, dim=-1)
+                for j in range(first, end):
+                    total -= logp[j - begin - 1, ids[j]].item()
+                scored += end - first
+            prev_end = end
+            if end == len(ids):
+                break
+        nlls.append(total)
+        counts.append(scored)
+    print(json.dumps({"nll": nlls, "tokens": counts,
+                      "perplexity": float(torch.exp(torch.tensor(sum(nlls) / sum(counts))))}))
+
+
 def encode(tokenizer_json, texts_json):
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(tokenizer_json)
@@ -206,6 +238,8 @@ def encode(tokenizer_json, texts_json):
 if __name__ == "__main__":
     if sys.argv[1] == "encode":
         encode(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "perplexity":
+        perplexity(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     elif sys.argv[1] == "lora":
         split = lambda a: [] if a == "-" else a.split(",")
         lora(sys.argv[2], sys.argv[3], split(sys.argv[4]), split(sys.argv[5]), sys.argv[6] == "1")
