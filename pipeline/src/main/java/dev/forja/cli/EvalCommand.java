@@ -9,7 +9,6 @@ import dev.forja.training.eval.EvalModel;
 import dev.forja.training.eval.EvalReport;
 import dev.forja.training.eval.EvalSuite;
 import dev.forja.training.eval.Evaluation;
-import java.io.PrintStream;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,8 +37,9 @@ final class EvalCommand implements Callable<Integer> {
       required = true,
       paramLabel = "[NAME=]URI[,adapter=URI][,select=S]",
       description =
-          "A model to evaluate (repeat to compare): a checkpoint, a run directory (its best"
-              + " checkpoint unless select=latest|step-N), a Forja-imported or Hugging Face model"
+          "A model to evaluate (repeat to compare): a checkpoint, a run directory (its"
+              + " checkpoint at the best validation loss where it kept it, else its latest;"
+              + " select=latest|best|step-N to choose), a Forja-imported or Hugging Face model"
               + " directory; adapter= applies a LoRA adapter (PEFT directory or LoRA checkpoint).")
   List<String> models;
 
@@ -86,7 +86,7 @@ final class EvalCommand implements Callable<Integer> {
             ? output
             : java.nio.file.Path.of("eval-" + s.name()).toAbsolutePath().toUri();
     OutputGuard.prepare(storage, out, overwrite);
-    PrintStream err = System.err;
+    java.io.PrintWriter err = spec.commandLine().getErr();
     SparkSession[] session = new SparkSession[1];
     Evaluation.Result r;
     try {

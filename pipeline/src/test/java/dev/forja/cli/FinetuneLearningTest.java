@@ -3,6 +3,7 @@ package dev.forja.cli;
 import static dev.forja.cli.ForjaCliTest.forja;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.forja.prep.corpus.InstructionSet;
 import dev.forja.storage.Storage;
@@ -27,7 +28,7 @@ import org.junit.jupiter.api.Test;
  * A task learned only from fine-tuning data: a tiny model pretrained on the embedded corpus, then
  * LoRA-fine-tuned through forja sft-data and forja finetune on a generated instruction set (name
  * the language of a sentence), answers held-out prompts exactly and stops with EOS, where the base
- * never does.
+ * never does; forja eval then scores both side by side, in the driver and on Spark alike.
  */
 @Tag("learning")
 class FinetuneLearningTest {
@@ -187,6 +188,149 @@ class FinetuneLearningTest {
         after);
     assertThat(before).as("the base model's exact match").isLessThanOrEqualTo(0.1);
     assertThat(after).as("the fine-tuned model's exact match").isGreaterThanOrEqualTo(0.9);
+
+    evaluatesSideBySideInTheDriverAndOnSparkAlike(dir, base, run, shards);
+  }
+
+  /**
+   * forja eval of the base and the fine-tuned model: multiple-choice accuracy well above chance (a
+   * third), the raw accuracy equal to what the decoder's log-likelihoods give by hand; the same
+   * results and per-example records whether the examples run in the driver or on Spark's executors.
+   */
+  static void evaluatesSideBySideInTheDriverAndOnSparkAlike(
+      Path dir, String base, String run, String shards) throws Exception {
+    Path data = Files.createDirectories(dir.resolve("eval-data"));
+    ok(
+        forja(
+            "corpus",
+            "instructions",
+            "--held-out",
+            "--examples",
+            "60",
+            "--output",
+            data.resolve("id.jsonl").toString()));
+    ok(
+        forja(
+            "corpus",
+            "instructions",
+            "--held-out",
+            "--multiple-choice",
+            "--examples",
+            "60",
+            "--output",
+            data.resolve("mc.jsonl").toString()));
+    Path suite = data.resolve("suite.yaml");
+    Files.writeString(
+        suite,
+        "name: finetune\nbootstrap-samples: 300\ntasks:\n"
+            + "  - {name: text, type: perplexity, data: "
+            + shards
+            + ", limit: 2}\n"
+            + "  - {name: id, type: generation, data: id.jsonl, max-new-tokens: 8,"
+            + " metrics: [exact-match, chrf, rouge]}\n"
+            + "  - {name: mc, type: multiple-choice, data: mc.jsonl}\n");
+    JsonNode[] results = new JsonNode[2];
+    List<List<String>> examples = new ArrayList<>();
+    String[] where = {"driver", "spark"};
+    for (int i = 0; i < 2; i++) {
+      Path out = dir.resolve("eval-" + where[i]);
+      ForjaCliTest.Run r =
+          forja(
+              args(
+                  new String[] {
+                    "eval",
+                    "--model",
+                    "base=" + base,
+                    "--model",
+                    "tuned=" + run,
+                    "--suite",
+                    suite.toString(),
+                    "--output",
+                    out.toUri().toString(),
+                    "--run-on",
+                    where[i]
+                  },
+                  LOCAL));
+      ok(r);
+      assertThat(r.err()).contains("examples/s, " + where[i] + ")");
+      results[i] = JSON.readTree(out.resolve("results.json").toFile());
+      List<String> rows = new ArrayList<>();
+      for (String line : Files.readAllLines(out.resolve("examples.jsonl"))) {
+        com.fasterxml.jackson.databind.node.ObjectNode o =
+            (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(line);
+        o.remove(List.of("seconds", "first_token_seconds"));
+        rows.add(o.toString());
+      }
+      examples.add(rows);
+      assertThat(out.resolve("report.html")).exists();
+      assertThat(out.resolve("_MANIFEST.json")).exists();
+    }
+    assertThat(results[1].get("metrics")).isEqualTo(results[0].get("metrics"));
+    assertThat(examples.get(1)).isEqualTo(examples.get(0));
+
+    java.util.Map<String, Double> got = new java.util.HashMap<>();
+    results[0]
+        .get("metrics")
+        .forEach(
+            m ->
+                got.put(
+                    m.get("model").asText()
+                        + "/"
+                        + m.get("task").asText()
+                        + "/"
+                        + m.get("metric").asText(),
+                    m.get("value").asDouble()));
+    // raw log-likelihoods favour the shorter names; per character (acc_norm) the model knows
+    assertThat(got.get("tuned/mc/acc_norm"))
+        .as("fine-tuned accuracy per character, chance 0.33")
+        .isGreaterThan(0.9);
+    assertThat(got.get("tuned/id/exact_match")).isGreaterThanOrEqualTo(0.9);
+    assertThat(got.get("base/id/exact_match")).isLessThanOrEqualTo(0.1);
+    assertThat(got.get("tuned/text/perplexity")).isPositive();
+
+    // the accuracy by hand: each choice's summed log-probabilities from the decoder's logits
+    Storage storage = new Storage(StorageConfig.defaults());
+    CheckpointStore.Loaded ck =
+        LoraCheckpoints.materialize(
+            storage, CheckpointStore.loadAny(storage, URI.create(run), "model"));
+    BpeTokenizer tok = TokenizerFiles.fromTokenizerJson(ck.tokenizerJson(), "checkpoint");
+    Generator g = new Generator(ck.model(), ck.weights());
+    int right = 0;
+    List<String> items = Files.readAllLines(data.resolve("mc.jsonl"));
+    for (String line : items) {
+      JsonNode item = JSON.readTree(line);
+      int[] ctx = tok.encode(item.get("context").asText());
+      double best = Double.NEGATIVE_INFINITY;
+      int pick = -1;
+      for (int c = 0; c < item.get("choices").size(); c++) {
+        int[] whole =
+            tok.encode(item.get("context").asText() + " " + item.get("choices").get(c).asText());
+        g.reset();
+        double ll = 0;
+        for (int j = 1; j < whole.length; j++) {
+          float[] logits = g.next(whole[j - 1]).toFloatVector();
+          if (j >= ctx.length) {
+            double max = Double.NEGATIVE_INFINITY;
+            for (float v : logits) {
+              max = Math.max(max, v);
+            }
+            double sum = 0;
+            for (float v : logits) {
+              sum += Math.exp(v - max);
+            }
+            ll += logits[whole[j]] - max - Math.log(sum);
+          }
+        }
+        if (ll > best) {
+          best = ll;
+          pick = c;
+        }
+      }
+      if (pick == item.get("answer").asInt()) {
+        right++;
+      }
+    }
+    assertThat(got.get("tuned/mc/acc")).isEqualTo((double) right / items.size());
   }
 
   /** Share of prompts answered exactly, the answer ended by EOS (greedy decoding). */

@@ -149,12 +149,16 @@ public final class EvalModel {
               r.carried());
     } else {
       String select = spec.select();
-      if (select.equals("best")) { // a checkpoint is itself; a run without validation: its latest
-        boolean committed = CommitManifest.read(storage, uri).isPresent();
-        select =
-            committed || CheckpointStore.loadAny(storage, uri, where).state().bestStep() < 0
-                ? "latest"
-                : "best";
+      if (select.equals("best")) { // a checkpoint is itself; a run: its best where it kept it
+        select = "latest";
+        if (CommitManifest.read(storage, uri).isEmpty()) {
+          long best = CheckpointStore.loadAny(storage, uri, where).state().bestStep();
+          try (CheckpointStore s = new CheckpointStore(storage, uri, System.err)) {
+            if (best >= 0 && s.committedSteps().contains(best)) {
+              select = "best";
+            }
+          }
+        }
       }
       ck = CheckpointStore.select(storage, uri, select, where);
     }

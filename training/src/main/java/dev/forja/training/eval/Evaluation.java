@@ -7,7 +7,7 @@ import dev.forja.eval.Chrf;
 import dev.forja.storage.Storage;
 import dev.forja.storage.StorageConfig;
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -69,7 +69,7 @@ public final class Evaluation {
   private final Storage storage;
   private final EvalSuite suite;
   private final java.util.function.Supplier<SparkSession> spark;
-  private final PrintStream log;
+  private final PrintWriter log;
 
   /**
    * @param spark gives the session for tasks that run on Spark (called when the first one does), or
@@ -79,7 +79,7 @@ public final class Evaluation {
       Storage storage,
       EvalSuite suite,
       java.util.function.Supplier<SparkSession> spark,
-      PrintStream log) {
+      PrintWriter log) {
     this.storage = storage;
     this.suite = suite;
     this.spark = spark;
@@ -108,6 +108,7 @@ public final class Evaluation {
             t.type().key(),
             r.items().size(),
             r.problems().isEmpty() ? "" : ", set aside " + r.counts());
+        log.flush();
       }
     }
     List<ModelInfo> infos = new ArrayList<>();
@@ -126,6 +127,7 @@ public final class Evaluation {
             info.parameters() / 1e6,
             info.contextLength(),
             info.source());
+        log.flush();
         for (EvalSuite.Task t : suite.tasks()) {
           long t0 = System.nanoTime();
           if (t.type() == EvalSuite.Type.LATENCY) {
@@ -185,6 +187,7 @@ public final class Evaluation {
         EvalModel.release(spec, m);
       }
     }
+    log.flush();
     return new Result(suite, infos, runs, metrics);
   }
 
@@ -234,6 +237,7 @@ public final class Evaluation {
             items.size(),
             rate,
             (items.size() - out.size()) / rate);
+        log.flush();
       }
     }
     return out;

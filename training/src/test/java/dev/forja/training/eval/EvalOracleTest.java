@@ -10,7 +10,7 @@ import dev.forja.storage.StorageConfig;
 import dev.forja.testing.PythonOracle;
 import dev.forja.testing.TestDirs;
 import dev.forja.training.hf.HfModel;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,7 +52,7 @@ class EvalOracleTest {
       jsonl.append(JSON.writeValueAsString(java.util.Map.of("text", t))).append('\n');
     }
     Files.writeString(root.resolve("texts.jsonl"), jsonl);
-    PrintStream quiet = new PrintStream(java.io.OutputStream.nullOutputStream());
+    PrintWriter quiet = new PrintWriter(java.io.Writer.nullWriter());
     for (String kind : List.of("gpt2-tied", "llama")) {
       Path hf = root.resolve(kind);
       Path imported = root.resolve(kind + "-imported");

@@ -12,7 +12,7 @@ import dev.forja.storage.Storage;
 import dev.forja.storage.StorageConfig;
 import dev.forja.testing.TestDirs;
 import dev.forja.training.generate.Generator;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,7 +33,7 @@ class EvaluationTest {
   private static final Storage LOCAL = new Storage(StorageConfig.defaults());
   private static final String GOLDEN =
       Path.of("src/test/resources/golden/gpt2-checkpoint-v1").toAbsolutePath().toUri().toString();
-  private static final PrintStream QUIET = new PrintStream(java.io.OutputStream.nullOutputStream());
+  private static final PrintWriter QUIET = new PrintWriter(java.io.Writer.nullWriter());
 
   private static EvalSuite suite(Path dir, String yaml) throws Exception {
     Path f = dir.resolve("suite.yaml");
