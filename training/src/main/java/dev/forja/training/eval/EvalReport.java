@@ -300,6 +300,7 @@ public final class EvalReport {
         .append("max-width:1100px;color:#222;padding:0 1em}\n")
         .append("table{border-collapse:collapse;margin:1em 0;font-size:14px}")
         .append("th,td{border-bottom:1px solid #ddd;padding:6px 10px;text-align:right}")
+        .append("td{white-space:nowrap}")
         .append("th:first-child,td:first-child{text-align:left}")
         .append("th{background:#f3f5f8}tr:hover td{background:#fafbfc}\n")
         .append(".charts{display:flex;flex-wrap:wrap;gap:12px}")
@@ -509,8 +510,10 @@ public final class EvalReport {
       rr.setSeriesShape(i, new java.awt.geom.Ellipse2D.Double(-6, -6, 12, 12));
     }
     p.setDomainGridlineStroke(new BasicStroke(0.5f));
-    ((org.jfree.chart.axis.NumberAxis) p.getRangeAxis()).setAutoRangeIncludesZero(false);
-    ((org.jfree.chart.axis.NumberAxis) p.getDomainAxis()).setAutoRangeIncludesZero(false);
+    for (var axis : List.of(p.getRangeAxis(), p.getDomainAxis())) {
+      ((org.jfree.chart.axis.NumberAxis) axis).setAutoRangeIncludesZero(false);
+      ((org.jfree.chart.axis.NumberAxis) axis).setAutoRangeStickyZero(false);
+    }
     p.getDomainAxis().setLowerMargin(0.15);
     p.getDomainAxis().setUpperMargin(0.15);
     p.getRangeAxis().setLowerMargin(0.15);
