@@ -137,6 +137,7 @@ class FinetuneLearningTest {
     assertThat(data.out()).contains("300 examples kept", "0 quarantined", "template: plain");
 
     String run = dir.resolve("run").toUri().toString();
+    Path suite = writeSuite(dir, shards);
     ForjaCliTest.Run ft =
         forja(
             args(
@@ -171,8 +172,24 @@ class FinetuneLearningTest {
                 "--set",
                 "train.lora.alpha=16",
                 "--set",
-                "train.lora.target-modules=all-linear"));
+                "train.lora.target-modules=all-linear",
+                "--set",
+                "train.eval-suite=" + suite));
     ok(ft);
+    // train.eval-suite: the suite's metrics at every evaluation point, in metrics.jsonl and a chart
+    List<JsonNode> suiteLines = new ArrayList<>();
+    for (String line : Files.readAllLines(dir.resolve("run/metrics.jsonl"))) {
+      JsonNode n = JSON.readTree(line);
+      if (n.path("type").asText().equals("suite")) {
+        suiteLines.add(n);
+      }
+    }
+    assertThat(suiteLines).extracting(n -> n.get("step").asLong()).contains(40L, 80L, 250L);
+    double firstAcc = suiteLines.get(0).get("metrics").get("mc/acc_norm").asDouble();
+    double lastAcc =
+        suiteLines.get(suiteLines.size() - 1).get("metrics").get("mc/acc_norm").asDouble();
+    assertThat(lastAcc).isGreaterThan(0.9).isGreaterThanOrEqualTo(firstAcc);
+    assertThat(dir.resolve("run/eval-suite.png")).exists();
     assertThat(ft.out()).contains("completed at step 250", "validation loss");
 
     Storage storage = new Storage(StorageConfig.defaults());
@@ -192,13 +209,8 @@ class FinetuneLearningTest {
     evaluatesSideBySideInTheDriverAndOnSparkAlike(dir, base, run, shards);
   }
 
-  /**
-   * forja eval of the base and the fine-tuned model: multiple-choice accuracy well above chance (a
-   * third), the raw accuracy equal to what the decoder's log-likelihoods give by hand; the same
-   * results and per-example records whether the examples run in the driver or on Spark's executors.
-   */
-  static void evaluatesSideBySideInTheDriverAndOnSparkAlike(
-      Path dir, String base, String run, String shards) throws Exception {
+  /** Held-out generation and multiple-choice items and a suite over them and the shards. */
+  static Path writeSuite(Path dir, String shards) throws Exception {
     Path data = Files.createDirectories(dir.resolve("eval-data"));
     ok(
         forja(
@@ -229,6 +241,18 @@ class FinetuneLearningTest {
             + "  - {name: id, type: generation, data: id.jsonl, max-new-tokens: 8,"
             + " metrics: [exact-match, chrf, rouge]}\n"
             + "  - {name: mc, type: multiple-choice, data: mc.jsonl}\n");
+    return suite;
+  }
+
+  /**
+   * forja eval of the base and the fine-tuned model: multiple-choice accuracy well above chance (a
+   * third), the raw accuracy equal to what the decoder's log-likelihoods give by hand; the same
+   * results and per-example records whether the examples run in the driver or on Spark's executors.
+   */
+  static void evaluatesSideBySideInTheDriverAndOnSparkAlike(
+      Path dir, String base, String run, String shards) throws Exception {
+    Path data = dir.resolve("eval-data");
+    Path suite = data.resolve("suite.yaml");
     JsonNode[] results = new JsonNode[2];
     List<List<String>> examples = new ArrayList<>();
     String[] where = {"driver", "spark"};

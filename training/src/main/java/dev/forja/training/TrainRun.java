@@ -239,6 +239,24 @@ public final class TrainRun {
       if (evaluator != null) {
         listeners.add(new EvalListener(evaluator));
       }
+      if (!tc.evalSuite().isEmpty()) {
+        if (evaluator == null) {
+          out.println(
+              "train.eval-suite: this run has no validation split, so no evaluation points:"
+                  + " the suite does not run");
+        } else {
+          listeners.add(
+              new dev.forja.training.eval.SuiteListener(
+                  storage,
+                  dev.forja.training.eval.EvalSuite.locate(tc.evalSuite()),
+                  model,
+                  tc,
+                  tokenizer,
+                  Map.copyOf(carried),
+                  metrics,
+                  new java.io.PrintWriter(out, true)));
+        }
+      }
       listeners.add(new ProgressLogger(out, mc.flopsPerToken(length), PeakFlops.sgemm()));
       listeners.add(metrics);
       // the same tokenizer (its hash was checked above), in the file the checkpoint came with

@@ -222,7 +222,7 @@ public final class EvalModel {
   }
 
   private static String key(Spec s) {
-    return s.uri() + "|" + s.adapter() + "|" + s.select();
+    return s.name() + "|" + s.uri() + "|" + s.adapter() + "|" + s.select();
   }
 
   public String name() {

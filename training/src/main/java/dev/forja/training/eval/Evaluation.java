@@ -95,7 +95,8 @@ public final class Evaluation {
     };
   }
 
-  public Result run(List<EvalModel.Spec> specs) throws IOException {
+  /** The suite's data, read and checked once; examples set aside are counted. */
+  public Map<String, Examples.Read> readData() throws IOException {
     Map<String, Examples.Read> data = new LinkedHashMap<>();
     for (EvalSuite.Task t : suite.tasks()) {
       if (t.type() != EvalSuite.Type.LATENCY) {
@@ -111,84 +112,116 @@ public final class Evaluation {
         log.flush();
       }
     }
+    return data;
+  }
+
+  /** Every task on every model named. */
+  public Result run(List<EvalModel.Spec> specs) throws IOException {
+    Map<String, Examples.Read> data = readData();
     List<ModelInfo> infos = new ArrayList<>();
     List<TaskRun> runs = new ArrayList<>();
     List<Metric> metrics = new ArrayList<>();
     for (EvalModel.Spec spec : specs) {
       EvalModel m = EvalModel.borrow(storage, spec);
       try {
-        ModelInfo info = info(m);
-        infos.add(info);
-        log.printf(
-            Locale.ROOT,
-            "model %s: %s, %.1f M parameters, context %d (%s)%n",
-            spec.name(),
-            info.architecture(),
-            info.parameters() / 1e6,
-            info.contextLength(),
-            info.source());
-        log.flush();
-        for (EvalSuite.Task t : suite.tasks()) {
-          long t0 = System.nanoTime();
-          if (t.type() == EvalSuite.Type.LATENCY) {
-            List<String> rows = Latency.measure(m, t);
-            runs.add(
-                new TaskRun(
-                    spec.name(),
-                    t,
-                    rows,
-                    Map.of(),
-                    List.of(),
-                    (System.nanoTime() - t0) / 1e9,
-                    "driver"));
-            metrics.addAll(Latency.metrics(spec.name(), t, rows, info));
-            continue;
-          }
-          Examples.Read r = data.get(t.name());
-          if (r.tokenizerHash() != null && !r.tokenizerHash().equals(m.tokenizer().hash())) {
-            throw new IllegalArgumentException(
-                "task "
-                    + t.name()
-                    + ": its token shards were made with another tokenizer than "
-                    + spec.name()
-                    + "'s, so their ids would mean other text to it: give the task a text or"
-                    + " JSONL file instead");
-          }
-          boolean spark = this.spark != null && onSpark(suite, r.items().size());
-          List<String> out =
-              spark ? onSpark(spec, t, r.items()) : inDriver(m, spec.name(), t, r.items());
-          double s = (System.nanoTime() - t0) / 1e9;
-          Map<String, Long> problems = new LinkedHashMap<>(r.counts());
-          for (String line : out) {
-            JsonNode n = TaskEval.JSON.readTree(line);
-            if (n.has("skipped")) {
-              problems.merge(n.get("skipped").asText(), 1L, Long::sum);
-            } else if (n.has("truncated")) {
-              problems.merge("prompt-truncated", 1L, Long::sum);
-            }
-          }
-          TaskRun run =
-              new TaskRun(
-                  spec.name(), t, out, problems, r.problems(), s, spark ? "spark" : "driver");
-          runs.add(run);
-          List<Metric> ms = aggregate(run);
-          metrics.addAll(ms);
-          log.printf(
-              Locale.ROOT,
-              "  %s: %s in %.1f s (%.2f examples/s, %s)%s%n",
-              t.name(),
-              summary(ms),
-              s,
-              r.items().size() / Math.max(s, 1e-9),
-              run.where(),
-              problems.isEmpty() ? "" : "; " + problems);
-        }
+        evaluate(m, spec, data, true, infos, runs, metrics);
       } finally {
         EvalModel.release(spec, m);
       }
     }
     log.flush();
     return new Result(suite, infos, runs, metrics);
+  }
+
+  /**
+   * The tasks on a model in memory (a training run's), in the driver; latency tasks are left out
+   * (timings beside a training loop mean little).
+   */
+  public Result runInDriver(EvalModel m, Map<String, Examples.Read> data) throws IOException {
+    List<ModelInfo> infos = new ArrayList<>();
+    List<TaskRun> runs = new ArrayList<>();
+    List<Metric> metrics = new ArrayList<>();
+    evaluate(m, null, data, false, infos, runs, metrics);
+    return new Result(suite, infos, runs, metrics);
+  }
+
+  /** {@code spec}: where executors load the model from, or null (the driver only). */
+  private void evaluate(
+      EvalModel m,
+      EvalModel.Spec spec,
+      Map<String, Examples.Read> data,
+      boolean latency,
+      List<ModelInfo> infos,
+      List<TaskRun> runs,
+      List<Metric> metrics)
+      throws IOException {
+    ModelInfo info = info(m);
+    infos.add(info);
+    log.printf(
+        Locale.ROOT,
+        "model %s: %s, %.1f M parameters, context %d (%s)%n",
+        m.name(),
+        info.architecture(),
+        info.parameters() / 1e6,
+        info.contextLength(),
+        info.source());
+    log.flush();
+    for (EvalSuite.Task t : suite.tasks()) {
+      long t0 = System.nanoTime();
+      if (t.type() == EvalSuite.Type.LATENCY) {
+        if (latency) {
+          List<String> rows = Latency.measure(m, t);
+          runs.add(
+              new TaskRun(
+                  m.name(),
+                  t,
+                  rows,
+                  Map.of(),
+                  List.of(),
+                  (System.nanoTime() - t0) / 1e9,
+                  "driver"));
+          metrics.addAll(Latency.metrics(m.name(), t, rows, info));
+        }
+        continue;
+      }
+      Examples.Read r = data.get(t.name());
+      if (r.tokenizerHash() != null && !r.tokenizerHash().equals(m.tokenizer().hash())) {
+        throw new IllegalArgumentException(
+            "task "
+                + t.name()
+                + ": its token shards were made with another tokenizer than "
+                + m.name()
+                + "'s, so their ids would mean other text to it: give the task a text or"
+                + " JSONL file instead");
+      }
+      boolean spark = spec != null && this.spark != null && onSpark(suite, r.items().size());
+      List<String> out = spark ? onSpark(spec, t, r.items()) : inDriver(m, m.name(), t, r.items());
+      double s = (System.nanoTime() - t0) / 1e9;
+      Map<String, Long> problems = new LinkedHashMap<>(r.counts());
+      for (String line : out) {
+        JsonNode n = TaskEval.JSON.readTree(line);
+        if (n.has("skipped")) {
+          problems.merge(n.get("skipped").asText(), 1L, Long::sum);
+        } else if (n.has("truncated")) {
+          problems.merge("prompt-truncated", 1L, Long::sum);
+        }
+      }
+      TaskRun run =
+          new TaskRun(m.name(), t, out, problems, r.problems(), s, spark ? "spark" : "driver");
+      runs.add(run);
+      List<Metric> ms = aggregate(run);
+      metrics.addAll(ms);
+      log.printf(
+          Locale.ROOT,
+          "  %s: %s in %.1f s (%.2f examples/s, %s)%s%n",
+          t.name(),
+          summary(ms),
+          s,
+          r.items().size() / Math.max(s, 1e-9),
+          run.where(),
+          problems.isEmpty() ? "" : "; " + problems);
+      log.flush();
+    }
   }
 
   private static String summary(List<Metric> ms) {

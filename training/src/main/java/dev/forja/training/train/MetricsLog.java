@@ -21,6 +21,10 @@ import java.util.List;
 public final class MetricsLog implements TrainListener {
   public static final String FILE = "metrics.jsonl";
   public static final String CHART = "loss.png";
+
+  /** The chart of {@code train.eval-suite}'s metrics, beside the loss chart. */
+  public static final String SUITE_CHART = "eval-suite.png";
+
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Storage storage;
@@ -29,11 +33,14 @@ public final class MetricsLog implements TrainListener {
   private final List<String> lines = new ArrayList<>();
   private final List<double[]> trainLoss = new ArrayList<>();
   private final List<double[]> valLoss = new ArrayList<>();
+  private final java.util.Map<String, List<double[]>> suite = new java.util.LinkedHashMap<>();
+  private final URI suiteChart;
 
   public MetricsLog(Storage storage, URI runDir, long resumedStep) throws IOException {
     this.storage = storage;
     this.file = Storage.resolve(runDir, FILE);
     this.chart = Storage.resolve(runDir, CHART);
+    this.suiteChart = Storage.resolve(runDir, SUITE_CHART);
     if (resumedStep > 0 && storage.exists(file)) {
       for (String line : storage.readString(file).split("\n")) {
         if (!line.isBlank()) {
@@ -132,6 +139,20 @@ public final class MetricsLog implements TrainListener {
     point(n);
   }
 
+  /**
+   * An evaluation suite's metrics at {@code step} ({@code task/metric} to value), as a {@code
+   * "suite"} line.
+   */
+  public synchronized void suite(long step, java.util.Map<String, Double> values) {
+    ObjectNode n = JSON.createObjectNode();
+    n.put("type", "suite");
+    n.put("step", step);
+    ObjectNode m = n.putObject("metrics");
+    values.forEach(m::put);
+    lines.add(n.toString());
+    point(n);
+  }
+
   @Override
   public void onEnd(Trainer trainer) {
     flush();
@@ -143,6 +164,14 @@ public final class MetricsLog implements TrainListener {
       trainLoss.add(new double[] {step, n.path("loss").asDouble()});
     } else if ("eval".equals(n.path("type").asText())) {
       valLoss.add(new double[] {step, n.path("val_loss").asDouble()});
+    } else if ("suite".equals(n.path("type").asText())) {
+      n.path("metrics")
+          .fields()
+          .forEachRemaining(
+              e ->
+                  suite
+                      .computeIfAbsent(e.getKey(), k -> new ArrayList<>())
+                      .add(new double[] {step, e.getValue().asDouble()}));
     }
   }
 
@@ -155,9 +184,46 @@ public final class MetricsLog implements TrainListener {
           org.jfree.chart.ChartUtils.writeChartAsPNG(out, chart(), 900, 500);
         }
       }
+      if (!suite.isEmpty()) {
+        try (var out = storage.create(suiteChart, true)) {
+          org.jfree.chart.ChartUtils.writeChartAsPNG(out, suiteChart(), 900, 500);
+        }
+      }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + file, e);
     }
+  }
+
+  /** Each suite metric against the step (counts and per-token losses left out). */
+  private org.jfree.chart.JFreeChart suiteChart() {
+    System.setProperty("java.awt.headless", "true");
+    var data = new org.jfree.data.xy.XYSeriesCollection();
+    suite.forEach(
+        (name, points) -> {
+          if (!name.endsWith("generated_tokens_mean") && !name.endsWith("nll_per_token")) {
+            var series = new org.jfree.data.xy.XYSeries(name);
+            points.forEach(p -> series.add(p[0], p[1]));
+            data.addSeries(series);
+          }
+        });
+    var c =
+        org.jfree.chart.ChartFactory.createXYLineChart(
+            "Evaluation suite (train.eval-suite)",
+            "step",
+            "value",
+            data,
+            org.jfree.chart.plot.PlotOrientation.VERTICAL,
+            true,
+            false,
+            false);
+    c.getXYPlot().setBackgroundPaint(java.awt.Color.WHITE);
+    c.getXYPlot().setRangeGridlinePaint(java.awt.Color.LIGHT_GRAY);
+    c.getXYPlot().setDomainGridlinePaint(java.awt.Color.LIGHT_GRAY);
+    var r = (org.jfree.chart.renderer.xy.XYLineAndShapeRenderer) c.getXYPlot().getRenderer();
+    for (int i = 0; i < data.getSeriesCount(); i++) {
+      r.setSeriesShapesVisible(i, true);
+    }
+    return c;
   }
 
   private org.jfree.chart.JFreeChart chart() {

@@ -42,6 +42,8 @@ import java.util.List;
  *     rest again there (activation checkpointing): about a third more work for a fraction of the
  *     activation memory; the Llama family's CPU kernels do it
  * @param lora LoRA fine-tuning ({@code train.lora.*}); null in files written before the keys
+ * @param evalSuite an evaluation suite ({@code forja eval}'s YAML) run at every evaluation point;
+ *     empty: none
  */
 public record TrainConfig(
     long steps,
@@ -70,7 +72,8 @@ public record TrainConfig(
     String engine,
     String initFrom,
     boolean recomputeActivations,
-    Lora lora)
+    Lora lora,
+    String evalSuite)
     implements Serializable {
   public static final String ADAMW = "adamw";
   public static final String SGD = "sgd";
@@ -79,6 +82,7 @@ public record TrainConfig(
     noDecay = List.copyOf(noDecay);
     initFrom = initFrom == null ? "" : initFrom; // train-config.json files written before the key
     lora = lora == null ? Lora.OFF : lora;
+    evalSuite = evalSuite == null ? "" : evalSuite;
     if (minLr > lr) {
       throw new IllegalArgumentException(
           "train.min-lr (" + minLr + ") must not exceed train.lr (" + lr + ")");
@@ -197,6 +201,12 @@ public record TrainConfig(
                 + " (activation checkpointing): about a third more compute for far less memory"
                 + " (Llama-family CPU kernels).");
     Lora lora = Lora.read(r);
+    String evalSuite =
+        r.string(
+            "train.eval-suite",
+            "",
+            "An evaluation suite (forja eval's YAML) run on the model at every evaluation point;"
+                + " its metrics go to metrics.jsonl and eval-suite.png. Empty: none.");
     r.require(
         minLr <= lr, "train.min-lr", "must not exceed train.lr (" + lr + "); lower train.min-lr");
     r.require(
@@ -230,7 +240,8 @@ public record TrainConfig(
         engine,
         initFrom,
         recompute,
-        lora);
+        lora,
+        evalSuite);
   }
 
   /** The learning rate of step {@code step} (0-based): linear warmup, then cosine to the floor. */
@@ -287,7 +298,8 @@ public record TrainConfig(
         engine,
         initFrom,
         recomputeActivations,
-        lora);
+        lora,
+        evalSuite);
   }
 
   /** This optimisation computed by another engine ({@code train.engine}). */
@@ -319,7 +331,8 @@ public record TrainConfig(
         engine,
         initFrom,
         recomputeActivations,
-        lora);
+        lora,
+        evalSuite);
   }
 
   /** The engine as a value. */
