@@ -41,7 +41,9 @@ import picocli.CommandLine.Spec;
       BenchCommand.BpeTrain.class,
       BenchCommand.Train.class,
       BenchCommand.Step.class,
-      BenchCommand.Distributed.class
+      BenchCommand.Distributed.class,
+      BenchCommand.Eval.class,
+      BenchCommand.Scoring.class
     })
 public final class BenchCommand implements Runnable, ForjaPlugin {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
@@ -50,7 +52,8 @@ public final class BenchCommand implements Runnable, ForjaPlugin {
   public void run() {
     throw new picocli.CommandLine.ParameterException(
         spec.commandLine(),
-        "Missing subcommand: prep, prep-stages, dedup, tokenizer, bpe-train, train or distributed");
+        "Missing subcommand: prep, prep-stages, dedup, tokenizer, bpe-train, train, step,"
+            + " distributed, eval or scoring");
   }
 
   /** Phase times as {@code read-and-filter 6.3 s, dedup 6.9 s, ...}. */
@@ -696,6 +699,164 @@ public final class BenchCommand implements Runnable, ForjaPlugin {
         session.stop();
       }
       out.flush();
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "eval",
+      description =
+          "forja eval's generation throughput: prompts per second in the driver and over 1 and 2"
+              + " Spark workers (local Spark; one model per worker).")
+  static final class Eval implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin ConfigOptions config;
+    @Mixin Forja.VerboseOption verbose;
+
+    @Option(
+        names = "--model",
+        required = true,
+        paramLabel = "[NAME=]URI",
+        description = "The model (as forja eval --model takes it), e.g. the quickstart's run.")
+    String model;
+
+    @Option(
+        names = "--prompts",
+        defaultValue = "600",
+        description = "Generation prompts (default ${DEFAULT-VALUE}).")
+    int prompts;
+
+    @Option(
+        names = "--max-new-tokens",
+        defaultValue = "16",
+        description = "Tokens generated per prompt at most (default ${DEFAULT-VALUE}).")
+    int maxNewTokens;
+
+    @Option(
+        names = "--workers",
+        split = ",",
+        defaultValue = "1,2",
+        paramLabel = "N,...",
+        description = "Spark workers (local[N]) to measure (default ${DEFAULT-VALUE}).")
+    List<Integer> workers;
+
+    @Override
+    public Integer call() throws Exception {
+      java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("forja-bench-eval");
+      EvalBenchmark.writePrompts(dir.resolve("prompts.jsonl"), prompts);
+      java.nio.file.Path suiteFile = dir.resolve("suite.yaml");
+      String yaml =
+          "name: bench\nbootstrap-samples: 0\ntasks:\n  - {name: gen, type: generation, data:"
+              + " prompts.jsonl, max-new-tokens: "
+              + maxNewTokens
+              + ", metrics: [exact-match, chrf, rouge]}\n";
+      java.nio.file.Files.writeString(suiteFile, yaml);
+      PrintWriter out = spec.commandLine().getOut();
+      PrintWriter quiet = new PrintWriter(java.io.Writer.nullWriter());
+      List<String> where = new ArrayList<>(List.of("driver"));
+      workers.forEach(w -> where.add("spark:" + w));
+      double driverRate = 0;
+      for (String w : where) {
+        dev.forja.training.eval.EvalSuite suite =
+            dev.forja.training.eval.EvalSuite.parse(yaml, suiteFile.toUri())
+                .withRunOn(w.equals("driver") ? "driver" : "spark");
+        ConfigOptions c = config;
+        if (!w.equals("driver")) {
+          c.set("spark.master=local[" + w.substring(6) + "]");
+        }
+        dev.forja.pipeline.ForjaConfig cfg = c.load();
+        dev.forja.storage.Storage storage = new dev.forja.storage.Storage(cfg.storage());
+        org.apache.spark.sql.SparkSession session =
+            w.equals("driver")
+                ? null
+                : dev.forja.spark.SparkSessions.start(cfg.spark(), cfg.storage());
+        try {
+          var spec1 = dev.forja.training.eval.EvalModel.Spec.parse(model);
+          var ev = new dev.forja.training.eval.Evaluation(storage, suite, () -> session, quiet);
+          ev.run(List.of(spec1)); // warm-up: the models load in each JVM slot
+          long t0 = System.nanoTime();
+          var r = ev.run(List.of(spec1));
+          double s = (System.nanoTime() - t0) / 1e9;
+          double tokens =
+              r.metrics().stream()
+                      .filter(m -> m.metric().equals("generated_tokens_mean"))
+                      .findFirst()
+                      .orElseThrow()
+                      .value()
+                  * prompts;
+          double rate = prompts / s;
+          if (w.equals("driver")) {
+            driverRate = rate;
+          }
+          out.printf(
+              Locale.ROOT,
+              "%-9s %,d prompts in %.2f s: %.1f prompts/s, %.0f generated tokens/s%s%n",
+              w.equals("driver")
+                  ? "driver"
+                  : w.substring(6) + " worker" + (w.endsWith(":1") ? "" : "s"),
+              prompts,
+              s,
+              rate,
+              tokens / s,
+              w.equals("driver")
+                  ? ""
+                  : String.format(Locale.ROOT, " (%.2fx the driver)", rate / driverRate));
+          out.flush();
+        } finally {
+          if (session != null) {
+            session.stop();
+          }
+        }
+      }
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "scoring",
+      description =
+          "Scoring speed: corpus BLEU, chrF and ROUGE-1/2/L on many sentence pairs; --write keeps"
+              + " the pairs for sacreBLEU and torchmetrics"
+              + " (submit-scripts/bench-scoring-vs-python).")
+  static final class Scoring implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin Forja.VerboseOption verbose;
+
+    @Option(
+        names = "--pairs",
+        defaultValue = "100000",
+        description = "Sentence pairs (default ${DEFAULT-VALUE}).")
+    int pairs;
+
+    @Option(
+        names = "--rounds",
+        defaultValue = "3",
+        description = "Timed rounds after one warm-up (default ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Option(names = "--write", paramLabel = "FILE", description = "Write the pairs as JSONL.")
+    java.nio.file.Path write;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Write the results as JSON.")
+    java.nio.file.Path json;
+
+    @Override
+    public Integer call() throws Exception {
+      List<String> texts = new ArrayList<>();
+      for (java.nio.file.Path f : Tokenizer.debianTexts()) {
+        texts.add(java.nio.file.Files.readString(f));
+      }
+      List<String[]> p = EvalBenchmark.pairs(texts, pairs);
+      if (write != null) {
+        EvalBenchmark.writePairs(write, p);
+      }
+      PrintWriter out = spec.commandLine().getOut();
+      out.printf(Locale.ROOT, "%,d pairs%n", p.size());
+      var r = EvalBenchmark.score(p, rounds, out);
+      if (json != null) {
+        java.nio.file.Files.writeString(
+            json, new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(r));
+      }
       return 0;
     }
   }

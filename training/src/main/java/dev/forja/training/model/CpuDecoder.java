@@ -28,6 +28,32 @@ public final class CpuDecoder {
   public static final int CHUNK = 32;
 
   private static final int WARM_STEPS = 64;
+
+  /** {@link Blas#gemm}'s signature, to pick it or its parallel split. */
+  @FunctionalInterface
+  private interface Gemm {
+    void run(
+        int ta,
+        int tb,
+        int m,
+        int nn,
+        int k,
+        float alpha,
+        Buf a,
+        long ao,
+        int lda,
+        Buf b,
+        long bo,
+        int ldb,
+        float beta,
+        Buf c,
+        long co,
+        int ldc);
+  }
+
+  /** Multiply-adds below which one token's product runs on the calling thread alone. */
+  private static final long SERIAL_WORK = 1L << 17;
+
   private static final float GELU_K = (float) Math.sqrt(2 / Math.PI);
   private static final float GELU_A = 0.044715f;
 
@@ -385,8 +411,9 @@ public final class CpuDecoder {
   private static void products(Buf in, int rows, int inCols, Target[] targets, float beta) {
     if (rows > 1) {
       for (Target t : targets) {
+        Gemm gemm = (long) rows * t.cols() * inCols < SERIAL_WORK ? Blas::gemm : Blas::pgemm;
         if (t.inOut()) { // W [in, out]
-          Blas.pgemm(
+          gemm.run(
               NO,
               NO,
               rows,
@@ -404,7 +431,7 @@ public final class CpuDecoder {
               t.col(),
               t.ld());
         } else { // W [out, in]
-          Blas.pgemm(
+          gemm.run(
               NO,
               Blas.TR,
               rows,
@@ -429,8 +456,7 @@ public final class CpuDecoder {
     for (Target t : targets) {
       total += t.cols();
     }
-    Parallel.forRange(
-        total,
+    Parallel.Range body =
         (from, to) -> {
           int base = 0;
           for (Target t : targets) {
@@ -469,7 +495,12 @@ public final class CpuDecoder {
             }
             base += t.cols();
           }
-        });
+        };
+    if ((long) total * inCols < SERIAL_WORK) {
+      body.run(0, total); // waking other threads costs more than so small a product
+    } else {
+      Parallel.forRange(total, body);
+    }
   }
 
   /**
