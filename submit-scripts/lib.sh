@@ -93,7 +93,7 @@ forja_bench_python() {
     echo "$FORJA_PYTHON"
     return
   fi
-  local pins="torch==2.13.0+cpu transformers==5.17.0 peft==0.21.0 numpy"
+  local pins="torch==2.13.0+cpu transformers==5.17.0 peft==0.21.0 numpy sacrebleu==2.6.0 torchmetrics==1.9.0 nltk==3.10.3"
   local venv=${FORJA_BENCH_VENV:-$FORJA_ROOT/work/venv-bench}
   if [ "$(cat "$venv/.complete" 2>/dev/null)" != "$pins" ]; then
     echo "== installing $pins into $venv" >&2

@@ -2,6 +2,7 @@ package dev.forja.cli;
 
 import static dev.forja.cli.ForjaCliTest.forja;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -267,6 +268,8 @@ class FinetuneLearningTest {
                     "base=" + base,
                     "--model",
                     "tuned=" + run,
+                    "--model",
+                    "adapted=" + base + ",adapter=" + run,
                     "--suite",
                     suite.toString(),
                     "--output",
@@ -311,6 +314,10 @@ class FinetuneLearningTest {
     assertThat(got.get("tuned/id/exact_match")).isGreaterThanOrEqualTo(0.9);
     assertThat(got.get("base/id/exact_match")).isLessThanOrEqualTo(0.1);
     assertThat(got.get("tuned/text/perplexity")).isPositive();
+    // the base with the run's adapter applied is the fine-tuned model
+    for (String k : List.of("text/perplexity", "id/exact_match", "id/chrf", "mc/acc")) {
+      assertThat(got.get("adapted/" + k)).as(k).isCloseTo(got.get("tuned/" + k), within(1e-6));
+    }
 
     // the accuracy by hand: each choice's summed log-probabilities from the decoder's logits
     Storage storage = new Storage(StorageConfig.defaults());
