@@ -202,6 +202,8 @@ class LocalClusterIT {
     assertThat(clean.code()).as(clean.output()).isZero();
     assertThat(clean.output()).contains("distributed: 2 workers").contains("completed at step 24");
 
+    evaluatesOnTheClusterAsInTheDriver(storage, shards, HDFS + "/runs/clean");
+
     String run = HDFS + "/runs/killed";
     Path log = Files.createTempFile(STATE.getParent(), "killed-", ".log");
     Process driver = start(log, train(shards, run));
@@ -229,6 +231,61 @@ class LocalClusterIT {
     Tensors wb = Tensors.of(b.weights());
     for (int i = 0; i < wa.size(); i++) {
       assertThat(wb.data().get(i)).as(wa.names().get(i)).isEqualTo(wa.data().get(i));
+    }
+  }
+
+  /**
+   * forja eval as a Spark job on the cluster (the suite on S3, the model and shards on HDFS, the
+   * examples spread over the two Workers' executors, each loading the model from HDFS) gives the
+   * results the driver computes alone: to 1e-8 here, because these executors split matrix products
+   * over another number of threads than this JVM (the last bits of a product's sums follow the
+   * split); with the same threads they are bit-identical (FinetuneLearningTest).
+   */
+  static void evaluatesOnTheClusterAsInTheDriver(Storage storage, String shards, String run)
+      throws Exception {
+    String yaml =
+        "name: cluster\nrun-on: spark\nbootstrap-samples: 100\ntasks:\n"
+            + "  - {name: text, type: perplexity, data: "
+            + shards
+            + ", window: 16, stride: 8, limit: 2}\n";
+    storage.writeString(URI.create("s3a://forja/eval/suite.yaml"), yaml, true);
+    Result eval =
+        script(
+            300,
+            "submit-scripts/forja-submit",
+            "--preset",
+            PRESET,
+            "eval",
+            "--conf",
+            CONF,
+            "--model",
+            "clean=" + run,
+            "--suite",
+            "s3a://forja/eval/suite.yaml",
+            "--output",
+            "s3a://forja/eval/out");
+    assertThat(eval.code()).as(eval.output()).isZero();
+    assertThat(eval.output()).contains("examples/s, spark)");
+    JsonNode onCluster =
+        new ObjectMapper()
+            .readTree(storage.readString(URI.create("s3a://forja/eval/out/results.json")));
+    var driver =
+        new dev.forja.training.eval.Evaluation(
+                storage,
+                dev.forja.training.eval.EvalSuite.parse(
+                        yaml, URI.create("s3a://forja/eval/suite.yaml"))
+                    .withRunOn("driver"),
+                null,
+                new java.io.PrintWriter(java.io.Writer.nullWriter()))
+            .run(List.of(dev.forja.training.eval.EvalModel.Spec.parse("clean=" + run)));
+    assertThat(onCluster.get("metrics")).hasSize(driver.metrics().size());
+    for (int i = 0; i < driver.metrics().size(); i++) {
+      JsonNode m = onCluster.get("metrics").get(i);
+      assertThat(m.get("metric").asText()).isEqualTo(driver.metrics().get(i).metric());
+      double want = driver.metrics().get(i).value();
+      assertThat(m.get("value").asDouble())
+          .as(m.get("metric").asText())
+          .isCloseTo(want, org.assertj.core.api.Assertions.within(Math.abs(want) * 1e-8));
     }
   }
 

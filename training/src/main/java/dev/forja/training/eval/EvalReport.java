@@ -213,6 +213,24 @@ public final class EvalReport {
     return rows;
   }
 
+  /** Every metric with its interval and count, a header row first. */
+  static List<String[]> everyMetric(Evaluation.Result r) {
+    List<String[]> all = new ArrayList<>();
+    all.add(new String[] {"model", "task", "metric", "value", "95% interval", "n"});
+    for (Evaluation.Metric m : r.metrics()) {
+      all.add(
+          new String[] {
+            m.model(),
+            m.task(),
+            m.metric(),
+            fmt(m.value()),
+            m.ciLow() == null ? "" : fmt(m.ciLow()) + " – " + fmt(m.ciHigh()),
+            String.valueOf(m.n())
+          });
+    }
+    return all;
+  }
+
   static boolean lowerBetter(String metric) {
     return metric.equals("perplexity") || metric.startsWith("bits") || metric.startsWith("nll");
   }
@@ -246,20 +264,7 @@ public final class EvalReport {
       md.append("\n![").append(c).append("](").append(c).append(")\n");
     }
     md.append("\n## Every metric\n\n");
-    List<String[]> all = new ArrayList<>();
-    all.add(new String[] {"model", "task", "metric", "value", "95% interval", "n"});
-    for (Evaluation.Metric m : r.metrics()) {
-      all.add(
-          new String[] {
-            m.model(),
-            m.task(),
-            m.metric(),
-            fmt(m.value()),
-            m.ciLow() == null ? "" : fmt(m.ciLow()) + " – " + fmt(m.ciHigh()),
-            String.valueOf(m.n())
-          });
-    }
-    appendTable(md, all);
+    appendTable(md, everyMetric(r));
     md.append("\n## Runs\n\n");
     for (Evaluation.TaskRun run : r.runs()) {
       md.append(
@@ -326,20 +331,7 @@ public final class EvalReport {
           .append("\">\n");
     }
     h.append("</div>\n<h2>Every metric</h2>\n");
-    List<String[]> all = new ArrayList<>();
-    all.add(new String[] {"model", "task", "metric", "value", "95% interval", "n"});
-    for (Evaluation.Metric m : r.metrics()) {
-      all.add(
-          new String[] {
-            m.model(),
-            m.task(),
-            m.metric(),
-            fmt(m.value()),
-            m.ciLow() == null ? "" : fmt(m.ciLow()) + " – " + fmt(m.ciHigh()),
-            String.valueOf(m.n())
-          });
-    }
-    appendHtmlTable(h, all);
+    appendHtmlTable(h, everyMetric(r));
     h.append("<h2>Examples</h2>\n<p class=\"note\">The first examples of each generation task;")
         .append(" every example is in <code>examples.jsonl</code>.</p>\n");
     for (Evaluation.TaskRun run : r.runs()) {

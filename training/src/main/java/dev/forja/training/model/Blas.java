@@ -36,6 +36,28 @@ final class Blas {
     }
   }
 
+  /** {@link #gemm}'s signature: it, or its split over the threads ({@link #pgemm}). */
+  @FunctionalInterface
+  interface Gemm {
+    void run(
+        int ta,
+        int tb,
+        int m,
+        int nn,
+        int k,
+        float alpha,
+        Buf a,
+        long ao,
+        int lda,
+        Buf b,
+        long bo,
+        int ldb,
+        float beta,
+        Buf c,
+        long co,
+        int ldc);
+  }
+
   /**
    * {@link #gemm} split over {@link Parallel#THREADS} threads along the longer side of {@code c}:
    * each thread computes whole rows (or columns) of it with single-threaded BLAS.

@@ -29,28 +29,6 @@ public final class CpuDecoder {
 
   private static final int WARM_STEPS = 64;
 
-  /** {@link Blas#gemm}'s signature, to pick it or its parallel split. */
-  @FunctionalInterface
-  private interface Gemm {
-    void run(
-        int ta,
-        int tb,
-        int m,
-        int nn,
-        int k,
-        float alpha,
-        Buf a,
-        long ao,
-        int lda,
-        Buf b,
-        long bo,
-        int ldb,
-        float beta,
-        Buf c,
-        long co,
-        int ldc);
-  }
-
   /** Multiply-adds below which one token's product runs on the calling thread alone. */
   private static final long SERIAL_WORK = 1L << 17;
 
@@ -411,7 +389,7 @@ public final class CpuDecoder {
   private static void products(Buf in, int rows, int inCols, Target[] targets, float beta) {
     if (rows > 1) {
       for (Target t : targets) {
-        Gemm gemm = (long) rows * t.cols() * inCols < SERIAL_WORK ? Blas::gemm : Blas::pgemm;
+        Blas.Gemm gemm = (long) rows * t.cols() * inCols < SERIAL_WORK ? Blas::gemm : Blas::pgemm;
         if (t.inOut()) { // W [in, out]
           gemm.run(
               NO,

@@ -206,19 +206,7 @@ public final class MetricsLog implements TrainListener {
             data.addSeries(series);
           }
         });
-    var c =
-        org.jfree.chart.ChartFactory.createXYLineChart(
-            "Evaluation suite (train.eval-suite)",
-            "step",
-            "value",
-            data,
-            org.jfree.chart.plot.PlotOrientation.VERTICAL,
-            true,
-            false,
-            false);
-    c.getXYPlot().setBackgroundPaint(java.awt.Color.WHITE);
-    c.getXYPlot().setRangeGridlinePaint(java.awt.Color.LIGHT_GRAY);
-    c.getXYPlot().setDomainGridlinePaint(java.awt.Color.LIGHT_GRAY);
+    var c = lineChart("Evaluation suite (train.eval-suite)", "value", data);
     var r = (org.jfree.chart.renderer.xy.XYLineAndShapeRenderer) c.getXYPlot().getRenderer();
     for (int i = 0; i < data.getSeriesCount(); i++) {
       r.setSeriesShapesVisible(i, true);
@@ -237,11 +225,17 @@ public final class MetricsLog implements TrainListener {
       valLoss.forEach(p -> val.add(p[0], p[1]));
       data.addSeries(val);
     }
+    return lineChart("Loss (nats per token)", "loss", data);
+  }
+
+  /** Lines against the step, on white with light grid lines. */
+  private static org.jfree.chart.JFreeChart lineChart(
+      String title, String axis, org.jfree.data.xy.XYSeriesCollection data) {
     var c =
         org.jfree.chart.ChartFactory.createXYLineChart(
-            "Loss (nats per token)",
+            title,
             "step",
-            "loss",
+            axis,
             data,
             org.jfree.chart.plot.PlotOrientation.VERTICAL,
             true,

@@ -246,6 +246,60 @@ class EvaluationTest {
     assertThat(dir.resolve("out/quality-vs-size.png")).exists();
   }
 
+  @Test
+  void generationPromptsGoThroughTheModelsChatTemplateWhereItHasOne() throws Exception {
+    Path dir = TestDirs.create("eval-chat-");
+    Files.writeString(
+        dir.resolve("chat.jsonl"),
+        "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"},"
+            + " {\"role\": \"user\", \"content\": \"The cat\"}], \"references\": [\"sat\"]}\n"
+            + "{\"prompt\": \"The dog\", \"references\": [\"ran\"]}\n");
+    EvalSuite auto =
+        suite(
+            dir,
+            "tasks:\n  - {name: chat, type: generation, data: chat.jsonl, max-new-tokens: 2,"
+                + " metrics: [exact-match]}\n");
+    var ck = dev.forja.training.checkpoint.CheckpointStore.load(LOCAL, URI.create(GOLDEN));
+    var tok = dev.forja.tokenizer.TokenizerFiles.fromTokenizerJson(ck.tokenizerJson(), "golden");
+    String template =
+        "{% for m in messages %}<{{ m.role }}>{{ m.content }}{{ eos_token }}{% endfor %}"
+            + "{% if add_generation_prompt %}<assistant>{% endif %}";
+    int eos = tok.specialId("<|endoftext|>");
+    EvalModel chat =
+        new EvalModel(
+            "chat",
+            ck.model(),
+            ck.weights(),
+            tok,
+            new dev.forja.training.hf.HfModel.Specials(null, eos, template),
+            0,
+            "golden with a chat template");
+    Evaluation e = new Evaluation(LOCAL, auto, null, QUIET);
+    JsonNode first =
+        JSON.readTree(e.runInDriver(chat, e.readData()).runs().get(0).examples().get(0));
+    JsonNode second =
+        JSON.readTree(e.runInDriver(chat, e.readData()).runs().get(0).examples().get(1));
+    assertThat(first.get("prompt").asText())
+        .isEqualTo("<system>Be brief.<|endoftext|><user>The cat<|endoftext|><assistant>");
+    assertThat(second.get("prompt").asText()).isEqualTo("<user>The dog<|endoftext|><assistant>");
+    // the template's special tokens are tokens, not text: "<|endoftext|>" is one id
+    int[] ids = tok.encodeWithSpecials(second.get("prompt").asText());
+    assertThat(second.get("prompt_tokens").asInt() + second.path("truncated").asInt(0))
+        .isEqualTo(ids.length); // the golden model's context is 16: its oldest tokens went
+    assertThat(Arrays.stream(ids).filter(id -> id == eos).count()).isEqualTo(1);
+
+    EvalSuite none =
+        suite(
+            dir,
+            "tasks:\n  - {name: chat, type: generation, data: chat.jsonl, max-new-tokens: 2,"
+                + " chat-template: none, metrics: [exact-match]}\n");
+    Evaluation plain = new Evaluation(LOCAL, none, null, QUIET);
+    var runs = plain.runInDriver(chat, plain.readData()).runs().get(0).examples();
+    assertThat(JSON.readTree(runs.get(0)).get("prompt").asText())
+        .isEqualTo("system: Be brief.\nuser: The cat\nassistant: ");
+    assertThat(JSON.readTree(runs.get(1)).get("prompt").asText()).isEqualTo("The dog");
+  }
+
   private static double logSoftmax(float[] logits, int id) {
     double max = Double.NEGATIVE_INFINITY;
     for (float v : logits) {
