@@ -41,6 +41,11 @@ forja_require_build() {
   # ND4J threads spin-wait by default: 20-37x slower on shared hosts.
   export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
   export SPARK_SCALA_VERSION=${SPARK_SCALA_VERSION:-2.13}
+  # the source's commit, for forja run's lineage (none outside a git checkout)
+  if [ -z "${FORJA_GIT_COMMIT:-}" ]; then
+    FORJA_GIT_COMMIT=$(git -C "$FORJA_ROOT" rev-parse --short=12 HEAD 2> /dev/null || echo unknown)
+    export FORJA_GIT_COMMIT
+  fi
   forja_blas_core
 }
 

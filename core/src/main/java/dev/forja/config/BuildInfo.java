@@ -19,6 +19,15 @@ public final class BuildInfo {
     return get("forja.version");
   }
 
+  /**
+   * The source's git commit: {@code FORJA_GIT_COMMIT}, which the submit scripts set from the
+   * checkout they run in; "unknown" elsewhere.
+   */
+  public static String gitCommit() {
+    String c = System.getenv("FORJA_GIT_COMMIT");
+    return c == null || c.isBlank() ? "unknown" : c;
+  }
+
   private static Properties load() {
     Properties p = new Properties();
     try (InputStream in = BuildInfo.class.getResourceAsStream("/forja-build.properties")) {

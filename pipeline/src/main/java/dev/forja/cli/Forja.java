@@ -33,6 +33,8 @@ import picocli.CommandLine.Command;
       TrainCommand.class,
       GenerateCommand.class,
       EvalCommand.class,
+      RunCommand.class,
+      LineageCommand.class,
       ModelCommand.class,
       CommandLine.HelpCommand.class
     })

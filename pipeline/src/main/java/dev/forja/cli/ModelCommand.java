@@ -36,7 +36,10 @@ import picocli.CommandLine.Spec;
       ModelCommand.Import.class,
       ModelCommand.Export.class,
       ModelCommand.Merge.class,
-      ModelCommand.Inspect.class
+      ModelCommand.Inspect.class,
+      ModelCommand.Promote.class,
+      ModelCommand.Rollback.class,
+      ModelCommand.History.class
     })
 final class ModelCommand implements Runnable {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
@@ -44,7 +47,8 @@ final class ModelCommand implements Runnable {
   @Override
   public void run() {
     throw new picocli.CommandLine.ParameterException(
-        spec.commandLine(), "Missing subcommand: import, export, merge or inspect");
+        spec.commandLine(),
+        "Missing subcommand: import, export, merge, inspect, promote, rollback or history");
   }
 
   @Command(
@@ -463,5 +467,111 @@ final class ModelCommand implements Runnable {
         c.vocabSize(),
         c.tiedEmbeddings() ? "tied" : "untied",
         c.bias() ? "" : ", no biases");
+  }
+
+  /** The registry of {@code --registry}, else {@code pipeline.registry}. */
+  private static URI registry(URI given, ForjaConfig cfg) {
+    if (given != null) {
+      return given;
+    }
+    if (cfg.pipeline().registry().isBlank()) {
+      throw new IllegalArgumentException(
+          "give --registry URI (or set pipeline.registry in the config)");
+    }
+    String r = cfg.pipeline().registry();
+    URI u = URI.create(r);
+    return u.getScheme() != null ? u : java.nio.file.Path.of(r).toAbsolutePath().toUri();
+  }
+
+  @Command(
+      name = "promote",
+      description =
+          "Make a candidate the champion by hand, whatever the gate said: --run is a forja run"
+              + " promote stage's output (its decision.json).")
+  static final class Promote implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin ConfigOptions config;
+    @Mixin Forja.VerboseOption verbose;
+
+    @Option(names = "--run", required = true, paramLabel = "URI", description = "The candidate.")
+    URI run;
+
+    @Option(names = "--registry", paramLabel = "URI", description = "Default: pipeline.registry.")
+    URI registry;
+
+    @Override
+    public Integer call() throws Exception {
+      ForjaConfig cfg = config.load();
+      Storage storage = new Storage(cfg.storage());
+      URI reg = registry(registry, cfg);
+      var d =
+          (com.fasterxml.jackson.databind.node.ObjectNode) LineageCommand.decision(storage, run);
+      var champion = Registry.read(storage, Storage.resolve(reg, Registry.CHAMPION));
+      var c = d.deepCopy();
+      c.put("reason", "promoted by hand (the gate said: " + d.path("reason").asText() + ")");
+      c.put("decision", Storage.resolve(run, "decision.json").toString());
+      if (champion != null) {
+        c.set("previous", champion);
+      }
+      Registry.setChampion(storage, reg, c, "promote-by-hand");
+      spec.commandLine().getOut().println("champion: " + c.path("model").asText());
+      return 0;
+    }
+  }
+
+  @Command(name = "rollback", description = "Make the champion's predecessor the champion again.")
+  static final class Rollback implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin ConfigOptions config;
+    @Mixin Forja.VerboseOption verbose;
+
+    @Option(names = "--registry", paramLabel = "URI", description = "Default: pipeline.registry.")
+    URI registry;
+
+    @Override
+    public Integer call() throws Exception {
+      ForjaConfig cfg = config.load();
+      var prev = Registry.rollback(new Storage(cfg.storage()), registry(registry, cfg));
+      spec.commandLine().getOut().println("champion: " + prev.path("model").asText());
+      return 0;
+    }
+  }
+
+  @Command(name = "history", description = "The promotions and rollbacks, with their metrics.")
+  static final class History implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin ConfigOptions config;
+    @Mixin Forja.VerboseOption verbose;
+
+    @Option(names = "--registry", paramLabel = "URI", description = "Default: pipeline.registry.")
+    URI registry;
+
+    @Override
+    public Integer call() throws Exception {
+      ForjaConfig cfg = config.load();
+      var out = spec.commandLine().getOut();
+      for (var h : Registry.history(new Storage(cfg.storage()), registry(registry, cfg))) {
+        StringBuilder m = new StringBuilder();
+        h.path("metrics")
+            .fields()
+            .forEachRemaining(
+                e -> {
+                  if (!e.getKey().endsWith("_precision") && !e.getKey().endsWith("_recall")) {
+                    m.append(
+                        String.format(
+                            Locale.ROOT, " %s=%.4g", e.getKey(), e.getValue().asDouble()));
+                  }
+                });
+        out.printf(
+            Locale.ROOT,
+            "%s  %-16s %s%n    %s%n",
+            h.path("at").asText(),
+            h.path("action").asText(),
+            h.path("model").asText(),
+            m.toString().strip());
+      }
+      out.flush();
+      return 0;
+    }
   }
 }

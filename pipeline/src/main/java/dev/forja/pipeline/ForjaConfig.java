@@ -33,6 +33,7 @@ public record ForjaConfig(
     ModelConfig model,
     TrainConfig train,
     DistributedConfig distributed,
+    PipelineConfig pipeline,
     Map<String, String> effective,
     Map<String, Object> values) {
 
@@ -53,6 +54,7 @@ public record ForjaConfig(
     ModelConfig model = ModelConfig.read(r);
     TrainConfig train = TrainConfig.read(r);
     DistributedConfig distributed = DistributedConfig.read(r);
+    PipelineConfig pipeline = PipelineConfig.read(r);
     r.finish();
     return new ForjaConfig(
         spark,
@@ -65,6 +67,7 @@ public record ForjaConfig(
         model,
         train,
         distributed,
+        pipeline,
         effective(r, source),
         values(r, source));
   }
@@ -82,6 +85,7 @@ public record ForjaConfig(
     ModelConfig.read(r);
     TrainConfig.read(r);
     DistributedConfig.read(r);
+    PipelineConfig.read(r);
     return r.keys();
   }
 

@@ -1,0 +1,540 @@
+package dev.forja.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.forja.config.BuildInfo;
+import dev.forja.pipeline.ForjaConfig;
+import dev.forja.pipeline.PipelineConfig;
+import dev.forja.storage.CommitManifest;
+import dev.forja.storage.Storage;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * {@code forja run}: the pipeline's stages in order, each through the command a person would run
+ * (in this JVM). A stage's output lives under {@code pipeline.work} in a directory named by the
+ * stage and the fingerprint of everything it depends on (its command with its inputs, which are
+ * earlier stages' outputs, the configuration keys it reads, the raw inputs' files and sizes, and
+ * Forja's version); a stage whose record ({@code stages/STAGE-FINGERPRINT.json}, written after it
+ * succeeded) exists is reused, so a rerun after a failure continues where it stopped, and a stage
+ * that stopped half-way (a training run) resumes in the same directory. The registry is locked for
+ * the run (a lease, taken over when it expires).
+ */
+final class PipelineRunner {
+  /** Exit code: the gate refused the candidate. */
+  static final int NOT_PROMOTED = 3;
+
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  /** The configuration prefixes each stage reads (its fingerprint covers their values). */
+  private static final Map<String, List<String>> READS =
+      Map.ofEntries(
+          Map.entry("generate", List.of("corpus.")),
+          Map.entry("prep", List.of("prep.")),
+          Map.entry("tokenizer", List.of("tokenizer.")),
+          Map.entry("tokenize", List.of("tokenize.")),
+          Map.entry(
+              "train", List.of("model.", "train.", "distributed.", "pipeline.train-overrides")),
+          Map.entry("instructions", List.of()),
+          Map.entry("sft-data", List.of("sft.")),
+          Map.entry("finetune", List.of("train.", "pipeline.finetune-overrides")),
+          Map.entry("eval", List.of()),
+          Map.entry("export", List.of()),
+          Map.entry("promote", List.of("promote.")));
+
+  /** One stage of the plan. */
+  record Stage(String name, String fingerprint, URI output, List<String> args, String reason) {}
+
+  private final List<Path> confFiles;
+  private final List<String> overrides;
+  private final ForjaConfig cfg;
+  private final PipelineConfig pc;
+  private final Storage storage;
+  private final PrintStream out;
+  private final PrintStream err;
+  private final URI work;
+  private final URI registry;
+
+  PipelineRunner(
+      List<Path> confFiles,
+      List<String> overrides,
+      ForjaConfig cfg,
+      PrintStream out,
+      PrintStream err) {
+    this.confFiles = confFiles;
+    this.overrides = overrides;
+    this.cfg = cfg;
+    this.pc = cfg.pipeline();
+    this.storage = new Storage(cfg.storage());
+    this.out = out;
+    this.err = err;
+    List<String> problems = new ArrayList<>();
+    if (pc.work().isBlank()) {
+      problems.add("pipeline.work: give the URI where stage outputs go");
+    }
+    if (pc.stages().contains("promote") && pc.registry().isBlank()) {
+      problems.add("pipeline.registry: the promote stage needs the model registry's URI");
+    }
+    if (pc.stages().contains("eval") && pc.evalSuite().isBlank()) {
+      problems.add("pipeline.eval-suite: the eval stage needs a suite (forja eval's YAML)");
+    }
+    if (pc.stages().contains("prep") && !pc.stages().contains("generate") && pc.input().isEmpty()) {
+      problems.add("pipeline.input: the prep stage needs raw corpus URIs (or the generate stage)");
+    }
+    if (pc.stages().contains("sft-data")
+        && !pc.stages().contains("instructions")
+        && pc.sftInput().isBlank()) {
+      problems.add(
+          "pipeline.sft-input: the sft-data stage needs instruction data (or the instructions"
+              + " stage)");
+    }
+    if (!problems.isEmpty()) {
+      throw new dev.forja.config.ConfigException(problems);
+    }
+    this.work = dir(pc.work());
+    this.registry = pc.registry().isBlank() ? null : dir(pc.registry());
+  }
+
+  private static URI dir(String s) {
+    URI u = URI.create(s.replace(" ", "%20"));
+    return u.getScheme() != null ? u : Path.of(s).toAbsolutePath().toUri();
+  }
+
+  /** The stages in order, with the selection's bounds checked. */
+  List<String> stages(String from, String until) {
+    List<String> chosen =
+        PipelineConfig.ORDER.stream().filter(s -> pc.stages().contains(s)).toList();
+    for (String bound : new String[] {from, until}) {
+      if (bound != null && !chosen.contains(bound)) {
+        throw new IllegalArgumentException(
+            "'" + bound + "' is not one of this pipeline's stages: " + String.join(", ", chosen));
+      }
+    }
+    return chosen;
+  }
+
+  /**
+   * Runs (or with {@code dryRun} only prints) the plan; returns the exit code: 0 done (promoted,
+   * where the pipeline promotes), {@link #NOT_PROMOTED}, or 1 a failure.
+   */
+  int run(String from, String until, boolean dryRun) throws Exception {
+    List<String> names = stages(from, until);
+    String runId = Instant.now().toString().replace(":", "").replace(".", "");
+    Lock lock = null;
+    if (!dryRun && registry != null) {
+      lock = Lock.acquire(storage, registry, runId, pc.leaseSeconds());
+    }
+    ObjectNode summary = JSON.createObjectNode();
+    summary.put("run", runId);
+    summary.put("forja_version", BuildInfo.forjaVersion());
+    ArrayNode stagesDone = summary.putArray("stages");
+    Map<String, URI> outputs = new LinkedHashMap<>();
+    int code = 0;
+    boolean started = from == null;
+    try {
+      for (String name : names) {
+        started |= name.equals(from);
+        Stage s = plan(name, outputs);
+        outputs.put(name, s.output());
+        boolean reusable = recorded(s);
+        String verdict;
+        if (reusable) {
+          verdict = "reused";
+        } else if (!started) {
+          throw new IllegalArgumentException(
+              "stage "
+                  + name
+                  + " has no committed output for this configuration (fingerprint "
+                  + s.fingerprint().substring(0, 12)
+                  + "), so the run cannot start after it: drop --from or start earlier");
+        } else {
+          verdict = dryRun ? "would run" : "runs";
+        }
+        out.printf(
+            Locale.ROOT,
+            "== %-12s %-9s %s (%s)%n",
+            name,
+            verdict,
+            s.output(),
+            reusable
+                ? "committed with the same fingerprint " + s.fingerprint().substring(0, 12)
+                : s.reason());
+        out.flush();
+        ObjectNode st = stagesDone.addObject();
+        st.put("stage", name);
+        st.put("fingerprint", s.fingerprint());
+        st.put("output", s.output().toString());
+        st.put("status", verdict);
+        if (!reusable && !dryRun) {
+          if (lock != null) {
+            lock.renew();
+          }
+          long t0 = System.nanoTime();
+          execute(s, outputs);
+          double seconds = (System.nanoTime() - t0) / 1e9;
+          st.put("seconds", seconds);
+          record(s, outputs, seconds);
+        }
+        if (name.equals("promote") && !dryRun) {
+          JsonNode decision =
+              JSON.readTree(storage.readString(Storage.resolve(s.output(), "decision.json")));
+          summary.set("decision", decision);
+          code = decision.path("promoted").asBoolean() ? 0 : NOT_PROMOTED;
+          out.println(
+              decision.path("promoted").asBoolean()
+                  ? "promoted: " + decision.path("model").asText()
+                  : "not promoted: " + decision.path("reason").asText());
+        }
+        if (name.equals(until)) {
+          break;
+        }
+      }
+    } catch (Exception e) {
+      summary.put("error", String.valueOf(e.getMessage()));
+      code = 1;
+      if (!dryRun) {
+        writeSummary(runId, summary, code);
+      }
+      throw e;
+    } finally {
+      if (lock != null) {
+        lock.release();
+      }
+    }
+    if (!dryRun) {
+      writeSummary(runId, summary, code);
+    }
+    return code;
+  }
+
+  private void writeSummary(String runId, ObjectNode summary, int code) throws IOException {
+    summary.put("exit_code", code);
+    URI file = Storage.resolve(Storage.resolve(work, "runs"), runId + ".json");
+    storage.writeString(file, JSON.writeValueAsString(summary), true);
+    out.println("Summary: " + file);
+    out.flush();
+  }
+
+  // ---- the plan ----
+
+  private URI output(String name, String fp) {
+    return Storage.resolve(work, name + "-" + fp.substring(0, 12));
+  }
+
+  private URI recordUri(Stage s) {
+    return Storage.resolve(
+        Storage.resolve(work, "stages"),
+        s.name() + "-" + s.fingerprint().substring(0, 12) + ".json");
+  }
+
+  private boolean recorded(Stage s) throws IOException {
+    return storage.exists(recordUri(s));
+  }
+
+  /** The stage's command and fingerprint, given the outputs of the stages before it. */
+  Stage plan(String name, Map<String, URI> up) throws IOException {
+    List<String> args = new ArrayList<>();
+    Map<String, Object> depends = new TreeMap<>();
+    URI champion = championModel(up);
+    switch (name) {
+      case "generate" -> args.addAll(List.of("corpus", "generate"));
+      case "prep" -> {
+        args.add("prep");
+        List<String> inputs =
+            up.containsKey("generate") ? List.of(up.get("generate").toString()) : pc.input();
+        for (String in : inputs) {
+          args.addAll(List.of("--input", in));
+          if (!up.containsKey("generate")) {
+            depends.put("input " + in, listing(dir(in)));
+          }
+        }
+      }
+      case "tokenizer" -> args.addAll(List.of("tokenizer", "train", "--input", need(up, "prep")));
+      case "tokenize" ->
+          args.addAll(
+              List.of(
+                  "tokenize", "--input", need(up, "prep"), "--tokenizer", need(up, "tokenizer")));
+      case "train" -> {
+        args.addAll(List.of("train", "--data", need(up, "tokenize")));
+        if (pc.workers() > 0) {
+          args.addAll(List.of("--workers", String.valueOf(pc.workers())));
+        }
+        if (pc.continueFromChampion() && champion != null) {
+          args.addAll(List.of("--init-from", champion.toString()));
+        }
+        pc.trainOverrides().forEach(o -> args.addAll(List.of("--set", o)));
+      }
+      case "instructions" -> args.add("(generated instruction set)");
+      case "sft-data" -> {
+        String in =
+            up.containsKey("instructions")
+                ? Storage.resolve(up.get("instructions"), "train.jsonl").toString()
+                : pc.sftInput();
+        args.addAll(List.of("sft-data", "--input", in, "--tokenizer-from", need(up, "train")));
+        if (!up.containsKey("instructions")) {
+          depends.put("sft input", listing(dir(in)));
+        }
+      }
+      case "finetune" -> {
+        args.addAll(
+            List.of("finetune", "--base", need(up, "train"), "--data", need(up, "sft-data")));
+        pc.finetuneOverrides().forEach(o -> args.addAll(List.of("--set", o)));
+      }
+      case "eval" -> {
+        args.addAll(List.of("eval", "--model", "candidate=" + candidate(up)));
+        if (champion != null) {
+          args.addAll(List.of("--model", "champion=" + champion));
+        }
+        depends.put("suite", resolvedSuite(up));
+      }
+      case "export" ->
+          args.addAll(
+              List.of("model", "export", "--checkpoint", candidate(up), "--format", "gguf"));
+      case "promote" -> {
+        args.addAll(List.of("(promote)", need(up, "eval")));
+        depends.put("champion", champion == null ? "none" : champion.toString());
+        if (up.containsKey("export")) {
+          depends.put("bundle", up.get("export").toString());
+        }
+      }
+      default -> throw new IllegalArgumentException("unknown stage " + name);
+    }
+    depends.put("stage", name);
+    depends.put("command", args);
+    depends.put("forja", BuildInfo.forjaVersion());
+    Map<String, Object> keys = new TreeMap<>();
+    cfg.values()
+        .forEach(
+            (k, v) -> {
+              for (String prefix : READS.get(name)) {
+                if (k.startsWith(prefix)) {
+                  keys.put(k, v);
+                }
+              }
+            });
+    depends.put("configuration", keys);
+    String fp = sha256(JSON.writeValueAsString(depends));
+    String reason =
+        recordedAny(name)
+            ? "its inputs or configuration changed since its last run"
+            : "no earlier run of it";
+    return new Stage(name, fp, output(name, fp), List.copyOf(args), reason);
+  }
+
+  private boolean recordedAny(String name) throws IOException {
+    URI dir = Storage.resolve(work, "stages");
+    if (!storage.exists(dir)) {
+      return false;
+    }
+    for (Storage.Entry e : storage.list(dir)) {
+      if (e.uri().getPath().contains("/" + name + "-")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The model a cycle produces: the fine-tune's where there is one, else the training run's. */
+  private static String candidate(Map<String, URI> up) {
+    return up.containsKey("finetune") ? up.get("finetune").toString() : need(up, "train");
+  }
+
+  private static String need(Map<String, URI> up, String stage) {
+    URI u = up.get(stage);
+    if (u == null) {
+      throw new IllegalArgumentException(
+          "this stage needs the "
+              + stage
+              + " stage's output: add "
+              + stage
+              + " to pipeline.stages");
+    }
+    return u.toString();
+  }
+
+  /** Files and sizes below a raw input: a new or changed file changes the fingerprint. */
+  private String listing(URI dir) throws IOException {
+    StringBuilder b = new StringBuilder();
+    List<Storage.Entry> files =
+        storage.exists(dir)
+                && !storage
+                    .fileSystem(dir)
+                    .getFileStatus(new org.apache.hadoop.fs.Path(dir))
+                    .isFile()
+            ? storage.listFiles(dir)
+            : List.of(new Storage.Entry(dir, storage.exists(dir) ? storage.size(dir) : -1, false));
+    for (Storage.Entry e : files) {
+      b.append(e.uri()).append(' ').append(e.size()).append('\n');
+    }
+    return sha256(b.toString());
+  }
+
+  /** The suite's text with {@code ${stage}} replaced by that stage's output. */
+  private String resolvedSuite(Map<String, URI> up) throws IOException {
+    String text = storage.readString(dir(pc.evalSuite()));
+    for (Map.Entry<String, URI> e : up.entrySet()) {
+      text = text.replace("${" + e.getKey() + "}", e.getValue().toString().replaceAll("/+$", ""));
+    }
+    return text;
+  }
+
+  /**
+   * The champion this cycle's candidate is measured against: the registry's, or, where this very
+   * candidate was promoted already (a rerun), the one it replaced, so that a rerun plans the same
+   * stages.
+   */
+  private URI championModel(Map<String, URI> up) throws IOException {
+    if (registry == null) {
+      return null;
+    }
+    JsonNode c = Registry.read(storage, Storage.resolve(registry, Registry.CHAMPION));
+    if (c == null) {
+      return null;
+    }
+    String cand =
+        up.containsKey("finetune")
+            ? up.get("finetune").toString()
+            : up.containsKey("train") ? up.get("train").toString() : null;
+    if (c.path("model").asText().equals(cand)) {
+      c = c.path("previous");
+      if (c.isMissingNode() || !c.has("model")) {
+        return null;
+      }
+    }
+    return URI.create(c.path("model").asText());
+  }
+
+  // ---- running a stage ----
+
+  private void execute(Stage s, Map<String, URI> up) throws Exception {
+    switch (s.name()) {
+      case "instructions" -> Registry.writeInstructions(storage, s.output());
+      case "promote" -> promote(s, up);
+      case "eval" -> {
+        URI suite =
+            Storage.resolve(
+                Storage.resolve(work, "suites"), s.fingerprint().substring(0, 12) + ".yaml");
+        storage.writeString(suite, resolvedSuite(up), true);
+        List<String> args = new ArrayList<>(s.args());
+        args.addAll(List.of("--suite", suite.toString()));
+        command(s, args);
+      }
+      default -> command(s, new ArrayList<>(s.args()));
+    }
+  }
+
+  private void command(Stage s, List<String> args) {
+    args.addAll(List.of("--output", s.output().toString()));
+    if (!s.name().equals("train") && !s.name().equals("finetune")) {
+      args.add("--overwrite"); // a half-written output of an interrupted run is replaced
+    }
+    for (Path f : confFiles) {
+      args.addAll(List.of("--conf", f.toString()));
+    }
+    List<String> all = new ArrayList<>();
+    // the pipeline's --set overrides first: a stage's own (--set after them) wins
+    int firstSet = args.indexOf("--set");
+    List<String> head = firstSet < 0 ? args : args.subList(0, firstSet);
+    all.addAll(head);
+    for (String o : overrides) {
+      all.addAll(List.of("--set", o));
+    }
+    if (firstSet >= 0) {
+      all.addAll(args.subList(firstSet, args.size()));
+    }
+    int code = Forja.execute(all.toArray(String[]::new), out, err);
+    if (code != 0) {
+      throw new IllegalStateException(
+          "stage " + s.name() + " failed (exit " + code + "): forja " + String.join(" ", all));
+    }
+  }
+
+  private void record(Stage s, Map<String, URI> up, double seconds) throws IOException {
+    ObjectNode r = JSON.createObjectNode();
+    r.put("stage", s.name());
+    r.put("fingerprint", s.fingerprint());
+    r.put("output", s.output().toString());
+    r.set("command", JSON.valueToTree(s.args()));
+    ObjectNode inputs = r.putObject("inputs");
+    up.forEach(
+        (k, v) -> {
+          String u = v.toString().replaceAll("/+$", "");
+          if (!k.equals(s.name()) && s.args().stream().anyMatch(a -> a.startsWith(u))) {
+            inputs.put(k, v.toString());
+          }
+        });
+    r.put("seconds", seconds);
+    r.put("finished", Instant.now().toString());
+    r.put("forja_version", BuildInfo.forjaVersion());
+    r.put("git_commit", BuildInfo.gitCommit());
+    if (CommitManifest.read(storage, s.output()).isPresent()) {
+      r.put("manifest", Storage.resolve(s.output(), CommitManifest.FILE_NAME).toString());
+    }
+    storage.writeString(recordUri(s), JSON.writeValueAsString(r), true);
+  }
+
+  // ---- promotion ----
+
+  private void promote(Stage s, Map<String, URI> up) throws IOException {
+    URI evalOut = URI.create(need(up, "eval"));
+    JsonNode results = JSON.readTree(storage.readString(Storage.resolve(evalOut, "results.json")));
+    List<URI> lineage = new ArrayList<>();
+    for (Map.Entry<String, URI> e : up.entrySet()) {
+      if (!e.getKey().equals("promote")) {
+        lineage.add(e.getValue());
+      }
+    }
+    Registry.decide(
+        storage,
+        registry,
+        s.output(),
+        URI.create(candidate(up)),
+        up.get("export"),
+        results,
+        pc.gate(),
+        stageRecords(up),
+        out);
+  }
+
+  /** The records of the stages that led here, in order. */
+  private ArrayNode stageRecords(Map<String, URI> up) throws IOException {
+    ArrayNode a = JSON.createArrayNode();
+    URI dir = Storage.resolve(work, "stages");
+    for (Map.Entry<String, URI> e : up.entrySet()) {
+      String last = e.getValue().getPath();
+      last = last.replaceAll("/+$", "");
+      String base = last.substring(last.lastIndexOf('/') + 1);
+      URI rec = Storage.resolve(dir, base + ".json");
+      if (storage.exists(rec)) {
+        a.add(JSON.readTree(storage.readString(rec)));
+      }
+    }
+    return a;
+  }
+
+  static String sha256(String s) {
+    try {
+      return HexFormat.of()
+          .formatHex(
+              MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

@@ -1,0 +1,225 @@
+package dev.forja.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.forja.pipeline.GateRule;
+import dev.forja.prep.corpus.InstructionSet;
+import dev.forja.storage.CommitManifest;
+import dev.forja.storage.Storage;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The model registry: {@code champion.json} (the model in service, its bundle, its metrics and the
+ * decision that promoted it), {@code history/} (one file per promotion or rollback) and each
+ * candidate's {@code decision.json} in its promote stage's output. {@code champion.json} is one
+ * object written whole: on S3 a single PUT, elsewhere a temporary file renamed over it, so a reader
+ * sees the old champion or the new one, never a mix.
+ */
+final class Registry {
+  static final String CHAMPION = "champion.json";
+  static final String HISTORY = "history";
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  private Registry() {}
+
+  /**
+   * Applies the gate to the candidate's metrics against the champion's (both from the same
+   * evaluation), writes the decision, and promotes a candidate that passes.
+   */
+  static void decide(
+      Storage storage,
+      URI registry,
+      URI output,
+      URI candidate,
+      URI bundle,
+      JsonNode results,
+      List<String> gate,
+      ArrayNode lineage,
+      PrintStream out)
+      throws IOException {
+    Map<String, Double> mine = metrics(results, "candidate");
+    Map<String, Double> theirs = metrics(results, "champion");
+    JsonNode champion = read(storage, Storage.resolve(registry, CHAMPION));
+    List<String> passed = new ArrayList<>();
+    List<String> failed = new ArrayList<>();
+    for (String text : gate) {
+      GateRule rule = GateRule.parse(text);
+      String key = rule.task() + "/" + rule.metric();
+      Double c = mine.get(key);
+      if (c == null) {
+        failed.add(
+            key + ": the evaluation has no such metric for the candidate; it has " + mine.keySet());
+        continue;
+      }
+      if (champion == null) {
+        passed.add(key + ": no champion yet (candidate " + c + ")");
+        continue;
+      }
+      Double h = theirs.get(key);
+      if (h == null) {
+        failed.add(key + ": the evaluation has no such metric for the champion");
+        continue;
+      }
+      (rule.passes(c, h) ? passed : failed).add(rule.describe(c, h));
+    }
+    boolean promoted = failed.isEmpty();
+    ObjectNode d = JSON.createObjectNode();
+    d.put("model", candidate.toString());
+    if (bundle != null) {
+      d.put("bundle", bundle.toString());
+    }
+    d.put("promoted", promoted);
+    d.put(
+        "reason",
+        promoted
+            ? (champion == null ? "the first champion" : "passed every rule of promote.gate")
+            : "failed " + String.join("; ", failed));
+    d.set("passed", JSON.valueToTree(passed));
+    d.set("failed", JSON.valueToTree(failed));
+    d.set("metrics", JSON.valueToTree(mine));
+    if (champion != null) {
+      d.put("champion", champion.path("model").asText());
+    }
+    d.put("decided", Instant.now().toString());
+    d.set("lineage", lineage);
+    storage.writeString(Storage.resolve(output, "decision.json"), JSON.writeValueAsString(d), true);
+    if (promoted) {
+      ObjectNode c = d.deepCopy();
+      c.put("decision", Storage.resolve(output, "decision.json").toString());
+      if (champion != null) {
+        c.set("previous", champion);
+      }
+      setChampion(storage, registry, c, "promote");
+    }
+    CommitManifest.commit(storage, output, "forja-promotion", Map.of("promoted", "" + promoted));
+  }
+
+  /** Each metric of {@code model} in an evaluation's results, as {@code task/metric}. */
+  static Map<String, Double> metrics(JsonNode results, String model) {
+    Map<String, Double> out = new LinkedHashMap<>();
+    for (JsonNode m : results.path("metrics")) {
+      if (m.path("model").asText().equals(model)) {
+        out.put(
+            m.path("task").asText() + "/" + m.path("metric").asText(), m.path("value").asDouble());
+      }
+    }
+    return out;
+  }
+
+  static JsonNode read(Storage storage, URI file) throws IOException {
+    return storage.exists(file) ? JSON.readTree(storage.readString(file)) : null;
+  }
+
+  /** Writes {@code champion.json} whole, then its history entry. */
+  static void setChampion(Storage storage, URI registry, ObjectNode champion, String action)
+      throws IOException {
+    URI target = Storage.resolve(registry, CHAMPION);
+    String text = JSON.writeValueAsString(champion);
+    if ("s3a".equals(target.getScheme()) || "s3".equals(target.getScheme())) {
+      storage.writeString(target, text, true); // one PUT: the object is replaced whole
+    } else {
+      URI tmp = Storage.resolve(registry, CHAMPION + ".tmp-" + System.nanoTime());
+      storage.writeString(tmp, text, false);
+      var fs = storage.fileSystem(target);
+      var to = new org.apache.hadoop.fs.Path(target);
+      if (!fs.rename(new org.apache.hadoop.fs.Path(tmp), to)) {
+        // HDFS and the local file system do not rename over a file: replace it
+        fs.delete(to, false);
+        if (!fs.rename(new org.apache.hadoop.fs.Path(tmp), to)) {
+          throw new IOException("cannot move " + tmp + " to " + target);
+        }
+      }
+    }
+    ObjectNode h = JSON.createObjectNode();
+    h.put("action", action);
+    h.put("at", Instant.now().toString());
+    h.put("model", champion.path("model").asText());
+    h.set("metrics", champion.path("metrics"));
+    h.put("reason", champion.path("reason").asText());
+    storage.writeString(
+        Storage.resolve(
+            Storage.resolve(registry, HISTORY),
+            Instant.now().toString().replace(":", "").replace(".", "") + "-" + action + ".json"),
+        JSON.writeValueAsString(h),
+        false);
+  }
+
+  /** The promotions and rollbacks, oldest first. */
+  static List<JsonNode> history(Storage storage, URI registry) throws IOException {
+    URI dir = Storage.resolve(registry, HISTORY);
+    List<JsonNode> out = new ArrayList<>();
+    if (!storage.exists(dir)) {
+      return out;
+    }
+    List<Storage.Entry> files = new ArrayList<>(storage.listFiles(dir));
+    files.sort(java.util.Comparator.comparing(e -> e.uri().toString()));
+    for (Storage.Entry e : files) {
+      out.add(JSON.readTree(storage.readString(e.uri())));
+    }
+    return out;
+  }
+
+  /** Makes the champion's predecessor the champion again. */
+  static JsonNode rollback(Storage storage, URI registry) throws IOException {
+    JsonNode champion = read(storage, Storage.resolve(registry, CHAMPION));
+    if (champion == null) {
+      throw new IllegalArgumentException(registry + " has no champion to roll back");
+    }
+    if (!champion.has("previous")) {
+      throw new IllegalArgumentException(
+          "the champion "
+              + champion.path("model").asText()
+              + " has no predecessor to roll back to");
+    }
+    ObjectNode prev = (ObjectNode) champion.get("previous").deepCopy();
+    prev.put("reason", "rolled back from " + champion.path("model").asText());
+    setChampion(storage, registry, prev, "rollback");
+    return prev;
+  }
+
+  /** The instructions stage: the generated instruction set and held-out evaluation data. */
+  static void writeInstructions(Storage storage, URI output) throws IOException {
+    if (storage.exists(output)) { // what an interrupted run left
+      storage.delete(output, true);
+    }
+    StringBuilder train = new StringBuilder();
+    for (InstructionSet.Example e : InstructionSet.languageOfSentence(300, false)) {
+      train
+          .append(
+              JSON.copy()
+                  .disable(SerializationFeature.INDENT_OUTPUT)
+                  .writeValueAsString(Map.of("prompt", e.prompt(), "completion", e.completion())))
+          .append('\n');
+    }
+    StringBuilder gen = new StringBuilder();
+    StringBuilder mc = new StringBuilder();
+    ObjectMapper line = JSON.copy().disable(SerializationFeature.INDENT_OUTPUT);
+    List<String> choices = List.of("english", "spanish", "portuguese");
+    for (InstructionSet.Example e : InstructionSet.languageOfSentence(60, true)) {
+      gen.append(
+              line.writeValueAsString(
+                  Map.of("prompt", e.prompt(), "references", List.of(e.completion()))))
+          .append('\n');
+      Map<String, Object> item = new LinkedHashMap<>();
+      item.put("context", e.prompt());
+      item.put("choices", choices);
+      item.put("answer", choices.indexOf(e.completion().strip()));
+      mc.append(line.writeValueAsString(item)).append('\n');
+    }
+    storage.writeString(Storage.resolve(output, "train.jsonl"), train.toString(), true);
+    storage.writeString(Storage.resolve(output, "language-id.jsonl"), gen.toString(), true);
+    storage.writeString(Storage.resolve(output, "language-mc.jsonl"), mc.toString(), true);
+    CommitManifest.commit(storage, output, "forja-instructions", Map.of("examples", "300"));
+  }
+}
