@@ -385,9 +385,16 @@ final class PipelineRunner {
     return sha256(b.toString());
   }
 
-  /** The suite's text with {@code ${stage}} replaced by that stage's output. */
+  /**
+   * The suite's text with {@code ${stage}} replaced by that stage's output, and its relative data
+   * paths kept relative to where the suite is ({@code data-root}).
+   */
   private String resolvedSuite(Map<String, URI> up) throws IOException {
-    String text = storage.readString(dir(pc.evalSuite()));
+    URI suite = dir(pc.evalSuite());
+    String text = storage.readString(suite);
+    if (!text.matches("(?s)(.*\\n)?data-root:.*")) {
+      text = "data-root: " + suite.resolve(".") + "\n" + text;
+    }
     for (Map.Entry<String, URI> e : up.entrySet()) {
       text = text.replace("${" + e.getKey() + "}", e.getValue().toString().replaceAll("/+$", ""));
     }

@@ -108,7 +108,8 @@ public record EvalSuite(
           "run-on",
           "spark-threshold",
           "bootstrap-samples",
-          "seed");
+          "seed",
+          "data-root");
   private static final List<String> COMMON_KEYS = List.of("name", "type", "data", "limit");
 
   private static List<String> keysOf(Type t) {
@@ -146,6 +147,11 @@ public record EvalSuite(
     int threshold = integer(root, "spark-threshold", 2000, 1, "", problems);
     int bootstrap = integer(root, "bootstrap-samples", 1000, 0, "", problems);
     long seed = root.path("seed").asLong(0);
+    // relative data paths resolve against data-root (a directory) where given, else the suite
+    URI base =
+        root.path("data-root").isTextual()
+            ? URI.create(root.get("data-root").asText().replaceAll("/*$", "/"))
+            : where;
     List<Task> tasks = new ArrayList<>();
     JsonNode list = root.path("tasks");
     if (!list.isArray() || list.isEmpty()) {
@@ -153,7 +159,7 @@ public record EvalSuite(
     } else {
       Set<String> names = new LinkedHashSet<>();
       for (int i = 0; i < list.size(); i++) {
-        Task t = task(list.get(i), i, where, problems);
+        Task t = task(list.get(i), i, base, problems);
         if (t != null && !names.add(t.name())) {
           problems.add("tasks[" + i + "].name: '" + t.name() + "' is used twice");
         }

@@ -1,0 +1,165 @@
+package dev.forja.cli;
+
+import static dev.forja.cli.ForjaCliTest.forja;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.forja.prep.corpus.InstructionSet;
+import dev.forja.testing.TestDirs;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * forja run end to end on local Spark: a first cycle (generated corpus, prep, tokenizer, shards,
+ * pretraining, fine-tuning data, LoRA fine-tune, evaluation, promotion) makes the first champion; a
+ * rerun reuses every stage and says so; a second cycle whose fine-tuning data has its labels
+ * shuffled is refused by the gate (exit 3), the champion unchanged and the reason recorded; a
+ * second run is refused while the registry's lock holds and takes over an expired one; a pipeline
+ * naming an unknown stage starts nothing.
+ */
+@Tag("learning")
+class PipelineRunTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @Test
+  void cyclesPromoteRefuseJunkAndReuseStages() throws Exception {
+    Path dir = TestDirs.create("pipeline-");
+    writeSft(dir.resolve("good.jsonl"), false);
+    writeSft(dir.resolve("shuffled.jsonl"), true);
+    StringBuilder gen = new StringBuilder();
+    StringBuilder mc = new StringBuilder();
+    List<String> names = List.of("english", "spanish", "portuguese");
+    for (InstructionSet.Example e : InstructionSet.languageOfSentence(60, true)) {
+      gen.append(
+              JSON.writeValueAsString(
+                  Map.of("prompt", e.prompt(), "references", List.of(e.completion()))))
+          .append('\n');
+      Map<String, Object> item = new LinkedHashMap<>();
+      item.put("context", e.prompt());
+      item.put("choices", names);
+      item.put("answer", names.indexOf(e.completion().strip()));
+      mc.append(JSON.writeValueAsString(item)).append('\n');
+    }
+    Files.writeString(dir.resolve("id.jsonl"), gen);
+    Files.writeString(dir.resolve("mc.jsonl"), mc);
+    Files.writeString(
+        dir.resolve("suite.yaml"),
+        "name: cycle\nbootstrap-samples: 200\ntasks:\n"
+            + "  - {name: text, type: perplexity, data: ${tokenize}, limit: 2}\n"
+            + "  - {name: id, type: generation, data: id.jsonl, max-new-tokens: 8,"
+            + " metrics: [exact-match]}\n"
+            + "  - {name: mc, type: multiple-choice, data: mc.jsonl}\n");
+    Path conf = dir.resolve("pipeline.yaml");
+    Files.writeString(
+        conf,
+        String.join(
+            "\n",
+            "spark: {master: 'local[2]', ui-enabled: false}",
+            "corpus: {size-mb: 1, seed: 3}",
+            "tokenizer: {vocab-size: 800}",
+            "model: {context-length: 64, d-model: 64, layers: 2, heads: 4}",
+            "sft: {sequence-length: 64, validation-fraction: 0.1}",
+            "train: {steps: 150, micro-batch-size: 8, lr: 0.003, warmup-steps: 10, eval-every: 0,"
+                + " eval-batches: 2, checkpoint-every: 1000, log-every: 50}",
+            "pipeline:",
+            "  work: " + dir.resolve("work"),
+            "  registry: " + dir.resolve("registry"),
+            "  stages: [generate, prep, tokenizer, tokenize, train, sft-data, finetune, eval,"
+                + " promote]",
+            "  sft-input: " + dir.resolve("good.jsonl"),
+            "  eval-suite: " + dir.resolve("suite.yaml"),
+            "  finetune-overrides: [train.steps=250, train.lr=0.01, train.lora.r=8,"
+                + " train.lora.alpha=16, train.lora.target-modules=all-linear]",
+            "promote:",
+            "  gate: [id/exact_match not-lower 0.05, mc/acc_norm not-lower 0.05]",
+            ""));
+
+    // cycle 1: the first champion
+    ForjaCliTest.Run first = forja("run", "--conf", conf.toString());
+    assertThat(first.code()).as(first.out() + first.err()).isZero();
+    assertThat(first.out()).contains("promoted: ").contains("== train        runs");
+    JsonNode champion = JSON.readTree(dir.resolve("registry/champion.json").toFile());
+    assertThat(champion.get("reason").asText()).isEqualTo("the first champion");
+    assertThat(champion.get("metrics").get("id/exact_match").asDouble()).isGreaterThan(0.8);
+
+    // the same configuration again: every stage reused, nothing recomputed
+    ForjaCliTest.Run again = forja("run", "--conf", conf.toString());
+    assertThat(again.code()).as(again.out() + again.err()).isZero();
+    assertThat(again.out().lines().filter(l -> l.startsWith("== ")).toList())
+        .hasSize(9)
+        .allMatch(l -> l.contains(" reused "));
+
+    // cycle 2: shuffled labels; prep, tokenizer, shards and pretraining are reused, the gate
+    // refuses the candidate and the champion stays
+    ForjaCliTest.Run junk =
+        forja(
+            "run",
+            "--conf",
+            conf.toString(),
+            "--set",
+            "pipeline.sft-input=" + dir.resolve("shuffled.jsonl"));
+    assertThat(junk.code()).as(junk.out() + junk.err()).isEqualTo(PipelineRunner.NOT_PROMOTED);
+    assertThat(junk.out())
+        .contains("== prep         reused", "== train        reused", "== finetune     runs")
+        .contains("not promoted: failed id/exact_match not-lower");
+    JsonNode after = JSON.readTree(dir.resolve("registry/champion.json").toFile());
+    assertThat(after.get("model").asText()).isEqualTo(champion.get("model").asText());
+    assertThat(forja("model", "history", "--conf", conf.toString()).out())
+        .contains("promote ")
+        .contains(champion.get("model").asText());
+
+    // the lineage leads from the champion back to the generated corpus
+    ForjaCliTest.Run lineage = forja("lineage", dir.resolve("registry").toUri().toString());
+    assertThat(lineage.code()).as(lineage.err()).isZero();
+    assertThat(lineage.out())
+        .contains("└─ finetune", "└─ train", "└─ tokenize", "└─ prep", "└─ generate");
+
+    // a lock held by another run refuses this one; an expired one is taken over
+    Path lock = dir.resolve("registry/" + Lock.FILE);
+    Files.writeString(
+        lock,
+        "{\"owner\": \"nightly on other-host pid 7\", \"expires\": \""
+            + Instant.now().plusSeconds(600)
+            + "\"}");
+    ForjaCliTest.Run locked = forja("run", "--conf", conf.toString());
+    assertThat(locked.code()).isEqualTo(1);
+    assertThat(locked.err()).contains("locked by nightly on other-host pid 7");
+    Files.writeString(
+        lock,
+        "{\"owner\": \"nightly on other-host pid 7\", \"expires\": \""
+            + Instant.now().minusSeconds(5)
+            + "\"}");
+    ForjaCliTest.Run takeover = forja("run", "--conf", conf.toString());
+    assertThat(takeover.code()).as(takeover.out() + takeover.err()).isZero();
+    assertThat(lock).doesNotExist();
+
+    // an unknown stage: named with the valid ones, and nothing starts
+    ForjaCliTest.Run bad =
+        forja("run", "--conf", conf.toString(), "--set", "pipeline.stages=prep,tokenise,train");
+    assertThat(bad.code()).isEqualTo(2);
+    assertThat(bad.err()).contains("'tokenise' is not a stage").contains("did you mean 'tokenize'");
+    assertThat(bad.out()).doesNotContain("== ");
+  }
+
+  /** The instruction set; {@code shuffled}: each answer replaced by another language's. */
+  private static void writeSft(Path file, boolean shuffled) throws Exception {
+    List<String> lines = new ArrayList<>();
+    List<String> names = List.of(" english", " spanish", " portuguese");
+    for (InstructionSet.Example e : InstructionSet.languageOfSentence(300, false)) {
+      String answer = e.completion();
+      if (shuffled) {
+        answer = names.get((names.indexOf(answer) + 1) % names.size());
+      }
+      lines.add(JSON.writeValueAsString(Map.of("prompt", e.prompt(), "completion", answer)));
+    }
+    Files.write(file, lines);
+  }
+}
