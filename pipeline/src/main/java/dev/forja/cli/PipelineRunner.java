@@ -298,6 +298,9 @@ final class PipelineRunner {
       }
       case "eval" -> {
         args.addAll(List.of("eval", "--model", "candidate=" + candidate(up)));
+        if (up.containsKey("finetune")) { // the fine-tune beside the model it started from
+          args.addAll(List.of("--model", "base=" + up.get("train")));
+        }
         if (champion != null) {
           args.addAll(List.of("--model", "champion=" + champion));
         }
