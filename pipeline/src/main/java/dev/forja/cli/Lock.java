@@ -12,7 +12,8 @@ import java.time.Instant;
 /**
  * The registry's lock: {@code lock.json} naming its owner (run, host, process) and when its lease
  * ends. A second run is refused while a lease holds; a lease that ran out (its run was killed) is
- * taken over. The run renews the lease at every stage and deletes the file at the end.
+ * taken over, and so is one whose owner was a process on this host that no longer exists (a run
+ * killed here). The run renews the lease at every stage and deletes the file at the end.
  */
 final class Lock {
   static final String FILE = "lock.json";
@@ -22,12 +23,30 @@ final class Lock {
   private final URI file;
   private final String owner;
   private final long leaseSeconds;
+  private final String host;
 
   private Lock(Storage storage, URI file, String owner, long leaseSeconds) {
     this.storage = storage;
     this.file = file;
     this.owner = owner;
     this.leaseSeconds = leaseSeconds;
+    this.host = hostName();
+  }
+
+  private static String hostName() {
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (java.net.UnknownHostException e) {
+      return "unknown";
+    }
+  }
+
+  /** Whether the lock's owner was a process of this host that has ended. */
+  private static boolean ownerGone(JsonNode held) {
+    if (!hostName().equals(held.path("host").asText()) || !held.path("pid").canConvertToLong()) {
+      return false;
+    }
+    return ProcessHandle.of(held.path("pid").asLong()).map(h -> !h.isAlive()).orElse(true);
   }
 
   static Lock acquire(Storage storage, URI registry, String run, long leaseSeconds)
@@ -42,7 +61,8 @@ final class Lock {
     if (storage.exists(file)) {
       JsonNode held = JSON.readTree(storage.readString(file));
       Instant expires = Instant.parse(held.path("expires").asText(Instant.EPOCH.toString()));
-      if (Instant.now().isBefore(expires)) {
+      boolean gone = ownerGone(held);
+      if (Instant.now().isBefore(expires) && !gone) {
         throw new IllegalStateException(
             "the registry "
                 + registry
@@ -51,13 +71,13 @@ final class Lock {
                 + " until "
                 + expires
                 + " (its lease): another run is working on it. A killed run's lock is taken over"
-                + " once its lease ends (pipeline.lock-lease-seconds)");
+                + " once its lease ends (pipeline.lock-lease-seconds), or at once on the host it"
+                + " ran on");
       }
       System.err.println(
           "forja run: taking over the lock of "
               + held.path("owner").asText()
-              + ", expired "
-              + expires);
+              + (gone ? " (that process has ended)" : ", expired " + expires));
       storage.delete(file, false);
     }
     Lock lock = new Lock(storage, file, owner, leaseSeconds);
@@ -78,6 +98,8 @@ final class Lock {
   private void write(boolean overwrite) throws IOException {
     ObjectNode n = JSON.createObjectNode();
     n.put("owner", owner);
+    n.put("host", host);
+    n.put("pid", ProcessHandle.current().pid());
     n.put("acquired", Instant.now().toString());
     n.put("expires", Instant.now().plusSeconds(leaseSeconds).toString());
     storage.writeString(file, n.toString(), overwrite);

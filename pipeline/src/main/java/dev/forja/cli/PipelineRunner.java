@@ -333,11 +333,14 @@ final class PipelineRunner {
             });
     depends.put("configuration", keys);
     String fp = sha256(JSON.writeValueAsString(depends));
+    URI output = output(name, fp);
     String reason =
-        recordedAny(name)
-            ? "its inputs or configuration changed since its last run"
-            : "no earlier run of it";
-    return new Stage(name, fp, output(name, fp), List.copyOf(args), reason);
+        storage.exists(output)
+            ? "an earlier run of it stopped before it finished: it continues there"
+            : recordedAny(name)
+                ? "its inputs or configuration changed since its last run"
+                : "no earlier run of it";
+    return new Stage(name, fp, output, List.copyOf(args), reason);
   }
 
   private boolean recordedAny(String name) throws IOException {

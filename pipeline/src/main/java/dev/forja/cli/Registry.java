@@ -131,6 +131,7 @@ final class Registry {
     } else {
       URI tmp = Storage.resolve(registry, CHAMPION + ".tmp-" + System.nanoTime());
       storage.writeString(tmp, text, false);
+      haltForTests();
       var fs = storage.fileSystem(target);
       var to = new org.apache.hadoop.fs.Path(target);
       if (!fs.rename(new org.apache.hadoop.fs.Path(tmp), to)) {
@@ -153,6 +154,30 @@ final class Registry {
             Instant.now().toString().replace(":", "").replace(".", "") + "-" + action + ".json"),
         JSON.writeValueAsString(h),
         false);
+  }
+
+  /** Test hook: the system property's marker file names a JVM to halt mid-promotion, once. */
+  static final String HALT_PROPERTY = "forja.test.halt-in-promotion";
+
+  /**
+   * For the killed-promotion test: with {@value #HALT_PROPERTY}{@code =MARKER}, the JVM halts (exit
+   * 137, as if killed) between writing the new champion and moving it into place, the first time
+   * (the marker file records it). Never set in production.
+   */
+  private static void haltForTests() {
+    String marker = System.getProperty(HALT_PROPERTY);
+    if (marker == null || marker.isBlank()) {
+      return;
+    }
+    try {
+      java.nio.file.Files.createFile(java.nio.file.Path.of(marker));
+    } catch (java.nio.file.FileAlreadyExistsException e) {
+      return;
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    System.err.println("fault injection: halting in the middle of a promotion");
+    Runtime.getRuntime().halt(137);
   }
 
   /** The promotions and rollbacks, oldest first. */

@@ -32,56 +32,7 @@ class PipelineRunTest {
   @Test
   void cyclesPromoteRefuseJunkAndReuseStages() throws Exception {
     Path dir = TestDirs.create("pipeline-");
-    writeSft(dir.resolve("good.jsonl"), false);
-    writeSft(dir.resolve("shuffled.jsonl"), true);
-    StringBuilder gen = new StringBuilder();
-    StringBuilder mc = new StringBuilder();
-    List<String> names = List.of("english", "spanish", "portuguese");
-    for (InstructionSet.Example e : InstructionSet.languageOfSentence(60, true)) {
-      gen.append(
-              JSON.writeValueAsString(
-                  Map.of("prompt", e.prompt(), "references", List.of(e.completion()))))
-          .append('\n');
-      Map<String, Object> item = new LinkedHashMap<>();
-      item.put("context", e.prompt());
-      item.put("choices", names);
-      item.put("answer", names.indexOf(e.completion().strip()));
-      mc.append(JSON.writeValueAsString(item)).append('\n');
-    }
-    Files.writeString(dir.resolve("id.jsonl"), gen);
-    Files.writeString(dir.resolve("mc.jsonl"), mc);
-    Files.writeString(
-        dir.resolve("suite.yaml"),
-        "name: cycle\nbootstrap-samples: 200\ntasks:\n"
-            + "  - {name: text, type: perplexity, data: ${tokenize}, limit: 2}\n"
-            + "  - {name: id, type: generation, data: id.jsonl, max-new-tokens: 8,"
-            + " metrics: [exact-match]}\n"
-            + "  - {name: mc, type: multiple-choice, data: mc.jsonl}\n");
-    Path conf = dir.resolve("pipeline.yaml");
-    Files.writeString(
-        conf,
-        String.join(
-            "\n",
-            "spark: {master: 'local[2]', ui-enabled: false}",
-            "corpus: {size-mb: 1, seed: 3}",
-            "tokenizer: {vocab-size: 800}",
-            "model: {context-length: 64, d-model: 64, layers: 2, heads: 4}",
-            "sft: {sequence-length: 64, validation-fraction: 0.1}",
-            "train: {steps: 150, micro-batch-size: 8, lr: 0.003, warmup-steps: 10, eval-every: 0,"
-                + " eval-batches: 2, checkpoint-every: 1000, log-every: 50}",
-            "pipeline:",
-            "  work: " + dir.resolve("work"),
-            "  registry: " + dir.resolve("registry"),
-            "  stages: [generate, prep, tokenizer, tokenize, train, sft-data, finetune, eval,"
-                + " promote]",
-            "  sft-input: " + dir.resolve("good.jsonl"),
-            "  eval-suite: " + dir.resolve("suite.yaml"),
-            "  finetune-overrides: [train.steps=250, train.lr=0.01, train.lora.r=8,"
-                + " train.lora.alpha=16, train.lora.target-modules=all-linear]",
-            "promote:",
-            "  gate: [id/exact_match not-lower 0.05, mc/acc_norm not-lower 0.05]",
-            ""));
-
+    Path conf = setup(dir, 150, 1000);
     // cycle 1: the first champion
     ForjaCliTest.Run first = forja("run", "--conf", conf.toString());
     assertThat(first.code()).as(first.out() + first.err()).isZero();
@@ -149,8 +100,71 @@ class PipelineRunTest {
     assertThat(bad.out()).doesNotContain("== ");
   }
 
+  /**
+   * A pipeline in {@code dir}: generated corpus through promotion, fine-tuning data from {@code
+   * good.jsonl} (and {@code shuffled.jsonl} beside it), a suite over held-out items; returns the
+   * config file.
+   */
+  static Path setup(Path dir, int trainSteps, int checkpointEvery) throws Exception {
+    writeSft(dir.resolve("good.jsonl"), false);
+    writeSft(dir.resolve("shuffled.jsonl"), true);
+    StringBuilder gen = new StringBuilder();
+    StringBuilder mc = new StringBuilder();
+    List<String> names = List.of("english", "spanish", "portuguese");
+    for (InstructionSet.Example e : InstructionSet.languageOfSentence(60, true)) {
+      gen.append(
+              JSON.writeValueAsString(
+                  Map.of("prompt", e.prompt(), "references", List.of(e.completion()))))
+          .append('\n');
+      Map<String, Object> item = new LinkedHashMap<>();
+      item.put("context", e.prompt());
+      item.put("choices", names);
+      item.put("answer", names.indexOf(e.completion().strip()));
+      mc.append(JSON.writeValueAsString(item)).append('\n');
+    }
+    Files.writeString(dir.resolve("id.jsonl"), gen);
+    Files.writeString(dir.resolve("mc.jsonl"), mc);
+    Files.writeString(
+        dir.resolve("suite.yaml"),
+        "name: cycle\nbootstrap-samples: 200\ntasks:\n"
+            + "  - {name: text, type: perplexity, data: ${tokenize}, limit: 2}\n"
+            + "  - {name: id, type: generation, data: id.jsonl, max-new-tokens: 8,"
+            + " metrics: [exact-match]}\n"
+            + "  - {name: mc, type: multiple-choice, data: mc.jsonl}\n");
+    Path conf = dir.resolve("pipeline.yaml");
+    Files.writeString(
+        conf,
+        String.join(
+            "\n",
+            "spark: {master: 'local[2]', ui-enabled: false}",
+            "corpus: {size-mb: 1, seed: 3}",
+            "tokenizer: {vocab-size: 800}",
+            "model: {context-length: 64, d-model: 64, layers: 2, heads: 4}",
+            "sft: {sequence-length: 64, validation-fraction: 0.1}",
+            "train: {steps: "
+                + trainSteps
+                + ", micro-batch-size: 8, lr: 0.003, warmup-steps: 10, eval-every: 0,"
+                + " eval-batches: 2, checkpoint-every: "
+                + checkpointEvery
+                + ", log-every: 50}",
+            "pipeline:",
+            "  work: " + dir.resolve("work"),
+            "  registry: " + dir.resolve("registry"),
+            "  stages: [generate, prep, tokenizer, tokenize, train, sft-data, finetune, eval,"
+                + " promote]",
+            "  sft-input: " + dir.resolve("good.jsonl"),
+            "  eval-suite: " + dir.resolve("suite.yaml"),
+            "  finetune-overrides: [train.steps=250, train.lr=0.01, train.lora.r=8,"
+                + " train.lora.alpha=16, train.lora.target-modules=all-linear]",
+            "promote:",
+            "  gate: [id/exact_match not-lower 0.05, mc/acc_norm not-lower 0.05]",
+            ""));
+
+    return conf;
+  }
+
   /** The instruction set; {@code shuffled}: each answer replaced by another language's. */
-  private static void writeSft(Path file, boolean shuffled) throws Exception {
+  static void writeSft(Path file, boolean shuffled) throws Exception {
     List<String> lines = new ArrayList<>();
     List<String> names = List.of(" english", " spanish", " portuguese");
     for (InstructionSet.Example e : InstructionSet.languageOfSentence(300, false)) {
