@@ -299,8 +299,71 @@ class LocalClusterIT {
     }
   }
 
+  /**
+   * forja run through forja-submit on the cluster: stage outputs on HDFS, the registry and the
+   * suite on S3, training on the two Workers; a first cycle promotes (champion.json one PUT on S3),
+   * the second reuses every stage.
+   */
   @Test
   @Order(3)
+  void aPipelineCyclePromotesOnTheClusterAndASecondReusesEveryStage() throws Exception {
+    ForjaConfig cfg = ForjaConfig.load(List.of(Path.of(CONF)), List.of());
+    Storage storage = new Storage(cfg.storage());
+    storage.writeString(
+        URI.create("s3a://forja/cycle/suite.yaml"),
+        "name: cycle\nbootstrap-samples: 100\ntasks:\n"
+            + "  - {name: text, type: perplexity, data: ${tokenize}, window: 16, stride: 8,"
+            + " limit: 2}\n",
+        true);
+    Path pipeline = STATE.resolve("pipeline.yaml");
+    Files.writeString(
+        pipeline,
+        String.join(
+            "\n",
+            "corpus: {size-mb: 1}",
+            "tokenizer: {vocab-size: 600}",
+            "model: {context-length: 16, d-model: 32, layers: 1, heads: 2}",
+            "train: {steps: 16, micro-batch-size: 4, warmup-steps: 2, eval-every: 0,"
+                + " eval-batches: 2, checkpoint-every: 8}",
+            "distributed: {averaging-period: 4}",
+            "pipeline:",
+            "  work: " + HDFS + "/cycles/work",
+            "  registry: s3a://forja/cycle/registry",
+            "  stages: [generate, prep, tokenizer, tokenize, train, eval, promote]",
+            "  train-workers: 2",
+            "  eval-suite: s3a://forja/cycle/suite.yaml",
+            "promote:",
+            "  gate: [text/perplexity not-higher 5%]",
+            ""));
+    String[] run = {
+      "submit-scripts/forja-submit",
+      "--preset",
+      PRESET,
+      "run",
+      "--conf",
+      CONF,
+      "--conf",
+      pipeline.toString()
+    };
+    Result first = script(600, run);
+    assertThat(first.code()).as(first.output()).isZero();
+    assertThat(first.output()).contains("== train        runs").contains("promoted: " + HDFS);
+    JsonNode champion =
+        new ObjectMapper()
+            .readTree(storage.readString(URI.create("s3a://forja/cycle/registry/champion.json")));
+    assertThat(champion.get("model").asText()).startsWith(HDFS + "/cycles/work/train-");
+    assertThat(storage.exists(URI.create(champion.get("model").asText() + "/checkpoints")))
+        .isTrue();
+
+    Result second = script(600, run);
+    assertThat(second.code()).as(second.output()).isZero();
+    assertThat(second.output().lines().filter(l -> l.startsWith("== ")).toList())
+        .hasSize(7)
+        .allMatch(l -> l.contains(" reused "));
+  }
+
+  @Test
+  @Order(4)
   void stopLeavesNothingRunning() throws Exception {
     Result stop = script(120, "submit-scripts/local-cluster", "stop");
     assertThat(stop.code()).as(stop.output()).isZero();
