@@ -186,8 +186,11 @@ final class PipelineRunner {
             lock.renew();
           }
           long t0 = System.nanoTime();
-          execute(s, outputs);
+          int attempts = executeWithRetries(s, outputs);
           double seconds = (System.nanoTime() - t0) / 1e9;
+          if (attempts > 1) {
+            st.put("attempts", attempts);
+          }
           st.put("seconds", seconds);
           record(s, outputs, seconds);
         }
@@ -434,6 +437,34 @@ final class PipelineRunner {
   }
 
   // ---- running a stage ----
+
+  /**
+   * Runs the stage, and again after a failure up to {@code pipeline.stage-retries} times (a store
+   * that went away, a lost executor); each attempt replaces what the one before left half-written
+   * (a training run resumes from its last checkpoint). Returns the attempts it took.
+   */
+  private int executeWithRetries(Stage s, Map<String, URI> up) throws Exception {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        execute(s, up);
+        return attempt;
+      } catch (Exception e) {
+        if (attempt > pc.stageRetries() || s.name().equals("promote")) {
+          throw e;
+        }
+        err.printf(
+            Locale.ROOT,
+            "forja run: stage %s failed (%s); running it again in %d s (attempt %d of %d)%n",
+            s.name(),
+            e.getMessage(),
+            pc.retryWaitSeconds(),
+            attempt + 1,
+            pc.stageRetries() + 1);
+        err.flush();
+        Thread.sleep(pc.retryWaitSeconds() * 1000);
+      }
+    }
+  }
 
   private void execute(Stage s, Map<String, URI> up) throws Exception {
     switch (s.name()) {

@@ -23,6 +23,9 @@ import java.util.List;
  * @param workers {@code pipeline.train-workers}: Spark workers for train (0: in the driver)
  * @param leaseSeconds {@code pipeline.lock-lease-seconds}: how long the registry lock holds without
  *     renewal
+ * @param stageRetries {@code pipeline.stage-retries}: times a failed stage is run again (an outage
+ *     of the store, a lost executor) before the run fails
+ * @param retryWaitSeconds {@code pipeline.stage-retry-wait-seconds}: the wait before a retry
  * @param trainOverrides {@code pipeline.train-overrides}: {@code key=value} for the train stage
  *     only
  * @param finetuneOverrides {@code pipeline.finetune-overrides}: {@code key=value} for the finetune
@@ -39,6 +42,8 @@ public record PipelineConfig(
     boolean continueFromChampion,
     int workers,
     long leaseSeconds,
+    int stageRetries,
+    long retryWaitSeconds,
     List<String> trainOverrides,
     List<String> finetuneOverrides,
     List<String> gate)
@@ -112,6 +117,21 @@ public record PipelineConfig(
             Long.MAX_VALUE / 2000,
             "forja run: the registry lock's lease; a lock older than this (its run killed) is"
                 + " taken over.");
+    int retries =
+        r.intIn(
+            "pipeline.stage-retries",
+            2,
+            0,
+            100,
+            "forja run: times a failed stage runs again (a store outage, a lost executor) before"
+                + " the run fails; its half-written output is replaced.");
+    long retryWait =
+        r.longIn(
+            "pipeline.stage-retry-wait-seconds",
+            30,
+            0,
+            86_400,
+            "forja run: seconds to wait before running a failed stage again.");
     List<String> trainOverrides =
         r.list(
             "pipeline.train-overrides",
@@ -149,6 +169,8 @@ public record PipelineConfig(
         cont,
         workers,
         lease,
+        retries,
+        retryWait,
         List.copyOf(trainOverrides),
         List.copyOf(finetuneOverrides),
         List.copyOf(gate));

@@ -65,11 +65,37 @@ public final class S3Server {
     }
   }
 
+  /**
+   * An outage: the server is killed, stays down for {@code downMillis}, and starts again on the
+   * same port over the same data (what a restarted S3 endpoint looks like to clients).
+   */
+  public static synchronized void restart(long downMillis) throws InterruptedException {
+    endpoint();
+    process.destroyForcibly();
+    process.waitFor();
+    Thread.sleep(downMillis);
+    launch();
+  }
+
+  /** Where the server keeps a bucket's objects (one file per object). */
+  public static synchronized Path bucketDir(String bucket) {
+    endpoint();
+    return baseDir.resolve(bucket);
+  }
+
   private static void start() {
     try {
       baseDir = TestDirs.create("s3-");
       Files.createDirectories(baseDir.resolve(BUCKET));
       port = freePort();
+    } catch (IOException e) {
+      throw new UncheckedIOException("s3proxy failed to start: " + e.getMessage(), e);
+    }
+    launch();
+  }
+
+  private static void launch() {
+    try {
       Path props = baseDir.resolveSibling(baseDir.getFileName() + ".properties");
       Files.writeString(props, properties(port, baseDir));
       Path log = baseDir.resolveSibling(baseDir.getFileName() + ".log");
