@@ -58,8 +58,21 @@ final class PipelineRunner {
           Map.entry("export", List.of()),
           Map.entry("promote", List.of("promote.")));
 
-  /** One stage of the plan. */
-  record Stage(String name, String fingerprint, URI output, List<String> args, String reason) {}
+  /**
+   * One stage of the plan; {@code given}: its output is an earlier cycle's, taken as it is (the
+   * champion's tokenizer when training continues from the champion).
+   */
+  record Stage(
+      String name,
+      String fingerprint,
+      URI output,
+      List<String> args,
+      String reason,
+      boolean given) {
+    Stage(String name, String fingerprint, URI output, List<String> args, String reason) {
+      this(name, fingerprint, output, args, reason, false);
+    }
+  }
 
   private final List<Path> confFiles;
   private final List<String> overrides;
@@ -152,7 +165,7 @@ final class PipelineRunner {
         started |= name.equals(from);
         Stage s = plan(name, outputs);
         outputs.put(name, s.output());
-        boolean reusable = recorded(s);
+        boolean reusable = s.given() || recorded(s);
         String verdict;
         if (reusable) {
           verdict = "reused";
@@ -172,9 +185,14 @@ final class PipelineRunner {
             name,
             verdict,
             s.output(),
-            reusable
-                ? "committed with the same fingerprint " + s.fingerprint().substring(0, 12)
-                : s.reason());
+            s.given()
+                ? s.reason()
+                : reusable
+                    ? "committed with the same fingerprint " + s.fingerprint().substring(0, 12)
+                    : s.reason());
+        if (!reusable && !s.args().isEmpty() && !s.args().get(0).startsWith("(")) {
+          out.println("   forja " + String.join(" ", s.args()));
+        }
         out.flush();
         ObjectNode st = stagesDone.addObject();
         st.put("stage", name);
@@ -252,9 +270,31 @@ final class PipelineRunner {
 
   /** The stage's command and fingerprint, given the outputs of the stages before it. */
   Stage plan(String name, Map<String, URI> up) throws IOException {
+    URI champion = championModel(up);
+    if (name.equals("tokenizer") && pc.continueFromChampion() && champion != null) {
+      URI tok = championStage("tokenizer");
+      if (tok != null) { // the ids must mean what they meant to the champion
+        return new Stage(
+            name, sha256(tok.toString()), tok, List.of(), "the champion's tokenizer", true);
+      }
+    }
+    Stage s = plan(name, up, champion);
+    if (name.equals("train") && pc.continueFromChampion() && champion != null) {
+      // a rerun of the cycle that made the champion: it continued from the champion before
+      JsonNode c = Registry.read(storage, Storage.resolve(registry, Registry.CHAMPION));
+      JsonNode prev = c.path("previous").path("model");
+      URI before = prev.isTextual() ? URI.create(prev.asText()) : null;
+      Stage again = plan(name, up, before);
+      if (again.output().toString().equals(c.path("model").asText())) {
+        return again;
+      }
+    }
+    return s;
+  }
+
+  private Stage plan(String name, Map<String, URI> up, URI champion) throws IOException {
     List<String> args = new ArrayList<>();
     Map<String, Object> depends = new TreeMap<>();
-    URI champion = championModel(up);
     switch (name) {
       case "generate" -> args.addAll(List.of("corpus", "generate"));
       case "prep" -> {
@@ -434,6 +474,20 @@ final class PipelineRunner {
       }
     }
     return URI.create(c.path("model").asText());
+  }
+
+  /** The output of the champion's {@code stage}, from its lineage, or null. */
+  private URI championStage(String stage) throws IOException {
+    JsonNode c = Registry.read(storage, Storage.resolve(registry, Registry.CHAMPION));
+    if (c == null) {
+      return null;
+    }
+    for (JsonNode r : c.path("lineage")) {
+      if (r.path("stage").asText().equals(stage)) {
+        return URI.create(r.path("output").asText());
+      }
+    }
+    return null;
   }
 
   // ---- running a stage ----

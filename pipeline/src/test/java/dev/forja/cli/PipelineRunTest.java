@@ -101,6 +101,63 @@ class PipelineRunTest {
   }
 
   /**
+   * Scheduled pretraining on new data: a second cycle on a new window of the corpus keeps the
+   * champion's tokenizer, trains from the champion's weights, passes the gate and becomes the
+   * champion; run again, it reuses every stage.
+   */
+  @Test
+  void aNewWindowContinuesFromTheChampionAndIsPromoted() throws Exception {
+    Path dir = TestDirs.create("pipeline-continue-");
+    Files.writeString(
+        dir.resolve("suite.yaml"),
+        "name: text\nbootstrap-samples: 100\ntasks:\n"
+            + "  - {name: text, type: perplexity, data: ${tokenize}, limit: 2}\n");
+    Path conf = dir.resolve("pipeline.yaml");
+    Files.writeString(
+        conf,
+        String.join(
+            "\n",
+            "spark: {master: 'local[2]', ui-enabled: false}",
+            "corpus: {size-mb: 1, seed: 3}",
+            "tokenizer: {vocab-size: 800}",
+            "model: {context-length: 64, d-model: 64, layers: 2, heads: 4}",
+            "train: {steps: 100, micro-batch-size: 8, lr: 0.003, warmup-steps: 10, eval-every: 0,"
+                + " eval-batches: 2, checkpoint-every: 1000, log-every: 50}",
+            "pipeline:",
+            "  work: " + dir.resolve("work"),
+            "  registry: " + dir.resolve("registry"),
+            "  stages: [generate, prep, tokenizer, tokenize, train, eval, promote]",
+            "  continue-from-champion: true",
+            "  eval-suite: " + dir.resolve("suite.yaml"),
+            "promote:",
+            "  gate: [text/perplexity lower 1%]",
+            ""));
+    ForjaCliTest.Run first = forja("run", "--conf", conf.toString());
+    assertThat(first.code()).as(first.out() + first.err()).isZero();
+    JsonNode one = JSON.readTree(dir.resolve("registry/champion.json").toFile());
+
+    String[] window2 = {"run", "--conf", conf.toString(), "--set", "corpus.seed=4"};
+    ForjaCliTest.Run second = forja(window2);
+    assertThat(second.code()).as(second.out() + second.err()).isZero();
+    assertThat(second.out())
+        .contains("== generate     runs", "== prep         runs")
+        .contains("== tokenizer    reused")
+        .contains("the champion's tokenizer")
+        .contains("--init-from " + one.get("model").asText())
+        .contains("promoted: ");
+    JsonNode two = JSON.readTree(dir.resolve("registry/champion.json").toFile());
+    assertThat(two.get("previous").get("model").asText()).isEqualTo(one.get("model").asText());
+    // trained on twice the data from the champion's weights: lower perplexity than the champion
+    assertThat(two.get("passed").get(0).asText()).contains("text/perplexity lower");
+
+    ForjaCliTest.Run again = forja(window2);
+    assertThat(again.code()).as(again.out() + again.err()).isZero();
+    assertThat(again.out().lines().filter(l -> l.startsWith("== ")).toList())
+        .hasSize(7)
+        .allMatch(l -> l.contains(" reused "));
+  }
+
+  /**
    * A pipeline in {@code dir}: generated corpus through promotion, fine-tuning data from {@code
    * good.jsonl} (and {@code shuffled.jsonl} beside it), a suite over held-out items; returns the
    * config file.
