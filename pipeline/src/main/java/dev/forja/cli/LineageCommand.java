@@ -96,6 +96,21 @@ final class LineageCommand implements Callable<Integer> {
             + String.format(java.util.Locale.ROOT, "%.1f s", r.path("seconds").asDouble())
             + ")");
     out.println(indent + "   forja " + String.join(" ", texts(r.path("command"))));
+    if (r.path("configuration").size() > 0) {
+      StringBuilder c = new StringBuilder();
+      r.path("configuration")
+          .fields()
+          .forEachRemaining(
+              e ->
+                  c.append(c.length() == 0 ? "" : ", ")
+                      .append(e.getKey())
+                      .append('=')
+                      .append(e.getValue().isTextual() ? e.getValue().asText() : e.getValue()));
+      out.println(indent + "   settings: " + c);
+    }
+    if (r.has("manifest")) {
+      out.println(indent + "   committed by " + r.path("manifest").asText());
+    }
     r.path("inputs")
         .fields()
         .forEachRemaining(

@@ -68,9 +68,10 @@ final class PipelineRunner {
       URI output,
       List<String> args,
       String reason,
-      boolean given) {
+      boolean given,
+      Map<String, Object> configuration) {
     Stage(String name, String fingerprint, URI output, List<String> args, String reason) {
-      this(name, fingerprint, output, args, reason, false);
+      this(name, fingerprint, output, args, reason, false, Map.of());
     }
   }
 
@@ -275,7 +276,13 @@ final class PipelineRunner {
       URI tok = championStage("tokenizer");
       if (tok != null) { // the ids must mean what they meant to the champion
         return new Stage(
-            name, sha256(tok.toString()), tok, List.of(), "the champion's tokenizer", true);
+            name,
+            sha256(tok.toString()),
+            tok,
+            List.of(),
+            "the champion's tokenizer",
+            true,
+            Map.of());
       }
     }
     Stage s = plan(name, up, champion);
@@ -383,7 +390,7 @@ final class PipelineRunner {
             : recordedAny(name)
                 ? "its inputs or configuration changed since its last run"
                 : "no earlier run of it";
-    return new Stage(name, fp, output, List.copyOf(args), reason);
+    return new Stage(name, fp, output, List.copyOf(args), reason, false, keys);
   }
 
   private boolean recordedAny(String name) throws IOException {
@@ -569,6 +576,7 @@ final class PipelineRunner {
     r.put("fingerprint", s.fingerprint());
     r.put("output", s.output().toString());
     r.set("command", JSON.valueToTree(s.args()));
+    r.set("configuration", JSON.valueToTree(s.configuration()));
     ObjectNode inputs = r.putObject("inputs");
     up.forEach(
         (k, v) -> {
