@@ -285,21 +285,44 @@ final class PipelineRunner {
             Map.of());
       }
     }
-    Stage s = plan(name, up, champion);
-    if (name.equals("train") && pc.continueFromChampion() && champion != null) {
-      // a rerun of the cycle that made the champion: it continued from the champion before
-      JsonNode c = Registry.read(storage, Storage.resolve(registry, Registry.CHAMPION));
-      JsonNode prev = c.path("previous").path("model");
-      URI before = prev.isTextual() ? URI.create(prev.asText()) : null;
-      Stage again = plan(name, up, before);
-      if (again.output().toString().equals(c.path("model").asText())) {
-        return again;
+    JsonNode current =
+        registry == null
+            ? null
+            : Registry.read(storage, Storage.resolve(registry, Registry.CHAMPION));
+    boolean dedup = name.equals("prep") && pc.dedupAgainstChampion() && current != null;
+    Stage s = plan(name, up, champion, dedup ? stageOf(current, "prep") : null);
+    if (current != null && current.has("previous")) {
+      // a rerun of the cycle that made the champion: it started from the champion before it
+      JsonNode prev = current.get("previous");
+      if (name.equals("train") && pc.continueFromChampion()) {
+        Stage again = plan(name, up, URI.create(prev.path("model").asText()), null);
+        if (again.output().toString().equals(current.path("model").asText())) {
+          return again;
+        }
+      }
+      if (dedup) {
+        Stage again = plan(name, up, champion, stageOf(prev, "prep"));
+        URI made = stageOf(current, "prep");
+        if (made != null && again.output().toString().equals(made.toString())) {
+          return again;
+        }
       }
     }
     return s;
   }
 
-  private Stage plan(String name, Map<String, URI> up, URI champion) throws IOException {
+  /** The output of {@code stage} in a champion record's lineage, or null. */
+  private static URI stageOf(JsonNode champion, String stage) {
+    for (JsonNode r : champion.path("lineage")) {
+      if (r.path("stage").asText().equals(stage)) {
+        return URI.create(r.path("output").asText());
+      }
+    }
+    return null;
+  }
+
+  private Stage plan(String name, Map<String, URI> up, URI champion, URI dedupAgainst)
+      throws IOException {
     List<String> args = new ArrayList<>();
     Map<String, Object> depends = new TreeMap<>();
     switch (name) {
@@ -313,6 +336,9 @@ final class PipelineRunner {
           if (!up.containsKey("generate")) {
             depends.put("input " + in, listing(dir(in)));
           }
+        }
+        if (dedupAgainst != null) { // the champion's data: only new documents are kept
+          args.addAll(List.of("--dedup-against", dedupAgainst.toString()));
         }
       }
       case "tokenizer" -> args.addAll(List.of("tokenizer", "train", "--input", need(up, "prep")));
@@ -486,15 +512,7 @@ final class PipelineRunner {
   /** The output of the champion's {@code stage}, from its lineage, or null. */
   private URI championStage(String stage) throws IOException {
     JsonNode c = Registry.read(storage, Storage.resolve(registry, Registry.CHAMPION));
-    if (c == null) {
-      return null;
-    }
-    for (JsonNode r : c.path("lineage")) {
-      if (r.path("stage").asText().equals(stage)) {
-        return URI.create(r.path("output").asText());
-      }
-    }
-    return null;
+    return c == null ? null : stageOf(c, stage);
   }
 
   // ---- running a stage ----

@@ -20,6 +20,8 @@ import java.util.List;
  *     that stage's output
  * @param continueFromChampion {@code pipeline.continue-from-champion}: train starts from the
  *     champion's weights where there is one
+ * @param dedupAgainstChampion {@code pipeline.dedup-against-champion}: prep keeps only documents
+ *     the champion's prep output does not hold (exact and near duplicates)
  * @param workers {@code pipeline.train-workers}: Spark workers for train (0: in the driver)
  * @param leaseSeconds {@code pipeline.lock-lease-seconds}: how long the registry lock holds without
  *     renewal
@@ -40,6 +42,7 @@ public record PipelineConfig(
     String sftInput,
     String evalSuite,
     boolean continueFromChampion,
+    boolean dedupAgainstChampion,
     int workers,
     long leaseSeconds,
     int stageRetries,
@@ -107,6 +110,12 @@ public record PipelineConfig(
             "pipeline.continue-from-champion",
             false,
             "forja run: the train stage starts from the champion's weights where there is one.");
+    boolean dedupChampion =
+        r.bool(
+            "pipeline.dedup-against-champion",
+            false,
+            "forja run: prep deduplicates the new input against the champion's prep output"
+                + " (prep --dedup-against), so a new window adds only new documents.");
     int workers =
         r.intIn("pipeline.train-workers", 0, 0, 1 << 16, "forja run: Spark workers of train.");
     long lease =
@@ -167,6 +176,7 @@ public record PipelineConfig(
         sftInput,
         suite,
         cont,
+        dedupChampion,
         workers,
         lease,
         retries,

@@ -158,6 +158,81 @@ class PipelineRunTest {
   }
 
   /**
+   * Incremental data: the second cycle's input holds the first window again beside a new one;
+   * deduplicated against the champion's prep, only the new window's documents are kept.
+   */
+  @Test
+  void aNewWindowKeepsOnlyDocumentsTheChampionHasNotSeen() throws Exception {
+    Path dir = TestDirs.create("pipeline-window-");
+    for (String[] w : new String[][] {{"december", "3"}, {"january", "4"}}) {
+      ForjaCliTest.Run g =
+          forja(
+              "corpus",
+              "generate",
+              "--output",
+              dir.resolve(w[0]).toUri().toString(),
+              "--size-mb",
+              "1",
+              "--seed",
+              w[1],
+              "--set",
+              "spark.master=local[2]");
+      assertThat(g.code()).as(g.err()).isZero();
+    }
+    Files.writeString(
+        dir.resolve("suite.yaml"),
+        "tasks:\n  - {name: text, type: perplexity, data: ${tokenize}, limit: 1}\n");
+    Path conf = dir.resolve("pipeline.yaml");
+    Files.writeString(
+        conf,
+        String.join(
+            "\n",
+            "spark: {master: 'local[2]', ui-enabled: false}",
+            "tokenizer: {vocab-size: 600}",
+            "model: {context-length: 32, d-model: 32, layers: 1, heads: 2}",
+            "train: {steps: 20, micro-batch-size: 4, warmup-steps: 2, eval-every: 0,"
+                + " eval-batches: 2, checkpoint-every: 1000}",
+            "pipeline:",
+            "  work: " + dir.resolve("work"),
+            "  registry: " + dir.resolve("registry"),
+            "  stages: [prep, tokenizer, tokenize, train, eval, promote]",
+            "  input: [" + dir.resolve("december") + "]",
+            "  continue-from-champion: true",
+            "  dedup-against-champion: true",
+            "  eval-suite: " + dir.resolve("suite.yaml"),
+            ""));
+    ForjaCliTest.Run first = forja("run", "--conf", conf.toString());
+    assertThat(first.code()).as(first.out() + first.err()).isZero();
+    ForjaCliTest.Run second =
+        forja(
+            "run",
+            "--conf",
+            conf.toString(),
+            "--set",
+            "pipeline.input=" + dir.resolve("december") + "," + dir.resolve("january"));
+    assertThat(second.code()).as(second.out() + second.err()).isZero();
+    assertThat(second.out()).contains("--dedup-against ");
+    long kept1 = kept(first.out());
+    long kept2 = kept(second.out());
+    long input2 = inputRecords(second.out());
+    // December's documents are all in the champion's data: about half the input goes
+    assertThat(input2).isGreaterThan(2 * kept1);
+    assertThat(kept2).isLessThan(kept1 + kept1 / 4 + 1).isGreaterThan(kept1 / 2);
+  }
+
+  private static long kept(String out) {
+    var m = java.util.regex.Pattern.compile("input records = ([0-9,]+) kept").matcher(out);
+    assertThat(m.find()).as(out).isTrue();
+    return Long.parseLong(m.group(1).replace(",", ""));
+  }
+
+  private static long inputRecords(String out) {
+    var m = java.util.regex.Pattern.compile("([0-9,]+) input records =").matcher(out);
+    assertThat(m.find()).as(out).isTrue();
+    return Long.parseLong(m.group(1).replace(",", ""));
+  }
+
+  /**
    * A pipeline in {@code dir}: generated corpus through promotion, fine-tuning data from {@code
    * good.jsonl} (and {@code shuffled.jsonl} beside it), a suite over held-out items; returns the
    * config file.
