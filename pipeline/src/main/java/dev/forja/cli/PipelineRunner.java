@@ -205,13 +205,11 @@ final class PipelineRunner {
             lock.renew();
           }
           long t0 = System.nanoTime();
-          int attempts = executeWithRetries(s, outputs);
-          double seconds = (System.nanoTime() - t0) / 1e9;
+          int attempts = executeWithRetries(s, outputs, t0);
           if (attempts > 1) {
             st.put("attempts", attempts);
           }
-          st.put("seconds", seconds);
-          record(s, outputs, seconds);
+          st.put("seconds", (System.nanoTime() - t0) / 1e9);
         }
         if (name.equals("promote") && !dryRun) {
           JsonNode decision =
@@ -518,14 +516,16 @@ final class PipelineRunner {
   // ---- running a stage ----
 
   /**
-   * Runs the stage, and again after a failure up to {@code pipeline.stage-retries} times (a store
-   * that went away, a lost executor); each attempt replaces what the one before left half-written
-   * (a training run resumes from its last checkpoint). Returns the attempts it took.
+   * Runs the stage and writes its record, and both again after a failure up to {@code
+   * pipeline.stage-retries} times (a store that went away, a lost executor); each attempt replaces
+   * what the one before left half-written (a training run resumes from its last checkpoint).
+   * Returns the attempts it took.
    */
-  private int executeWithRetries(Stage s, Map<String, URI> up) throws Exception {
+  private int executeWithRetries(Stage s, Map<String, URI> up, long t0) throws Exception {
     for (int attempt = 1; ; attempt++) {
       try {
         execute(s, up);
+        record(s, up, (System.nanoTime() - t0) / 1e9); // the store may fail here too
         return attempt;
       } catch (Exception e) {
         if (attempt > pc.stageRetries() || s.name().equals("promote")) {
