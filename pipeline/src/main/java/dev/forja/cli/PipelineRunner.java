@@ -288,18 +288,18 @@ final class PipelineRunner {
             ? null
             : Registry.read(storage, Storage.resolve(registry, Registry.CHAMPION));
     boolean dedup = name.equals("prep") && pc.dedupAgainstChampion() && current != null;
-    Stage s = plan(name, up, champion, dedup ? stageOf(current, "prep") : null);
+    Stage s = plan(name, up, champion, dedup ? preps(current) : List.of());
     if (current != null && current.has("previous")) {
       // a rerun of the cycle that made the champion: it started from the champion before it
       JsonNode prev = current.get("previous");
       if (name.equals("train") && pc.continueFromChampion()) {
-        Stage again = plan(name, up, URI.create(prev.path("model").asText()), null);
+        Stage again = plan(name, up, URI.create(prev.path("model").asText()), List.of());
         if (again.output().toString().equals(current.path("model").asText())) {
           return again;
         }
       }
       if (dedup) {
-        Stage again = plan(name, up, champion, stageOf(prev, "prep"));
+        Stage again = plan(name, up, champion, preps(prev));
         URI made = stageOf(current, "prep");
         if (made != null && again.output().toString().equals(made.toString())) {
           return again;
@@ -307,6 +307,21 @@ final class PipelineRunner {
       }
     }
     return s;
+  }
+
+  /**
+   * The prep outputs of a champion and of every champion before it (each record holds the one it
+   * replaced): all the data the registry's models have seen.
+   */
+  private static List<URI> preps(JsonNode champion) {
+    List<URI> out = new ArrayList<>();
+    for (JsonNode c = champion; c != null && c.has("lineage"); c = c.get("previous")) {
+      URI p = stageOf(c, "prep");
+      if (p != null && !out.contains(p)) {
+        out.add(p);
+      }
+    }
+    return out;
   }
 
   /** The output of {@code stage} in a champion record's lineage, or null. */
@@ -319,7 +334,7 @@ final class PipelineRunner {
     return null;
   }
 
-  private Stage plan(String name, Map<String, URI> up, URI champion, URI dedupAgainst)
+  private Stage plan(String name, Map<String, URI> up, URI champion, List<URI> dedupAgainst)
       throws IOException {
     List<String> args = new ArrayList<>();
     Map<String, Object> depends = new TreeMap<>();
@@ -335,8 +350,8 @@ final class PipelineRunner {
             depends.put("input " + in, listing(dir(in)));
           }
         }
-        if (dedupAgainst != null) { // the champion's data: only new documents are kept
-          args.addAll(List.of("--dedup-against", dedupAgainst.toString()));
+        for (URI d : dedupAgainst) { // the champions' data: only new documents are kept
+          args.addAll(List.of("--dedup-against", d.toString()));
         }
       }
       case "tokenizer" -> args.addAll(List.of("tokenizer", "train", "--input", need(up, "prep")));

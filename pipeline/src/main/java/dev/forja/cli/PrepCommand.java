@@ -55,8 +55,10 @@ final class PrepCommand implements Callable<Integer> {
   @Option(
       names = "--dedup-against",
       paramLabel = "URI",
-      description = "An earlier prep output: drop documents it already holds.")
-  URI dedupAgainst;
+      description =
+          "An earlier prep output: drop documents it already holds (repeat for several, e.g."
+              + " every earlier window).")
+  List<URI> dedupAgainst = new ArrayList<>();
 
   @Option(
       names = "--decontaminate-against",
@@ -72,9 +74,7 @@ final class PrepCommand implements Callable<Integer> {
     }
     ForjaConfig cfg = config.load();
     List<URI> uris = new ArrayList<>(List.of(output));
-    if (dedupAgainst != null) {
-      uris.add(dedupAgainst);
-    }
+    uris.addAll(dedupAgainst);
     PrepJob.Options opts =
         new PrepJob.Options(
             inputs, output, overwrite, dedupAgainst, decontaminateAgainst, cfg.values());

@@ -21,7 +21,7 @@ import java.util.List;
  * @param continueFromChampion {@code pipeline.continue-from-champion}: train starts from the
  *     champion's weights where there is one
  * @param dedupAgainstChampion {@code pipeline.dedup-against-champion}: prep keeps only documents
- *     the champion's prep output does not hold (exact and near duplicates)
+ *     the prep outputs of the champion and its predecessors do not hold (exact and near duplicates)
  * @param workers {@code pipeline.train-workers}: Spark workers for train (0: in the driver)
  * @param leaseSeconds {@code pipeline.lock-lease-seconds}: how long the registry lock holds without
  *     renewal
@@ -114,8 +114,9 @@ public record PipelineConfig(
         r.bool(
             "pipeline.dedup-against-champion",
             false,
-            "forja run: prep deduplicates the new input against the champion's prep output"
-                + " (prep --dedup-against), so a new window adds only new documents.");
+            "forja run: prep deduplicates the new input against the prep outputs of the champion"
+                + " and every champion before it (prep --dedup-against), so a new window adds only"
+                + " new documents.");
     int workers =
         r.intIn("pipeline.train-workers", 0, 0, 1 << 16, "forja run: Spark workers of train.");
     long lease =

@@ -158,13 +158,13 @@ class PipelineRunTest {
   }
 
   /**
-   * Incremental data: the second cycle's input holds the first window again beside a new one;
-   * deduplicated against the champion's prep, only the new window's documents are kept.
+   * Incremental data: each cycle's input holds the earlier windows again beside a new one;
+   * deduplicated against every champion's prep, only the new window's documents are kept.
    */
   @Test
   void aNewWindowKeepsOnlyDocumentsTheChampionHasNotSeen() throws Exception {
     Path dir = TestDirs.create("pipeline-window-");
-    for (String[] w : new String[][] {{"december", "3"}, {"january", "4"}}) {
+    for (String[] w : new String[][] {{"december", "3"}, {"january", "4"}, {"february", "5"}}) {
       ForjaCliTest.Run g =
           forja(
               "corpus",
@@ -218,6 +218,23 @@ class PipelineRunTest {
     // December's documents are all in the champion's data: about half the input goes
     assertThat(input2).isGreaterThan(2 * kept1);
     assertThat(kept2).isLessThan(kept1 + kept1 / 4 + 1).isGreaterThan(kept1 / 2);
+
+    // a third window repeating both: deduplicated against both champions' data
+    ForjaCliTest.Run third =
+        forja(
+            "run",
+            "--conf",
+            conf.toString(),
+            "--set",
+            "pipeline.input="
+                + dir.resolve("december")
+                + ","
+                + dir.resolve("january")
+                + ","
+                + dir.resolve("february"));
+    assertThat(third.code()).as(third.out() + third.err()).isZero();
+    assertThat(third.out().split("--dedup-against ", -1)).hasSize(3); // two earlier windows
+    assertThat(kept(third.out())).isLessThan(kept1 + kept1 / 4 + 1).isGreaterThan(kept1 / 2);
   }
 
   private static long kept(String out) {

@@ -65,9 +65,13 @@ public final class PrepJob {
       List<String> inputs,
       URI output,
       boolean overwrite,
-      URI dedupAgainst,
+      List<URI> dedupAgainst,
       URI decontaminateAgainst,
-      Map<String, Object> effectiveConfig) {}
+      Map<String, Object> effectiveConfig) {
+    public Options {
+      dedupAgainst = dedupAgainst == null ? List.of() : List.copyOf(dedupAgainst);
+    }
+  }
 
   private PrepJob() {}
 
@@ -94,11 +98,12 @@ public final class PrepJob {
     Storage storage = new Storage(storageConfig);
     storage.requireUsable(opts.output());
     List<InputFile> files = InputLister.list(storage, opts.inputs()); // missing input: stop here
-    PrepOutput earlier = null;
-    if (opts.dedupAgainst() != null) {
-      earlier = PrepOutput.open(storage, opts.dedupAgainst(), "--dedup-against");
-      requireDedupState(storage, earlier);
-      requireSameMinHash(storage, cfg.dedup(), earlier);
+    List<PrepOutput> earlier = new ArrayList<>();
+    for (URI e : opts.dedupAgainst()) {
+      PrepOutput out = PrepOutput.open(storage, e, "--dedup-against");
+      requireDedupState(storage, out);
+      requireSameMinHash(storage, cfg.dedup(), out);
+      earlier.add(out);
     }
     List<DocStage> stages = stages(cfg, storage);
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -122,8 +127,13 @@ public final class PrepJob {
     Dataset<Row> all = scanned.docs();
     Deduplicator.Result dedupResult = null;
     if (dedup != null) {
-      Dataset<Row> earlierKeys = earlier == null ? null : earlier.exactKeys(storage, spark);
-      Dataset<Row> earlierSigs = earlier == null ? null : earlier.signatures(storage, spark);
+      // every earlier output's documents together: a document any of them holds is not new
+      Dataset<Row> earlierKeys = null;
+      Dataset<Row> earlierSigs = null;
+      for (PrepOutput e : earlier) {
+        earlierKeys = union(earlierKeys, e.exactKeys(storage, spark));
+        earlierSigs = union(earlierSigs, e.signatures(storage, spark));
+      }
       // every document the stages kept has its features (dedup/documents holds just those)
       dedupResult =
           dedup.run(
@@ -564,6 +574,10 @@ public final class PrepJob {
     }
   }
 
+  private static Dataset<Row> union(Dataset<Row> a, Dataset<Row> b) {
+    return a == null ? b : b == null ? a : a.unionByName(b);
+  }
+
   /**
    * An earlier corpus' signatures are comparable only when made by the same scheme with the same
    * shingles, hashes and seed: otherwise refuse, naming what differs.
@@ -655,8 +669,7 @@ public final class PrepJob {
     }
     st.add(Map.of("stage", "dedup", "class", Deduplicator.class.getName(), "params", cfg.dedup()));
     pipeline.put("stages", st);
-    pipeline.put(
-        "dedup-against", opts.dedupAgainst() == null ? null : opts.dedupAgainst().toString());
+    pipeline.put("dedup-against", opts.dedupAgainst().stream().map(URI::toString).toList());
     pipeline.put(
         "decontaminate-against",
         opts.decontaminateAgainst() == null ? null : opts.decontaminateAgainst().toString());

@@ -252,7 +252,8 @@ class PrepJobTest {
             TestSpark.local(),
             LOCAL,
             cfg("prep.output.format=jsonl"),
-            new PrepJob.Options(List.of(corpus.toString()), second, false, first, null, Map.of()));
+            new PrepJob.Options(
+                List.of(corpus.toString()), second, false, List.of(first), null, Map.of()));
     assertThat(b.kept()).isZero();
     // every document that survived A's filters (kept, or a duplicate within A) is in A already
     assertThat(b.reasons().get("rejected:dedup.exact-earlier"))
@@ -309,7 +310,7 @@ class PrepJobTest {
                 List.of(corpus.toString()),
                 TestDirs.create("prep-n-").resolve("out").toUri(),
                 false,
-                old.toUri(),
+                List.of(old.toUri()),
                 null,
                 Map.of()));
     assertThat(n.kept()).isZero();
@@ -326,7 +327,7 @@ class PrepJobTest {
                         List.of(corpus.toString()),
                         TestDirs.create("prep-d-").resolve("out").toUri(),
                         false,
-                        first,
+                        List.of(first),
                         null,
                         Map.of())))
         .isInstanceOf(IllegalArgumentException.class)
