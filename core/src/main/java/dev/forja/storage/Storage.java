@@ -216,6 +216,12 @@ public final class Storage {
   }
 
   /** {@code base} with {@code child} appended as a path segment (base taken as a directory). */
+  /** A URI as given ({@code s3a://...}, {@code hdfs://...}), or a local path made absolute. */
+  public static URI locate(String where) {
+    URI u = URI.create(where.replace(" ", "%20"));
+    return u.getScheme() != null ? u : java.nio.file.Path.of(where).toAbsolutePath().toUri();
+  }
+
   public static URI resolve(URI base, String child) {
     String s = base.toString();
     return URI.create(s.endsWith("/") ? s + child : s + "/" + child);

@@ -7,7 +7,6 @@ import dev.forja.prep.corpus.CorpusGenerateJob;
 import dev.forja.prep.corpus.CorpusStatsJob;
 import java.io.PrintWriter;
 import java.net.URI;
-import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -190,12 +189,8 @@ final class CorpusCommand implements Runnable {
         if (promptsOnly) {
           b.append(e.prompt()).append('\n');
         } else if (multipleChoice) {
-          List<String> choices = List.of("english", "spanish", "portuguese");
-          java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
-          m.put("context", e.prompt());
-          m.put("choices", choices);
-          m.put("answer", choices.indexOf(e.completion().strip()));
-          b.append(json.writeValueAsString(m)).append('\n');
+          b.append(json.writeValueAsString(dev.forja.prep.corpus.InstructionSet.multipleChoice(e)))
+              .append('\n');
         } else {
           java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
           m.put("prompt", e.prompt());

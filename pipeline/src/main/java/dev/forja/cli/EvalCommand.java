@@ -65,10 +65,7 @@ final class EvalCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     ForjaConfig cfg = config.load();
     Storage storage = new Storage(cfg.storage());
-    URI suiteUri =
-        suite.getScheme() == null
-            ? java.nio.file.Path.of(suite.getPath()).toAbsolutePath().toUri()
-            : suite;
+    URI suiteUri = Storage.locate(suite.toString());
     EvalSuite s = EvalSuite.parse(storage.readString(suiteUri), suiteUri);
     if (runOn != null) {
       s = s.withRunOn(runOn);

@@ -150,7 +150,7 @@ final class GenerateCommand implements Callable<Integer> {
     double s = (System.nanoTime() - t0) / 1e9;
     var w = spec.commandLine().getOut();
     if (prompt != null) {
-      w.println(prompt + continuation(tok, ids, outIds));
+      w.println(prompt + Generator.continuation(tok, ids, outIds));
     } else {
       w.println(
           java.util.Arrays.stream(outIds)
@@ -173,18 +173,5 @@ final class GenerateCommand implements Callable<Integer> {
         ck.state().step());
     err.flush();
     return 0;
-  }
-
-  /**
-   * The text {@code out} adds after {@code prompt}: decoded together and the prompt's text taken
-   * off, so that a tokenizer whose decoding depends on the position (SentencePiece drops the space
-   * of a leading {@code ▁}) continues the prompt exactly.
-   */
-  static String continuation(BpeTokenizer tok, int[] prompt, int[] out) {
-    int[] all = java.util.Arrays.copyOf(prompt, prompt.length + out.length);
-    System.arraycopy(out, 0, all, prompt.length, out.length);
-    String full = tok.decode(all);
-    String head = tok.decode(prompt);
-    return full.startsWith(head) ? full.substring(head.length()) : tok.decode(out);
   }
 }

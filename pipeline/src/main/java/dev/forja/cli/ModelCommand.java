@@ -478,9 +478,7 @@ final class ModelCommand implements Runnable {
       throw new IllegalArgumentException(
           "give --registry URI (or set pipeline.registry in the config)");
     }
-    String r = cfg.pipeline().registry();
-    URI u = URI.create(r);
-    return u.getScheme() != null ? u : java.nio.file.Path.of(r).toAbsolutePath().toUri();
+    return Storage.locate(cfg.pipeline().registry());
   }
 
   @Command(

@@ -121,13 +121,8 @@ final class PipelineRunner {
     if (!problems.isEmpty()) {
       throw new dev.forja.config.ConfigException(problems);
     }
-    this.work = dir(pc.work());
-    this.registry = pc.registry().isBlank() ? null : dir(pc.registry());
-  }
-
-  private static URI dir(String s) {
-    URI u = URI.create(s.replace(" ", "%20"));
-    return u.getScheme() != null ? u : Path.of(s).toAbsolutePath().toUri();
+    this.work = Storage.locate(pc.work());
+    this.registry = pc.registry().isBlank() ? null : Storage.locate(pc.registry());
   }
 
   /** The stages in order, with the selection's bounds checked. */
@@ -347,7 +342,7 @@ final class PipelineRunner {
         for (String in : inputs) {
           args.addAll(List.of("--input", in));
           if (!up.containsKey("generate")) {
-            depends.put("input " + in, listing(dir(in)));
+            depends.put("input " + in, listing(Storage.locate(in)));
           }
         }
         for (URI d : dedupAgainst) { // the champions' data: only new documents are kept
@@ -377,7 +372,7 @@ final class PipelineRunner {
                 : pc.sftInput();
         args.addAll(List.of("sft-data", "--input", in, "--tokenizer-from", need(up, "train")));
         if (!up.containsKey("instructions")) {
-          depends.put("sft input", listing(dir(in)));
+          depends.put("sft input", listing(Storage.locate(in)));
         }
       }
       case "finetune" -> {
@@ -485,7 +480,7 @@ final class PipelineRunner {
    * paths kept relative to where the suite is ({@code data-root}).
    */
   private String resolvedSuite(Map<String, URI> up) throws IOException {
-    URI suite = dir(pc.evalSuite());
+    URI suite = Storage.locate(pc.evalSuite());
     String text = storage.readString(suite);
     if (!text.matches("(?s)(.*\\n)?data-root:.*")) {
       text = "data-root: " + suite.resolve(".") + "\n" + text;

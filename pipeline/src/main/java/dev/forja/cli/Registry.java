@@ -230,17 +230,12 @@ final class Registry {
     StringBuilder gen = new StringBuilder();
     StringBuilder mc = new StringBuilder();
     ObjectMapper line = JSON.copy().disable(SerializationFeature.INDENT_OUTPUT);
-    List<String> choices = List.of("english", "spanish", "portuguese");
     for (InstructionSet.Example e : InstructionSet.languageOfSentence(60, true)) {
       gen.append(
               line.writeValueAsString(
                   Map.of("prompt", e.prompt(), "references", List.of(e.completion()))))
           .append('\n');
-      Map<String, Object> item = new LinkedHashMap<>();
-      item.put("context", e.prompt());
-      item.put("choices", choices);
-      item.put("answer", choices.indexOf(e.completion().strip()));
-      mc.append(line.writeValueAsString(item)).append('\n');
+      mc.append(line.writeValueAsString(InstructionSet.multipleChoice(e))).append('\n');
     }
     storage.writeString(Storage.resolve(output, "train.jsonl"), train.toString(), true);
     storage.writeString(Storage.resolve(output, "language-id.jsonl"), gen.toString(), true);

@@ -377,7 +377,8 @@ class FinetuneLearningTest {
       int[] out =
           g.generate(prompt, 8, new Sampling(0, 0, 1), new SplittableRandom(1), id -> id == eos);
       boolean stopped = out.length < 8;
-      if (stopped && GenerateCommand.continuation(tok, prompt, out).equals(e[1])) {
+      if (stopped
+          && dev.forja.training.generate.Generator.continuation(tok, prompt, out).equals(e[1])) {
         right++;
       }
     }

@@ -28,6 +28,7 @@ class GenerateCommandTest {
     int[] prompt = tok.encode("ab");
     int[] out = {263, 262}; // "▁ab▁a"
     assertThat(tok.decode(out)).isEqualTo("ab a"); // alone, the leading ▁ is dropped
-    assertThat(GenerateCommand.continuation(tok, prompt, out)).isEqualTo(" ab a");
+    assertThat(dev.forja.training.generate.Generator.continuation(tok, prompt, out))
+        .isEqualTo(" ab a");
   }
 }

@@ -248,7 +248,7 @@ public final class TrainRun {
           listeners.add(
               new dev.forja.training.eval.SuiteListener(
                   storage,
-                  dev.forja.training.eval.EvalSuite.locate(tc.evalSuite()),
+                  Storage.locate(tc.evalSuite()),
                   model,
                   tc,
                   tokenizer,

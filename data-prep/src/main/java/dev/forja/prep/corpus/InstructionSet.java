@@ -23,7 +23,19 @@ public final class InstructionSet {
   /** One example: the prompt to continue and the exact answer. */
   public record Example(String prompt, String completion) {}
 
+  /** The choices of the multiple-choice form, in this order. */
+  public static final List<String> CHOICES = List.of("english", "spanish", "portuguese");
+
   private InstructionSet() {}
+
+  /** {@code e} as a multiple-choice item: {@code context}, {@code choices}, {@code answer}. */
+  public static java.util.Map<String, Object> multipleChoice(Example e) {
+    java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+    m.put("context", e.prompt());
+    m.put("choices", CHOICES);
+    m.put("answer", CHOICES.indexOf(e.completion().strip()));
+    return m;
+  }
 
   /** {@code n} examples of the train set, or of the held-out set. */
   public static List<Example> languageOfSentence(int n, boolean heldOut) {

@@ -174,12 +174,6 @@ public record EvalSuite(
     return new EvalSuite(name, overflow, runOn, threshold, bootstrap, seed, List.copyOf(tasks));
   }
 
-  /** A suite's URI: as given, or a local path made absolute. */
-  public static URI locate(String where) {
-    URI u = URI.create(where.replace(" ", "%20"));
-    return u.getScheme() != null ? u : java.nio.file.Path.of(where).toAbsolutePath().toUri();
-  }
-
   /** This suite run where {@code where} says (driver, spark or auto). */
   public EvalSuite withRunOn(String where) {
     RunOn r;

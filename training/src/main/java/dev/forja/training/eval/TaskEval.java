@@ -9,6 +9,7 @@ import dev.forja.eval.Chrf;
 import dev.forja.eval.Rouge;
 import dev.forja.tokenizer.BpeTokenizer;
 import dev.forja.tokenizer.ChatTemplate;
+import dev.forja.training.generate.Generator;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -277,7 +278,7 @@ public final class TaskEval {
         break;
       }
       out[n++] = id;
-      text = continuation(m.tokenizer(), prompt, Arrays.copyOf(out, n));
+      text = Generator.continuation(m.tokenizer(), prompt, Arrays.copyOf(out, n));
       int cut = firstStop(text, stop);
       if (cut >= 0) {
         text = text.substring(0, cut);
@@ -300,15 +301,6 @@ public final class TaskEval {
       }
     }
     return best;
-  }
-
-  /** The text {@code out} adds after {@code prompt} (decoded together, the prompt's text cut). */
-  static String continuation(BpeTokenizer tok, int[] prompt, int[] out) {
-    int[] all = Arrays.copyOf(prompt, prompt.length + out.length);
-    System.arraycopy(out, 0, all, prompt.length, out.length);
-    String full = tok.decode(all);
-    String head = tok.decode(prompt);
-    return full.startsWith(head) ? full.substring(head.length()) : tok.decode(out);
   }
 
   static int argmax(float[] v) {

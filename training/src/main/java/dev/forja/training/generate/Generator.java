@@ -261,4 +261,17 @@ public final class Generator {
     INDArray inner = x.add(x.mul(x).mul(x).muli(0.044715)).muli(Math.sqrt(2 / Math.PI));
     return x.mul(0.5).muli(Transforms.tanh(inner, false).addi(1.0));
   }
+
+  /**
+   * The text {@code out} adds after {@code prompt}: decoded together and the prompt's text taken
+   * off, so that a tokenizer whose decoding depends on the position (SentencePiece drops the space
+   * of a leading {@code ▁}) continues the prompt exactly.
+   */
+  public static String continuation(dev.forja.tokenizer.BpeTokenizer tok, int[] prompt, int[] out) {
+    int[] all = java.util.Arrays.copyOf(prompt, prompt.length + out.length);
+    System.arraycopy(out, 0, all, prompt.length, out.length);
+    String full = tok.decode(all);
+    String head = tok.decode(prompt);
+    return full.startsWith(head) ? full.substring(head.length()) : tok.decode(out);
+  }
 }
