@@ -52,7 +52,22 @@ public final class Forja implements Runnable {
   public static void main(String[] args) {
     PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
     PrintStream err = new PrintStream(System.err, true, StandardCharsets.UTF_8);
-    System.exit(execute(args, out, err));
+    int code = execute(args, out, err);
+    if (insideYarnApplicationMaster()) {
+      // YARN cluster mode runs this main in the ApplicationMaster, which reports the application
+      // failed when main calls System.exit (even with 0): return, or throw to fail it
+      if (code != 0) {
+        throw new IllegalStateException("forja " + String.join(" ", args) + ": exit code " + code);
+      }
+      return;
+    }
+    System.exit(code);
+  }
+
+  /** Whether this JVM is a YARN ApplicationMaster running the driver (cluster deploy mode). */
+  static boolean insideYarnApplicationMaster() {
+    return "yarn".equals(System.getProperty("spark.master"))
+        && "cluster".equals(System.getProperty("spark.submit.deployMode"));
   }
 
   /** Runs one command line; returns the exit code. */
@@ -137,7 +152,18 @@ public final class Forja implements Runnable {
 
   private static String message(Throwable t) {
     String m = t.getMessage();
-    return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
+    if (m == null || m.isBlank()) {
+      return t.getClass().getSimpleName();
+    }
+    if (m.contains("above the max threshold") && m.contains("yarn.scheduler.maximum-allocation")) {
+      // Spark names the cluster's limits; the job's own settings are what a user changes
+      m +=
+          " Ask for less: spark.executor.memory plus spark.executor.memoryOverhead (and"
+              + " spark.driver.memory plus spark.driver.memoryOverhead in cluster mode) must fit in"
+              + " the largest container YARN grants (forja-submit --conf"
+              + " spark.executor.memory=...).";
+    }
+    return m;
   }
 
   /** {@code forja --version}. */

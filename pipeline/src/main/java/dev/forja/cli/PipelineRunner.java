@@ -282,20 +282,26 @@ final class PipelineRunner {
         registry == null
             ? null
             : Registry.read(storage, Storage.resolve(registry, Registry.CHAMPION));
-    boolean dedup = name.equals("prep") && pc.dedupAgainstChampion() && current != null;
-    Stage s = plan(name, up, champion, dedup ? preps(current) : List.of());
-    if (current != null && current.has("previous")) {
+    // the data the registry's models have seen: deduplicated against, or replayed in part
+    boolean earlier =
+        current != null
+            && (name.equals("prep") && pc.dedupAgainstChampion()
+                || name.equals("tokenize") && cfg.tokenize().replayRatio() > 0);
+    Stage s = plan(name, up, champion, earlier ? preps(current, up) : List.of());
+    if (current != null) {
       // a rerun of the cycle that made the champion: it started from the champion before it
-      JsonNode prev = current.get("previous");
-      if (name.equals("train") && pc.continueFromChampion()) {
-        Stage again = plan(name, up, URI.create(prev.path("model").asText()), List.of());
+      // (none, for the first champion)
+      JsonNode prev = current.path("previous");
+      if (name.equals(continuing()) && pc.continueFromChampion()) {
+        URI before = prev.has("model") ? URI.create(prev.path("model").asText()) : null;
+        Stage again = plan(name, up, before, List.of());
         if (again.output().toString().equals(current.path("model").asText())) {
           return again;
         }
       }
-      if (dedup) {
-        Stage again = plan(name, up, champion, preps(prev));
-        URI made = stageOf(current, "prep");
+      if (earlier) {
+        Stage again = plan(name, up, champion, preps(prev, up));
+        URI made = stageOf(current, name);
         if (made != null && again.output().toString().equals(made.toString())) {
           return again;
         }
@@ -306,13 +312,13 @@ final class PipelineRunner {
 
   /**
    * The prep outputs of a champion and of every champion before it (each record holds the one it
-   * replaced): all the data the registry's models have seen.
+   * replaced), this cycle's own aside: all the data the registry's models have seen.
    */
-  private static List<URI> preps(JsonNode champion) {
+  private static List<URI> preps(JsonNode champion, Map<String, URI> up) {
     List<URI> out = new ArrayList<>();
     for (JsonNode c = champion; c != null && c.has("lineage"); c = c.get("previous")) {
       URI p = stageOf(c, "prep");
-      if (p != null && !out.contains(p)) {
+      if (p != null && !out.contains(p) && !p.equals(up.get("prep"))) {
         out.add(p);
       }
     }
@@ -329,7 +335,7 @@ final class PipelineRunner {
     return null;
   }
 
-  private Stage plan(String name, Map<String, URI> up, URI champion, List<URI> dedupAgainst)
+  private Stage plan(String name, Map<String, URI> up, URI champion, List<URI> earlier)
       throws IOException {
     List<String> args = new ArrayList<>();
     Map<String, Object> depends = new TreeMap<>();
@@ -345,21 +351,24 @@ final class PipelineRunner {
             depends.put("input " + in, listing(Storage.locate(in)));
           }
         }
-        for (URI d : dedupAgainst) { // the champions' data: only new documents are kept
+        for (URI d : earlier) { // the champions' data: only new documents are kept
           args.addAll(List.of("--dedup-against", d.toString()));
         }
       }
       case "tokenizer" -> args.addAll(List.of("tokenizer", "train", "--input", need(up, "prep")));
-      case "tokenize" ->
-          args.addAll(
-              List.of(
-                  "tokenize", "--input", need(up, "prep"), "--tokenizer", need(up, "tokenizer")));
+      case "tokenize" -> {
+        args.addAll(
+            List.of("tokenize", "--input", need(up, "prep"), "--tokenizer", need(up, "tokenizer")));
+        for (URI d : earlier) { // tokenize.replay-ratio of the training documents come from these
+          args.addAll(List.of("--replay", d.toString()));
+        }
+      }
       case "train" -> {
         args.addAll(List.of("train", "--data", need(up, "tokenize")));
         if (pc.workers() > 0) {
           args.addAll(List.of("--workers", String.valueOf(pc.workers())));
         }
-        if (pc.continueFromChampion() && champion != null) {
+        if (pc.continueFromChampion() && champion != null && continuing().equals(name)) {
           args.addAll(List.of("--init-from", champion.toString()));
         }
         pc.trainOverrides().forEach(o -> args.addAll(List.of("--set", o)));
@@ -379,6 +388,15 @@ final class PipelineRunner {
         args.addAll(
             List.of("finetune", "--base", need(up, "train"), "--data", need(up, "sft-data")));
         pc.finetuneOverrides().forEach(o -> args.addAll(List.of("--set", o)));
+        if (pc.continueFromChampion() && champion != null) {
+          URI championBase = stageOf(championRecord(champion), "train");
+          if (up.get("train").equals(championBase)) { // its adapter, trained further
+            args.addAll(List.of("--set", "train.lora.init-adapter=" + champion));
+          } else {
+            depends.put(
+                "fresh adapter", "the champion's base " + championBase + " is not this one");
+          }
+        }
       }
       case "eval" -> {
         args.addAll(List.of("eval", "--model", "candidate=" + candidate(up)));
@@ -438,6 +456,25 @@ final class PipelineRunner {
       }
     }
     return false;
+  }
+
+  /**
+   * The stage that continues from the champion: in a fine-tuning pipeline the fine-tune (the
+   * champion's adapter trained further, on the same base), else the training run (its weights).
+   */
+  private String continuing() {
+    return pc.stages().contains("finetune") ? "finetune" : "train";
+  }
+
+  /** The registry's record of {@code model}: the champion's, or one it replaced; else null. */
+  private JsonNode championRecord(URI model) throws IOException {
+    JsonNode c = Registry.read(storage, Storage.resolve(registry, Registry.CHAMPION));
+    for (; c != null && c.has("model"); c = c.get("previous")) {
+      if (c.path("model").asText().equals(model.toString())) {
+        return c;
+      }
+    }
+    return JSON.createObjectNode();
   }
 
   /** The model a cycle produces: the fine-tune's where there is one, else the training run's. */

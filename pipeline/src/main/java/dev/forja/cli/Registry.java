@@ -22,8 +22,8 @@ import java.util.Map;
  * The model registry: {@code champion.json} (the model in service, its bundle, its metrics and the
  * decision that promoted it), {@code history/} (one file per promotion or rollback) and each
  * candidate's {@code decision.json} in its promote stage's output. {@code champion.json} is one
- * object written whole: on S3 a single PUT, elsewhere a temporary file renamed over it, so a reader
- * sees the old champion or the new one, never a mix.
+ * object written whole: on S3 a single PUT, elsewhere a temporary file renamed over it in one
+ * operation, so a reader sees the old champion or the new one, never a mix and never none.
  */
 final class Registry {
   static final String CHAMPION = "champion.json";
@@ -117,8 +117,39 @@ final class Registry {
     return out;
   }
 
+  /**
+   * A registry file, or null where there is none. S3 refuses a read whose object was replaced while
+   * it read (its ETag changed: HTTP 412), which is never a mix of two versions; such a read is
+   * tried again, a few times.
+   */
   static JsonNode read(Storage storage, URI file) throws IOException {
-    return storage.exists(file) ? JSON.readTree(storage.readString(file)) : null;
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return storage.exists(file) ? JSON.readTree(storage.readString(file)) : null;
+      } catch (IOException e) {
+        if (attempt == 5 || !changedWhileRead(e)) {
+          throw e;
+        }
+        try {
+          Thread.sleep(50L * attempt);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+      }
+    }
+  }
+
+  private static boolean changedWhileRead(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      String m = String.valueOf(t.getMessage());
+      if (t.getClass().getSimpleName().equals("RemoteFileChangedException")
+          || m.contains("Status Code: 412")
+          || m.contains("preconditions you specified did not hold")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Writes {@code champion.json} whole, then its history entry. */
@@ -132,15 +163,7 @@ final class Registry {
       URI tmp = Storage.resolve(registry, CHAMPION + ".tmp-" + System.nanoTime());
       storage.writeString(tmp, text, false);
       haltForTests();
-      var fs = storage.fileSystem(target);
-      var to = new org.apache.hadoop.fs.Path(target);
-      if (!fs.rename(new org.apache.hadoop.fs.Path(tmp), to)) {
-        // HDFS and the local file system do not rename over a file: replace it
-        fs.delete(to, false);
-        if (!fs.rename(new org.apache.hadoop.fs.Path(tmp), to)) {
-          throw new IOException("cannot move " + tmp + " to " + target);
-        }
-      }
+      replace(storage, tmp, target);
     }
     ObjectNode h = JSON.createObjectNode();
     h.put("action", action);
@@ -154,6 +177,28 @@ final class Registry {
             Instant.now().toString().replace(":", "").replace(".", "") + "-" + action + ".json"),
         JSON.writeValueAsString(h),
         false);
+  }
+
+  /**
+   * Moves {@code tmp} over {@code target} in one step, so that a reader finds the old file or the
+   * new one, never none: POSIX rename on the local file system, HDFS's rename with overwrite (one
+   * NameNode operation) elsewhere.
+   */
+  private static void replace(Storage storage, URI tmp, URI target) throws IOException {
+    if ("file".equals(target.getScheme())) {
+      java.nio.file.Files.move(
+          java.nio.file.Path.of(tmp),
+          java.nio.file.Path.of(target),
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      return;
+    }
+    var conf = storage.fileSystem(target).getConf();
+    URI root = URI.create(target.getScheme() + "://" + target.getRawAuthority() + "/");
+    org.apache.hadoop.fs.FileContext.getFileContext(root, conf)
+        .rename(
+            new org.apache.hadoop.fs.Path(tmp),
+            new org.apache.hadoop.fs.Path(target),
+            org.apache.hadoop.fs.Options.Rename.OVERWRITE);
   }
 
   /** Test hook: the system property's marker file names a JVM to halt mid-promotion, once. */

@@ -32,13 +32,23 @@ final class RunCommand implements Callable<Integer> {
       description = "Print the plan (what runs, what is reused, and why) and stop.")
   boolean dryRun;
 
+  @Option(
+      names = "--refused-exit-code",
+      paramLabel = "N",
+      description =
+          "Exit code when the gate refuses the candidate (default 3); 0 for schedulers that"
+              + " fail a task on any other code (the summary JSON still says so).")
+  int refusedExitCode = PipelineRunner.NOT_PROMOTED;
+
   @Override
   public Integer call() throws Exception {
     ForjaConfig cfg = config.load();
     PrintStream out = printStream(spec.commandLine().getOut());
     PrintStream err = printStream(spec.commandLine().getErr());
-    return new PipelineRunner(config.confFiles, config.overrides, cfg, out, err)
-        .run(from, until, dryRun);
+    int code =
+        new PipelineRunner(config.confFiles, config.overrides, cfg, out, err)
+            .run(from, until, dryRun);
+    return code == PipelineRunner.NOT_PROMOTED ? refusedExitCode : code;
   }
 
   private static PrintStream printStream(java.io.PrintWriter w) {

@@ -1,5 +1,6 @@
 package dev.forja.cli;
 
+import dev.forja.config.ConfigException;
 import dev.forja.pipeline.ForjaConfig;
 import dev.forja.pipeline.Jobs;
 import dev.forja.prep.tokens.TokenizeConfig;
@@ -9,6 +10,7 @@ import dev.forja.shard.ShardManifest;
 import dev.forja.storage.Storage;
 import java.io.PrintWriter;
 import java.net.URI;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -34,6 +36,14 @@ final class TokenizeCommand implements Callable<Integer> {
       paramLabel = "URI",
       description = "A forja prep output.")
   URI input;
+
+  @Option(
+      names = "--replay",
+      paramLabel = "URI",
+      description =
+          "An earlier window's forja prep output (repeatable): tokenize.replay-ratio of the"
+              + " training split's documents come from these.")
+  List<URI> replay = new ArrayList<>();
 
   @Option(
       names = "--tokenizer",
@@ -66,14 +76,29 @@ final class TokenizeCommand implements Callable<Integer> {
     }
     ForjaConfig cfg = config.load();
     TokenizeConfig tc = cfg.tokenize();
+    if (!replay.isEmpty() && tc.replayRatio() == 0) {
+      throw new ConfigException(
+          List.of(
+              "tokenize.replay-ratio: --replay needs a share above 0 (e.g. --set"
+                  + " tokenize.replay-ratio=0.2)"));
+    }
+    List<URI> uris = new ArrayList<>(List.of(input, tokenizer, output));
+    uris.addAll(replay);
     TokenizeJob.Result r =
         Jobs.withSpark(
             cfg,
             "tokenize",
-            List.of(input, tokenizer, output),
+            uris,
             spark ->
                 TokenizeJob.run(
-                    spark, new Storage(cfg.storage()), tc, input, tokenizer, output, overwrite));
+                    spark,
+                    new Storage(cfg.storage()),
+                    tc,
+                    input,
+                    replay,
+                    tokenizer,
+                    output,
+                    overwrite));
     PrintWriter out = spec.commandLine().getOut();
     ShardManifest m = r.manifest();
     out.printf(
@@ -84,6 +109,13 @@ final class TokenizeCommand implements Callable<Integer> {
         r.seconds(),
         r.megabytesPerSecond(),
         m.dtype());
+    if (r.replayed() > 0 || !replay.isEmpty()) {
+      out.printf(
+          Locale.ROOT,
+          "  %,d of the training documents replayed from %d earlier window(s)%n",
+          r.replayed(),
+          replay.size());
+    }
     for (String split : List.of(ShardFormat.TRAIN, ShardFormat.VALIDATION)) {
       ShardManifest.Split s = m.split(split);
       out.printf(

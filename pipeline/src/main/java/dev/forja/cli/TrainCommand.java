@@ -4,6 +4,7 @@ import dev.forja.pipeline.ForjaConfig;
 import dev.forja.pipeline.Jobs;
 import dev.forja.storage.Storage;
 import dev.forja.training.TrainRun;
+import dev.forja.training.train.MemoryPlan;
 import dev.forja.training.train.TrainingResult;
 import java.io.PrintStream;
 import java.net.URI;
@@ -73,6 +74,14 @@ final class TrainCommand implements Callable<Integer> {
           "End this invocation after N steps, checkpointed (a time-boxed slot); rerun to go on.")
   long stopAfter;
 
+  @Option(
+      names = "--memory-plan",
+      description =
+          "Print the native memory each training worker needs outside the Java heap, as"
+              + " spark.executor.memoryOverhead=Nm, and stop (forja-submit sizes YARN containers"
+              + " with it).")
+  boolean memoryPlan;
+
   @Override
   public Integer call() throws Exception {
     if (steps != null) {
@@ -85,8 +94,35 @@ final class TrainCommand implements Callable<Integer> {
       config.overrides.add("train.init-from=" + initFrom);
     }
     ForjaConfig cfg = config.load();
+    if (memoryPlan) {
+      MemoryPlan plan =
+          TrainRun.plan(new Storage(cfg.storage()), request(cfg, data, output, stopAfter));
+      java.io.PrintWriter w = spec.commandLine().getOut();
+      w.printf(
+          Locale.ROOT,
+          "# %,d MiB of parameters and optimizer state, %,d MiB of activations, and ND4J's"
+              + " libraries%n",
+          plan.parameterBytes() >> 20,
+          plan.activationBytes() >> 20);
+      w.println("spark.executor.memoryOverhead=" + TrainRun.workerNativeMib(plan) + "m");
+      w.flush();
+      return 0;
+    }
     train(cfg, data, output, stopAfter, spec.commandLine().getOut());
     return 0;
+  }
+
+  /** The run the loaded config describes, in fp32. */
+  private static TrainRun.Request request(ForjaConfig cfg, URI data, URI output, long stopAfter) {
+    return new TrainRun.Request(
+        data,
+        output,
+        cfg.model(),
+        cfg.train(),
+        stopAfter,
+        DataType.FLOAT,
+        List.of(),
+        cfg.distributed());
   }
 
   /**
@@ -109,18 +145,7 @@ final class TrainCommand implements Callable<Integer> {
     try {
       r =
           TrainRun.run(
-              new Storage(cfg.storage()),
-              new TrainRun.Request(
-                  data,
-                  output,
-                  cfg.model(),
-                  cfg.train(),
-                  stopAfter,
-                  DataType.FLOAT,
-                  List.of(),
-                  cfg.distributed()),
-              out,
-              spark);
+              new Storage(cfg.storage()), request(cfg, data, output, stopAfter), out, spark);
     } finally {
       if (session[0] != null) {
         session[0].stop();

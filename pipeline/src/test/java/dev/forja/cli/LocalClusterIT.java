@@ -4,21 +4,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.forja.cli.ClusterScripts.Result;
 import dev.forja.pipeline.ForjaConfig;
 import dev.forja.storage.CommitManifest;
 import dev.forja.storage.Storage;
 import dev.forja.testing.GrammarShards;
 import dev.forja.training.checkpoint.CheckpointStore;
 import dev.forja.training.distributed.Tensors;
-import java.io.File;
 import java.io.IOException;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -38,43 +37,24 @@ import org.junit.jupiter.api.TestMethodOrder;
 @Tag("cluster")
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class LocalClusterIT {
-  static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
   static final Path STATE = Path.of("target", "local-cluster-it").toAbsolutePath();
   static final String PORT_BASE = "27000";
-
-  record Result(int code, String output) {}
+  static final ClusterScripts SCRIPTS = new ClusterScripts(STATE, PORT_BASE, Map.of());
 
   static final String PRESET = STATE.resolve("spark.conf").toString();
   static final String CONF = STATE.resolve("local-cluster.yaml").toString();
   static final String HDFS = "hdfs://127.0.0.1:" + (Integer.parseInt(PORT_BASE) + 20);
 
   static Result script(long timeoutSeconds, String... command) throws Exception {
-    Path log = Files.createTempFile(STATE.getParent(), "script-", ".log");
-    Process p = start(log, command);
-    if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-      kill(p);
-      return new Result(124, Files.readString(log));
-    }
-    return new Result(p.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
+    return SCRIPTS.script(timeoutSeconds, command);
   }
 
   static Process start(Path log, String... command) throws IOException {
-    List<String> cmd = new ArrayList<>(List.of(command));
-    cmd.set(0, ROOT.resolve(cmd.get(0)).toString());
-    ProcessBuilder pb =
-        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
-    pb.environment().put("FORJA_LOCAL_DIR", STATE.toString());
-    pb.environment().put("FORJA_PORT_BASE", PORT_BASE);
-    pb.environment().put("FORJA_DRIVER_MEMORY", "1g");
-    pb.environment().remove("SPARK_HOME");
-    return pb.start();
+    return SCRIPTS.start(log, command);
   }
 
-  /** SIGKILL to the script and everything it started (the driver JVM is its child). */
   static void kill(Process p) throws InterruptedException {
-    p.descendants().forEach(ProcessHandle::destroyForcibly);
-    p.destroyForcibly();
-    p.waitFor(30, TimeUnit.SECONDS);
+    ClusterScripts.kill(p);
   }
 
   @BeforeAll
@@ -152,42 +132,10 @@ class LocalClusterIT {
   }
 
   static String[] train(String shards, String run) {
-    return new String[] {
-      "submit-scripts/forja-submit",
-      "--preset",
-      PRESET,
-      "train",
-      "--conf",
-      CONF,
-      "--data",
-      shards,
-      "--output",
-      run,
-      "--workers",
-      "2",
-      "--set",
-      "model.context-length=16",
-      "--set",
-      "model.d-model=32",
-      "--set",
-      "train.steps=24",
-      "--set",
-      "train.micro-batch-size=4",
-      "--set",
-      "train.warmup-steps=4",
-      "--set",
-      "train.lr=0.01",
-      "--set",
-      "train.min-lr=0.001",
-      "--set",
-      "train.eval-every=0",
-      "--set",
-      "train.eval-batches=2",
-      "--set",
-      "train.checkpoint-every=8",
-      "--set",
-      "distributed.averaging-period=2"
-    };
+    List<String> cmd = new ArrayList<>(List.of("submit-scripts/forja-submit", "--preset", PRESET));
+    cmd.addAll(ClusterScripts.trainArgs(shards, run, 24));
+    cmd.addAll(List.of("--conf", CONF));
+    return cmd.toArray(String[]::new);
   }
 
   @Test
@@ -301,8 +249,9 @@ class LocalClusterIT {
 
   /**
    * forja run through forja-submit on the cluster: stage outputs on HDFS, the registry and the
-   * suite on S3, training on the two Workers; a first cycle promotes (champion.json one PUT on S3),
-   * the second reuses every stage.
+   * suite on S3, training on the two Workers. A first cycle killed while it trains is run again: it
+   * reuses the stages before train, resumes training from its checkpoint and promotes
+   * (champion.json one PUT on S3); a third run reuses every stage.
    */
   @Test
   @Order(3)
@@ -323,7 +272,7 @@ class LocalClusterIT {
             "corpus: {size-mb: 1}",
             "tokenizer: {vocab-size: 600}",
             "model: {context-length: 16, d-model: 32, layers: 1, heads: 2}",
-            "train: {steps: 16, micro-batch-size: 4, warmup-steps: 2, eval-every: 0,"
+            "train: {steps: 64, micro-batch-size: 4, warmup-steps: 2, eval-every: 0,"
                 + " eval-batches: 2, checkpoint-every: 8}",
             "distributed: {averaging-period: 4}",
             "pipeline:",
@@ -345,9 +294,26 @@ class LocalClusterIT {
       "--conf",
       pipeline.toString()
     };
+    // killed while it trains, once the training run has a checkpoint on HDFS
+    Path log = Files.createTempFile(STATE.getParent(), "cycle-killed-", ".log");
+    Process killed = start(log, run);
+    URI work = URI.create(HDFS + "/cycles/work");
+    long deadline = System.nanoTime() + 400_000_000_000L;
+    while (killed.isAlive() && !trainCheckpointed(storage, work) && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+    }
+    assertThat(killed.isAlive()).as(Files.readString(log)).isTrue();
+    kill(killed);
+    // the next run reuses the stages before train, resumes training where the checkpoint left
+    // it, takes over the dead run's lock and promotes
     Result first = script(600, run);
     assertThat(first.code()).as(first.output()).isZero();
-    assertThat(first.output()).contains("== train        runs").contains("promoted: " + HDFS);
+    assertThat(first.output())
+        .contains("== generate     reused", "== prep         reused", "== tokenize     reused")
+        .contains("== train        runs")
+        .contains("stopped before it finished")
+        .contains("resuming from")
+        .contains("promoted: " + HDFS);
     JsonNode champion =
         new ObjectMapper()
             .readTree(storage.readString(URI.create("s3a://forja/cycle/registry/champion.json")));
@@ -362,6 +328,21 @@ class LocalClusterIT {
         .allMatch(l -> l.contains(" reused "));
   }
 
+  /** Whether a training run under {@code work} has committed a checkpoint. */
+  private static boolean trainCheckpointed(Storage storage, URI work) throws IOException {
+    if (!storage.exists(work)) {
+      return false;
+    }
+    for (Storage.Entry e : storage.list(work)) {
+      String name = e.uri().getPath().replaceAll("/+$", "");
+      if (name.substring(name.lastIndexOf('/') + 1).startsWith("train-")
+          && storage.exists(Storage.resolve(e.uri(), "checkpoints/step-00000008/_MANIFEST.json"))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   @Test
   @Order(4)
   void stopLeavesNothingRunning() throws Exception {
@@ -371,17 +352,7 @@ class LocalClusterIT {
     assertThat(processesMentioning(STATE.toString())).isEmpty();
   }
 
-  static List<String> processesMentioning(String text) throws IOException {
-    List<String> found = new ArrayList<>();
-    ProcessHandle.allProcesses()
-        .forEach(
-            ph -> {
-              String cmd = ph.info().commandLine().orElse("");
-              if (cmd.contains(text + File.separator)
-                  && ph.pid() != ProcessHandle.current().pid()) {
-                found.add(ph.pid() + " " + cmd);
-              }
-            });
-    return found;
+  static List<String> processesMentioning(String text) {
+    return ClusterScripts.processesMentioning(text);
   }
 }

@@ -29,7 +29,11 @@ class PipelineOutageTest {
   @Test
   void aStageWhoseStoreWentAwayRunsAgainAndCommitsWholeOutputs() throws Exception {
     Path dir = TestDirs.create("pipeline-outage-");
-    String work = "s3a://" + S3Server.BUCKET + "/outage-" + System.nanoTime();
+    // a bucket of its own: Hadoop caches one S3A client per bucket and JVM, and one that another
+    // test made would keep that test's retry settings and ride over the outage
+    String bucketName = "forja-outage";
+    S3Server.createBucket(bucketName);
+    String work = "s3a://" + bucketName + "/outage-" + System.nanoTime();
     Path conf = dir.resolve("pipeline.yaml");
     Files.writeString(
         conf,
@@ -54,7 +58,7 @@ class PipelineOutageTest {
             "  stage-retries: 3",
             "  stage-retry-wait-seconds: 4",
             ""));
-    Path bucket = S3Server.bucketDir(S3Server.BUCKET);
+    Path bucket = S3Server.bucketDir(bucketName);
     String prefix = work.substring(work.lastIndexOf('/') + 1);
     AtomicBoolean restarted = new AtomicBoolean();
     Thread outage =

@@ -22,8 +22,9 @@ import org.junit.jupiter.api.Test;
  * pretraining, fine-tuning data, LoRA fine-tune, evaluation, promotion) makes the first champion; a
  * rerun reuses every stage and says so; a second cycle whose fine-tuning data has its labels
  * shuffled is refused by the gate (exit 3), the champion unchanged and the reason recorded; a
- * second run is refused while the registry's lock holds and takes over an expired one; a pipeline
- * naming an unknown stage starts nothing.
+ * second run is refused while the registry's lock holds and takes over an expired one; a third
+ * cycle on new good data continues the champion's adapter and is promoted; a pipeline naming an
+ * unknown stage starts nothing.
  */
 @Tag("learning")
 class PipelineRunTest {
@@ -61,6 +62,18 @@ class PipelineRunTest {
     assertThat(junk.out())
         .contains("== prep         reused", "== train        reused", "== finetune     runs")
         .contains("not promoted: failed id/exact_match not-lower");
+    // for schedulers that fail a task on any non-zero code: the same outcome, exit code 0
+    ForjaCliTest.Run quiet =
+        forja(
+            "run",
+            "--conf",
+            conf.toString(),
+            "--set",
+            "pipeline.sft-input=" + dir.resolve("shuffled.jsonl"),
+            "--refused-exit-code",
+            "0");
+    assertThat(quiet.code()).as(quiet.out() + quiet.err()).isZero();
+    assertThat(quiet.out()).contains("not promoted: failed id/exact_match not-lower");
     JsonNode after = JSON.readTree(dir.resolve("registry/champion.json").toFile());
     assertThat(after.get("model").asText()).isEqualTo(champion.get("model").asText());
     assertThat(forja("model", "history", "--conf", conf.toString()).out())
@@ -91,6 +104,34 @@ class PipelineRunTest {
     ForjaCliTest.Run takeover = forja("run", "--conf", conf.toString());
     assertThat(takeover.code()).as(takeover.out() + takeover.err()).isZero();
     assertThat(lock).doesNotExist();
+
+    // cycle 3: new good data; the fine-tune continues the champion's adapter (same base: the
+    // pretraining is reused) and is promoted; run again, it reuses every stage
+    String[] nextMonth = {
+      "run",
+      "--conf",
+      conf.toString(),
+      "--set",
+      "pipeline.sft-input=" + dir.resolve("next-month.jsonl"),
+      "--set",
+      "pipeline.continue-from-champion=true"
+    };
+    ForjaCliTest.Run third = forja(nextMonth);
+    assertThat(third.code()).as(third.out() + third.err()).isZero();
+    assertThat(third.out())
+        .contains("== train        reused", "== finetune     runs")
+        .contains("train.lora.init-adapter=" + champion.get("model").asText())
+        .contains("promoted: ");
+    JsonNode three = JSON.readTree(dir.resolve("registry/champion.json").toFile());
+    // it starts where the champion ended, not from a fresh adapter
+    assertThat(firstLoss(three.get("model").asText()))
+        .isLessThan(firstLoss(champion.get("model").asText()) / 2);
+    assertThat(three.get("previous").get("model").asText())
+        .isEqualTo(champion.get("model").asText());
+    assertThat(three.get("metrics").get("id/exact_match").asDouble()).isGreaterThan(0.8);
+    assertThat(forja(nextMonth).out().lines().filter(l -> l.startsWith("== ")).toList())
+        .hasSize(9)
+        .allMatch(l -> l.contains(" reused "));
 
     // an unknown stage: named with the valid ones, and nothing starts
     ForjaCliTest.Run bad =
@@ -159,7 +200,9 @@ class PipelineRunTest {
 
   /**
    * Incremental data: each cycle's input holds the earlier windows again beside a new one;
-   * deduplicated against every champion's prep, only the new window's documents are kept.
+   * deduplicated against every champion's prep, only the new window's documents are kept, and a
+   * quarter of the training documents are replayed from the earlier windows. Each cycle run again
+   * plans the same stages (none deduplicates against, or replays, its own data).
    */
   @Test
   void aNewWindowKeepsOnlyDocumentsTheChampionHasNotSeen() throws Exception {
@@ -189,6 +232,7 @@ class PipelineRunTest {
             "\n",
             "spark: {master: 'local[2]', ui-enabled: false}",
             "tokenizer: {vocab-size: 600}",
+            "tokenize: {replay-ratio: 0.25}",
             "model: {context-length: 32, d-model: 32, layers: 1, heads: 2}",
             "train: {steps: 20, micro-batch-size: 4, warmup-steps: 2, eval-every: 0,"
                 + " eval-batches: 2, checkpoint-every: 1000}",
@@ -203,15 +247,20 @@ class PipelineRunTest {
             ""));
     ForjaCliTest.Run first = forja("run", "--conf", conf.toString());
     assertThat(first.code()).as(first.out() + first.err()).isZero();
-    ForjaCliTest.Run second =
-        forja(
-            "run",
-            "--conf",
-            conf.toString(),
-            "--set",
-            "pipeline.input=" + dir.resolve("december") + "," + dir.resolve("january"));
+    assertThat(first.out()).doesNotContain("--replay", "--dedup-against");
+    assertAllReused(forja("run", "--conf", conf.toString()), 6);
+    String[] window2 = {
+      "run",
+      "--conf",
+      conf.toString(),
+      "--set",
+      "pipeline.input=" + dir.resolve("december") + "," + dir.resolve("january")
+    };
+    ForjaCliTest.Run second = forja(window2);
     assertThat(second.code()).as(second.out() + second.err()).isZero();
     assertThat(second.out()).contains("--dedup-against ");
+    assertReplayShare(second.out(), 1, 0.25);
+    assertAllReused(forja(window2), 6);
     long kept1 = kept(first.out());
     long kept2 = kept(second.out());
     long input2 = inputRecords(second.out());
@@ -235,6 +284,35 @@ class PipelineRunTest {
     assertThat(third.code()).as(third.out() + third.err()).isZero();
     assertThat(third.out().split("--dedup-against ", -1)).hasSize(3); // two earlier windows
     assertThat(kept(third.out())).isLessThan(kept1 + kept1 / 4 + 1).isGreaterThan(kept1 / 2);
+    assertReplayShare(third.out(), 2, 0.25);
+  }
+
+  private static void assertAllReused(ForjaCliTest.Run run, int stages) {
+    assertThat(run.code()).as(run.out() + run.err()).isZero();
+    assertThat(run.out().lines().filter(l -> l.startsWith("== ")).toList())
+        .as(run.out())
+        .hasSize(stages)
+        .allMatch(l -> l.contains(" reused "));
+  }
+
+  /** The replayed share of the training split's documents, from forja tokenize's report. */
+  private static void assertReplayShare(String out, int windows, double share) {
+    var r =
+        java.util.regex.Pattern.compile(
+                "([0-9,]+) of the training documents replayed from " + windows + " earlier")
+            .matcher(out);
+    var t =
+        java.util.regex.Pattern.compile("train +[0-9,]+ tokens +([0-9,]+) documents").matcher(out);
+    assertThat(r.find() && t.find()).as(out).isTrue();
+    double replayed = Long.parseLong(r.group(1).replace(",", ""));
+    double train = Long.parseLong(t.group(1).replace(",", ""));
+    assertThat(replayed / train).as(out).isBetween(share - 0.05, share + 0.05);
+  }
+
+  /** The loss of a run's first step, from its metrics.jsonl. */
+  private static double firstLoss(String run) throws Exception {
+    Path metrics = Path.of(java.net.URI.create(run)).resolve("metrics.jsonl");
+    return JSON.readTree(Files.readAllLines(metrics).get(0)).get("loss").asDouble();
   }
 
   private static long kept(String out) {
@@ -255,8 +333,9 @@ class PipelineRunTest {
    * config file.
    */
   static Path setup(Path dir, int trainSteps, int checkpointEvery) throws Exception {
-    writeSft(dir.resolve("good.jsonl"), false);
-    writeSft(dir.resolve("shuffled.jsonl"), true);
+    writeSft(dir.resolve("good.jsonl"), false, 0);
+    writeSft(dir.resolve("shuffled.jsonl"), true, 0);
+    writeSft(dir.resolve("next-month.jsonl"), false, 300);
     StringBuilder gen = new StringBuilder();
     StringBuilder mc = new StringBuilder();
     List<String> names = List.of("english", "spanish", "portuguese");
@@ -312,11 +391,15 @@ class PipelineRunTest {
     return conf;
   }
 
-  /** The instruction set; {@code shuffled}: each answer replaced by another language's. */
-  static void writeSft(Path file, boolean shuffled) throws Exception {
+  /**
+   * 300 items of the instruction set from number {@code from} on; {@code shuffled}: each answer
+   * replaced by another language's.
+   */
+  static void writeSft(Path file, boolean shuffled, int from) throws Exception {
     List<String> lines = new ArrayList<>();
     List<String> names = List.of(" english", " spanish", " portuguese");
-    for (InstructionSet.Example e : InstructionSet.languageOfSentence(300, false)) {
+    for (InstructionSet.Example e :
+        InstructionSet.languageOfSentence(from + 300, false).subList(from, from + 300)) {
       String answer = e.completion();
       if (shuffled) {
         answer = names.get((names.indexOf(answer) + 1) % names.size());

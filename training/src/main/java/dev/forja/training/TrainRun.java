@@ -2,6 +2,7 @@ package dev.forja.training;
 
 import dev.forja.shard.SequenceSampler;
 import dev.forja.shard.ShardFormat;
+import dev.forja.shard.ShardManifest;
 import dev.forja.shard.TokenShards;
 import dev.forja.storage.Storage;
 import dev.forja.tokenizer.BpeTokenizer;
@@ -109,6 +110,11 @@ public final class TrainRun {
     storage.requireUsable(req.runDir());
     BlasKernels.advice().ifPresent(a -> out.println("note: " + a));
     TrainConfig tc = req.train();
+    if (!tc.lora().initAdapter().isEmpty() && !tc.lora().enabled()) {
+      throw new IllegalArgumentException(
+          "train.lora.init-adapter continues a LoRA adapter: set train.lora.enabled (forja"
+              + " finetune --lora), or drop the key");
+    }
     try (TokenShards shards = TokenShards.open(storage, req.data(), TokenShards.Verify.SIZES);
         CheckpointStore store = new CheckpointStore(storage, req.runDir(), out)) {
       BpeTokenizer tokenizer = shardTokenizer(storage, shards);
@@ -176,8 +182,7 @@ public final class TrainRun {
                 + " hold fine-tuning examples, which train a causal model; this one is "
                 + mc.objective().name().toLowerCase(Locale.ROOT));
       }
-      int length =
-          tc.sequenceLength() == 0 ? rows > 0 ? rows : mc.contextLength() : tc.sequenceLength();
+      int length = sequenceLength(tc, mc, rows);
       if (length > mc.contextLength()) {
         throw new IllegalArgumentException(
             "train.sequence-length "
@@ -198,19 +203,9 @@ public final class TrainRun {
         }
         maskId = tokenizer.specialId(tc.maskToken());
       }
-      Architecture arch = Architecture.of(mc);
-      if (tc.lora().enabled()) {
-        arch = arch.withLora(tc.lora().settings());
-      }
+      Architecture arch = architecture(mc, tc);
       GptModel.Engine engine = GptModel.resolve(tc.engineChoice(), mc, req.dtype());
-      MemoryPlan plan =
-          MemoryPlan.estimate(
-              arch,
-              tc.microBatch(),
-              length,
-              req.dtype().width(),
-              engine == GptModel.Engine.KERNELS,
-              tc.recomputeActivations());
+      MemoryPlan plan = planOf(arch, engine, tc, length, req.dtype());
       plan.requireFits(nativeLimit(), tc.microBatch(), tc.accumulation());
 
       long seed = state.seed();
@@ -227,6 +222,8 @@ public final class TrainRun {
       }
       if (from != null && (!tc.lora().enabled() || resume.isPresent())) {
         assign(model.parameters(), from.weights(), from.dir() + "");
+      } else if (!tc.lora().initAdapter().isEmpty()) {
+        initAdapter(storage, tc, carried, model, out);
       }
       if (resume.isPresent()) {
         adam.load(from.optimizer());
@@ -282,7 +279,9 @@ public final class TrainRun {
                 dc,
                 req.runDir() + "#" + UUID.randomUUID(),
                 tc.lora().enabled() ? LoraCheckpoints.Base.of(carried) : null);
-        strategy = new ParameterAveraging(spark.get(), spec, model, adam, out);
+        JavaSparkContext jsc = spark.get();
+        requireExecutorOverhead(jsc.getConf(), plan, out);
+        strategy = new ParameterAveraging(jsc, spec, model, adam, out);
         out.printf(
             Locale.ROOT,
             "distributed: %d workers x %d sequences, averaging every %d steps (%s%s)%n",
@@ -381,6 +380,165 @@ public final class TrainRun {
     Map<String, String> out2 = new LinkedHashMap<>(carried);
     out2.put(CheckpointStore.LORA_BASE, record.json());
     return out2;
+  }
+
+  /**
+   * A fresh LoRA run's adapter (and modules-to-save) from {@code train.lora.init-adapter}: a LoRA
+   * run or checkpoint whose base has the same weights as this run's and whose adapters have the
+   * same shapes.
+   */
+  private static void initAdapter(
+      Storage storage, TrainConfig tc, Map<String, String> carried, GptModel model, PrintStream out)
+      throws IOException {
+    String key = "train.lora.init-adapter";
+    CheckpointStore.Loaded adapter =
+        CheckpointStore.loadAny(storage, Storage.locate(tc.lora().initAdapter()), key);
+    LoraCheckpoints.Base theirs = LoraCheckpoints.Base.of(adapter.carried());
+    LoraCheckpoints.Base mine = LoraCheckpoints.Base.of(carried);
+    if (theirs == null) {
+      throw new IllegalArgumentException(
+          key
+              + ": "
+              + adapter.dir()
+              + " is a full checkpoint, not a LoRA one: give a LoRA run (forja finetune --lora),"
+              + " or start from it with train.init-from");
+    }
+    if (!theirs.sha256().equals(mine.sha256())) {
+      throw new IllegalArgumentException(
+          key
+              + ": the adapter at "
+              + adapter.dir()
+              + " was trained on another base ("
+              + theirs.uri()
+              + ", weights sha256 "
+              + theirs.sha256().substring(0, 12)
+              + "), not on this run's "
+              + mine.uri()
+              + " ("
+              + mine.sha256().substring(0, 12)
+              + "): give an adapter of this base, or drop the key to start a fresh one");
+    }
+    try {
+      assign(model.parameters(), adapter.weights(), adapter.dir() + "");
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          key
+              + ": the adapter at "
+              + adapter.dir()
+              + " does not fit this run's train.lora settings (r, target-modules,"
+              + " modules-to-save must be its own): "
+              + e.getMessage(),
+          e);
+    }
+    out.println(
+        "LoRA: the adapter starts from "
+            + adapter.dir()
+            + " (step "
+            + adapter.state().step()
+            + ")");
+  }
+
+  /**
+   * The memory plan of a run before it starts, from small files only (the shards' manifest, the
+   * model configuration of the run's own newest checkpoint or of {@code train.init-from}): what
+   * {@code forja train --memory-plan} prints for {@code forja-submit}.
+   */
+  public static MemoryPlan plan(Storage storage, Request req) throws IOException {
+    TrainConfig tc = req.train();
+    ShardManifest m =
+        ShardManifest.read(storage, req.data())
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        "--data " + req.data() + " holds no committed shards (no manifest.json)"));
+    Optional<ModelConfig> own = CheckpointStore.modelConfigOf(storage, req.runDir());
+    Optional<ModelConfig> from =
+        own.isPresent() || tc.initFrom().isEmpty()
+            ? own
+            : CheckpointStore.modelConfigOf(storage, Storage.locate(tc.initFrom()));
+    ModelConfig mc =
+        from.orElse(
+            req.model().vocabSize() == 0 ? req.model().withVocabSize(m.vocabSize()) : req.model());
+    return planOf(
+        architecture(mc, tc),
+        GptModel.resolve(tc.engineChoice(), mc, req.dtype()),
+        tc,
+        sequenceLength(tc, mc, m.rows()),
+        req.dtype());
+  }
+
+  /** The sequences' length: {@code train.sequence-length}, else a row's, else the context. */
+  private static int sequenceLength(TrainConfig tc, ModelConfig mc, int rows) {
+    return tc.sequenceLength() == 0 ? rows > 0 ? rows : mc.contextLength() : tc.sequenceLength();
+  }
+
+  /** The model's parameters: the configuration's, with the run's LoRA adapters. */
+  private static Architecture architecture(ModelConfig mc, TrainConfig tc) {
+    Architecture arch = Architecture.of(mc);
+    return tc.lora().enabled() ? arch.withLora(tc.lora().settings()) : arch;
+  }
+
+  private static MemoryPlan planOf(
+      Architecture arch, GptModel.Engine engine, TrainConfig tc, int length, DataType dtype) {
+    return MemoryPlan.estimate(
+        arch,
+        tc.microBatch(),
+        length,
+        dtype.width(),
+        engine == GptModel.Engine.KERNELS,
+        tc.recomputeActivations());
+  }
+
+  /** Native memory a training worker needs outside the Java heap: its plan and ND4J's baseline. */
+  public static long workerNativeMib(MemoryPlan plan) {
+    return ((plan.totalBytes() + (1 << 20) - 1) >> 20) + NATIVE_BASELINE_MIB;
+  }
+
+  /** What ND4J's libraries and buffers take outside the heap before any model array. */
+  static final long NATIVE_BASELINE_MIB = 512;
+
+  /**
+   * On YARN and Kubernetes a container that uses more memory than it asked for is killed: the
+   * executors' memory overhead (outside the heap) must hold each worker's native memory, the memory
+   * plan plus ND4J's baseline. Refuses a run whose overhead cannot, naming the value to give.
+   */
+  static void requireExecutorOverhead(
+      org.apache.spark.SparkConf conf, MemoryPlan plan, PrintStream out) {
+    String master = conf.get("spark.master", "");
+    if (!master.startsWith("yarn") && !master.startsWith("k8s")) {
+      return; // standalone and local executors are not held to a container size
+    }
+    long heapMib = conf.getSizeAsMb("spark.executor.memory", "1g");
+    long overheadMib =
+        conf.contains("spark.executor.memoryOverhead")
+            ? conf.getSizeAsMb("spark.executor.memoryOverhead")
+            : Math.max(
+                384, (long) (conf.getDouble("spark.executor.memoryOverheadFactor", 0.1) * heapMib));
+    long needMib = workerNativeMib(plan);
+    long planMib = needMib - NATIVE_BASELINE_MIB;
+    if (overheadMib < needMib) {
+      throw new IllegalArgumentException(
+          String.format(
+              Locale.ROOT,
+              "spark.executor.memoryOverhead is %d MiB, but each training worker needs about %d"
+                  + " MiB outside the Java heap (the memory plan's %d MiB of parameters, optimizer"
+                  + " state and activations, and about %d MiB for ND4J's libraries), and %s kills a"
+                  + " container that exceeds its memory: submit with --conf"
+                  + " spark.executor.memoryOverhead=%dm (or lower train.micro-batch-size)",
+              overheadMib,
+              needMib,
+              planMib,
+              NATIVE_BASELINE_MIB,
+              master.startsWith("yarn") ? "YARN" : "Kubernetes",
+              needMib));
+    }
+    out.printf(
+        Locale.ROOT,
+        "executor memory: %d MiB heap + %d MiB overhead; each worker needs about %d MiB outside"
+            + " the heap%n",
+        heapMib,
+        overheadMib,
+        needMib);
   }
 
   /** The run diverged; the message says what to change. */

@@ -214,6 +214,80 @@ class LoraRunTest {
     assertThat(ck.train().lora().baseDtype()).isEqualTo("bf16");
   }
 
+  /**
+   * train.lora.init-adapter: a new run on new data starts from an earlier run's adapter (and its
+   * modules to save), exactly, and trains it further; an adapter that cannot be this run's is
+   * refused with the key.
+   */
+  @Test
+  void aLoraRunContinuesAnEarlierAdapter(@TempDir Path tmp) throws Exception {
+    Map<String, String> shape = Map.of("train.lora.modules-to-save", "embed_tokens");
+    URI first = tmp.resolve("first").toUri();
+    Map<String, String> a = new LinkedHashMap<>(shape);
+    a.putAll(Map.of("train.steps", "20", "train.checkpoint-every", "0"));
+    TrainingResult one =
+        TrainRunTest.train(Fixtures.LOCAL, first, LLAMA, lora(a), 0, TrainRunTest.quiet());
+    Map<String, String> b = new LinkedHashMap<>(a);
+    b.put("train.lora.init-adapter", first.toString());
+    b.put("train.seed", "7");
+    Map<String, INDArray> start = new LinkedHashMap<>();
+    TrainListener atStart =
+        new TrainListener() {
+          @Override
+          public void onStart(Trainer t) {
+            t.model().parameters().forEach((n, w) -> start.put(n, w.dup()));
+          }
+        };
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    TrainingResult two =
+        TrainRun.run(
+            Fixtures.LOCAL,
+            new TrainRun.Request(
+                TrainRunTest.shards,
+                tmp.resolve("second").toUri(),
+                LLAMA,
+                lora(b),
+                0,
+                DataType.FLOAT,
+                List.of(atStart)),
+            new PrintStream(log, true, StandardCharsets.UTF_8));
+    assertThat(log.toString()).contains("LoRA: the adapter starts from ");
+    CheckpointStore.Loaded earlier =
+        CheckpointStore.load(Fixtures.LOCAL, TrainRunTest.checkpoint(first, 20));
+    assertThat(start.keySet()).isEqualTo(earlier.weights().keySet());
+    start.forEach((n, w) -> assertThat(w).as(n).isEqualTo(earlier.weights().get(n)));
+    // it goes on from where the first run ended, not from a fresh adapter
+    assertThat(two.losses().get(0)).isLessThan(one.losses().get(0) * 0.85);
+
+    Map<String, String> fresh = new LinkedHashMap<>(a);
+    fresh.put("train.lora.init-adapter", base.toString()); // a full checkpoint
+    assertRefused(tmp.resolve("x"), lora(fresh), "train.lora.init-adapter", "not a LoRA one");
+    Map<String, String> wider = new LinkedHashMap<>(b);
+    wider.put("train.lora.r", "8");
+    assertRefused(tmp.resolve("y"), lora(wider), "train.lora.init-adapter", "does not fit");
+    Map<String, String> full = new LinkedHashMap<>(b);
+    full.put("train.lora.enabled", "false");
+    assertRefused(
+        tmp.resolve("z"),
+        Fixtures.trainConfig(full),
+        "train.lora.init-adapter",
+        "train.lora.enabled");
+  }
+
+  /**
+   * A run with {@code tc} in {@code dir} fails before training, its message holding {@code words}.
+   */
+  private static void assertRefused(Path dir, TrainConfig tc, String... words) {
+    var refusal =
+        assertThatThrownBy(
+            () ->
+                TrainRunTest.train(
+                    Fixtures.LOCAL, dir.toUri(), LLAMA, tc, 0, TrainRunTest.quiet()));
+    for (String w : words) {
+      refusal.hasMessageContaining(w);
+    }
+  }
+
   @Test
   void badLoraSettingsAreRefusedWithTheKey(@TempDir Path tmp) {
     assertThatThrownBy(() -> Fixtures.trainConfig(Map.of("train.lora.enabled", "true")))

@@ -11,8 +11,12 @@ import java.io.Serializable;
  *     data is added); default 0.01.
  * @param eosToken {@code tokenize.eos-token}: the special token appended after each document;
  *     default {@code <|endoftext|>}.
+ * @param replayRatio {@code tokenize.replay-ratio}: the share of the training split's documents
+ *     taken from earlier windows ({@code forja tokenize --replay}, the pipeline's earlier
+ *     champions' prep outputs); default 0.
  */
-public record TokenizeConfig(double validationFraction, String eosToken) implements Serializable {
+public record TokenizeConfig(double validationFraction, String eosToken, double replayRatio)
+    implements Serializable {
 
   public static TokenizeConfig read(ConfigReader r) {
     double v =
@@ -25,6 +29,15 @@ public record TokenizeConfig(double validationFraction, String eosToken) impleme
     String eos =
         r.string(
             "tokenize.eos-token", "<|endoftext|>", "Special token appended after each document.");
-    return new TokenizeConfig(v, eos);
+    double replay =
+        r.doubleIn(
+            "tokenize.replay-ratio",
+            0,
+            0,
+            0.9,
+            "Share of the training split's documents replayed from earlier windows (tokenize"
+                + " --replay; forja run: the earlier champions' prep outputs), chosen by"
+                + " document-id hash; 0: none.");
+    return new TokenizeConfig(v, eos, replay);
   }
 }

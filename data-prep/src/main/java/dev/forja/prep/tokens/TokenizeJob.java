@@ -19,12 +19,16 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.function.FilterFunction;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
 
 /**
  * {@code forja tokenize}: encodes the kept documents of a prep output on executors (the tokenizer
@@ -36,16 +40,29 @@ import org.apache.spark.sql.SparkSession;
 public final class TokenizeJob {
 
   /** What a run did. */
+  /** {@code replayed}: documents of the training split from earlier windows ({@code --replay}). */
   public record Result(
-      URI output, ShardManifest manifest, long documents, long textBytes, double seconds) {
+      URI output,
+      ShardManifest manifest,
+      long documents,
+      long replayed,
+      long textBytes,
+      double seconds) {
     public double megabytesPerSecond() {
       return seconds == 0 ? 0 : textBytes / 1048576.0 / seconds;
     }
   }
 
-  /** One shard written by a task. */
+  /** One shard written by a task; {@code replayed}: its documents from earlier windows. */
   record Written(
-      String split, String file, long tokens, long documents, long bytes, String sha256, long text)
+      String split,
+      String file,
+      long tokens,
+      long documents,
+      long bytes,
+      String sha256,
+      long text,
+      long replayed)
       implements Serializable {}
 
   private static final Map<String, BpeTokenizer> TOKENIZERS = new ConcurrentHashMap<>();
@@ -61,11 +78,35 @@ public final class TokenizeJob {
       URI output,
       boolean overwrite)
       throws Exception {
+    return run(spark, storage, cfg, input, List.of(), tokenizerUri, output, overwrite);
+  }
+
+  /**
+   * Tokenizes {@code input}'s kept documents and, where {@code tokenize.replay-ratio} is above 0,
+   * mixes in documents of the {@code replay} prep outputs (earlier windows) so that they make up
+   * that share of the training split's documents. A replayed document is chosen by a hash of its id
+   * (the same ones on every run) and only from its own window's training split, so that no
+   * validation document of any window is trained on.
+   */
+  public static Result run(
+      SparkSession spark,
+      Storage storage,
+      TokenizeConfig cfg,
+      URI input,
+      List<URI> replay,
+      URI tokenizerUri,
+      URI output,
+      boolean overwrite)
+      throws Exception {
     long t0 = System.nanoTime();
     BpeTokenizer tokenizer = TokenizerFiles.load(storage, tokenizerUri);
     int eos = tokenizer.specialId(cfg.eosToken());
     storage.requireUsable(output);
     PrepOutput prep = PrepOutput.open(storage, input, "--input");
+    List<PrepOutput> earlier = new ArrayList<>();
+    for (URI u : replay) {
+      earlier.add(PrepOutput.open(storage, u, "--replay"));
+    }
     OutputGuard.prepare(storage, output, overwrite);
     String json = TokenizerFiles.toTokenizerJson(tokenizer);
     String hash = tokenizer.hash();
@@ -74,9 +115,27 @@ public final class TokenizeJob {
     StorageConfig storageConfig = storage.config();
     double validation = cfg.validationFraction();
     String outDir = output.toString();
+    Dataset<Row> docs = prep.keptTexts(spark).withColumn("replay", functions.lit(false));
+    double share = 0;
+    if (cfg.replayRatio() > 0 && !earlier.isEmpty()) {
+      Dataset<Row> old = null;
+      for (PrepOutput e : earlier) {
+        old = old == null ? e.keptTexts(spark) : old.unionByName(e.keptTexts(spark));
+      }
+      final double v = validation;
+      old = old.filter((FilterFunction<Row>) r -> !isValidation(key(r), v));
+      long fresh = docs.count();
+      long available = old.count();
+      double wanted = cfg.replayRatio() / (1 - cfg.replayRatio()) * fresh * (1 - validation);
+      share = available == 0 ? 0 : Math.min(1, wanted / available);
+      final double p = share;
+      old =
+          old.filter((FilterFunction<Row>) r -> replayed(key(r), p))
+              .withColumn("replay", functions.lit(true));
+      docs = docs.unionByName(old);
+    }
     List<Written> written =
-        prep.keptTexts(spark)
-            .javaRDD()
+        docs.javaRDD()
             .mapPartitions(
                 rows -> {
                   BpeTokenizer t =
@@ -91,7 +150,8 @@ public final class TokenizeJob {
     Map<String, List<ShardManifest.Shard>> bySplit = new LinkedHashMap<>();
     bySplit.put(ShardFormat.TRAIN, new ArrayList<>());
     bySplit.put(ShardFormat.VALIDATION, new ArrayList<>());
-    long docs = 0;
+    long documents = 0;
+    long replayedDocs = 0;
     long text = 0;
     List<Written> sorted = new ArrayList<>(written);
     sorted.sort(Comparator.comparing(Written::file));
@@ -99,7 +159,8 @@ public final class TokenizeJob {
       bySplit
           .get(w.split())
           .add(new ShardManifest.Shard(w.file(), w.tokens(), w.documents(), w.bytes(), w.sha256()));
-      docs += w.documents();
+      documents += w.documents();
+      replayedDocs += w.replayed();
       text += w.text();
     }
     Map<String, ShardManifest.Split> splits = new LinkedHashMap<>();
@@ -108,13 +169,33 @@ public final class TokenizeJob {
     lineage.put("prep_output", input.toString());
     lineage.put("prep_run_id", prep.runId());
     lineage.put("tokenizer", tokenizerUri.toString());
+    if (!earlier.isEmpty()) {
+      lineage.put("replay_from", String.join(",", replay.stream().map(URI::toString).toList()));
+      lineage.put("replay_ratio", String.valueOf(cfg.replayRatio()));
+      lineage.put("replay_sampled_share", String.format(Locale.ROOT, "%.6f", share));
+      lineage.put("replay_documents", String.valueOf(replayedDocs));
+    }
     lineage.put("forja_version", BuildInfo.forjaVersion());
     ShardManifest manifest =
         ShardManifest.of(hash, tokenizer.vocabSize(), eos, validation, splits, lineage);
     // the tokenizer travels with its shards, so that training needs nothing else
     storage.writeString(Storage.resolve(output, TokenizerFiles.TOKENIZER_JSON), json, true);
     manifest.commit(storage, output);
-    return new Result(output, manifest, docs, text, (System.nanoTime() - t0) / 1e9);
+    return new Result(
+        output, manifest, documents, replayedDocs, text, (System.nanoTime() - t0) / 1e9);
+  }
+
+  /**
+   * Whether an earlier window's document is replayed when a share {@code p} of them is: a hash of
+   * its id, independent of {@link #isValidation}'s.
+   */
+  static boolean replayed(String id, double p) {
+    return isValidation("replay:" + id, p);
+  }
+
+  /** What a document's split and replay are decided by: its id, else its text. */
+  private static String key(Row r) {
+    return r.getString(0) == null ? r.getString(1) : r.getString(0);
   }
 
   /** Whether a document goes to validation: a hash of its id alone, so it never moves. */
@@ -144,7 +225,6 @@ public final class TokenizeJob {
     try {
       while (rows.hasNext()) {
         Row r = rows.next();
-        String id = r.getString(0);
         String text = r.getString(1);
         if (text == null || text.isEmpty()) {
           continue;
@@ -152,8 +232,9 @@ public final class TokenizeJob {
         ids.clear();
         t.encodeInto(text, 0, text.length(), ids);
         ids.add(eos);
-        Writer w = isValidation(id == null ? text : id, validation) ? val : train;
-        w.write(ids, utf8Length(text));
+        boolean replayed = r.getBoolean(2);
+        Writer w = !replayed && isValidation(key(r), validation) ? val : train;
+        w.write(ids, utf8Length(text), replayed);
       }
       List<Written> done = new ArrayList<>(2);
       train.close(done);
@@ -185,6 +266,7 @@ public final class TokenizeJob {
     private final int eos;
     private ShardWriter w;
     private long text;
+    private long replayed;
 
     Writer(Storage storage, URI dir, String split, int partition, int vocab, int eos) {
       this.storage = storage;
@@ -195,18 +277,21 @@ public final class TokenizeJob {
       this.eos = eos;
     }
 
-    void write(IntList ids, long chars) throws IOException {
+    void write(IntList ids, long chars, boolean replay) throws IOException {
       if (w == null) {
         w = new ShardWriter(storage.create(uri, true), vocab, eos);
       }
       w.writeDocument(ids.array(), ids.size());
       text += chars;
+      replayed += replay ? 1 : 0;
     }
 
     void close(List<Written> out) throws IOException {
       if (w != null) {
         w.close();
-        out.add(new Written(split, file, w.tokens(), w.documents(), w.bytes(), w.sha256(), text));
+        out.add(
+            new Written(
+                split, file, w.tokens(), w.documents(), w.bytes(), w.sha256(), text, replayed));
       }
     }
 

@@ -99,7 +99,7 @@ class TokenizeJobTest {
         TokenizeJob.run(
             TestSpark.local(),
             STORAGE,
-            new TokenizeConfig(0.1, "<|endoftext|>"),
+            new TokenizeConfig(0.1, "<|endoftext|>", 0),
             prep,
             tokenizer,
             out,
@@ -145,6 +145,51 @@ class TokenizeJobTest {
         .isBetween(expected.size() / 20L, expected.size() / 5L);
   }
 
+  /**
+   * Replay: an earlier window (here the same prep output) supplies a quarter of the training
+   * documents, only from its own training split, so that no validation document is trained on.
+   */
+  @Test
+  void replayedDocumentsComeFromEarlierTrainingSplitsAtTheRatio() throws Exception {
+    URI out = TestDirs.create("shards-replay-").resolve("s").toUri();
+    TokenizeJob.Result r =
+        TokenizeJob.run(
+            TestSpark.local(),
+            STORAGE,
+            new TokenizeConfig(0.1, "<|endoftext|>", 0.25),
+            prep,
+            List.of(prep),
+            tokenizer,
+            out,
+            false);
+    BpeTokenizer t = TokenizerFiles.load(STORAGE, tokenizer);
+    Map<String, List<String>> docs = new HashMap<>();
+    try (TokenShards shards = TokenShards.open(STORAGE, out, TokenShards.Verify.CHECKSUMS)) {
+      int eos = t.specialId("<|endoftext|>");
+      for (String split : List.of(ShardFormat.TRAIN, ShardFormat.VALIDATION)) {
+        var reader = shards.split(split);
+        int[] all = new int[(int) reader.tokens()];
+        reader.read(0, all, all.length);
+        List<String> list = docs.computeIfAbsent(split, k -> new ArrayList<>());
+        for (int i = 0, start = 0; i < all.length; i++) {
+          if (all[i] == eos) {
+            list.add(t.decode(java.util.Arrays.copyOfRange(all, start, i)));
+            start = i + 1;
+          }
+        }
+      }
+    }
+    List<String> train = docs.get(ShardFormat.TRAIN);
+    java.util.Set<String> validation = new java.util.HashSet<>(docs.get(ShardFormat.VALIDATION));
+    assertThat(train).noneMatch(validation::contains);
+    long once = train.stream().distinct().count();
+    assertThat(train.size() - once).isEqualTo(r.replayed()); // each replayed one is a second copy
+    assertThat((double) r.replayed() / train.size()).isBetween(0.2, 0.3);
+    assertThat(r.manifest().lineage())
+        .containsEntry("replay_from", prep.toString())
+        .containsEntry("replay_documents", String.valueOf(r.replayed()));
+  }
+
   @Test
   void aDocumentKeepsItsSplitWhateverElseIsInTheData() {
     List<String> ids = new ArrayList<>();
@@ -169,7 +214,13 @@ class TokenizeJobTest {
     List<List<int[]>> perStore = new ArrayList<>();
     for (URI out : outs) {
       TokenizeJob.run(
-          spark, storage, new TokenizeConfig(0.05, "<|endoftext|>"), prep, tokenizer, out, false);
+          spark,
+          storage,
+          new TokenizeConfig(0.05, "<|endoftext|>", 0),
+          prep,
+          tokenizer,
+          out,
+          false);
       try (TokenShards shards = TokenShards.open(storage, out, TokenShards.Verify.CHECKSUMS)) {
         SequenceSampler straight = new SequenceSampler(shards.split("train"), 64, 3, 0, 2);
         List<int[]> seqs = new ArrayList<>();
@@ -201,7 +252,7 @@ class TokenizeJobTest {
                 TokenizeJob.run(
                     TestSpark.local(),
                     STORAGE,
-                    new TokenizeConfig(0.1, "<|eos|>"),
+                    new TokenizeConfig(0.1, "<|eos|>", 0),
                     prep,
                     tokenizer,
                     out,

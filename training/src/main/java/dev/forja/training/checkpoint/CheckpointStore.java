@@ -478,6 +478,26 @@ public final class CheckpointStore implements AutoCloseable {
     }
   }
 
+  /**
+   * The model configuration of a committed checkpoint, or of a run directory's newest one, read
+   * alone (no weights): empty where there is none.
+   */
+  public static Optional<ModelConfig> modelConfigOf(Storage storage, URI uri) throws IOException {
+    URI dir = uri;
+    if (CommitManifest.read(storage, uri).isEmpty()) {
+      try (CheckpointStore store =
+          new CheckpointStore(storage, uri, new PrintStream(OutputStream.nullOutputStream()))) {
+        List<Long> steps = store.committedSteps();
+        if (steps.isEmpty()) {
+          return Optional.empty();
+        }
+        dir = Storage.resolve(store.root(), dirName(steps.get(0)));
+      }
+    }
+    URI file = Storage.resolve(dir, MODEL_CONFIG);
+    return Optional.of(readModelConfig(storage.readString(file), file.toString()));
+  }
+
   /** Reads one committed checkpoint, verifying every file's size and SHA-256 first. */
   public static Loaded load(Storage storage, URI dir) throws IOException {
     CommitManifest m =

@@ -353,17 +353,19 @@ public record TrainConfig(
       List<String> targetModules,
       boolean rslora,
       List<String> modulesToSave,
-      String baseDtype)
+      String baseDtype,
+      String initAdapter)
       implements Serializable {
     public static final String FP32 = "fp32";
     public static final String BF16 = "bf16";
     public static final Lora OFF =
-        new Lora(false, 8, 16, 0, List.of(LoraSettings.ALL_LINEAR), false, List.of(), FP32);
+        new Lora(false, 8, 16, 0, List.of(LoraSettings.ALL_LINEAR), false, List.of(), FP32, "");
 
     public Lora {
       targetModules = List.copyOf(targetModules);
       modulesToSave = List.copyOf(modulesToSave);
       baseDtype = baseDtype == null ? FP32 : baseDtype; // train-config.json written before the key
+      initAdapter = initAdapter == null ? "" : initAdapter;
     }
 
     static Lora read(ConfigReader r) {
@@ -414,7 +416,15 @@ public record TrainConfig(
               "How the frozen base's linear weights are held: fp32, or bf16 (half the memory;"
                   + " each product upcasts them to fp32, so the adapters and the arithmetic stay"
                   + " fp32).");
-      return new Lora(enabled, rank, alpha, dropout, targets, rslora, saved, baseDtype);
+      String initAdapter =
+          r.string(
+              "train.lora.init-adapter",
+              "",
+              "A LoRA run or checkpoint on the same base whose adapter (and modules-to-save) this"
+                  + " run starts from instead of a fresh one: fine-tuning an adapter further on new"
+                  + " data (forja run: continue-from-champion in a fine-tune pipeline).");
+      return new Lora(
+          enabled, rank, alpha, dropout, targets, rslora, saved, baseDtype, initAdapter);
     }
 
     /** The adapters these keys describe. */
