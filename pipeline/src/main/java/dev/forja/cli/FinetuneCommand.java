@@ -5,6 +5,7 @@ import dev.forja.shard.ShardManifest;
 import dev.forja.storage.CommitManifest;
 import dev.forja.storage.Storage;
 import dev.forja.training.hf.HfModel;
+import dev.forja.training.model.ModelConfig;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.util.concurrent.Callable;
@@ -74,6 +75,14 @@ final class FinetuneCommand implements Callable<Integer> {
       description = "End this invocation after N steps, checkpointed; rerun to go on.")
   long stopAfter;
 
+  @Option(
+      names = "--memory-plan",
+      description =
+          "Print the native memory each training worker needs outside the Java heap, as"
+              + " spark.executor.memoryOverhead=Nm, and stop (forja-submit sizes YARN containers"
+              + " with it); imports nothing.")
+  boolean memoryPlan;
+
   @Override
   public Integer call() throws Exception {
     ForjaConfig probe = config.load();
@@ -95,9 +104,32 @@ final class FinetuneCommand implements Callable<Integer> {
               + " sft-data, or continue pretraining with forja train --init-from");
     }
     PrintWriter w = spec.commandLine().getOut();
+    boolean hf =
+        CommitManifest.read(storage, base).isEmpty()
+            && storage.exists(Storage.resolve(base, HfModel.CONFIG));
+    config.overrides.add("train.lora.enabled=" + !mode.full);
+    if (steps != null) {
+      config.overrides.add("train.steps=" + steps);
+    }
+    if (memoryPlan) {
+      // a Hugging Face base's architecture from its config.json, without importing it
+      if (!hf) {
+        config.overrides.add("train.init-from=" + base);
+      }
+      ForjaConfig cfg = config.load();
+      ModelConfig model =
+          hf
+              ? HfModel.modelConfig(
+                  new com.fasterxml.jackson.databind.ObjectMapper()
+                      .readTree(storage.readString(Storage.resolve(base, HfModel.CONFIG))),
+                  Storage.resolve(base, HfModel.CONFIG).toString())
+              : cfg.model();
+      TrainCommand.printMemoryPlan(
+          storage, TrainCommand.request(cfg, model, data, output, stopAfter), w);
+      return 0;
+    }
     URI from = base;
-    if (CommitManifest.read(storage, base).isEmpty()
-        && storage.exists(Storage.resolve(base, HfModel.CONFIG))) {
+    if (hf) {
       URI imported = Storage.resolve(output, BASE);
       if (CommitManifest.read(storage, imported).isEmpty()) {
         HfModel.Read r = HfModel.importTo(storage, base, imported);
@@ -107,10 +139,6 @@ final class FinetuneCommand implements Callable<Integer> {
       from = imported;
     }
     config.overrides.add("train.init-from=" + from);
-    config.overrides.add("train.lora.enabled=" + !mode.full);
-    if (steps != null) {
-      config.overrides.add("train.steps=" + steps);
-    }
     ForjaConfig cfg = config.load();
     TrainCommand.train(cfg, data, output, stopAfter, w);
     return 0;

@@ -72,6 +72,18 @@ public final class Forja implements Runnable {
 
   /** Runs one command line; returns the exit code. */
   public static int execute(String[] args, PrintStream out, PrintStream err) {
+    return execute(args, out, err, e -> {});
+  }
+
+  /**
+   * Runs one command line; returns the exit code, and hands {@code failed} what made it fail (a
+   * rejected command line or the command's exception).
+   */
+  static int execute(
+      String[] args,
+      PrintStream out,
+      PrintStream err,
+      java.util.function.Consumer<Exception> failed) {
     boolean verbose = Arrays.asList(args).contains("--verbose");
     CommandLine cmd = new CommandLine(new Forja());
     for (ForjaPlugin plugin : ServiceLoader.load(ForjaPlugin.class)) {
@@ -88,6 +100,7 @@ public final class Forja implements Runnable {
     cmd.setErr(new PrintWriter(err, true));
     cmd.setParameterExceptionHandler(
         (ex, argv) -> {
+          failed.accept(ex);
           CommandLine c = ex.getCommandLine();
           err.println("forja: " + usageMessage(ex));
           err.println("Run '" + c.getCommandSpec().qualifiedName() + " --help' for usage.");
@@ -95,6 +108,7 @@ public final class Forja implements Runnable {
         });
     cmd.setExecutionExceptionHandler(
         (ex, c, parseResult) -> {
+          failed.accept(ex);
           boolean usage =
               ex instanceof ConfigException
                   || ex instanceof StorageException

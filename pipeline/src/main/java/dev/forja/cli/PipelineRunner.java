@@ -6,10 +6,13 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.forja.config.BuildInfo;
+import dev.forja.config.ConfigException;
 import dev.forja.pipeline.ForjaConfig;
+import dev.forja.pipeline.GateRule;
 import dev.forja.pipeline.PipelineConfig;
 import dev.forja.storage.CommitManifest;
 import dev.forja.storage.Storage;
+import dev.forja.training.eval.EvalSuite;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
@@ -118,11 +121,87 @@ final class PipelineRunner {
           "pipeline.sft-input: the sft-data stage needs instruction data (or the instructions"
               + " stage)");
     }
+    if (problems.isEmpty()) {
+      // what a stage would otherwise find out only when it runs, hours into the cycle
+      stageOverrideProblems("train", "pipeline.train-overrides", pc.trainOverrides(), problems);
+      stageOverrideProblems(
+          "finetune", "pipeline.finetune-overrides", pc.finetuneOverrides(), problems);
+      if (pc.stages().contains("eval")) {
+        suiteProblems(problems);
+      }
+    }
     if (!problems.isEmpty()) {
-      throw new dev.forja.config.ConfigException(problems);
+      throw new ConfigException(problems);
     }
     this.work = Storage.locate(pc.work());
     this.registry = pc.registry().isBlank() ? null : Storage.locate(pc.registry());
+  }
+
+  /** The configuration a stage with its own overrides reads must load. */
+  private void stageOverrideProblems(
+      String stage, String key, List<String> stageOverrides, List<String> problems) {
+    if (!pc.stages().contains(stage) || stageOverrides.isEmpty()) {
+      return;
+    }
+    List<String> all = new ArrayList<>(overrides);
+    all.addAll(stageOverrides);
+    try {
+      ForjaConfig.load(confFiles, all);
+    } catch (ConfigException e) {
+      e.problems().forEach(p -> problems.add(key + ": " + p));
+    }
+  }
+
+  /**
+   * The evaluation suite must read as a suite once its {@code ${stage}} names are filled in, name
+   * only this pipeline's stages, and hold every task {@code promote.gate} names.
+   */
+  private void suiteProblems(List<String> problems) {
+    URI suite = Storage.locate(pc.evalSuite());
+    String text;
+    try {
+      text = storage.readString(suite);
+    } catch (IOException | RuntimeException e) {
+      problems.add("pipeline.eval-suite: cannot read " + suite + " (" + e.getMessage() + ")");
+      return;
+    }
+    for (String stage : pc.stages()) {
+      text = text.replace("${" + stage + "}", "file:/forja-run/" + stage);
+    }
+    java.util.regex.Matcher left = java.util.regex.Pattern.compile("\\$\\{([^}]*)}").matcher(text);
+    if (left.find()) {
+      problems.add(
+          "pipeline.eval-suite: "
+              + suite
+              + " names ${"
+              + left.group(1)
+              + "}, which is not a stage of this pipeline; valid: ${"
+              + String.join("}, ${", pc.stages())
+              + "}");
+      return;
+    }
+    EvalSuite parsed;
+    try {
+      parsed = EvalSuite.parse(text, suite);
+    } catch (ConfigException e) {
+      e.problems().forEach(p -> problems.add("pipeline.eval-suite: " + p));
+      return;
+    }
+    List<String> tasks = parsed.tasks().stream().map(EvalSuite.Task::name).toList();
+    for (String g : pc.gate()) {
+      String task = GateRule.parse(g).task();
+      if (!tasks.contains(task)) {
+        problems.add(
+            "promote.gate: '"
+                + g
+                + "' names the task '"
+                + task
+                + "', which "
+                + suite
+                + " does not hold; its tasks: "
+                + String.join(", ", tasks));
+      }
+    }
   }
 
   /** The stages in order, with the selection's bounds checked. */
@@ -140,7 +219,8 @@ final class PipelineRunner {
 
   /**
    * Runs (or with {@code dryRun} only prints) the plan; returns the exit code: 0 done (promoted,
-   * where the pipeline promotes), {@link #NOT_PROMOTED}, or 1 a failure.
+   * where the pipeline promotes), {@link #NOT_PROMOTED}, or 1 a failure (2, a stage that refused
+   * its settings or input, is thrown as {@link StageRefused}).
    */
   int run(String from, String until, boolean dryRun) throws Exception {
     List<String> names = stages(from, until);
@@ -222,7 +302,7 @@ final class PipelineRunner {
       }
     } catch (Exception e) {
       summary.put("error", String.valueOf(e.getMessage()));
-      code = 1;
+      code = e instanceof StageRefused ? Forja.EXIT_USAGE : 1;
       if (!dryRun) {
         writeSummary(runId, summary, code);
       }
@@ -574,6 +654,8 @@ final class PipelineRunner {
         execute(s, up);
         record(s, up, (System.nanoTime() - t0) / 1e9); // the store may fail here too
         return attempt;
+      } catch (StageRefused e) {
+        throw e; // its settings or input are wrong: the same again would fail the same way
       } catch (Exception e) {
         if (attempt > pc.stageRetries() || s.name().equals("promote")) {
           throw e;
@@ -628,10 +710,39 @@ final class PipelineRunner {
     if (firstSet >= 0) {
       all.addAll(args.subList(firstSet, args.size()));
     }
-    int code = Forja.execute(all.toArray(String[]::new), out, err);
+    java.util.concurrent.atomic.AtomicReference<Exception> failure =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    int code = Forja.execute(all.toArray(String[]::new), out, err, failure::set);
     if (code != 0) {
-      throw new IllegalStateException(
-          "stage " + s.name() + " failed (exit " + code + "): forja " + String.join(" ", all));
+      String what =
+          "stage " + s.name() + " failed (exit " + code + "): forja " + String.join(" ", all);
+      if (refusesItsSettings(failure.get())) {
+        throw new StageRefused(
+            what
+                + " -- its settings or input are wrong ("
+                + failure.get().getMessage()
+                + "), so it is not run again: fix them and rerun (finished stages are reused)");
+      }
+      throw new IllegalStateException(what);
+    }
+  }
+
+  /**
+   * Whether a stage failed on its settings or input (a config key, an argument, an output that
+   * exists), which running it again cannot change, as opposed to a store or an executor going away.
+   */
+  static boolean refusesItsSettings(Exception e) {
+    return e instanceof ConfigException
+        // (Hadoop wraps an unknown host, which may be a passing outage, in this type)
+        || e instanceof IllegalArgumentException && !(e.getCause() instanceof IOException)
+        || e instanceof dev.forja.storage.OutputGuard.OutputExistsException
+        || e instanceof picocli.CommandLine.ParameterException;
+  }
+
+  /** A stage that failed on its settings or input: not retried, exit code 2. */
+  static final class StageRefused extends IllegalArgumentException {
+    StageRefused(String message) {
+      super(message);
     }
   }
 

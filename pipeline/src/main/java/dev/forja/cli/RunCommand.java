@@ -15,7 +15,7 @@ import picocli.CommandLine.Spec;
     description =
         "Run the pipeline a config file describes (pipeline.stages): each stage whose committed"
             + " output has the same fingerprint is reused. Exit code 0: done (promoted), 3: the"
-            + " gate refused the candidate, 1: a failure.")
+            + " gate refused the candidate, 1: a failure, 2: a configuration error (not retried).")
 final class RunCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
   @Mixin ConfigOptions config;

@@ -95,34 +95,42 @@ final class TrainCommand implements Callable<Integer> {
     }
     ForjaConfig cfg = config.load();
     if (memoryPlan) {
-      MemoryPlan plan =
-          TrainRun.plan(new Storage(cfg.storage()), request(cfg, data, output, stopAfter));
-      java.io.PrintWriter w = spec.commandLine().getOut();
-      w.printf(
-          Locale.ROOT,
-          "# %,d MiB of parameters and optimizer state, %,d MiB of activations, and ND4J's"
-              + " libraries%n",
-          plan.parameterBytes() >> 20,
-          plan.activationBytes() >> 20);
-      w.println("spark.executor.memoryOverhead=" + TrainRun.workerNativeMib(plan) + "m");
-      w.flush();
+      printMemoryPlan(
+          new Storage(cfg.storage()),
+          request(cfg, cfg.model(), data, output, stopAfter),
+          spec.commandLine().getOut());
       return 0;
     }
     train(cfg, data, output, stopAfter, spec.commandLine().getOut());
     return 0;
   }
 
-  /** The run the loaded config describes, in fp32. */
-  private static TrainRun.Request request(ForjaConfig cfg, URI data, URI output, long stopAfter) {
+  /**
+   * {@code --memory-plan}: what each training worker of the run needs outside the Java heap, as the
+   * {@code spark.executor.memoryOverhead} line forja-submit reads.
+   */
+  static void printMemoryPlan(Storage storage, TrainRun.Request request, java.io.PrintWriter w)
+      throws java.io.IOException {
+    MemoryPlan plan = TrainRun.plan(storage, request);
+    w.printf(
+        Locale.ROOT,
+        "# %,d MiB of parameters and optimizer state, %,d MiB of activations, and ND4J's"
+            + " libraries%n",
+        plan.parameterBytes() >> 20,
+        plan.activationBytes() >> 20);
+    w.println("spark.executor.memoryOverhead=" + TrainRun.workerNativeMib(plan) + "m");
+    w.flush();
+  }
+
+  /** The run the loaded config describes (with {@code model}'s architecture), in fp32. */
+  static TrainRun.Request request(
+      ForjaConfig cfg,
+      dev.forja.training.model.ModelConfig model,
+      URI data,
+      URI output,
+      long stopAfter) {
     return new TrainRun.Request(
-        data,
-        output,
-        cfg.model(),
-        cfg.train(),
-        stopAfter,
-        DataType.FLOAT,
-        List.of(),
-        cfg.distributed());
+        data, output, model, cfg.train(), stopAfter, DataType.FLOAT, List.of(), cfg.distributed());
   }
 
   /**
@@ -145,7 +153,10 @@ final class TrainCommand implements Callable<Integer> {
     try {
       r =
           TrainRun.run(
-              new Storage(cfg.storage()), request(cfg, data, output, stopAfter), out, spark);
+              new Storage(cfg.storage()),
+              request(cfg, cfg.model(), data, output, stopAfter),
+              out,
+              spark);
     } finally {
       if (session[0] != null) {
         session[0].stop();

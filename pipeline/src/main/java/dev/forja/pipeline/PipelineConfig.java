@@ -134,7 +134,8 @@ public record PipelineConfig(
             0,
             100,
             "forja run: times a failed stage runs again (a store outage, a lost executor) before"
-                + " the run fails; its half-written output is replaced.");
+                + " the run fails; its half-written output is replaced. A stage that refuses its"
+                + " settings or input is not run again.");
     long retryWait =
         r.longIn(
             "pipeline.stage-retry-wait-seconds",

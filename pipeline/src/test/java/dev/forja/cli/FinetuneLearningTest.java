@@ -53,6 +53,16 @@ class FinetuneLearningTest {
     return r;
   }
 
+  /** The overhead a {@code --memory-plan} run printed, in MiB. */
+  private static long overhead(ForjaCliTest.Run r, String command) {
+    ok(r);
+    var m =
+        java.util.regex.Pattern.compile("(?m)^spark.executor.memoryOverhead=([0-9]+)m$")
+            .matcher(r.out());
+    assertThat(m.find()).as(command + ": " + r.out()).isTrue();
+    return Long.parseLong(m.group(1));
+  }
+
   static void ok(ForjaCliTest.Run r) {
     assertThat(r.code()).as(r.out() + r.err()).isZero();
   }
@@ -138,6 +148,23 @@ class FinetuneLearningTest {
     assertThat(data.out()).contains("300 examples kept", "0 quarantined", "template: plain");
 
     String run = dir.resolve("run").toUri().toString();
+    // the memory plan forja-submit sizes YARN containers with: the base's architecture (not the
+    // configuration's model), the same as training from it with LoRA, and nothing written
+    String[] plan = {"--data", sft, "--output", run, "--memory-plan"};
+    String[] wide = {"--set", "model.d-model=512", "--set", "model.layers=6"};
+    long finetunePlan =
+        overhead(
+            forja(args(args(new String[] {"finetune", "--base", base}, plan), wide)), "finetune");
+    long trainPlan =
+        overhead(
+            forja(
+                args(
+                    new String[] {"train", "--init-from", base},
+                    args(plan, "--set", "train.lora.enabled=true"))),
+            "train");
+    long configModel = overhead(forja(args(new String[] {"train"}, args(plan, wide))), "train");
+    assertThat(finetunePlan).isEqualTo(trainPlan).isLessThan(configModel).isGreaterThan(512);
+    assertThat(dir.resolve("run")).doesNotExist();
     Path suite = writeSuite(dir, shards);
     ForjaCliTest.Run ft =
         forja(
