@@ -168,14 +168,14 @@ final class PipelineRunner {
     for (String stage : pc.stages()) {
       text = text.replace("${" + stage + "}", "file:/forja-run/" + stage);
     }
-    java.util.regex.Matcher left = java.util.regex.Pattern.compile("\\$\\{([^}]*)}").matcher(text);
-    if (left.find()) {
+    String left = placeholderIn(text);
+    if (left != null) {
       problems.add(
           "pipeline.eval-suite: "
               + suite
-              + " names ${"
-              + left.group(1)
-              + "}, which is not a stage of this pipeline; valid: ${"
+              + " names "
+              + left
+              + ", which is not a stage of this pipeline; valid: ${"
               + String.join("}, ${", pc.stages())
               + "}");
       return;
@@ -202,6 +202,23 @@ final class PipelineRunner {
                 + String.join(", ", tasks));
       }
     }
+  }
+
+  /**
+   * The first {@code ${name}} left in a YAML text outside its comments, or null. (Read as text: an
+   * unreplaced name inside a flow mapping is not valid YAML.)
+   */
+  static String placeholderIn(String yaml) {
+    java.util.regex.Pattern p = java.util.regex.Pattern.compile("\\$\\{[^}]*}");
+    for (String line : yaml.split("\n")) {
+      java.util.regex.Matcher comment = java.util.regex.Pattern.compile("(^|\\s)#").matcher(line);
+      java.util.regex.Matcher m =
+          p.matcher(comment.find() ? line.substring(0, comment.start()) : line);
+      if (m.find()) {
+        return m.group();
+      }
+    }
+    return null;
   }
 
   /** The stages in order, with the selection's bounds checked. */

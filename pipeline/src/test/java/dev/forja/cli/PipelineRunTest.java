@@ -144,6 +144,35 @@ class PipelineRunTest {
   }
 
   /**
+   * The shipped quickstart pipeline (conf/quickstart.yaml with its suite and gate) passes the
+   * checks forja run makes before it starts, and its plan runs every stage.
+   */
+  @Test
+  void theQuickstartPipelinePlansEveryStage() throws Exception {
+    Path dir = TestDirs.create("pipeline-quickstart-");
+    Path root = Path.of("..").toAbsolutePath().normalize();
+    ForjaCliTest.Run plan =
+        forja(
+            "run",
+            "--conf",
+            root.resolve("conf/quickstart.yaml").toString(),
+            "--conf",
+            root.resolve("conf/presets/tiny.yaml").toString(),
+            "--set",
+            "pipeline.work=" + dir.resolve("work"),
+            "--set",
+            "pipeline.registry=" + dir.resolve("work/registry"),
+            "--set",
+            "pipeline.eval-suite=" + root.resolve("conf/eval/pipeline-quickstart.yaml"),
+            "--dry-run");
+    assertThat(plan.code()).as(plan.out() + plan.err()).isZero();
+    assertThat(plan.out().lines().filter(l -> l.startsWith("== ")).toList())
+        .as(plan.out())
+        .hasSize(11)
+        .allMatch(l -> l.contains(" would run "));
+  }
+
+  /**
    * What a stage would refuse only when it runs (its own overrides, the evaluation suite, a gate
    * rule naming no task of the suite) stops the run before anything starts, named with the fix.
    */
@@ -182,7 +211,8 @@ class PipelineRunTest {
 
     Files.writeString(
         dir.resolve("stage.yaml"),
-        "tasks:\n  - {name: text, type: perplexity, data: ${tokenise}}\n");
+        "# ${stage} is that stage's output (a comment: not checked)\n"
+            + "tasks:\n  - {name: text, type: perplexity, data: ${tokenise}}\n");
     ForjaCliTest.Run stage =
         forja("run", "--conf", conf, "--set", "pipeline.eval-suite=" + dir.resolve("stage.yaml"));
     assertThat(stage.code()).as(stage.out() + stage.err()).isEqualTo(2);
