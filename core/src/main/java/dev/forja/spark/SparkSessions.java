@@ -43,6 +43,24 @@ public final class SparkSessions {
   }
 
   public static SparkSession start(SparkSettings settings, StorageConfig storage) {
-    return SparkSession.builder().config(sparkConf(settings, storage)).getOrCreate();
+    return start(sparkConf(settings, storage));
+  }
+
+  /**
+   * Starts (or joins) the session for {@code conf}. Spark's start-up on YARN in client mode now and
+   * then fails on a race inside Spark and Hadoop (a {@code ConcurrentModificationException} while
+   * the context reads its configuration, before anything of the job ran): that start is tried once
+   * more.
+   */
+  public static SparkSession start(SparkConf conf) {
+    try {
+      return SparkSession.builder().config(conf).getOrCreate();
+    } catch (java.util.ConcurrentModificationException e) {
+      System.err.println(
+          "forja: Spark failed to start ("
+              + e
+              + ", a race inside Spark's start-up, nothing of the job ran); starting it again");
+      return SparkSession.builder().config(conf).getOrCreate();
+    }
   }
 }

@@ -24,7 +24,7 @@ public final class Jobs {
   public static SparkSession startForTraining(ForjaConfig config) {
     org.apache.spark.SparkConf conf = SparkSessions.sparkConf(config.spark(), config.storage());
     dev.forja.training.distributed.ParameterAveraging.sparkDefaults(conf, config.distributed());
-    return SparkSession.builder().config(conf).getOrCreate();
+    return SparkSessions.start(conf);
   }
 
   /**
