@@ -158,15 +158,14 @@ final class PipelineRunner {
    */
   private void suiteProblems(List<String> problems) {
     URI suite = Storage.locate(pc.evalSuite());
+    Map<String, URI> outputs = new LinkedHashMap<>(); // stand-ins for the stages' outputs
+    pc.stages().forEach(stage -> outputs.put(stage, URI.create("file:/forja-run/" + stage)));
     String text;
     try {
-      text = storage.readString(suite);
+      text = resolvedSuite(outputs);
     } catch (IOException | RuntimeException e) {
       problems.add("pipeline.eval-suite: cannot read " + suite + " (" + e.getMessage() + ")");
       return;
-    }
-    for (String stage : pc.stages()) {
-      text = text.replace("${" + stage + "}", "file:/forja-run/" + stage);
     }
     String left = placeholderIn(text);
     if (left != null) {
@@ -204,16 +203,20 @@ final class PipelineRunner {
     }
   }
 
+  private static final java.util.regex.Pattern PLACEHOLDER =
+      java.util.regex.Pattern.compile("\\$\\{[^}]*}");
+  private static final java.util.regex.Pattern COMMENT =
+      java.util.regex.Pattern.compile("(^|\\s)#");
+
   /**
    * The first {@code ${name}} left in a YAML text outside its comments, or null. (Read as text: an
    * unreplaced name inside a flow mapping is not valid YAML.)
    */
   static String placeholderIn(String yaml) {
-    java.util.regex.Pattern p = java.util.regex.Pattern.compile("\\$\\{[^}]*}");
     for (String line : yaml.split("\n")) {
-      java.util.regex.Matcher comment = java.util.regex.Pattern.compile("(^|\\s)#").matcher(line);
+      java.util.regex.Matcher comment = COMMENT.matcher(line);
       java.util.regex.Matcher m =
-          p.matcher(comment.find() ? line.substring(0, comment.start()) : line);
+          PLACEHOLDER.matcher(comment.find() ? line.substring(0, comment.start()) : line);
       if (m.find()) {
         return m.group();
       }
